@@ -1,0 +1,295 @@
+import * as A from 'apache-arrow'
+
+import type {ColumnType} from '../feeds/types.js'
+import {arrowField, type StoreColumn} from './schema.js'
+
+/**
+ * Column accumulators: rows go in one value at a time (recording) or as whole
+ * Arrow column slices (slice/compact), and come out as Arrow `Data` for one
+ * record batch. Written by hand rather than with arrow-js `Builder`s because
+ * builders cost several times more per value on the recorder's hot path, and
+ * because dictionaries must stay append-only across batches (stable indices;
+ * a replacement dictionary is written when one grows — the only dictionary
+ * update that polars, pyarrow and arrow-js all read in a stream).
+ */
+export interface Accumulator {
+  readonly col: StoreColumn
+  readonly length: number
+  push(v: unknown): void
+  /** Append rows `idx` (or all rows when null) of one column of a read batch. */
+  pushFrom(data: A.Data, idx: Uint32Array | null): void
+  /** Data for the rows since the last take; resets the accumulator (dictionaries keep their values). */
+  take(): A.Data
+}
+
+const TE = new TextEncoder()
+
+function grow<T extends {length: number; set(a: ArrayLike<number | bigint>, o?: number): void}>(
+  arr: T,
+  need: number,
+  make: (n: number) => T,
+): T {
+  if (need <= arr.length) return arr
+  let n = Math.max(arr.length * 2, 1024)
+  while (n < need) n *= 2
+  const next = make(n)
+  next.set(arr as unknown as ArrayLike<number>)
+  return next
+}
+
+class Validity {
+  bytes = new Uint8Array(1024)
+  nulls = 0
+  set(i: number, valid: boolean): void {
+    if (i >= this.bytes.length) this.bytes = grow(this.bytes, i + 1, (n) => new Uint8Array(n))
+    this.bytes[i] = valid ? 1 : 0
+    if (!valid) this.nulls++
+  }
+  /** Packed LSB-first bitmap for `len` rows, or undefined when no row is null. */
+  take(len: number): {bitmap: Uint8Array | undefined; nullCount: number} {
+    const nullCount = this.nulls
+    this.nulls = 0
+    if (nullCount === 0) return {bitmap: undefined, nullCount: 0}
+    const bm = new Uint8Array(((len + 63) >> 6) << 3)
+    const b = this.bytes
+    for (let i = 0; i < len; i++) if (b[i]) bm[i >> 3] |= 1 << (i & 7)
+    return {bitmap: bm, nullCount}
+  }
+}
+
+function isValid(data: A.Data, i: number): boolean {
+  const bm = data.nullBitmap
+  if (!data.nullCount || !bm || bm.length === 0) return true
+  const j = data.offset + i
+  return ((bm[j >> 3] >> (j & 7)) & 1) === 1
+}
+
+type NumArray = Int8Array | Int32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array | Uint8Array
+
+const CTORS: Record<string, new (n: number) => NumArray> = {
+  int8: Int8Array,
+  int32: Int32Array,
+  float32: Float32Array,
+  float64: Float64Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+  timestamp: BigInt64Array,
+  bool: Uint8Array,
+}
+
+class FixedAcc implements Accumulator {
+  length = 0
+  private values: NumArray
+  private readonly validity = new Validity()
+  private readonly big: boolean
+  private readonly type: A.DataType
+  constructor(
+    readonly col: StoreColumn,
+    private readonly ctor: new (n: number) => NumArray,
+  ) {
+    this.values = new ctor(1024)
+    this.big = ctor === BigInt64Array || ctor === BigUint64Array
+    this.type = arrowField(col).type
+  }
+  push(v: unknown): void {
+    const i = this.length++
+    if (i >= this.values.length) this.values = grow(this.values, i + 1, (n) => new this.ctor(n))
+    if (v === null || v === undefined) {
+      this.validity.set(i, false)
+      this.values[i] = this.big ? 0n : 0
+    } else {
+      this.validity.set(i, true)
+      if (this.big) (this.values as BigInt64Array)[i] = typeof v === 'bigint' ? v : BigInt(v as number)
+      else (this.values as Float64Array)[i] = v === true ? 1 : v === false ? 0 : (v as number)
+    }
+  }
+  pushFrom(data: A.Data, idx: Uint32Array | null): void {
+    const src = data.values as NumArray
+    const n = idx ? idx.length : data.length
+    const base = this.length
+    this.values = grow(this.values, base + n, (k) => new this.ctor(k))
+    const hasNulls = data.nullCount > 0
+    if (!idx && !hasNulls) {
+      this.values.set(src.subarray(data.offset, data.offset + n) as never, base)
+      for (let i = 0; i < n; i++) this.validity.set(base + i, true)
+    } else {
+      for (let k = 0; k < n; k++) {
+        const i = idx ? idx[k] : k
+        const ok = !hasNulls || isValid(data, i)
+        this.validity.set(base + k, ok)
+        this.values[base + k] = ok ? src[data.offset + i] : this.big ? 0n : 0
+      }
+    }
+    this.length += n
+  }
+  take(): A.Data {
+    const len = this.length
+    this.length = 0
+    const {bitmap, nullCount} = this.validity.take(len)
+    const values = this.values.slice(0, len)
+    return A.makeData({type: this.type as A.Int, length: len, nullCount, nullBitmap: bitmap, data: values as Int32Array})
+  }
+}
+
+/** Booleans are bit-packed in Arrow; values are kept as bytes until `take`. */
+class BoolAcc implements Accumulator {
+  length = 0
+  private values = new Uint8Array(1024)
+  private readonly validity = new Validity()
+  constructor(readonly col: StoreColumn) {}
+  push(v: unknown): void {
+    const i = this.length++
+    if (i >= this.values.length) this.values = grow(this.values, i + 1, (n) => new Uint8Array(n))
+    this.validity.set(i, v !== null && v !== undefined)
+    this.values[i] = v ? 1 : 0
+  }
+  pushFrom(data: A.Data, idx: Uint32Array | null): void {
+    const n = idx ? idx.length : data.length
+    const bits = data.values as Uint8Array
+    for (let k = 0; k < n; k++) {
+      const i = idx ? idx[k] : k
+      if (!isValid(data, i)) this.push(null)
+      else {
+        const j = data.offset + i
+        this.push((bits[j >> 3] >> (j & 7)) & 1)
+      }
+    }
+  }
+  take(): A.Data {
+    const len = this.length
+    this.length = 0
+    const {bitmap, nullCount} = this.validity.take(len)
+    const packed = new Uint8Array(((len + 63) >> 6) << 3)
+    for (let i = 0; i < len; i++) if (this.values[i]) packed[i >> 3] |= 1 << (i & 7)
+    return A.makeData({type: new A.Bool(), length: len, nullCount, nullBitmap: bitmap, data: packed})
+  }
+}
+
+class VarAcc implements Accumulator {
+  length = 0
+  private offsets = new Int32Array(1025)
+  private bytes = new Uint8Array(16384)
+  private readonly validity = new Validity()
+  private readonly type: A.Utf8 | A.Binary
+  constructor(
+    readonly col: StoreColumn,
+    utf8: boolean,
+  ) {
+    this.type = utf8 ? new A.Utf8() : new A.Binary()
+  }
+  private reserve(extra: number): void {
+    const need = this.offsets[this.length] + extra
+    if (need > this.bytes.length) this.bytes = grow(this.bytes, need, (n) => new Uint8Array(n))
+  }
+  push(v: unknown): void {
+    const i = this.length
+    if (i + 2 > this.offsets.length) this.offsets = grow(this.offsets, i + 2, (n) => new Int32Array(n))
+    let end = this.offsets[i]
+    if (v === null || v === undefined) {
+      this.validity.set(i, false)
+    } else if (typeof v === 'string') {
+      this.validity.set(i, true)
+      this.reserve(v.length * 3)
+      end += TE.encodeInto(v, this.bytes.subarray(end)).written
+    } else {
+      const b = v as Uint8Array
+      this.validity.set(i, true)
+      this.reserve(b.length)
+      this.bytes.set(b, end)
+      end += b.length
+    }
+    this.offsets[i + 1] = end
+    this.length = i + 1
+  }
+  pushFrom(data: A.Data, idx: Uint32Array | null): void {
+    const n = idx ? idx.length : data.length
+    const off = data.valueOffsets as Int32Array
+    const src = data.values as Uint8Array
+    for (let k = 0; k < n; k++) {
+      const i = idx ? idx[k] : k
+      if (!isValid(data, i)) this.push(null)
+      else this.push(src.subarray(off[data.offset + i], off[data.offset + i + 1]))
+    }
+  }
+  take(): A.Data {
+    const len = this.length
+    this.length = 0
+    const {bitmap, nullCount} = this.validity.take(len)
+    const offsets = this.offsets.slice(0, len + 1)
+    const data = this.bytes.slice(0, offsets[len])
+    this.offsets[0] = 0
+    return A.makeData({type: this.type as A.Utf8, length: len, nullCount, nullBitmap: bitmap, valueOffsets: offsets, data})
+  }
+}
+
+/**
+ * Dictionary-encoded utf8 with an append-only dictionary: an index, once
+ * given, means the same string for the rest of the file.
+ */
+export class DictAcc implements Accumulator {
+  length = 0
+  private indices: Int8Array | Int32Array
+  private readonly lookup = new Map<string, number>()
+  readonly values: string[] = []
+  private dict: A.Vector<A.Utf8> | null = null
+  private readonly type: A.Dictionary
+  constructor(readonly col: StoreColumn & {kind: 'dict'}) {
+    this.indices = col.indexBits === 8 ? new Int8Array(1024) : new Int32Array(1024)
+    this.type = arrowField(col).type as A.Dictionary
+    for (const s of col.fixed ?? []) this.indexOf(s)
+  }
+  indexOf(s: string): number {
+    let k = this.lookup.get(s)
+    if (k === undefined) {
+      if (this.col.fixed && this.values.length >= this.col.fixed.length) throw new Error(`${this.col.name}: unknown value ${s}`)
+      k = this.values.length
+      if (this.col.indexBits === 8 && k > 127) throw new Error(`${this.col.name}: more than 128 distinct values`)
+      this.values.push(s)
+      this.lookup.set(s, k)
+      this.dict = null
+    }
+    return k
+  }
+  push(v: unknown): void {
+    const i = this.length++
+    if (i >= this.indices.length) {
+      const C = this.col.indexBits === 8 ? Int8Array : Int32Array
+      this.indices = grow(this.indices, i + 1, (n) => new C(n))
+    }
+    this.indices[i] = this.indexOf(String(v))
+  }
+  pushFrom(data: A.Data, idx: Uint32Array | null): void {
+    const dict = data.dictionary as A.Vector<A.Utf8>
+    const src = data.values as Int32Array | Int8Array
+    // Map the source file's dictionary into ours once per batch, not per row.
+    const map = new Int32Array(dict.length)
+    for (let k = 0; k < dict.length; k++) map[k] = this.indexOf(dict.get(k) ?? '')
+    const n = idx ? idx.length : data.length
+    for (let k = 0; k < n; k++) {
+      const i = idx ? idx[k] : k
+      const j = this.length++
+      if (j >= this.indices.length) {
+        const C = this.col.indexBits === 8 ? Int8Array : Int32Array
+        this.indices = grow(this.indices, j + 1, (m) => new C(m))
+      }
+      this.indices[j] = map[src[data.offset + i]]
+    }
+  }
+  take(): A.Data {
+    const len = this.length
+    this.length = 0
+    // A new Vector object only when the dictionary grew: arrow-js writes a
+    // dictionary message exactly when the vector differs from the last one.
+    if (!this.dict) this.dict = A.vectorFromArray(this.values, new A.Utf8())
+    return A.makeData({type: this.type, length: len, nullCount: 0, data: this.indices.slice(0, len), dictionary: this.dict})
+  }
+}
+
+export function makeAccumulator(col: StoreColumn): Accumulator {
+  if (col.kind === 'dict') return new DictAcc(col)
+  if (col.kind === 'timestamp') return new FixedAcc(col, BigInt64Array)
+  const t: ColumnType = col.type
+  if (t === 'utf8' || t === 'binary') return new VarAcc(col, t === 'utf8')
+  if (t === 'bool') return new BoolAcc(col)
+  return new FixedAcc(col, CTORS[t])
+}

@@ -1,0 +1,207 @@
+import * as A from 'apache-arrow'
+
+import type {ColumnDef, ColumnType, TimeUnitName} from '../feeds/types.js'
+import {ROW_KINDS} from '../feeds/types.js'
+
+/**
+ * The recording format version. Bump it when a reader of the previous version
+ * would misread a new file (docs/FORMAT.md keeps the history). Readers refuse
+ * files with a higher major version.
+ */
+export const FORMAT_VERSION = 1
+
+/** Schema-level metadata keys (Arrow custom_metadata). */
+export const META = {
+  formatVersion: 'mdrec.format_version',
+  feed: 'mdrec.feed',
+  endpoint: 'mdrec.endpoint',
+  subscriptions: 'mdrec.subscriptions',
+  feedOptions: 'mdrec.feed_options',
+  toolVersion: 'mdrec.version',
+  startTime: 'mdrec.start_time',
+  endTime: 'mdrec.end_time',
+  rawMode: 'mdrec.raw_mode',
+  rows: 'mdrec.rows',
+  derivedFrom: 'mdrec.derived_from',
+} as const
+
+export type RawMode = 'auto' | 'always' | 'never'
+export const RAW_MODES: readonly RawMode[] = ['auto', 'always', 'never']
+
+/** What a recording says about itself (all strings in the file; parsed here). */
+export interface RecordingMeta {
+  formatVersion: number
+  feed: string
+  endpoint: string
+  subscriptions: string[]
+  feedOptions: Record<string, unknown>
+  toolVersion: string
+  /** ISO-8601 UTC with ns, when recording started. */
+  startTime: string
+  /** ISO-8601 UTC with ns; absent while the file is live or if the recorder died. */
+  endTime?: string
+  rawMode: RawMode
+  /** Total rows; written when the file is closed. */
+  rows?: number
+  derivedFrom?: string
+}
+
+export function metaToMap(meta: RecordingMeta): Map<string, string> {
+  const m = new Map<string, string>()
+  m.set(META.formatVersion, String(meta.formatVersion))
+  m.set(META.feed, meta.feed)
+  m.set(META.endpoint, meta.endpoint)
+  m.set(META.subscriptions, JSON.stringify(meta.subscriptions))
+  m.set(META.feedOptions, JSON.stringify(meta.feedOptions))
+  m.set(META.toolVersion, meta.toolVersion)
+  m.set(META.startTime, meta.startTime)
+  if (meta.endTime !== undefined) m.set(META.endTime, meta.endTime)
+  m.set(META.rawMode, meta.rawMode)
+  if (meta.rows !== undefined) m.set(META.rows, String(meta.rows))
+  if (meta.derivedFrom !== undefined) m.set(META.derivedFrom, meta.derivedFrom)
+  return m
+}
+
+function parseJson<T>(s: string | undefined, fallback: T): T {
+  if (s === undefined) return fallback
+  try {
+    return JSON.parse(s) as T
+  } catch {
+    return fallback
+  }
+}
+
+/** Parse metadata; returns null when the schema carries no mdrec format version. */
+export function metaFromMap(m: Map<string, string>): RecordingMeta | null {
+  const v = m.get(META.formatVersion)
+  if (v === undefined) return null
+  const rows = m.get(META.rows)
+  const raw = m.get(META.rawMode) as RawMode | undefined
+  return {
+    formatVersion: Number(v),
+    feed: m.get(META.feed) ?? 'unknown',
+    endpoint: m.get(META.endpoint) ?? '',
+    subscriptions: parseJson<string[]>(m.get(META.subscriptions), []),
+    feedOptions: parseJson<Record<string, unknown>>(m.get(META.feedOptions), {}),
+    toolVersion: m.get(META.toolVersion) ?? '',
+    startTime: m.get(META.startTime) ?? '',
+    endTime: m.get(META.endTime),
+    rawMode: raw && RAW_MODES.includes(raw) ? raw : 'auto',
+    rows: rows === undefined ? undefined : Number(rows),
+    derivedFrom: m.get(META.derivedFrom),
+  }
+}
+
+const TIME_UNITS: Record<TimeUnitName, A.TimeUnit> = {
+  s: A.TimeUnit.SECOND,
+  ms: A.TimeUnit.MILLISECOND,
+  us: A.TimeUnit.MICROSECOND,
+  ns: A.TimeUnit.NANOSECOND,
+}
+
+export function timeUnitName(u: A.TimeUnit): TimeUnitName {
+  return (Object.keys(TIME_UNITS) as TimeUnitName[]).find((k) => TIME_UNITS[k] === u) ?? 'ns'
+}
+
+/** Dictionary ids: fixed so every file of a feed has the same schema. */
+export const SYMBOL_DICT_ID = 0
+export const KIND_DICT_ID = 1
+
+export function arrowType(t: ColumnType): A.DataType {
+  switch (t) {
+    case 'utf8':
+      return new A.Utf8()
+    case 'binary':
+      return new A.Binary()
+    case 'bool':
+      return new A.Bool()
+    case 'int8':
+      return new A.Int8()
+    case 'int32':
+      return new A.Int32()
+    case 'int64':
+      return new A.Int64()
+    case 'uint64':
+      return new A.Uint64()
+    case 'float32':
+      return new A.Float32()
+    case 'float64':
+      return new A.Float64()
+  }
+}
+
+/**
+ * The store's own view of every column, common and feed-specific: the
+ * accumulators and readers switch on `kind`, not on Arrow classes.
+ */
+export type StoreColumn =
+  | {name: string; kind: 'timestamp'; unit: TimeUnitName; nullable: boolean}
+  | {name: string; kind: 'dict'; indexBits: 8 | 32; dictId: number; fixed?: readonly string[]}
+  | {name: string; kind: 'plain'; type: ColumnType; nullable: boolean}
+
+export const COMMON_COLUMNS = ['recv_ts', 'exch_ts', 'symbol', 'kind', 'seq', 'raw', 'info'] as const
+
+export function storeColumns(exchTsUnit: TimeUnitName, feedColumns: readonly ColumnDef[]): StoreColumn[] {
+  const cols: StoreColumn[] = [
+    {name: 'recv_ts', kind: 'timestamp', unit: 'ns', nullable: false},
+    {name: 'exch_ts', kind: 'timestamp', unit: exchTsUnit, nullable: true},
+    {name: 'symbol', kind: 'dict', indexBits: 32, dictId: SYMBOL_DICT_ID},
+    {name: 'kind', kind: 'dict', indexBits: 8, dictId: KIND_DICT_ID, fixed: ROW_KINDS},
+    {name: 'seq', kind: 'plain', type: 'uint64', nullable: false},
+    {name: 'raw', kind: 'plain', type: 'binary', nullable: true},
+    {name: 'info', kind: 'plain', type: 'utf8', nullable: true},
+  ]
+  for (const c of feedColumns) {
+    if ((COMMON_COLUMNS as readonly string[]).includes(c.name)) throw new Error(`feed column ${c.name} clashes with a common column`)
+    cols.push({name: c.name, kind: 'plain', type: c.type, nullable: true})
+  }
+  return cols
+}
+
+export function arrowField(c: StoreColumn): A.Field {
+  switch (c.kind) {
+    case 'timestamp':
+      return new A.Field(c.name, new A.Timestamp(TIME_UNITS[c.unit], 'UTC'), c.nullable)
+    case 'dict': {
+      const idx = c.indexBits === 8 ? new A.Int8() : new A.Int32()
+      return new A.Field(c.name, new A.Dictionary(new A.Utf8(), idx, c.dictId, false), false)
+    }
+    case 'plain':
+      return new A.Field(c.name, arrowType(c.type), c.nullable)
+  }
+}
+
+export function arrowSchema(cols: readonly StoreColumn[], meta: RecordingMeta): A.Schema {
+  return new A.Schema(cols.map(arrowField), metaToMap(meta))
+}
+
+/** Recover the store's column view from a file's schema (for readers and slice/compact). */
+export function storeColumnsFromSchema(schema: A.Schema): StoreColumn[] {
+  return schema.fields.map((f): StoreColumn => {
+    const t = f.type
+    if (A.DataType.isTimestamp(t)) return {name: f.name, kind: 'timestamp', unit: timeUnitName(t.unit), nullable: f.nullable}
+    if (A.DataType.isDictionary(t)) {
+      return {
+        name: f.name,
+        kind: 'dict',
+        indexBits: t.indices.bitWidth === 8 ? 8 : 32,
+        dictId: t.id,
+        fixed: f.name === 'kind' ? ROW_KINDS : undefined,
+      }
+    }
+    return {name: f.name, kind: 'plain', type: columnTypeOf(t, f.name), nullable: f.nullable}
+  })
+}
+
+function columnTypeOf(t: A.DataType, name: string): ColumnType {
+  if (A.DataType.isUtf8(t)) return 'utf8'
+  if (A.DataType.isBinary(t)) return 'binary'
+  if (A.DataType.isBool(t)) return 'bool'
+  if (A.DataType.isFloat(t)) return t.precision === A.Precision.SINGLE ? 'float32' : 'float64'
+  if (A.DataType.isInt(t)) {
+    if (t.bitWidth === 64) return t.isSigned ? 'int64' : 'uint64'
+    if (t.bitWidth === 8 && t.isSigned) return 'int8'
+    if (t.bitWidth === 32 && t.isSigned) return 'int32'
+  }
+  throw new Error(`column ${name}: unsupported type ${String(t)}`)
+}
