@@ -4,6 +4,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import type {RowKind, RowView} from '../feeds/types.js'
 import {MdrecError, fsError} from '../errors.js'
+import {parseTimeSpec, resolveTimeSpec} from '../util/units.js'
 import './ipc.js' // registers the zstd codec with arrow-js
 import {checkBody, parseMessageHeader, type FramedMessage} from './ipc.js'
 import {FORMAT_VERSION, metaFromMap, storeColumnsFromSchema, type RecordingMeta, type StoreColumn} from './schema.js'
@@ -241,6 +242,8 @@ export interface ReadOptions {
   onTruncated?: 'error' | 'stop'
   /** Called once at the end with how the stream ended. */
   onEnd?: (end: StreamEnd) => void
+  /** Called with every message's framing and bytes as it is read (sizes for `info`). */
+  onMessage?: (framed: FramedMessage, bytes: Uint8Array) => void
 }
 
 export interface SelectedBatch {
@@ -256,7 +259,10 @@ export async function* readBatches(file: RecordingFile, opts: ReadOptions = {}):
     ended = e
   })
   async function* bytesOnly(): AsyncGenerator<Uint8Array> {
-    for await (const m of messages) yield m.bytes
+    for await (const m of messages) {
+      opts.onMessage?.(m.framed, m.bytes)
+      yield m.bytes
+    }
   }
   const reader = await A.RecordBatchReader.from(bytesOnly())
   const wanted = opts.symbols && opts.symbols.length > 0 ? new Set(opts.symbols) : null
@@ -380,5 +386,14 @@ export async function* readRows(file: RecordingFile, opts: ReadOptions = {}): As
     const rows = new BatchRows(batch, file.feedColumns)
     const n = idx ? idx.length : batch.numRows
     for (let k = 0; k < n; k++) yield rows.row(idx ? idx[k] : k)
+  }
+}
+
+/** When the recording started (its metadata), in ns: the origin of `+offset` times. */
+export function recordingStartNs(file: RecordingFile): bigint {
+  try {
+    return resolveTimeSpec(parseTimeSpec(file.meta.startTime), 0n)
+  } catch {
+    return 0n
   }
 }

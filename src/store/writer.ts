@@ -29,6 +29,8 @@ export interface WriterOptions {
   compactOnClose?: boolean
   /** Rows per batch when compacting (default 65,536). */
   compactRows?: number
+  /** Receives an error from a timed (background) flush; without it such an error is thrown from the timer. */
+  onError?: (error: unknown) => void
 }
 
 export interface WriterStats {
@@ -61,7 +63,7 @@ export class RecordingWriter {
   private seq = 0n
   private pending = 0
   private timer: NodeJS.Timeout | null = null
-  private readonly opts: Required<WriterOptions>
+  private readonly opts: Required<Omit<WriterOptions, 'onError'>> & Pick<WriterOptions, 'onError'>
   private readonly meta: RecordingMeta
   private lastRecv = 0n
   private firstRecv: bigint | null = null
@@ -81,6 +83,7 @@ export class RecordingWriter {
       fsync: options.fsync ?? true,
       compactOnClose: options.compactOnClose ?? true,
       compactRows: options.compactRows ?? 65_536,
+      onError: options.onError,
     }
     this.meta = {...init.meta, formatVersion: init.meta.formatVersion ?? 1}
     this.columns = storeColumns(init.exchTsUnit, init.columns)
@@ -100,7 +103,13 @@ export class RecordingWriter {
     this.writeBytes(this.encoder.begin(this.schema))
     if (this.opts.flushIntervalMs > 0 && Number.isFinite(this.opts.flushIntervalMs)) {
       this.timer = setInterval(() => {
-        if (this.pending > 0) this.flush()
+        if (this.pending === 0) return
+        try {
+          this.flush()
+        } catch (error) {
+          if (!this.opts.onError) throw error
+          this.opts.onError(error)
+        }
       }, this.opts.flushIntervalMs)
       this.timer.unref()
     }

@@ -1,0 +1,149 @@
+/**
+ * The base class of every mdrec command (the oclif template / heroku
+ * pattern): it parses flags and args in `init()` into `this.flags` and
+ * `this.args`, and turns errors into one line on stderr and an exit code.
+ *
+ * Exit codes:
+ *   0  success, or stdout's reader went away (EPIPE, e.g. `mdrec cat f | head`)
+ *   1  an unexpected error, or an MdrecError other than E_USAGE
+ *   2  usage: a bad flag value, an unknown flag, a missing argument (oclif's
+ *      parse errors and MdrecError('E_USAGE'))
+ *
+ * With `--json`, an error is written to stdout as
+ *   {"error": {"name": ..., "code": "E_USAGE", "message": ..., "exitCode": 2}}
+ * and the process exits with the same code as without `--json`.
+ *
+ * Set MDREC_DEBUG=1 to get stack traces on stderr.
+ */
+import {Command, Errors, type Interfaces, ux} from '@oclif/core'
+
+import {isMdrecError, type MdrecErrorCode} from '../errors.js'
+
+export type Flags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+export type Args<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
+
+/** What an error means for the user: the code, the message to print and how to exit. */
+export interface ClassifiedError {
+  kind: 'exit' | 'epipe' | 'mdrec' | 'usage' | 'unexpected'
+  code: MdrecErrorCode | string
+  message: string
+  exitCode: number
+}
+
+function debugEnabled(): boolean {
+  const v = process.env.MDREC_DEBUG
+  return v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false'
+}
+
+function isEpipe(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'EPIPE'
+}
+
+/** Sort any thrown value into one of the cases the CLI reports differently. */
+export function classifyError(err: unknown): ClassifiedError {
+  if (err instanceof Errors.ExitError) {
+    return {kind: 'exit', code: 'EEXIT', message: '', exitCode: err.oclif.exit ?? 0}
+  }
+  if (isEpipe(err)) return {kind: 'epipe', code: 'EPIPE', message: '', exitCode: 0}
+  if (isMdrecError(err)) return {kind: 'mdrec', code: err.code, message: err.message, exitCode: err.exitCode}
+  const oclifExit = (err as Partial<Errors.CLIError> | undefined)?.oclif?.exit
+  if (err instanceof Error && typeof oclifExit === 'number') {
+    // oclif's own errors: parse errors (unknown flag, missing arg, bad value) and this.error()
+    return {kind: 'usage', code: oclifExit === 2 ? 'E_USAGE' : 'E_INTERNAL', message: err.message, exitCode: oclifExit}
+  }
+  const message = err instanceof Error ? err.message || err.name : String(err)
+  return {kind: 'unexpected', code: 'E_INTERNAL', message, exitCode: 1}
+}
+
+/**
+ * Mark an error thrown while parsing the command line as a usage error
+ * (exit 2). oclif's own parse errors already are, but a plain `Error` thrown
+ * by a flag's or arg's `parse` (e.g. `Flags.file({exists: true})`,
+ * `Args.integer()`) carries no exit code and oclif would exit 1.
+ */
+function asUsageError(err: unknown): unknown {
+  if (!(err instanceof Error) || isMdrecError(err)) return err
+  const e = err as Error & {oclif?: {exit?: number}}
+  if (typeof e.oclif?.exit === 'number') return err
+  e.oclif = {...e.oclif, exit: 2}
+  return e
+}
+
+let epipeInstalled = false
+
+/**
+ * Make an EPIPE on stdout (its reader closed the pipe, as `head` does) end
+ * the process quietly with exit code 0 instead of an unhandled 'error'
+ * event. Other stdout errors still surface. Safe to call more than once.
+ */
+export function installEpipeHandler(): void {
+  if (epipeInstalled) return
+  epipeInstalled = true
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0)
+    throw err
+  })
+}
+
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true
+  static override baseFlags = {}
+
+  protected flags!: Flags<T>
+  protected args!: Args<T>
+
+  public override async init(): Promise<void> {
+    await super.init()
+    installEpipeHandler()
+    let parsed
+    try {
+      parsed = await this.parse({
+        args: this.ctor.args,
+        baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+        enableJsonFlag: this.ctor.enableJsonFlag,
+        flags: this.ctor.flags,
+        strict: this.ctor.strict,
+      })
+    } catch (error) {
+      throw asUsageError(error)
+    }
+    this.flags = parsed.flags as Flags<T>
+    this.args = parsed.args as Args<T>
+  }
+
+  /**
+   * Report an error and exit. Replaces oclif's default, which prints a boxed
+   * message (and stack traces in development) and exits 1 for anything that
+   * is not an oclif CLIError.
+   */
+  protected override async catch(err: Error & {exitCode?: number}): Promise<never> {
+    const c = classifyError(err)
+    if (c.kind === 'exit') throw err // this.exit(n) from run(): let oclif end the process
+    if (c.kind === 'epipe') this.exit(0)
+    try {
+      if (ux.action.running) ux.action.stop('failed')
+    } catch {}
+    if (this.jsonEnabled()) {
+      this.logJson(this.toErrorJson(err))
+    } else {
+      let line = `Error: ${c.message}`
+      if (c.kind === 'unexpected' && !debugEnabled()) line += ' (set MDREC_DEBUG=1 for a stack trace)'
+      process.stderr.write(`${line}\n`)
+    }
+    if (debugEnabled() && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`)
+    // Throws ExitError: oclif's handler prints nothing for it and exits with c.exitCode.
+    this.exit(c.exitCode)
+  }
+
+  protected override toErrorJson(err: unknown): {error: Record<string, unknown>} {
+    const c = classifyError(err)
+    const error: Record<string, unknown> = {
+      name: err instanceof Error ? err.name : 'Error',
+      code: c.code,
+      message: c.message,
+      exitCode: c.exitCode,
+    }
+    if (debugEnabled() && err instanceof Error) error.stack = err.stack
+    return {error}
+  }
+}

@@ -1,0 +1,192 @@
+import {EventEmitter} from 'node:events'
+import {createServer, type IncomingMessage, type Server} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {WebSocket, WebSocketServer} from 'ws'
+
+import type {YahooEnvelope} from './types.js'
+
+/** One connected client of the emulator. */
+export interface YahooClient {
+  readonly id: number
+  readonly ws: WebSocket
+  readonly envelope: YahooEnvelope
+  readonly symbols: Set<string>
+  /** Frames dropped for this client by the 'drop' slow-client policy. */
+  dropped: number
+}
+
+export interface YahooServerOptions {
+  host?: string
+  port?: number
+  /** Close a client whose JSON request does not parse (unverified Yahoo behaviour; default false: ignore it). */
+  closeOnBadJson?: boolean
+  /** Largest client message accepted (bytes). Default 64 KiB. */
+  maxPayload?: number
+  /** Per-client send buffer limit before the slow-client policy applies. Default 8 MiB. */
+  maxBufferedBytes?: number
+  /** What happens to a client that stops reading: close it with 1013 (default) or drop frames for it. */
+  slowClient?: 'disconnect' | 'drop'
+  log?: (line: string) => void
+}
+
+/**
+ * The Yahoo streamer's server side, as clients see it: text frames, the v1
+ * (bare base64) or v2 (`{"type":"pricing","message":…}`) envelope chosen by
+ * the client's `?version=`, `{"subscribe":[…]}` / `{"unsubscribe":[…]}`, no
+ * acknowledgements, re-subscribes harmless. Used by `mdrec replay` and by tests
+ * that need a feed to record from.
+ *
+ * Events: 'connection' (client), 'subscribe' (client, added symbols),
+ * 'unsubscribe' (client, symbols), 'disconnect' (client).
+ */
+export class YahooServer extends EventEmitter {
+  readonly clients = new Set<YahooClient>()
+  private nextId = 1
+  private constructor(
+    readonly http: Server,
+    readonly wss: WebSocketServer,
+    private readonly opts: Required<Omit<YahooServerOptions, 'log' | 'host' | 'port'>> & {log?: (l: string) => void},
+  ) {
+    super()
+  }
+
+  static async listen(options: YahooServerOptions = {}): Promise<YahooServer> {
+    const http = createServer((req, res) => {
+      res.writeHead(426, {'content-type': 'text/plain'})
+      res.end('Upgrade to a WebSocket: this is a Yahoo streamer emulator\n')
+    })
+    const wss = new WebSocketServer({server: http, perMessageDeflate: false, maxPayload: options.maxPayload ?? 64 * 1024})
+    const srv = new YahooServer(http, wss, {
+      closeOnBadJson: options.closeOnBadJson ?? false,
+      maxPayload: options.maxPayload ?? 64 * 1024,
+      maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
+      slowClient: options.slowClient ?? 'disconnect',
+      log: options.log,
+    })
+    wss.on('connection', (ws, req) => srv.accept(ws, req))
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject)
+      http.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+        http.off('error', reject)
+        resolve()
+      })
+    })
+    return srv
+  }
+
+  get port(): number {
+    return (this.http.address() as AddressInfo).port
+  }
+
+  get host(): string {
+    const a = (this.http.address() as AddressInfo).address
+    return a.includes(':') ? `[${a}]` : a
+  }
+
+  /** URL clients should use: `?version=2` gives the v2 JSON envelope. */
+  url(version: 1 | 2 = 2): string {
+    return `ws://${this.host}:${this.port}/${version === 2 ? '?version=2' : ''}`
+  }
+
+  private accept(ws: WebSocket, req: IncomingMessage): void {
+    const q = new URL(req.url ?? '/', 'http://x').searchParams
+    const client: YahooClient = {
+      id: this.nextId++,
+      ws,
+      envelope: q.get('version') === '2' ? 'v2' : 'v1',
+      symbols: new Set(),
+      dropped: 0,
+    }
+    this.clients.add(client)
+    this.emit('connection', client)
+    ws.on('message', (data, isBinary) => this.onRequest(client, isBinary ? (data as Buffer).toString('utf8') : String(data)))
+    ws.on('close', () => {
+      this.clients.delete(client)
+      this.emit('disconnect', client)
+    })
+    ws.on('error', () => {
+      // a client's socket error ends that client only
+    })
+  }
+
+  private onRequest(client: YahooClient, text: string): void {
+    let msg: unknown
+    try {
+      msg = JSON.parse(text)
+    } catch {
+      if (this.opts.closeOnBadJson) client.ws.close(1003, 'bad JSON')
+      return
+    }
+    if (!msg || typeof msg !== 'object') return
+    const m = msg as {subscribe?: unknown; unsubscribe?: unknown}
+    if (Array.isArray(m.subscribe)) {
+      const added: string[] = []
+      for (const s of m.subscribe) {
+        if (typeof s !== 'string' || s === '') continue
+        if (!client.symbols.has(s)) {
+          client.symbols.add(s)
+          added.push(s)
+        }
+      }
+      // Always emitted, even when nothing is new: a keep-alive re-subscribe is an event too.
+      this.emit('subscribe', client, added)
+    }
+    if (Array.isArray(m.unsubscribe)) {
+      const removed = m.unsubscribe.filter((s): s is string => typeof s === 'string' && client.symbols.delete(s))
+      this.emit('unsubscribe', client, removed)
+    }
+  }
+
+  /**
+   * Send one text frame to a client, applying the slow-client policy. Returns
+   * false when the frame was not sent (client gone, dropped or disconnected).
+   */
+  send(client: YahooClient, text: string): boolean {
+    const ws = client.ws
+    if (ws.readyState !== WebSocket.OPEN) return false
+    if (ws.bufferedAmount > this.opts.maxBufferedBytes) {
+      if (this.opts.slowClient === 'drop') {
+        client.dropped++
+        return false
+      }
+      this.opts.log?.(
+        `client ${client.id}: stopped reading (${ws.bufferedAmount} bytes buffered > ${this.opts.maxBufferedBytes}); closing with 1013`,
+      )
+      ws.close(1013, 'client too slow')
+      return false
+    }
+    ws.send(text)
+    return true
+  }
+
+  /** Send a frame (already in each envelope) to every client subscribed to `symbol`. */
+  publish(symbol: string, frames: {v1: () => string; v2: () => string}): number {
+    let n = 0
+    let v1: string | undefined
+    let v2: string | undefined
+    for (const c of this.clients) {
+      if (!c.symbols.has(symbol)) continue
+      const text = c.envelope === 'v2' ? (v2 ??= frames.v2()) : (v1 ??= frames.v1())
+      if (this.send(c, text)) n++
+    }
+    return n
+  }
+
+  /** Close every client connection (code 1000 normal by default). */
+  closeClients(code = 1000, reason = ''): void {
+    for (const c of this.clients) c.ws.close(code, reason)
+  }
+
+  /** Drop every client at once, without a close handshake (a network failure). */
+  terminateClients(): void {
+    for (const c of this.clients) c.ws.terminate()
+  }
+
+  async close(code = 1001): Promise<void> {
+    for (const c of this.clients) c.ws.close(code, 'server shutting down')
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()))
+    // clients that do not answer the close handshake
+    for (const c of this.clients) c.ws.terminate()
+    await new Promise<void>((resolve) => this.http.close(() => resolve()))
+  }
+}

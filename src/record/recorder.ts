@@ -1,0 +1,341 @@
+import {existsSync} from 'node:fs'
+import {basename, dirname, extname, join} from 'node:path'
+
+import {MdrecError, isMdrecError} from '../errors.js'
+import {getFeed} from '../feeds/registry.js'
+import type {FeedCodec, Frame, RowInput} from '../feeds/types.js'
+import type {RawMode} from '../store/schema.js'
+import {RecordingWriter, type WriterOptions} from '../store/writer.js'
+import {nsToIso} from '../util/time.js'
+import {VERSION} from '../version.js'
+import {ConnectionSupervisor, type ConnectionState, type GapEvent, type SupervisorOptions} from './supervisor.js'
+
+export type RotatePolicy = {kind: 'time'; ms: number} | {kind: 'size'; bytes: number}
+
+export interface RecordOptions {
+  feed?: string
+  symbols: string[]
+  /** Feed URL; default: the feed's env variable, then its public endpoint. */
+  url?: string
+  /** Output path; default `./<feed>-<symbols>-<UTC start>.arrow`. */
+  out?: string
+  /** Stop after this long; default: until stop() or the signal. */
+  durationMs?: number
+  flushIntervalMs?: number
+  rotate?: RotatePolicy
+  raw?: RawMode
+  signal?: AbortSignal
+  supervisor?: SupervisorOptions
+  writer?: WriterOptions
+  /** Status lines (connection changes, rotation); never carries secrets. */
+  log?: (line: string) => void
+}
+
+export interface RecorderStats {
+  elapsedMs: number
+  durationMs: number | null
+  rows: number
+  bytes: number
+  state: ConnectionState
+  reconnects: number
+  gaps: number
+  rejects: number
+  files: string[]
+  symbols: number
+}
+
+export interface RecordSummary extends Omit<RecorderStats, 'state' | 'elapsedMs' | 'durationMs'> {
+  feed: string
+  endpoint: string
+  startedAt: string
+  endedAt: string
+  elapsedMs: number
+}
+
+const TE = new TextEncoder()
+
+function frameBytes(f: Frame): Uint8Array {
+  return typeof f.data === 'string' ? TE.encode(f.data) : f.data
+}
+
+export function defaultOutPath(feed: string, symbols: string[], startMs: number): string {
+  const stamp = new Date(startMs).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  let syms = symbols.join('_').replace(/[^A-Za-z0-9._^=-]/g, '-')
+  if (syms.length > 60) syms = `${syms.slice(0, 60)}+${symbols.length}`
+  return `${feed}-${syms}-${stamp}.arrow`
+}
+
+function partPath(path: string, n: number): string {
+  const ext = extname(path) || '.arrow'
+  return join(dirname(path), `${basename(path, extname(path))}.${String(n).padStart(3, '0')}${ext}`)
+}
+
+/**
+ * Records one feed to a recording (or a rotated series of them): the
+ * connection supervisor delivers timestamped frames, the feed codec decodes
+ * them into rows, the writer batches and fsyncs them.
+ */
+export class Recorder {
+  readonly feed: string
+  readonly endpoint: string
+  private readonly codec: FeedCodec
+  private readonly sup: ConnectionSupervisor
+  private writer: RecordingWriter
+  private readonly files: string[] = []
+  private readonly closing: Promise<unknown>[] = []
+  private readonly startMs = Date.now()
+  private readonly startNs: bigint
+  private rowsDone = 0
+  private bytesDone = 0
+  private gaps = 0
+  private rejects = 0
+  private readonly symbolsSeen = new Set<string>()
+  private part = 0
+  private rotateTimer: NodeJS.Timeout | null = null
+  private durationTimer: NodeJS.Timeout | null = null
+  private stopping: Promise<RecordSummary> | null = null
+  private failure: MdrecError | null = null
+  private resolveDone!: (s: RecordSummary) => void
+  private rejectDone!: (e: unknown) => void
+  readonly done: Promise<RecordSummary>
+  private readonly raw: RawMode
+  private readonly basePath: string
+  private readonly newWriter: (path: string) => RecordingWriter
+
+  constructor(private readonly o: RecordOptions) {
+    if (o.symbols.length === 0) throw new MdrecError('E_USAGE', 'no symbols given: name at least one, e.g. `mdrec record AAPL`')
+    const adapter = getFeed(o.feed ?? 'yahoo')
+    this.feed = adapter.name
+    const url = o.url ?? process.env[adapter.urlEnv] ?? adapter.defaultUrl
+    validateUrl(url)
+    const setup = adapter.client({symbols: o.symbols, url})
+    this.codec = setup.codec
+    this.endpoint = setup.endpoint
+    this.raw = o.raw ?? 'auto'
+    this.done = new Promise((resolve, reject) => {
+      this.resolveDone = resolve
+      this.rejectDone = reject
+    })
+    this.done.catch(() => {})
+    this.sup = new ConnectionSupervisor(setup.spec, o.supervisor)
+    this.startNs = this.sup.clock.nowNs()
+    this.basePath = o.out ?? defaultOutPath(this.feed, o.symbols, this.startMs)
+    const first = o.rotate ? partPath(this.basePath, 0) : this.basePath
+    this.newWriter = (path: string) =>
+      RecordingWriter.create(
+        path,
+        {
+          meta: {
+            feed: this.feed,
+            endpoint: this.endpoint,
+            subscriptions: o.symbols,
+            feedOptions: setup.feedOptions,
+            toolVersion: VERSION,
+            startTime: nsToIso(this.sup.clock.nowNs()),
+            rawMode: this.raw,
+          },
+          exchTsUnit: this.codec.exchTsUnit,
+          columns: this.codec.columns,
+        },
+        {flushIntervalMs: o.flushIntervalMs ?? 1000, ...o.writer, onError: (e) => this.fail(e)},
+      )
+    if (o.rotate) {
+      // Refuse up front if any part name is taken, rather than failing mid-recording.
+      if (existsSync(first)) throw new MdrecError('E_EXISTS', `${first}: already exists; mdrec never overwrites a file. Choose another --out path`)
+    }
+    this.writer = this.newWriter(first)
+    this.files.push(first)
+
+    this.sup.on('frame', (frame: Frame, recvNs: bigint) => this.onFrame(frame, recvNs))
+    this.sup.on('gap', (g: GapEvent) => this.onGap(g))
+    this.sup.on('state', (s: ConnectionState, detail?: string) => {
+      o.log?.(`connection: ${s}${detail ? ` (${detail})` : ''}`)
+    })
+    if (o.rotate?.kind === 'time') {
+      this.rotateTimer = setInterval(() => this.rotate(), o.rotate.ms)
+    }
+    if (o.durationMs !== undefined) this.durationTimer = setTimeout(() => void this.stop(), o.durationMs)
+    if (o.signal) {
+      if (o.signal.aborted) queueMicrotask(() => void this.stop())
+      else o.signal.addEventListener('abort', () => void this.stop(), {once: true})
+    }
+    this.sup.start()
+  }
+
+  private guard(fn: () => void): void {
+    if (this.failure || this.stopping) return
+    try {
+      fn()
+    } catch (error) {
+      this.fail(error)
+    }
+  }
+
+  private fail(error: unknown): void {
+    this.failure = isMdrecError(error) ? error : new MdrecError('E_INTERNAL', (error as Error).message, {cause: error})
+    void this.stop()
+  }
+
+  private onFrame(frame: Frame, recvNs: bigint): void {
+    this.guard(() => {
+      const d = this.codec.decode(frame)
+      if (!d.ok) {
+        this.rejects++
+        this.writer.append({
+          recv_ts: recvNs,
+          exch_ts: null,
+          symbol: '',
+          kind: 'reject',
+          raw: frameBytes(frame),
+          info: JSON.stringify({code: d.code, message: d.message, binary: frame.binary}),
+          fields: null,
+        })
+      } else {
+        const rows = d.rows
+        const bytes = this.raw === 'never' ? null : this.raw === 'always' || rows.length !== 1 || !rows[0].exact ? frameBytes(frame) : null
+        for (let i = 0; i < rows.length; i++) {
+          const r = rows[i]
+          this.symbolsSeen.add(r.symbol)
+          // A multi-row frame keeps its payload once, on its first row.
+          const row: RowInput = {
+            recv_ts: recvNs,
+            exch_ts: r.exch_ts,
+            symbol: r.symbol,
+            kind: r.kind,
+            raw: i === 0 ? bytes : null,
+            info: r.info,
+            fields: r.fields,
+          }
+          this.writer.append(row)
+        }
+      }
+      if (this.o.rotate?.kind === 'size' && this.writer.stats.bytes >= this.o.rotate.bytes) this.rotate()
+    })
+  }
+
+  private onGap(g: GapEvent): void {
+    this.guard(() => {
+      this.gaps++
+      this.writer.append(gapRow(g))
+      this.writer.flush()
+    })
+  }
+
+  /** Start the next file; the current one is closed (and compacted) in the background. */
+  private rotate(): void {
+    this.guard(() => {
+      const old = this.writer
+      this.part++
+      const next = partPath(this.basePath, this.part)
+      this.writer = this.newWriter(next)
+      this.files.push(next)
+      this.o.log?.(`rotated: now writing ${next}`)
+      this.closing.push(this.closeWriter(old))
+    })
+  }
+
+  private async closeWriter(w: RecordingWriter): Promise<void> {
+    const s = await w.close()
+    this.rowsDone += s.rows
+    this.bytesDone += s.bytes
+  }
+
+  stats(): RecorderStats {
+    return {
+      elapsedMs: Date.now() - this.startMs,
+      durationMs: this.o.durationMs ?? null,
+      rows: this.rowsDone + this.writer.rows,
+      bytes: this.bytesDone + this.writer.stats.bytes,
+      state: this.sup.state,
+      reconnects: this.sup.reconnects,
+      gaps: this.gaps,
+      rejects: this.rejects,
+      files: [...this.files],
+      symbols: this.symbolsSeen.size,
+    }
+  }
+
+  /** Stop recording: flush the last batch, close (and compact) the file, resolve `done`. */
+  stop(): Promise<RecordSummary> {
+    this.stopping ??= this.finish()
+    return this.stopping
+  }
+
+  private async finish(): Promise<RecordSummary> {
+    if (this.rotateTimer) clearInterval(this.rotateTimer)
+    if (this.durationTimer) clearTimeout(this.durationTimer)
+    try {
+      const openGap = await this.sup.stop()
+      if (openGap && !this.failure) {
+        this.gaps++
+        this.writer.append(gapRow(openGap))
+      }
+      this.closing.push(this.closeWriter(this.writer))
+      await Promise.all(this.closing)
+    } catch (error) {
+      this.failure ??= isMdrecError(error) ? error : new MdrecError('E_INTERNAL', (error as Error).message, {cause: error})
+    }
+    const s = this.stats()
+    const summary: RecordSummary = {
+      feed: this.feed,
+      endpoint: this.endpoint,
+      startedAt: nsToIso(this.startNs),
+      endedAt: nsToIso(this.sup.clock.nowNs()),
+      elapsedMs: s.elapsedMs,
+      rows: this.rowsDone,
+      bytes: this.bytesDone,
+      reconnects: s.reconnects,
+      gaps: s.gaps,
+      rejects: s.rejects,
+      files: s.files,
+      symbols: s.symbols,
+    }
+    if (this.failure) this.rejectDone(this.failure)
+    else this.resolveDone(summary)
+    if (this.failure) throw this.failure
+    return summary
+  }
+
+  /** Give up at once (second Ctrl-C): rows already flushed stay readable; pending rows are lost. */
+  abort(): void {
+    if (this.rotateTimer) clearInterval(this.rotateTimer)
+    if (this.durationTimer) clearTimeout(this.durationTimer)
+    void this.sup.stop()
+    this.writer.abort()
+  }
+}
+
+function gapRow(g: GapEvent): RowInput {
+  return {
+    recv_ts: g.startNs,
+    exch_ts: null,
+    symbol: '',
+    kind: 'gap',
+    raw: null,
+    info: JSON.stringify({
+      start: nsToIso(g.startNs),
+      end: nsToIso(g.endNs),
+      duration_ms: Number(g.endNs - g.startNs) / 1e6,
+      reason: g.reason,
+    }),
+    fields: null,
+  }
+}
+
+function validateUrl(url: string): void {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    throw new MdrecError('E_USAGE', `invalid --url "${url}": expected a ws:// or wss:// URL, e.g. ws://127.0.0.1:8765/?version=2`)
+  }
+  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') {
+    throw new MdrecError('E_USAGE', `invalid --url "${url}": the scheme must be ws:// or wss://`)
+  }
+}
+
+/** Record until the duration ends, the signal aborts, or a fatal error. */
+export async function record(opts: RecordOptions): Promise<RecordSummary> {
+  const r = new Recorder(opts)
+  return r.done
+}

@@ -1,0 +1,143 @@
+import type * as A from 'apache-arrow'
+
+import {nsToIso} from '../util/time.js'
+import {readBatches, type RecordingFile, type StreamEnd, timestampAt} from './reader.js'
+import type {RecordingMeta} from './schema.js'
+
+export interface RecordingInfo {
+  path: string
+  formatVersion: number
+  feed: string
+  endpoint: string
+  subscriptions: string[]
+  toolVersion: string
+  rawMode: string
+  startTime: string
+  endTime: string | null
+  /** First and last receive times of the rows (ISO, ns). */
+  firstRow: string | null
+  lastRow: string | null
+  durationMs: number
+  rows: number
+  rowsByKind: Record<string, number>
+  rowsBySymbol: Record<string, number>
+  /** Rows that carry their received payload in `raw`. */
+  rawRows: number
+  gaps: number
+  gapMs: number
+  rejects: number
+  batches: number
+  bytesOnDisk: number
+  /** Body bytes before zstd / after (compressed buffers + headers). */
+  uncompressedBytes: number
+  compressionRatio: number
+  /** The end-of-stream marker is present (closed by the recorder). */
+  complete: boolean
+  columns: string[]
+}
+
+/** Scan a whole recording once (streaming) and summarise it. */
+export async function recordingInfo(file: RecordingFile): Promise<RecordingInfo> {
+  const meta: RecordingMeta = file.meta
+  const byKind = new Map<string, number>()
+  const bySym = new Map<string, number>()
+  let rows = 0
+  let rawRows = 0
+  let first: bigint | null = null
+  let last: bigint | null = null
+  let gapMs = 0
+  let uncompressed = 0
+  let end: StreamEnd | undefined
+  const onMessage = (_f: unknown, bytes: Uint8Array) => {
+    uncompressed += bodyUncompressedBytes(_f as Parameters<typeof bodyUncompressedBytes>[0], bytes)
+  }
+  for await (const {batch} of readBatches(file, {onMessage, onEnd: (e) => (end = e)})) {
+    const n = batch.numRows
+    rows += n
+    const ts = batch.getChildAt(0)!.data[0]
+    const t0 = timestampAt(ts, 0)!
+    const t1 = timestampAt(ts, n - 1)!
+    if (first === null || t0 < first) first = t0
+    if (last === null || t1 > last) last = t1
+    countDict(batch.getChildAt(2)!.data[0], bySym)
+    const kinds = batch.getChildAt(3)!.data[0]
+    countDict(kinds, byKind)
+    const raw = batch.getChildAt(5)!.data[0]
+    rawRows += n - raw.nullCount
+    // gap durations from the info JSON of gap rows
+    const kv = kinds.values as Int8Array
+    const dict = kinds.dictionary as A.Vector<A.Utf8>
+    const infoCol = batch.getChildAt(6)!
+    for (let i = 0; i < n; i++) {
+      if (dict.get(kv[kinds.offset + i]) !== 'gap') continue
+      try {
+        const g = JSON.parse(String(infoCol.get(i))) as {duration_ms?: number}
+        if (typeof g.duration_ms === 'number') gapMs += g.duration_ms
+      } catch {
+        // a gap row without details counts, without a duration
+      }
+    }
+  }
+  const e = end as StreamEnd | undefined
+  const headerAndBodies = file.sizeBytes
+  return {
+    path: file.path,
+    formatVersion: meta.formatVersion,
+    feed: meta.feed,
+    endpoint: meta.endpoint,
+    subscriptions: meta.subscriptions,
+    toolVersion: meta.toolVersion,
+    rawMode: meta.rawMode,
+    startTime: meta.startTime,
+    endTime: meta.endTime ?? null,
+    firstRow: first === null ? null : nsToIso(first),
+    lastRow: last === null ? null : nsToIso(last),
+    durationMs: first === null || last === null ? 0 : Number(last - first) / 1e6,
+    rows,
+    rowsByKind: Object.fromEntries([...byKind].sort((a, b) => b[1] - a[1])),
+    rowsBySymbol: Object.fromEntries([...bySym].sort((a, b) => b[1] - a[1])),
+    rawRows,
+    gaps: byKind.get('gap') ?? 0,
+    gapMs,
+    rejects: byKind.get('reject') ?? 0,
+    batches: e?.batches ?? 0,
+    bytesOnDisk: file.sizeBytes,
+    uncompressedBytes: uncompressed,
+    compressionRatio: headerAndBodies > 0 ? uncompressed / headerAndBodies : 0,
+    complete: e?.eos ?? false,
+    columns: file.columns.map((c) => c.name),
+  }
+}
+
+function countDict(data: A.Data, into: Map<string, number>): void {
+  const dict = data.dictionary as A.Vector<A.Utf8>
+  const counts = new Float64Array(dict.length)
+  const v = data.values as Int32Array | Int8Array
+  for (let i = 0; i < data.length; i++) counts[v[data.offset + i]]++
+  for (let k = 0; k < counts.length; k++) {
+    if (counts[k] === 0) continue
+    const s = dict.get(k) ?? ''
+    into.set(s, (into.get(s) ?? 0) + counts[k])
+  }
+}
+
+/** Uncompressed size of a batch body: the sum of its buffers' stated lengths. */
+function bodyUncompressedBytes(
+  framed: {metaLength: number; bodyLength: number; message: import('apache-arrow/ipc/metadata/message').Message | null},
+  bytes: Uint8Array,
+): number {
+  const m = framed.message
+  if (!m) return bytes.byteLength
+  const header = m.isDictionaryBatch() ? m.header().data : m.isRecordBatch() ? m.header() : null
+  if (!header) return bytes.byteLength
+  if (header.compression == null) return bytes.byteLength
+  let total = framed.metaLength
+  const body = bytes.subarray(framed.metaLength)
+  for (const r of header.buffers) {
+    const len = Number(r.length)
+    if (len < 8) continue
+    const v = new DataView(body.buffer, body.byteOffset + Number(r.offset), 8).getBigInt64(0, true)
+    total += v === -1n ? len - 8 : Number(v)
+  }
+  return total
+}

@@ -1,0 +1,64 @@
+import {unlinkSync} from 'node:fs'
+
+import {MdrecError} from '../errors.js'
+import type {ColumnDef, TimeUnitName} from '../feeds/types.js'
+import {nsToIso} from '../util/time.js'
+import {openRecording, readBatches} from './reader.js'
+import {RecordingWriter} from './writer.js'
+
+export interface SliceOptions {
+  from?: bigint
+  to?: bigint
+  symbols?: readonly string[]
+}
+
+export interface SliceResult {
+  out: string
+  rows: number
+  bytes: number
+}
+
+/**
+ * Copy the rows of `input` in [from, to) and of the given symbols to a new
+ * recording `out` (never overwritten), keeping the metadata (subscriptions
+ * narrowed to the symbols kept) and noting where it came from. Streaming.
+ */
+export async function sliceRecording(input: string, out: string, opts: SliceOptions = {}): Promise<SliceResult> {
+  const file = await openRecording(input)
+  if (opts.from !== undefined && opts.to !== undefined && opts.to <= opts.from) {
+    throw new MdrecError('E_USAGE', `--to (${nsToIso(opts.to)}) must be after --from (${nsToIso(opts.from)})`)
+  }
+  const meta = {...file.meta}
+  if (opts.symbols?.length) meta.subscriptions = meta.subscriptions.filter((s) => opts.symbols!.includes(s))
+  const w = RecordingWriter.create(
+    out,
+    {
+      meta: {
+        ...meta,
+        startTime: opts.from === undefined ? meta.startTime : nsToIso(opts.from),
+        endTime: undefined,
+        rows: undefined,
+        derivedFrom: JSON.stringify({
+          file: input,
+          from: opts.from === undefined ? null : nsToIso(opts.from),
+          to: opts.to === undefined ? null : nsToIso(opts.to),
+          symbols: opts.symbols ?? null,
+        }),
+      },
+      exchTsUnit: (file.columns[1] as {unit: TimeUnitName}).unit,
+      columns: file.feedColumns.map((c) => ({name: c.name, type: (c as {type: ColumnDef['type']}).type})),
+    },
+    {flushIntervalMs: 0, fsync: false},
+  )
+  try {
+    for await (const {batch, idx} of readBatches(file, {from: opts.from, to: opts.to, symbols: opts.symbols})) {
+      w.appendBatch(batch, idx)
+    }
+  } catch (error) {
+    w.abort()
+    unlinkSync(out) // a partial slice is no fixture: leave nothing behind
+    throw error
+  }
+  const stats = await w.close()
+  return {out, rows: stats.rows, bytes: stats.bytes}
+}

@@ -1,0 +1,93 @@
+import {closeSync, createReadStream, fsyncSync, openSync, unlinkSync, writeSync} from 'node:fs'
+import {basename, dirname, extname, join} from 'node:path'
+
+import {MdrecError, fsError} from '../errors.js'
+import {EOS} from './ipc.js'
+import {messageStream, openRecording, type StreamEnd} from './reader.js'
+
+export interface VerifyResult {
+  path: string
+  ok: boolean
+  /** The end-of-stream marker is present (the recorder closed the file). */
+  complete: boolean
+  sizeBytes: number
+  messages: number
+  batches: number
+  /** Rows in complete, sound batches. */
+  rowsIntact: number
+  /** Offset just past the last sound message. */
+  validBytes: number
+  /** The first bad byte and why. */
+  problem?: {offset: number; reason: string}
+  /** Bytes after the end-of-stream marker (ignored by readers). */
+  trailingBytes?: number
+}
+
+/**
+ * Check every message of a recording: framing, metadata, buffer bounds and
+ * that every compressed buffer decompresses to its stated length.
+ */
+export async function verifyRecording(path: string): Promise<VerifyResult> {
+  const file = await openRecording(path)
+  let end: StreamEnd | undefined
+  for await (const m of messageStream(path, {deep: true}, (e) => (end = e))) void m
+  const e = end as unknown as StreamEnd
+  const res: VerifyResult = {
+    path,
+    ok: !e.problem,
+    complete: e.eos,
+    sizeBytes: file.sizeBytes,
+    messages: e.messages,
+    batches: e.batches,
+    rowsIntact: e.rows,
+    validBytes: e.validEnd,
+    problem: e.problem,
+  }
+  if (e.eos && e.validEnd < file.sizeBytes) res.trailingBytes = file.sizeBytes - e.validEnd
+  return res
+}
+
+export function defaultRepairPath(path: string): string {
+  const ext = extname(path)
+  return join(dirname(path), `${basename(path, ext)}.repaired${ext || '.arrow'}`)
+}
+
+/**
+ * Write a valid copy of `path` holding every complete, sound batch, ending
+ * with an end-of-stream marker. The original is not touched; `out` must not
+ * exist.
+ */
+export async function repairRecording(path: string, out = defaultRepairPath(path)): Promise<VerifyResult & {out: string}> {
+  const v = await verifyRecording(path)
+  let fd: number
+  try {
+    fd = openSync(out, 'wx')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new MdrecError('E_EXISTS', `${out}: already exists; mdrec never overwrites a file. Give another path with --out`)
+    }
+    throw fsError(error, out, 'writing the repaired copy')
+  }
+  try {
+    if (v.validBytes > 0) {
+      const src = createReadStream(path, {start: 0, end: v.validBytes - 1, highWaterMark: 1 << 20})
+      for await (const chunk of src) {
+        const b = chunk as Buffer
+        let off = 0
+        while (off < b.length) off += writeSync(fd, b, off, b.length - off)
+      }
+    }
+    if (!v.complete || v.problem) writeSync(fd, EOS)
+    fsyncSync(fd)
+  } catch (error) {
+    closeSync(fd)
+    try {
+      unlinkSync(out)
+    } catch {
+      // ignore
+    }
+    throw fsError(error, out, 'writing the repaired copy')
+  }
+  closeSync(fd)
+  return {...v, out}
+}
