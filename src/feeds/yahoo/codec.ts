@@ -447,9 +447,48 @@ function unknownField(buf: Uint8Array, tagStart: number, p: number, end: number,
   return p
 }
 
+function emptyMessage(): PricingData {
+  return {
+    id: undefined,
+    price: undefined,
+    time: undefined,
+    currency: undefined,
+    exchange: undefined,
+    quote_type: undefined,
+    market_hours: undefined,
+    change_percent: undefined,
+    day_volume: undefined,
+    day_high: undefined,
+    day_low: undefined,
+    change: undefined,
+    short_name: undefined,
+    expire_date: undefined,
+    open_price: undefined,
+    previous_close: undefined,
+    strike_price: undefined,
+    underlying_symbol: undefined,
+    open_interest: undefined,
+    options_type: undefined,
+    mini_option: undefined,
+    last_size: undefined,
+    bid: undefined,
+    bid_size: undefined,
+    ask: undefined,
+    ask_size: undefined,
+    price_hint: undefined,
+    vol_24hr: undefined,
+    vol_all_currencies: undefined,
+    from_currency: undefined,
+    last_market: undefined,
+    circulating_supply: undefined,
+    market_cap: undefined,
+    unknown_fields: undefined,
+  }
+}
+
 function decodeMessage(buf: Uint8Array): PricingData {
   const end = buf.length
-  const m: PricingData = {}
+  const m = emptyMessage()
   spanCount = 0
   let p = 0
   while (p < end) {

@@ -1,0 +1,38 @@
+import {yahooCodec} from '../../src/feeds/yahoo/adapter.js'
+import {syntheticYahooTape} from '../../src/feeds/yahoo/synthetic.js'
+import type {PricingData} from '../../src/feeds/yahoo/types.js'
+import {RecordingWriter, type WriterOptions} from '../../src/store/writer.js'
+
+/** Write a Yahoo recording of `frames` synthetic ticks straight through the store (no network). */
+export async function makeYahooRecording(
+  path: string,
+  frames: number,
+  opts: {symbols?: number | string[]; seed?: number; writer?: WriterOptions; meanGapMs?: number} = {},
+): Promise<{sent: {recv_ts: bigint; data: PricingData}[]}> {
+  const codec = yahooCodec('v2')
+  const w = RecordingWriter.create(
+    path,
+    {
+      meta: {
+        feed: 'yahoo',
+        endpoint: 'ws://127.0.0.1:8765/?version=2',
+        subscriptions: [],
+        feedOptions: {envelope: 'v2'},
+        toolVersion: 'test',
+        startTime: '2025-11-24T10:40:00.000000000Z',
+        rawMode: 'auto',
+      },
+      exchTsUnit: codec.exchTsUnit,
+      columns: codec.columns,
+    },
+    {flushIntervalMs: 0, ...opts.writer},
+  )
+  const sent: {recv_ts: bigint; data: PricingData}[] = []
+  for (const f of syntheticYahooTape({frames, symbols: opts.symbols ?? 5, seed: opts.seed, meanGapMs: opts.meanGapMs})) {
+    const {id, time, ...fields} = f.data
+    w.append({recv_ts: f.recv_ts, exch_ts: time ?? null, symbol: id ?? '', kind: 'tick', raw: null, info: null, fields})
+    sent.push(f)
+  }
+  await w.close()
+  return {sent}
+}
