@@ -6,6 +6,8 @@
 /** Column types the store knows how to accumulate, write and read. */
 export type ColumnType =
   | 'utf8'
+  /** utf8 dictionary-encoded: for low-cardinality strings (exchange codes), which compress far better as indices. */
+  | 'dict_utf8'
   | 'binary'
   | 'bool'
   | 'int8'

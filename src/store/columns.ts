@@ -1,6 +1,5 @@
 import * as A from 'apache-arrow'
 
-import type {ColumnType} from '../feeds/types.js'
 import {arrowField, type StoreColumn} from './schema.js'
 
 /**
@@ -64,60 +63,60 @@ function isValid(data: A.Data, i: number): boolean {
   return ((bm[j >> 3] >> (j & 7)) & 1) === 1
 }
 
-type NumArray = Int8Array | Int32Array | Float32Array | Float64Array | BigInt64Array | BigUint64Array | Uint8Array
+const NUM_CTORS = {int8: Int8Array, int32: Int32Array, float32: Float32Array, float64: Float64Array} as const
 
-const CTORS: Record<string, new (n: number) => NumArray> = {
-  int8: Int8Array,
-  int32: Int32Array,
-  float32: Float32Array,
-  float64: Float64Array,
-  int64: BigInt64Array,
-  uint64: BigUint64Array,
-  timestamp: BigInt64Array,
-  bool: Uint8Array,
-}
-
-class FixedAcc implements Accumulator {
+/** Fixed-width numbers (float32/64, int8/32): one typed-array write and one validity byte per value. */
+class NumAcc implements Accumulator {
   length = 0
-  private values: NumArray
-  private readonly validity = new Validity()
-  private readonly big: boolean
+  private values: Float32Array | Float64Array | Int32Array | Int8Array
+  private valid = new Uint8Array(1024)
+  private nulls = 0
   private readonly type: A.DataType
   constructor(
     readonly col: StoreColumn,
-    private readonly ctor: new (n: number) => NumArray,
+    private readonly ctor: new (n: number) => Float32Array | Float64Array | Int32Array | Int8Array,
   ) {
     this.values = new ctor(1024)
-    this.big = ctor === BigInt64Array || ctor === BigUint64Array
     this.type = arrowField(col).type
+  }
+  private growTo(n: number): void {
+    let cap = this.values.length * 2
+    while (cap < n) cap *= 2
+    const v = new this.ctor(cap)
+    v.set(this.values as never)
+    this.values = v
+    const b = new Uint8Array(cap)
+    b.set(this.valid)
+    this.valid = b
   }
   push(v: unknown): void {
     const i = this.length++
-    if (i >= this.values.length) this.values = grow(this.values, i + 1, (n) => new this.ctor(n))
+    if (i >= this.values.length) this.growTo(i + 1)
     if (v === null || v === undefined) {
-      this.validity.set(i, false)
-      this.values[i] = this.big ? 0n : 0
+      this.valid[i] = 0
+      this.values[i] = 0
+      this.nulls++
     } else {
-      this.validity.set(i, true)
-      if (this.big) (this.values as BigInt64Array)[i] = typeof v === 'bigint' ? v : BigInt(v as number)
-      else (this.values as Float64Array)[i] = v === true ? 1 : v === false ? 0 : (v as number)
+      this.valid[i] = 1
+      this.values[i] = v as number
     }
   }
   pushFrom(data: A.Data, idx: Uint32Array | null): void {
-    const src = data.values as NumArray
+    const src = data.values as Float64Array
     const n = idx ? idx.length : data.length
     const base = this.length
-    this.values = grow(this.values, base + n, (k) => new this.ctor(k))
+    if (base + n > this.values.length) this.growTo(base + n)
     const hasNulls = data.nullCount > 0
     if (!idx && !hasNulls) {
       this.values.set(src.subarray(data.offset, data.offset + n) as never, base)
-      for (let i = 0; i < n; i++) this.validity.set(base + i, true)
+      this.valid.fill(1, base, base + n)
     } else {
       for (let k = 0; k < n; k++) {
         const i = idx ? idx[k] : k
         const ok = !hasNulls || isValid(data, i)
-        this.validity.set(base + k, ok)
-        this.values[base + k] = ok ? src[data.offset + i] : this.big ? 0n : 0
+        this.valid[base + k] = ok ? 1 : 0
+        if (!ok) this.nulls++
+        this.values[base + k] = ok ? src[data.offset + i] : 0
       }
     }
     this.length += n
@@ -125,10 +124,94 @@ class FixedAcc implements Accumulator {
   take(): A.Data {
     const len = this.length
     this.length = 0
-    const {bitmap, nullCount} = this.validity.take(len)
-    const values = this.values.slice(0, len)
-    return A.makeData({type: this.type as A.Int, length: len, nullCount, nullBitmap: bitmap, data: values as Int32Array})
+    const nullCount = this.nulls
+    this.nulls = 0
+    return A.makeData({
+      type: this.type as A.Int,
+      length: len,
+      nullCount,
+      nullBitmap: nullCount ? packBits(this.valid, len) : undefined,
+      data: this.values.slice(0, len) as Int32Array,
+    })
   }
+}
+
+/** 64-bit integers and timestamps (bigint values). */
+class BigAcc implements Accumulator {
+  length = 0
+  private values: BigInt64Array | BigUint64Array
+  private valid = new Uint8Array(1024)
+  private nulls = 0
+  private readonly type: A.DataType
+  constructor(
+    readonly col: StoreColumn,
+    private readonly ctor: new (n: number) => BigInt64Array | BigUint64Array,
+  ) {
+    this.values = new ctor(1024)
+    this.type = arrowField(col).type
+  }
+  private growTo(n: number): void {
+    let cap = this.values.length * 2
+    while (cap < n) cap *= 2
+    const v = new this.ctor(cap)
+    v.set(this.values as never)
+    this.values = v
+    const b = new Uint8Array(cap)
+    b.set(this.valid)
+    this.valid = b
+  }
+  push(v: unknown): void {
+    const i = this.length++
+    if (i >= this.values.length) this.growTo(i + 1)
+    if (v === null || v === undefined) {
+      this.valid[i] = 0
+      this.values[i] = 0n
+      this.nulls++
+    } else {
+      this.valid[i] = 1
+      this.values[i] = typeof v === 'bigint' ? v : BigInt(v as number)
+    }
+  }
+  pushFrom(data: A.Data, idx: Uint32Array | null): void {
+    const src = data.values as BigInt64Array
+    const n = idx ? idx.length : data.length
+    const base = this.length
+    if (base + n > this.values.length) this.growTo(base + n)
+    const hasNulls = data.nullCount > 0
+    if (!idx && !hasNulls) {
+      this.values.set(src.subarray(data.offset, data.offset + n) as never, base)
+      this.valid.fill(1, base, base + n)
+    } else {
+      for (let k = 0; k < n; k++) {
+        const i = idx ? idx[k] : k
+        const ok = !hasNulls || isValid(data, i)
+        this.valid[base + k] = ok ? 1 : 0
+        if (!ok) this.nulls++
+        this.values[base + k] = ok ? src[data.offset + i] : 0n
+      }
+    }
+    this.length += n
+  }
+  take(): A.Data {
+    const len = this.length
+    this.length = 0
+    const nullCount = this.nulls
+    this.nulls = 0
+    return A.makeData({
+      type: this.type as A.Int64,
+      length: len,
+      nullCount,
+      nullBitmap: nullCount ? packBits(this.valid, len) : undefined,
+      data: this.values.slice(0, len) as BigInt64Array,
+    })
+  }
+}
+
+/** LSB-first validity bitmap of `len` bytes of 0/1, padded to 8 bytes. */
+function packBits(valid: Uint8Array, len: number): Uint8Array {
+  const bm = new Uint8Array(((len + 63) >> 6) << 3)
+  for (let i = 0; i < len; i++) if (valid[i]) bm[i >> 3] |= 1 << (i & 7)
+  return bm
 }
 
 /** Booleans are bit-packed in Arrow; values are kept as bytes until `take`. */
@@ -190,7 +273,19 @@ class VarAcc implements Accumulator {
     } else if (typeof v === 'string') {
       this.validity.set(i, true)
       this.reserve(v.length * 3)
-      end += TE.encodeInto(v, this.bytes.subarray(end)).written
+      // Short ASCII strings (exchange codes, symbols) are copied directly: a
+      // TextEncoder call costs more than the copy for a few bytes.
+      const n = v.length
+      let k = 0
+      if (n <= 32) {
+        const b = this.bytes
+        for (; k < n; k++) {
+          const c = v.charCodeAt(k)
+          if (c >= 0x80) break
+          b[end + k] = c
+        }
+      }
+      end += k === n ? n : TE.encodeInto(v, this.bytes.subarray(end)).written
     } else {
       const b = v as Uint8Array
       this.validity.set(i, true)
@@ -250,13 +345,30 @@ export class DictAcc implements Accumulator {
     }
     return k
   }
+  private lastValue: string | null = null
+  private lastIndex = 0
+  private readonly validity = new Validity()
   push(v: unknown): void {
     const i = this.length++
     if (i >= this.indices.length) {
       const C = this.col.indexBits === 8 ? Int8Array : Int32Array
       this.indices = grow(this.indices, i + 1, (n) => new C(n))
     }
-    this.indices[i] = this.indexOf(String(v))
+    if (v === null || v === undefined) {
+      if (!this.col.nullable) throw new Error(`${this.col.name}: null in a non-nullable column`)
+      this.validity.set(i, false)
+      this.indices[i] = 0
+      return
+    }
+    this.validity.set(i, true)
+    // consecutive rows often repeat a value: skip the map lookup then
+    if (v === this.lastValue) this.indices[i] = this.lastIndex
+    else {
+      const k = this.indexOf(v as string)
+      this.lastValue = v as string
+      this.lastIndex = k
+      this.indices[i] = k
+    }
   }
   pushFrom(data: A.Data, idx: Uint32Array | null): void {
     const dict = data.dictionary as A.Vector<A.Utf8>
@@ -272,7 +384,9 @@ export class DictAcc implements Accumulator {
         const C = this.col.indexBits === 8 ? Int8Array : Int32Array
         this.indices = grow(this.indices, j + 1, (m) => new C(m))
       }
-      this.indices[j] = map[src[data.offset + i]]
+      const ok = isValid(data, i)
+      this.validity.set(j, ok)
+      this.indices[j] = ok ? map[src[data.offset + i]] : 0
     }
   }
   take(): A.Data {
@@ -281,15 +395,18 @@ export class DictAcc implements Accumulator {
     // A new Vector object only when the dictionary grew: arrow-js writes a
     // dictionary message exactly when the vector differs from the last one.
     if (!this.dict) this.dict = A.vectorFromArray(this.values, new A.Utf8())
-    return A.makeData({type: this.type, length: len, nullCount: 0, data: this.indices.slice(0, len), dictionary: this.dict})
+    const {bitmap, nullCount} = this.validity.take(len)
+    return A.makeData({type: this.type, length: len, nullCount, nullBitmap: bitmap, data: this.indices.slice(0, len), dictionary: this.dict})
   }
 }
 
 export function makeAccumulator(col: StoreColumn): Accumulator {
   if (col.kind === 'dict') return new DictAcc(col)
-  if (col.kind === 'timestamp') return new FixedAcc(col, BigInt64Array)
-  const t: ColumnType = col.type
+  if (col.kind === 'timestamp') return new BigAcc(col, BigInt64Array)
+  const t = col.type
   if (t === 'utf8' || t === 'binary') return new VarAcc(col, t === 'utf8')
   if (t === 'bool') return new BoolAcc(col)
-  return new FixedAcc(col, CTORS[t])
+  if (t === 'int64') return new BigAcc(col, BigInt64Array)
+  if (t === 'uint64') return new BigAcc(col, BigUint64Array)
+  return new NumAcc(col, NUM_CTORS[t])
 }

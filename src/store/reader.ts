@@ -205,7 +205,11 @@ export async function* messageStream(
             end.eos = true
             break
           }
-          yield {framed: h, bytes: new Uint8Array(bytes)}
+          // Copy out of the read buffer (it is reused), and re-point the decoded
+          // header at the copy: arrow-js decodes header fields lazily from it.
+          const copy = new Uint8Array(bytes)
+          const own = parseMessageHeader(copy, h.offset)
+          yield {framed: typeof own === 'object' && !('bad' in own) ? own : h, bytes: copy}
           continue
         }
         bad = `a ${h.kind} message cut short (${have} of ${total} bytes present)`

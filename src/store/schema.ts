@@ -107,7 +107,7 @@ export function timeUnitName(u: A.TimeUnit): TimeUnitName {
 export const SYMBOL_DICT_ID = 0
 export const KIND_DICT_ID = 1
 
-export function arrowType(t: ColumnType): A.DataType {
+export function arrowType(t: Exclude<ColumnType, 'dict_utf8'>): A.DataType {
   switch (t) {
     case 'utf8':
       return new A.Utf8()
@@ -136,8 +136,8 @@ export function arrowType(t: ColumnType): A.DataType {
  */
 export type StoreColumn =
   | {name: string; kind: 'timestamp'; unit: TimeUnitName; nullable: boolean}
-  | {name: string; kind: 'dict'; indexBits: 8 | 32; dictId: number; fixed?: readonly string[]}
-  | {name: string; kind: 'plain'; type: ColumnType; nullable: boolean}
+  | {name: string; kind: 'dict'; indexBits: 8 | 32; dictId: number; fixed?: readonly string[]; nullable?: boolean}
+  | {name: string; kind: 'plain'; type: Exclude<ColumnType, 'dict_utf8'>; nullable: boolean}
 
 export const COMMON_COLUMNS = ['recv_ts', 'exch_ts', 'symbol', 'kind', 'seq', 'raw', 'info'] as const
 
@@ -151,11 +151,18 @@ export function storeColumns(exchTsUnit: TimeUnitName, feedColumns: readonly Col
     {name: 'raw', kind: 'plain', type: 'binary', nullable: true},
     {name: 'info', kind: 'plain', type: 'utf8', nullable: true},
   ]
+  let dictId = KIND_DICT_ID + 1
   for (const c of feedColumns) {
     if ((COMMON_COLUMNS as readonly string[]).includes(c.name)) throw new Error(`feed column ${c.name} clashes with a common column`)
-    cols.push({name: c.name, kind: 'plain', type: c.type, nullable: true})
+    if (c.type === 'dict_utf8') cols.push({name: c.name, kind: 'dict', indexBits: 32, dictId: dictId++, nullable: true})
+    else cols.push({name: c.name, kind: 'plain', type: c.type, nullable: true})
   }
   return cols
+}
+
+/** The feed columns of a file, as the ColumnDefs that would write it again (slice, compact). */
+export function columnDefs(feedColumns: readonly StoreColumn[]): ColumnDef[] {
+  return feedColumns.map((c) => ({name: c.name, type: c.kind === 'dict' ? 'dict_utf8' : c.kind === 'plain' ? c.type : 'int64'}))
 }
 
 export function arrowField(c: StoreColumn): A.Field {
@@ -164,7 +171,7 @@ export function arrowField(c: StoreColumn): A.Field {
       return new A.Field(c.name, new A.Timestamp(TIME_UNITS[c.unit], 'UTC'), c.nullable)
     case 'dict': {
       const idx = c.indexBits === 8 ? new A.Int8() : new A.Int32()
-      return new A.Field(c.name, new A.Dictionary(new A.Utf8(), idx, c.dictId, false), false)
+      return new A.Field(c.name, new A.Dictionary(new A.Utf8(), idx, c.dictId, false), c.nullable ?? false)
     }
     case 'plain':
       return new A.Field(c.name, arrowType(c.type), c.nullable)
@@ -187,13 +194,14 @@ export function storeColumnsFromSchema(schema: A.Schema): StoreColumn[] {
         indexBits: t.indices.bitWidth === 8 ? 8 : 32,
         dictId: t.id,
         fixed: f.name === 'kind' ? ROW_KINDS : undefined,
+        nullable: f.nullable,
       }
     }
     return {name: f.name, kind: 'plain', type: columnTypeOf(t, f.name), nullable: f.nullable}
   })
 }
 
-function columnTypeOf(t: A.DataType, name: string): ColumnType {
+function columnTypeOf(t: A.DataType, name: string): Exclude<ColumnType, 'dict_utf8'> {
   if (A.DataType.isUtf8(t)) return 'utf8'
   if (A.DataType.isBinary(t)) return 'binary'
   if (A.DataType.isBool(t)) return 'bool'

@@ -1,9 +1,10 @@
 import {unlinkSync} from 'node:fs'
 
 import {MdrecError} from '../errors.js'
-import type {ColumnDef, TimeUnitName} from '../feeds/types.js'
+import type {TimeUnitName} from '../feeds/types.js'
 import {nsToIso} from '../util/time.js'
 import {openRecording, readBatches} from './reader.js'
+import {columnDefs} from './schema.js'
 import {RecordingWriter} from './writer.js'
 
 export interface SliceOptions {
@@ -46,7 +47,7 @@ export async function sliceRecording(input: string, out: string, opts: SliceOpti
         }),
       },
       exchTsUnit: (file.columns[1] as {unit: TimeUnitName}).unit,
-      columns: file.feedColumns.map((c) => ({name: c.name, type: (c as {type: ColumnDef['type']}).type})),
+      columns: columnDefs(file.feedColumns),
     },
     {flushIntervalMs: 0, fsync: false},
   )

@@ -6,7 +6,8 @@ export const YAHOO_DEFAULT_URL = 'wss://streamer.finance.yahoo.com/?version=2'
 export const YAHOO_URL_ENV = 'MDREC_YAHOO_URL'
 
 const KIND_TO_COLUMN: Record<string, ColumnType> = {
-  string: 'utf8',
+  // Yahoo's strings are codes and names that repeat (exchange, currency, short_name…): dictionary-encoded.
+  string: 'dict_utf8',
   float: 'float32',
   double: 'float64',
   int32: 'int32',
@@ -33,8 +34,8 @@ const TE = new TextEncoder()
 /** PricingData back from a recorded row (symbol → id, exch_ts → time). */
 export function rowToPricing(row: Pick<RowView, 'symbol' | 'exch_ts' | 'fields'>): PricingData {
   const data = {...row.fields} as PricingData
-  if (row.symbol !== '') data.id = row.symbol
-  if (row.exch_ts !== null) data.time = row.exch_ts
+  data.id = row.symbol !== '' ? row.symbol : undefined
+  data.time = row.exch_ts ?? undefined
   return data
 }
 
@@ -50,16 +51,16 @@ export function yahooCodec(envelope: YahooEnvelope): FeedCodec & {envelope: Yaho
       if (!r.ok) return {ok: false, code: r.error.code, message: r.error.message}
       const data = r.value.data
       const exact = !frame.binary && isCanonicalFrame(text, envelope, data)
-      const {id, time, ...fields} = data
       return {
         ok: true,
         rows: [
           {
-            exch_ts: time ?? null,
-            symbol: id ?? '',
+            exch_ts: data.time ?? null,
+            symbol: data.id ?? '',
             kind: data.quote_type === QuoteType.HEARTBEAT ? 'status' : 'tick',
             info: null,
-            fields: fields as Record<string, unknown>,
+            // id and time are columns of their own (symbol, exch_ts); the writer reads only feed columns from this
+            fields: data as Record<string, unknown>,
             exact,
           },
         ],

@@ -5,6 +5,8 @@ import {WebSocket, WebSocketServer} from 'ws'
 
 import type {YahooEnvelope} from './types.js'
 
+const TEXT_FRAME = {binary: false} as const
+
 /** One connected client of the emulator. */
 export interface YahooClient {
   readonly id: number
@@ -37,7 +39,8 @@ export interface YahooServerOptions {
  * that need a feed to record from.
  *
  * Events: 'connection' (client), 'subscribe' (client, added symbols),
- * 'unsubscribe' (client, symbols), 'disconnect' (client).
+ * 'unsubscribe' (client, symbols), 'disconnect' (client), 'slow' (client):
+ * the slow-client policy closed it with 1013.
  */
 export class YahooServer extends EventEmitter {
   readonly clients = new Set<YahooClient>()
@@ -64,6 +67,7 @@ export class YahooServer extends EventEmitter {
       log: options.log,
     })
     wss.on('connection', (ws, req) => srv.accept(ws, req))
+    wss.on('error', () => {}) // the http server's errors, re-emitted by ws: a listen error rejects below
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject)
       http.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
@@ -140,8 +144,10 @@ export class YahooServer extends EventEmitter {
   /**
    * Send one text frame to a client, applying the slow-client policy. Returns
    * false when the frame was not sent (client gone, dropped or disconnected).
+   * `text` may be the frame's UTF-8 bytes (sent as a text frame, unchanged);
+   * `cb` is called when the frame has been written to the socket.
    */
-  send(client: YahooClient, text: string): boolean {
+  send(client: YahooClient, text: string | Uint8Array, cb?: (err?: Error) => void): boolean {
     const ws = client.ws
     if (ws.readyState !== WebSocket.OPEN) return false
     if (ws.bufferedAmount > this.opts.maxBufferedBytes) {
@@ -153,9 +159,11 @@ export class YahooServer extends EventEmitter {
         `client ${client.id}: stopped reading (${ws.bufferedAmount} bytes buffered > ${this.opts.maxBufferedBytes}); closing with 1013`,
       )
       ws.close(1013, 'client too slow')
+      this.emit('slow', client)
       return false
     }
-    ws.send(text)
+    if (typeof text === 'string' && cb === undefined) ws.send(text)
+    else ws.send(text, TEXT_FRAME, cb)
     return true
   }
 
@@ -182,11 +190,20 @@ export class YahooServer extends EventEmitter {
     for (const c of this.clients) c.ws.terminate()
   }
 
-  async close(code = 1001): Promise<void> {
-    for (const c of this.clients) c.ws.close(code, 'server shutting down')
+  /**
+   * Close every client with `code`, stop listening, and resolve once all
+   * connections are gone. Clients that do not finish the close handshake
+   * within `graceMs` (e.g. one that stopped reading) are cut off.
+   */
+  async close(code = 1001, reason = 'server shutting down', graceMs = 2000): Promise<void> {
+    for (const c of this.clients) c.ws.close(code, reason)
+    const cut = setTimeout(() => {
+      for (const c of this.clients) c.ws.terminate()
+    }, graceMs)
     await new Promise<void>((resolve) => this.wss.close(() => resolve()))
-    // clients that do not answer the close handshake
-    for (const c of this.clients) c.ws.terminate()
-    await new Promise<void>((resolve) => this.http.close(() => resolve()))
+    clearTimeout(cut)
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()))
+    this.http.closeAllConnections() // plain HTTP keep-alive sockets (never upgraded)
+    await closed
   }
 }

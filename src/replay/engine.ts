@@ -1,0 +1,850 @@
+/**
+ * The replay engine: serves one or more recordings over the recorded feed's
+ * own protocol, on the recorded timeline (scaled by `speed`), to any number of
+ * clients.
+ *
+ * ## Clocks
+ * - `clock: 'connection'` (default): every connection gets its own timeline.
+ *   Its reader is opened when the client connects; its clock starts (t0) when
+ *   its first subscription arrives, at the recording's first row. So every
+ *   client, e.g. every test run, sees the whole recording the same way. A
+ *   client receives the rows of the symbols it is subscribed to at the moment
+ *   each row is due. After the last row the connection stays open and silent
+ *   (or is closed with 1000 when `atEnd: 'close'`). The server keeps accepting
+ *   connections until closed, so `done` resolves only when the handle is
+ *   closed.
+ * - `clock: 'shared'`: one timeline and one reader for all clients, like a
+ *   live feed. It starts at the first subscription of any client (not when
+ *   the server starts, so the first client never misses the beginning);
+ *   clients that subscribe later join mid-stream. Each row is encoded at most
+ *   once per wire variant and fanned out. `done` resolves when the timeline
+ *   has played everything (loops included); the server stays up until closed.
+ *
+ * ## Rows
+ * Data rows (`tick`, `status`, and other feeds' data kinds) are sent. `reject`
+ * rows (frames the recorder could not decode) are skipped and counted. `gap`
+ * rows (the recorder was disconnected): with `gaps: 'silent'` the timeline
+ * simply goes quiet, since the next row's receive time is after the gap; with
+ * `gaps: 'disconnect'` the connections are closed with code 1012 (Service
+ * Restart: "come back later", which reconnecting clients act on) when the gap
+ * row is due. In `clock: 'connection'` the closed connection's timeline keeps
+ * running for the gap's duration (at the replay speed) plus 10 s; the next
+ * connection to subscribe in that window takes it over, so a client that
+ * reconnects continues after the gap, as on the real feed, instead of
+ * starting the recording again.
+ *
+ * ## Loop
+ * `loop: N` plays the recording N more times (`true`: until closed). Each
+ * play is shifted by one period: the recording's span (last − first receive
+ * time) plus its mean inter-arrival time, rounded up to a whole ms. The
+ * schedule and the payloads' own time fields are shifted alike (Yahoo:
+ * `time` + period ms), so times keep increasing; looped rows are therefore
+ * re-encoded, not the recorded bytes.
+ *
+ * ## Speed and backpressure
+ * Timed speeds follow the absolute timeline of `scheduler.ts`; a client that
+ * stops reading meets the slow-client policy (close 1013, or drop frames)
+ * once its send buffer passes `maxBufferedBytes`. `speed: 'max'` sends as
+ * fast as the client reads: it waits while a socket's buffer is above a
+ * high-water mark (in `clock: 'shared'` the slowest client sets the pace).
+ */
+import {setImmediate as yieldToLoop} from 'node:timers/promises'
+
+import {MdrecError, isMdrecError} from '../errors.js'
+import {openRecording, recordingStartNs, type RecordingFile} from '../store/reader.js'
+import {parseSpeed, parseTimeSpec, resolveTimeSpec, type TimeSpec} from '../util/units.js'
+import {replayFeed, type Emulator, type EmulatorClient, type ReplayFeed, type RowEncoder} from './feed.js'
+import {MergedSource, RowClass} from './rows.js'
+import {Backpressure, LatencyHistogram, Waker, nowNs} from './scheduler.js'
+
+export interface ReplayOptions {
+  /** Multiplier of the recorded pace (default 1), or 'max': as fast as the client reads. */
+  speed?: number | 'max'
+  /** TCP port (default 8765; 0 picks a free port, see `handle.port`). */
+  port?: number
+  /** Interface to listen on (default '127.0.0.1'). */
+  host?: string
+  /** Extra plays after the first (`true`: until closed). Default 0. */
+  loop?: number | true
+  /** First receive time to play: ns since the epoch, a TimeSpec, or a string such as `+90s` / an ISO time. */
+  from?: bigint | TimeSpec | string
+  /** Receive time to stop before (exclusive), same forms as `from`. */
+  to?: bigint | TimeSpec | string
+  /** One timeline per connection (default) or one shared by all clients. */
+  clock?: 'connection' | 'shared'
+  /** What a recorded gap does: go quiet (default) or close the connections with 1012. */
+  gaps?: 'silent' | 'disconnect'
+  /** A client whose send buffer passes `maxBufferedBytes`: close it with 1013 (default) or drop its frames. */
+  slowClient?: 'disconnect' | 'drop'
+  /** Per-client send buffer limit in bytes (default 8 MiB). */
+  maxBufferedBytes?: number
+  /** After the last row: keep connections open (default 'idle') or close them with 1000 ('close'). */
+  atEnd?: 'idle' | 'close'
+  /** Status lines (listening, clients, gaps, errors). */
+  log?: (line: string) => void
+  /** Called for every frame sent on a timed schedule with its lateness (actual − scheduled send time, ns). For benchmarks. */
+  onLateness?: (lateNs: number, clientId: number) => void
+}
+
+export interface ReplayStats {
+  /** Clients connected now. */
+  connected: number
+  /** Connections accepted so far. */
+  clients: number
+  /** Timelines started (one per subscribed connection, or the shared one). */
+  timelines: number
+  /** Plays completed (across timelines). */
+  plays: number
+  framesSent: number
+  bytesSent: number
+  /** Frames not sent to a client by the 'drop' slow-client policy. */
+  framesDropped: number
+  /** Clients closed with 1013 by the 'disconnect' slow-client policy. */
+  slowClientsClosed: number
+  /** Gap rows reached. */
+  gaps: number
+  /** Reject rows skipped. */
+  rejects: number
+  /** Lateness of sent frames (timed speeds only; null at 'max' or before the first frame). */
+  p50LagMs: number | null
+  p99LagMs: number | null
+  maxLagMs: number | null
+  elapsedMs: number
+}
+
+export interface ReplaySummary extends ReplayStats {
+  /** Errors that ended a timeline early (a damaged file, …). */
+  errors: string[]
+}
+
+export interface ReplayHandle {
+  /** URL for clients: the recording's own wire variant (Yahoo: `?version=2` when recorded from v2). */
+  readonly url: string
+  /** URL for a given wire variant (Yahoo: 'v1' or 'v2'). */
+  urlFor(variant: string): string
+  readonly host: string
+  readonly port: number
+  readonly feed: string
+  /** Resolves when the replay has played everything (`clock: 'shared'`) or when the handle is closed (`'connection'`). Rejects if the shared timeline fails. */
+  readonly done: Promise<ReplaySummary>
+  /** Close every client (code 1000) and the server; resolves the summary. Idempotent. */
+  close(): Promise<ReplaySummary>
+  stats(): ReplayStats
+}
+
+const GAP_CLOSE_CODE = 1012
+const ERROR_CLOSE_CODE = 1011
+/** Rows handled without returning to the event loop before yielding once. */
+const BURST = 1024
+/** A parked timeline (its client closed at a gap) waits this long past the gap for a reconnect. */
+const RESUME_GRACE_NS = 10e9
+const DEFAULT_MAX_BUFFERED = 8 * 1024 * 1024
+
+interface Target {
+  /** Send the current row of `src`; `due` is its scheduled time (NaN at 'max'). */
+  deliver(src: MergedSource, shiftNs: number, due: number): void
+  /** At 'max': a promise while the receivers cannot take more (or there is nobody to send to yet), else null. */
+  drained(): Promise<void> | null
+  gap(info: string | null): void
+  end(): void
+  stop(): void
+}
+
+/** Open the recordings and validate the options (everything that can fail before listening). */
+async function prepare(files: string | string[], o: ReplayOptions) {
+  const paths = typeof files === 'string' ? [files] : [...files]
+  if (paths.length === 0) throw new MdrecError('E_USAGE', 'no recording given: name at least one .arrow file to replay')
+  const recs: RecordingFile[] = []
+  for (const p of paths) recs.push(await openRecording(p))
+  const feedName = recs[0].meta.feed
+  const other = recs.find((r) => r.meta.feed !== feedName)
+  if (other) {
+    throw new MdrecError(
+      'E_USAGE',
+      `cannot merge recordings of different feeds: ${recs[0].path} is "${feedName}", ${other.path} is "${other.meta.feed}"; replay them separately`,
+    )
+  }
+  const feed = replayFeed(feedName)
+
+  let speed = o.speed ?? 1
+  if (typeof speed === 'string' && speed !== 'max') speed = parseSpeed(speed)
+  if (speed !== 'max' && !(typeof speed === 'number' && Number.isFinite(speed) && speed > 0)) {
+    throw new MdrecError('E_USAGE', `invalid speed ${String(speed)}: use a number greater than zero (1 = recorded pace, 10 = ten times faster) or 'max'`)
+  }
+  const port = o.port ?? 8765
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new MdrecError('E_USAGE', `invalid port ${String(port)}: use an integer from 0 to 65535 (0 picks a free port)`)
+  }
+  const loop = o.loop ?? 0
+  if (loop !== true && !(Number.isInteger(loop) && loop >= 0)) {
+    throw new MdrecError('E_USAGE', `invalid loop ${String(loop)}: use a whole number of extra plays (0 = play once) or true to loop until closed`)
+  }
+  const oneOf = <T extends string>(name: string, v: T | undefined, allowed: readonly T[], dflt: T): T => {
+    if (v === undefined) return dflt
+    if (!allowed.includes(v)) throw new MdrecError('E_USAGE', `invalid ${name} ${JSON.stringify(v)}: use ${allowed.map((a) => `'${a}'`).join(' or ')}`)
+    return v
+  }
+  const clock = oneOf('clock', o.clock, ['connection', 'shared'], 'connection')
+  const gaps = oneOf('gaps', o.gaps, ['silent', 'disconnect'], 'silent')
+  const slowClient = oneOf('slowClient', o.slowClient, ['disconnect', 'drop'], 'disconnect')
+  const atEnd = oneOf('atEnd', o.atEnd, ['idle', 'close'], 'idle')
+  const maxBufferedBytes = o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED
+  if (!(Number.isFinite(maxBufferedBytes) && maxBufferedBytes > 0)) {
+    throw new MdrecError('E_USAGE', `invalid maxBufferedBytes ${String(maxBufferedBytes)}: use a number of bytes greater than zero`)
+  }
+
+  const starts = recs.map(recordingStartNs).filter((s) => s !== 0n)
+  const start = starts.length > 0 ? starts.reduce((a, b) => (b < a ? b : a)) : null
+  const resolve = (name: string, v: bigint | TimeSpec | string | undefined): bigint | undefined => {
+    if (v === undefined || typeof v === 'bigint') return v
+    const spec = typeof v === 'string' ? parseTimeSpec(v) : v
+    if (spec.kind === 'offset' && start === null) {
+      throw new MdrecError('E_USAGE', `--${name} ${typeof v === 'string' ? v : '+offset'}: the recording has no start time in its metadata; give an absolute time`)
+    }
+    return resolveTimeSpec(spec, start ?? 0n)
+  }
+  const from = resolve('from', o.from)
+  const to = resolve('to', o.to)
+  if (from !== undefined && to !== undefined && to <= from) {
+    throw new MdrecError('E_USAGE', 'invalid time range: --to must be after --from')
+  }
+  return {recs, feed, speed, port, host: o.host ?? '127.0.0.1', loop, clock, gaps, slowClient, atEnd, maxBufferedBytes, from, to}
+}
+
+type Prepared = Awaited<ReturnType<typeof prepare>>
+
+/**
+ * Replay recordings over their feed's protocol. Opens and checks the files,
+ * starts listening, and returns once clients can connect.
+ *
+ * ```ts
+ * const r = await replay('aapl.arrow', {port: 0, speed: 10})
+ * // point a Yahoo client at r.url, subscribe, receive the recorded frames
+ * const summary = await r.close()
+ * ```
+ */
+export async function replay(files: string | string[], options: ReplayOptions = {}): Promise<ReplayHandle> {
+  const p = await prepare(files, options)
+  let emu: Emulator
+  try {
+    emu = await p.feed.listen({
+      host: p.host,
+      port: p.port,
+      maxBufferedBytes: p.maxBufferedBytes,
+      slowClient: p.slowClient,
+      log: options.log,
+    })
+  } catch (error) {
+    throw listenError(error, p.host, p.port)
+  }
+  const r = new Replayer(p, emu, options)
+  try {
+    await r.begin()
+  } catch (error) {
+    await r.close()
+    throw error
+  }
+  return r.handle()
+}
+
+function listenError(error: unknown, host: string, port: number): MdrecError {
+  const e = error as NodeJS.ErrnoException
+  const where = `${host}:${port}`
+  switch (e?.code) {
+    case 'EADDRINUSE':
+      return new MdrecError('E_IO', `cannot listen on ${where}: the port is in use; choose another port (0 picks a free one)`, {cause: error})
+    case 'EACCES':
+      return new MdrecError('E_IO', `cannot listen on ${where}: permission denied (ports below 1024 need privileges); choose a port above 1023`, {cause: error})
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+      return new MdrecError('E_USAGE', `cannot listen on ${where}: no such local address; use 127.0.0.1, 0.0.0.0 or an address of this machine`, {cause: error})
+    default:
+      return new MdrecError('E_IO', `cannot listen on ${where}: ${e?.message ?? String(error)}`, {cause: error})
+  }
+}
+
+class Replayer {
+  readonly waker = new Waker()
+  readonly hist = new LatencyHistogram()
+  readonly encoders: RowEncoder[]
+  readonly speed: number | 'max'
+  readonly plays: number
+  readonly log: (line: string) => void
+  readonly onLateness: ReplayOptions['onLateness']
+  readonly started = nowNs()
+  readonly timelines = new Set<Timeline>()
+  private readonly runs = new Set<Promise<void>>()
+  /** Connection clock: the timeline of each client. */
+  private readonly byClient = new Map<EmulatorClient, Timeline>()
+  /** Connection clock: timelines whose client was closed at a gap, waiting for a reconnect. */
+  readonly parked: Timeline[] = []
+  private shared: Timeline | null = null
+  readonly errors: string[] = []
+  private closing: Promise<ReplaySummary> | null = null
+  closed = false
+  private resolveDone!: (s: ReplaySummary) => void
+  private rejectDone!: (e: unknown) => void
+  private doneSettled = false
+  readonly done: Promise<ReplaySummary>
+  readonly high: number
+  readonly low: number
+  // counters
+  connections = 0
+  timelinesStarted = 0
+  playsDone = 0
+  framesSent = 0
+  bytesSent = 0
+  droppedGone = 0
+  slowClosed = 0
+  gapsReached = 0
+  rejects = 0
+
+  constructor(
+    readonly p: Prepared,
+    readonly emu: Emulator,
+    o: ReplayOptions,
+  ) {
+    this.encoders = p.recs.map((f) => p.feed.encoder(f))
+    this.speed = p.speed
+    this.plays = p.loop === true ? Number.POSITIVE_INFINITY : 1 + p.loop
+    this.log = o.log ?? (() => {})
+    this.onLateness = o.onLateness
+    this.high = Math.max(16 * 1024, Math.min(1024 * 1024, Math.floor(p.maxBufferedBytes / 2)))
+    this.low = Math.floor(this.high / 4)
+    this.done = new Promise<ReplaySummary>((resolve, reject) => {
+      this.resolveDone = resolve
+      this.rejectDone = reject
+    })
+    this.done.catch(() => {}) // the caller may only ever call close()
+  }
+
+  get feed(): ReplayFeed {
+    return this.p.feed
+  }
+
+  openSource(signal: AbortSignal): MergedSource {
+    return new MergedSource(this.p.recs, {from: this.p.from, to: this.p.to, signal})
+  }
+
+  async begin(): Promise<void> {
+    const emu = this.emu
+    emu.on('connection', (c: EmulatorClient) => this.onConnection(c))
+    emu.on('subscribe', (c: EmulatorClient) => this.onSubscribe(c))
+    emu.on('disconnect', (c: EmulatorClient) => this.onDisconnect(c))
+    emu.on('slow', () => {
+      this.slowClosed++
+    })
+    const names = this.p.recs.map((f) => f.path).join(', ')
+    if (this.p.clock === 'shared') {
+      const t = new Timeline(this, new SharedTarget(this))
+      this.shared = t
+      // Read the first batch now: a file that cannot be read fails replay() itself.
+      await t.prefetch()
+      this.launch(t)
+    }
+    this.log(
+      `replaying ${names} (${this.feed.name}, speed ${this.speed === 'max' ? 'max' : `${this.speed}x`}, clock ${this.p.clock}) on ${this.url(this.feed.recordedVariant(this.p.recs[0]))}`,
+    )
+  }
+
+  url(variant: number): string {
+    return this.emu.url(variant)
+  }
+
+  private onConnection(c: EmulatorClient): void {
+    this.connections++
+    this.log(`client ${c.id} connected (${this.feed.variants[c.variant]})`)
+    if (this.p.clock !== 'connection' || this.closed) return
+    const target = new ClientTarget(this, c)
+    const t = new Timeline(this, target)
+    target.timeline = t
+    this.byClient.set(c, t)
+    void t.prefetch().catch(() => {}) // errors surface when it runs
+  }
+
+  private onSubscribe(c: EmulatorClient): void {
+    if (this.closed || c.subscriptions === 0) return
+    if (this.p.clock === 'shared') {
+      const t = this.shared!
+      if (!t.begun) {
+        this.log(`client ${c.id} subscribed: the shared timeline starts`)
+        t.start()
+      }
+      return
+    }
+    const own = this.byClient.get(c)
+    if (!own || own.begun) return
+    // A reconnect after a gap takes over the parked timeline instead of starting the recording again.
+    let parked: Timeline | undefined
+    while ((parked = this.parked.shift())) if (!parked.stopped) break
+    if (parked) {
+      own.stop()
+      this.byClient.set(c, parked)
+      ;(parked.target as ClientTarget).attach(c)
+      this.log(`client ${c.id} subscribed: continues timeline ${parked.id} after its gap`)
+      return
+    }
+    this.log(`client ${c.id} subscribed: its timeline ${own.id} starts`)
+    this.launch(own)
+    own.start()
+  }
+
+  private onDisconnect(c: EmulatorClient): void {
+    this.droppedGone += c.dropped
+    this.log(`client ${c.id} disconnected`)
+    const t = this.byClient.get(c)
+    this.byClient.delete(c)
+    if (t && (t.target as ClientTarget).client === c) t.stop()
+  }
+
+  launch(t: Timeline): void {
+    this.timelinesStarted++
+    this.timelines.add(t)
+    const run = t.run().then(
+      () => this.timelineEnded(t),
+      (error) => this.timelineFailed(t, error),
+    )
+    this.runs.add(run)
+    void run.finally(() => this.runs.delete(run))
+  }
+
+  private unpark(t: Timeline): void {
+    const k = this.parked.indexOf(t)
+    if (k >= 0) this.parked.splice(k, 1)
+  }
+
+  private timelineEnded(t: Timeline): void {
+    this.timelines.delete(t)
+    this.unpark(t)
+    if (t.stopped) return
+    t.target.end()
+    if (t === this.shared) {
+      this.log(`the shared timeline has played everything (${this.framesSent} frames sent)`)
+      this.settle()
+    }
+  }
+
+  private timelineFailed(t: Timeline, error: unknown): void {
+    this.timelines.delete(t)
+    this.unpark(t)
+    if (t.stopped || this.closed) return
+    const e = isMdrecError(error) ? error : new MdrecError('E_INTERNAL', `replay failed: ${(error as Error)?.message ?? String(error)}`, {cause: error})
+    this.errors.push(e.message)
+    this.log(`error: ${e.message}`)
+    t.target.stop()
+    t.stop()
+    if (t === this.shared) {
+      for (const c of this.emu.clients) this.emu.closeClient(c, ERROR_CLOSE_CODE, 'replay error')
+      if (!this.doneSettled) {
+        this.doneSettled = true
+        this.rejectDone(e)
+      }
+      void this.close()
+    } else {
+      const c = (t.target as ClientTarget).client
+      if (c) this.emu.closeClient(c, ERROR_CLOSE_CODE, 'replay error')
+    }
+  }
+
+  private settle(): void {
+    if (this.doneSettled) return
+    this.doneSettled = true
+    this.resolveDone(this.summary())
+  }
+
+  /** Send one payload to one client, with accounting and lateness. */
+  send(c: EmulatorClient, payload: string | Uint8Array, due: number, bp: Backpressure | undefined): void {
+    const len = typeof payload === 'string' ? payload.length : payload.byteLength
+    const cb = bp?.callbackFor(len)
+    if (!this.emu.send(c, payload, cb)) return
+    this.framesSent++
+    this.bytesSent += len
+    if (due === due) {
+      const late = nowNs() - due
+      this.hist.record(late)
+      this.onLateness?.(late, c.id)
+    }
+  }
+
+  stats(): ReplayStats {
+    let connected = 0
+    let dropped = this.droppedGone
+    for (const c of this.emu.clients) {
+      connected++
+      dropped += c.dropped
+    }
+    const q = (x: number | null) => (x === null ? null : Math.round(x / 1000) / 1000)
+    return {
+      connected,
+      clients: this.connections,
+      timelines: this.timelinesStarted,
+      plays: this.playsDone,
+      framesSent: this.framesSent,
+      bytesSent: this.bytesSent,
+      framesDropped: dropped,
+      slowClientsClosed: this.slowClosed,
+      gaps: this.gapsReached,
+      rejects: this.rejects,
+      p50LagMs: q(this.hist.quantileNs(0.5)),
+      p99LagMs: q(this.hist.quantileNs(0.99)),
+      maxLagMs: this.hist.count === 0 ? null : q(this.hist.maxNs),
+      elapsedMs: Math.round((nowNs() - this.started) / 1e6),
+    }
+  }
+
+  summary(): ReplaySummary {
+    return {...this.stats(), errors: [...this.errors]}
+  }
+
+  close(): Promise<ReplaySummary> {
+    this.closing ??= (async () => {
+      this.closed = true
+      for (const t of [...this.timelines, ...this.byClient.values(), ...this.parked]) {
+        t.target.stop()
+        t.stop()
+      }
+      this.shared?.stop()
+      this.waker.close()
+      await this.emu.close(1000, 'replay closed')
+      await Promise.allSettled([...this.runs])
+      const s = this.summary()
+      this.log(`replay closed: ${s.framesSent} frames sent to ${s.clients} clients`)
+      this.settle()
+      return s
+    })()
+    return this.closing
+  }
+
+  handle(): ReplayHandle {
+    const feed = this.feed
+    const recorded = feed.recordedVariant(this.p.recs[0])
+    return {
+      url: this.url(recorded),
+      urlFor: (variant: string) => {
+        const v = feed.variants.indexOf(variant)
+        if (v < 0) throw new MdrecError('E_USAGE', `unknown ${feed.name} wire variant "${variant}": use ${feed.variants.join(' or ')}`)
+        return this.url(v)
+      },
+      host: this.emu.host,
+      port: this.emu.port,
+      feed: feed.name,
+      done: this.done,
+      close: () => this.close(),
+      stats: () => this.stats(),
+    }
+  }
+}
+
+let nextTimelineId = 1
+
+/** One timeline: reads the rows (merged), waits for each row's due time, hands it to its target; loops. */
+class Timeline {
+  readonly id = nextTimelineId++
+  stopped = false
+  begun = false
+  private readonly abort = new AbortController()
+  private source: MergedSource
+  private first: Promise<boolean> | null = null
+  private openGate!: () => void
+  private readonly gate = new Promise<void>((resolve) => {
+    this.openGate = resolve
+  })
+  /** Set while parked (its client closed at a gap): stop at this monotonic time unless a client attaches. */
+  parkedUntil = Number.POSITIVE_INFINITY
+
+  constructor(
+    private readonly r: Replayer,
+    readonly target: Target,
+  ) {
+    this.source = r.openSource(this.abort.signal)
+  }
+
+  /** Read up to the first row. */
+  prefetch(): Promise<boolean> {
+    this.first ??= Promise.resolve(this.source.next())
+    return this.first
+  }
+
+  /** Start the clock (the first subscription arrived). */
+  start(): void {
+    this.begun = true
+    this.openGate()
+  }
+
+  stop(): void {
+    if (this.stopped) return
+    this.stopped = true
+    this.openGate()
+    this.r.waker.cancel(this)
+    this.abort.abort()
+    void this.source.close()
+  }
+
+  async run(): Promise<void> {
+    const r = this.r
+    const target = this.target
+    const speed = r.speed
+    const timed = speed !== 'max'
+    const rate = timed ? speed : 1
+    let src = this.source
+    let ok = await this.prefetch()
+    await this.gate
+    if (this.stopped) return
+    const t0 = nowNs()
+    const firstTs = ok ? src.ts : 0n
+    let period = 0
+    let burst = 0
+    try {
+      for (let play = 0; play < r.plays && !this.stopped; play++) {
+        if (play > 0) {
+          src = r.openSource(this.abort.signal)
+          this.source = src
+          const n = src.next()
+          ok = n === true || n === false ? n : await n
+        }
+        const shift = play * period
+        let rows = 0
+        let lastTs = firstTs
+        let now = nowNs()
+        while (ok && !this.stopped) {
+          rows++
+          const b = src.batch
+          const i = src.row
+          const ts = src.ts
+          if (ts > lastTs) lastTs = ts
+          const cls = b.rowClass(i)
+          if (cls === RowClass.reject) {
+            r.rejects++
+          } else if (cls === RowClass.gap && r.p.gaps === 'silent') {
+            r.gapsReached++
+          } else {
+            let due = Number.NaN
+            if (timed) {
+              due = t0 + (Number(ts - firstTs) + shift) / rate
+              if (due > now) {
+                now = nowNs()
+                if (due > now) {
+                  await r.waker.wait(due, this)
+                  if (this.stopped) break
+                  now = nowNs()
+                  burst = 0
+                }
+              }
+              if (now > this.parkedUntil) {
+                r.log(`timeline ${this.id}: no client reconnected after the gap; it ends`)
+                this.stop()
+                break
+              }
+            } else {
+              const w = target.drained()
+              if (w) {
+                await w
+                if (this.stopped) break
+                burst = 0
+              }
+            }
+            if (cls === RowClass.gap) {
+              r.gapsReached++
+              target.gap(b.info(i))
+            } else {
+              target.deliver(src, shift, due)
+            }
+          }
+          if (++burst >= BURST) {
+            burst = 0
+            await yieldToLoop()
+            if (this.stopped) break
+          }
+          const n = src.next()
+          ok = n === true || n === false ? n : await n
+        }
+        await src.close()
+        if (this.stopped) break
+        r.playsDone++
+        if (play === 0) {
+          if (rows === 0) {
+            r.log(`timeline ${this.id}: nothing to play in the selected range`)
+            break
+          }
+          const span = Number(lastTs - firstTs)
+          const meanGap = rows > 1 ? span / (rows - 1) : 1e9
+          period = Math.max(1e6, Math.ceil((span + meanGap) / 1e6) * 1e6)
+        }
+      }
+    } finally {
+      await src.close()
+    }
+  }
+}
+
+/** Connection clock: the rows go to one client (or nobody, while parked after a gap). */
+class ClientTarget implements Target {
+  client: EmulatorClient | null
+  private bp: Backpressure | undefined
+  private attachWait: {promise: Promise<void>; resolve: () => void} | null = null
+  timeline!: Timeline
+
+  constructor(
+    private readonly r: Replayer,
+    client: EmulatorClient,
+  ) {
+    this.client = client
+    this.bp = r.speed === 'max' ? new Backpressure(client.ws, r.high, r.low) : undefined
+  }
+
+  deliver(src: MergedSource, shiftNs: number, due: number): void {
+    const c = this.client
+    if (c === null) return
+    const b = src.batch
+    const i = src.row
+    if (!c.wants(b.symbol(i))) return
+    this.r.send(c, this.r.encoders[b.fileIndex].encode(b, i, c.variant, shiftNs), due, this.bp)
+  }
+
+  drained(): Promise<void> | null {
+    if (this.client === null) {
+      // 'max' while parked: wait for the reconnect rather than racing through the rows.
+      if (!this.attachWait) {
+        let resolve!: () => void
+        const promise = new Promise<void>((res) => {
+          resolve = res
+        })
+        this.attachWait = {promise, resolve}
+      }
+      return this.attachWait.promise
+    }
+    return this.bp && this.bp.blocked ? this.bp.drained() : null
+  }
+
+  gap(info: string | null): void {
+    const c = this.client
+    if (c === null || this.r.p.gaps !== 'disconnect') return
+    const t = this.timeline
+    this.r.log(`client ${c.id}: gap in the recording${gapWhen(info)}; closing with ${GAP_CLOSE_CODE}`)
+    this.r.emu.closeClient(c, GAP_CLOSE_CODE, 'gap in the recording')
+    this.client = null
+    this.bp = undefined
+    {
+      const gapNs = gapDurationNs(info)
+      const speed = this.r.speed === 'max' ? Number.POSITIVE_INFINITY : this.r.speed
+      t.parkedUntil = nowNs() + gapNs / speed + RESUME_GRACE_NS
+      this.r.parked.push(t)
+      if (this.r.speed === 'max') {
+        const until = t.parkedUntil
+        setTimeout(() => {
+          if (this.client === null && t.parkedUntil === until) {
+            t.stop()
+            this.attachWait?.resolve()
+          }
+        }, (until - nowNs()) / 1e6).unref()
+      }
+    }
+  }
+
+  attach(c: EmulatorClient): void {
+    this.client = c
+    this.bp = this.r.speed === 'max' ? new Backpressure(c.ws, this.r.high, this.r.low) : undefined
+    this.timeline.parkedUntil = Number.POSITIVE_INFINITY
+    const w = this.attachWait
+    this.attachWait = null
+    w?.resolve()
+  }
+
+  end(): void {
+    const c = this.client
+    if (c && this.r.p.atEnd === 'close') this.r.emu.closeClient(c, 1000, 'end of recording')
+  }
+
+  stop(): void {
+    this.bp?.cancel()
+    const w = this.attachWait
+    this.attachWait = null
+    w?.resolve()
+  }
+}
+
+/** Shared clock: each row is encoded at most once per variant and fanned out to the subscribed clients. */
+class SharedTarget implements Target {
+  private readonly cache: (string | Uint8Array | undefined)[]
+  private readonly bps = new Map<EmulatorClient, Backpressure>()
+
+  constructor(private readonly r: Replayer) {
+    this.cache = new Array(r.feed.variants.length).fill(undefined)
+  }
+
+  deliver(src: MergedSource, shiftNs: number, due: number): void {
+    const b = src.batch
+    const i = src.row
+    const sym = b.symbol(i)
+    const cache = this.cache
+    const enc = this.r.encoders[b.fileIndex]
+    const max = this.r.speed === 'max'
+    for (const c of this.r.emu.clients) {
+      if (!c.wants(sym)) continue
+      let payload = cache[c.variant]
+      if (payload === undefined) payload = cache[c.variant] = enc.encode(b, i, c.variant, shiftNs)
+      this.r.send(c, payload, due, max ? this.bp(c) : undefined)
+    }
+    cache.fill(undefined)
+  }
+
+  private bp(c: EmulatorClient): Backpressure {
+    let bp = this.bps.get(c)
+    if (!bp) {
+      bp = new Backpressure(c.ws, this.r.high, this.r.low)
+      this.bps.set(c, bp)
+      c.ws.once('close', () => this.bps.delete(c))
+    }
+    return bp
+  }
+
+  drained(): Promise<void> | null {
+    let waits: Promise<void>[] | null = null
+    for (const bp of this.bps.values()) {
+      if (bp.blocked) (waits ??= []).push(bp.drained())
+    }
+    return waits ? Promise.all(waits).then(() => {}) : null
+  }
+
+  gap(info: string | null): void {
+    if (this.r.p.gaps !== 'disconnect') return
+    let n = 0
+    for (const c of this.r.emu.clients) {
+      this.r.emu.closeClient(c, GAP_CLOSE_CODE, 'gap in the recording')
+      n++
+    }
+    this.r.log(`gap in the recording${gapWhen(info)}: closed ${n} clients with ${GAP_CLOSE_CODE}`)
+  }
+
+  end(): void {
+    if (this.r.p.atEnd !== 'close') return
+    for (const c of this.r.emu.clients) this.r.emu.closeClient(c, 1000, 'end of recording')
+  }
+
+  stop(): void {
+    for (const bp of this.bps.values()) bp.cancel()
+  }
+}
+
+function parseGapInfo(info: string | null): {start?: unknown; duration_ms?: unknown} {
+  if (!info) return {}
+  try {
+    const v = JSON.parse(info) as unknown
+    return v && typeof v === 'object' ? (v as {start?: unknown; duration_ms?: unknown}) : {}
+  } catch {
+    return {}
+  }
+}
+
+function gapDurationNs(info: string | null): number {
+  const d = parseGapInfo(info).duration_ms
+  return typeof d === 'number' && Number.isFinite(d) && d > 0 ? d * 1e6 : 0
+}
+
+function gapWhen(info: string | null): string {
+  const g = parseGapInfo(info)
+  const parts: string[] = []
+  if (typeof g.start === 'string') parts.push(`at ${g.start}`)
+  if (typeof g.duration_ms === 'number') parts.push(`${Math.round(g.duration_ms)} ms long`)
+  return parts.length > 0 ? ` (${parts.join(', ')})` : ''
+}

@@ -1,0 +1,98 @@
+/**
+ * What a feed supplies to the replay engine: its emulated server (the feed's
+ * own protocol: connections, subscribe/unsubscribe, wire variants, slow-client
+ * policy) and an encoder that turns a recorded row into the payload a client
+ * of a given variant receives. The engine does the rest (reading, merging,
+ * clock, speed, loop, fan-out, gaps) the same way for every feed.
+ *
+ * Adding a feed's replay: implement {@link ReplayFeed} next to its adapter
+ * (`src/feeds/<name>/replay.ts`) and list it in {@link replayFeed}.
+ */
+import type {EventEmitter} from 'node:events'
+import type {WebSocket} from 'ws'
+
+import {MdrecError} from '../errors.js'
+import {yahooReplay} from '../feeds/yahoo/replay.js'
+import type {RecordingFile} from '../store/reader.js'
+import type {ReplayBatch} from './rows.js'
+
+/** One connected client, as the engine sees it. */
+export interface EmulatorClient {
+  readonly id: number
+  readonly ws: WebSocket
+  /** Index into the feed's `variants` of the wire format this client asked for. */
+  readonly variant: number
+  /** How many symbols the client is subscribed to. */
+  readonly subscriptions: number
+  /** Frames dropped for this client by the 'drop' slow-client policy. */
+  readonly dropped: number
+  /** Whether a row of `symbol` goes to this client now. `''` is a feed-wide row (e.g. a heartbeat): any subscribed client. */
+  wants(symbol: string): boolean
+}
+
+export interface EmulatorOptions {
+  host: string
+  port: number
+  /** Per-client send buffer limit before the slow-client policy applies. */
+  maxBufferedBytes?: number
+  /** A client that stops reading: close it with 1013 ('disconnect') or drop frames for it ('drop'). */
+  slowClient?: 'disconnect' | 'drop'
+  log?: (line: string) => void
+}
+
+/**
+ * A running emulated server. Events: 'connection' (client), 'subscribe'
+ * (client, added symbols), 'unsubscribe' (client, removed symbols),
+ * 'disconnect' (client), 'slow' (client): the slow-client policy closed it.
+ */
+export interface Emulator extends EventEmitter {
+  readonly host: string
+  readonly port: number
+  /** The URL a client uses to get `variant`. */
+  url(variant: number): string
+  readonly clients: Iterable<EmulatorClient>
+  /**
+   * Send one payload in the feed's frame type, applying the slow-client
+   * policy; `cb` is called once it is written to the socket. False when not
+   * sent (closed, dropped, or just disconnected as too slow).
+   */
+  send(client: EmulatorClient, payload: string | Uint8Array, cb?: () => void): boolean
+  closeClient(client: EmulatorClient, code: number, reason: string): void
+  /** Close every client with `code`, stop listening; clients that do not finish the close handshake are cut after a grace period. */
+  close(code: number, reason: string): Promise<void>
+}
+
+/** Turns recorded rows of one recording into payloads. */
+export interface RowEncoder {
+  /**
+   * The payload for batch row `i` as a client of `variant` receives it.
+   * `shiftNs` (a whole number of ms, ≥ 0) is added to the row's time fields
+   * when a loop replays the recording again; 0 means "as recorded": the
+   * result must then be byte-identical to what the feed sent.
+   */
+  encode(batch: ReplayBatch, i: number, variant: number, shiftNs: number): string | Uint8Array
+}
+
+export interface ReplayFeed {
+  readonly name: string
+  /** Wire variants the emulator serves (Yahoo: ['v1', 'v2']). */
+  readonly variants: readonly string[]
+  listen(options: EmulatorOptions): Promise<Emulator>
+  /** The variant the recording was made with: clients of it get the recorded bytes as they are. */
+  recordedVariant(file: RecordingFile): number
+  encoder(file: RecordingFile): RowEncoder
+}
+
+const REPLAY_FEEDS: Record<string, ReplayFeed> = {yahoo: yahooReplay}
+
+/** The replay side of a feed, or an MdrecError naming the feeds that have one. */
+export function replayFeed(name: string): ReplayFeed {
+  const f = REPLAY_FEEDS[name]
+  if (!f) {
+    throw new MdrecError(
+      'E_USAGE',
+      `cannot replay a "${name}" recording: no emulator for that feed yet (replayable feeds: ${Object.keys(REPLAY_FEEDS).join(', ')})`,
+    )
+  }
+  return f
+}

@@ -1,0 +1,359 @@
+/**
+ * Rows for replay: a per-batch accessor that reads the Arrow buffers directly
+ * (no per-value `Vector.get`), and a k-way merge of several recordings'
+ * streaming readers by receive time.
+ *
+ * Memory: each file contributes one decoded record batch at a time (what
+ * `readBatches` holds), whatever the recording's size.
+ */
+import type * as A from 'apache-arrow'
+
+import type {RowKind, RowView} from '../feeds/types.js'
+import {BatchRows, readBatches, type RecordingFile} from '../store/reader.js'
+import type {StoreColumn} from '../store/schema.js'
+
+const UTF8 = new TextDecoder('utf-8')
+
+type Getter = (i: number) => unknown
+
+function validity(data: A.Data): ((i: number) => boolean) | null {
+  const bm = data.nullBitmap
+  if (!data.nullCount || !bm || bm.length === 0) return null
+  const off = data.offset
+  return (i) => {
+    const j = off + i
+    return ((bm[j >> 3] >> (j & 7)) & 1) === 1
+  }
+}
+
+/** A reader for one plain column of a batch; returns undefined for null. */
+function plainGetter(data: A.Data, type: Pick<StoreColumn & {kind: 'plain'}, 'type'>): Getter {
+  const valid = validity(data)
+  const off = data.offset
+  let get: Getter
+  switch (type.type) {
+    case 'utf8': {
+      const offsets = data.valueOffsets as Int32Array
+      const values = data.values as Uint8Array
+      get = (i) => {
+        const s = offsets[off + i]
+        const e = offsets[off + i + 1]
+        if (e - s <= 24) {
+          // short strings (tickers, exchanges, currencies): ASCII fast path
+          let str = ''
+          for (let k = s; k < e; k++) {
+            const c = values[k]
+            if (c >= 0x80) return UTF8.decode(values.subarray(s, e))
+            str += String.fromCharCode(c)
+          }
+          return str
+        }
+        return UTF8.decode(values.subarray(s, e))
+      }
+      break
+    }
+    case 'binary': {
+      const offsets = data.valueOffsets as Int32Array
+      const values = data.values as Uint8Array
+      get = (i) => values.subarray(offsets[off + i], offsets[off + i + 1])
+      break
+    }
+    case 'bool': {
+      const values = data.values as Uint8Array
+      get = (i) => {
+        const j = off + i
+        return ((values[j >> 3] >> (j & 7)) & 1) === 1
+      }
+      break
+    }
+    default: {
+      const values = data.values as ArrayLike<number | bigint>
+      get = (i) => values[off + i]
+    }
+  }
+  if (!valid) return get
+  return (i) => (valid(i) ? get(i) : undefined)
+}
+
+/** A reader for any column of a batch (plain, dictionary-encoded string, timestamp); undefined for null. */
+function columnGetter(data: A.Data, col: StoreColumn): Getter {
+  if (col.kind === 'plain') return plainGetter(data, col)
+  const valid = validity(data)
+  const off = data.offset
+  let get: Getter
+  if (col.kind === 'dict') {
+    const indices = data.values as Int32Array | Int8Array
+    const dict = data.dictionary as A.Vector
+    const cache: (string | undefined)[] = []
+    get = (i) => {
+      const k = indices[off + i]
+      let v = cache[k]
+      if (v === undefined) {
+        v = (dict.get(k) as string | null) ?? ''
+        cache[k] = v
+      }
+      return v
+    }
+  } else {
+    const values = data.values as BigInt64Array
+    get = (i) => values[off + i]
+  }
+  if (!valid) return get
+  return (i) => (valid(i) ? get(i) : undefined)
+}
+
+const KIND_DATA = 0
+const KIND_GAP = 1
+const KIND_REJECT = 2
+export const RowClass = {data: KIND_DATA, gap: KIND_GAP, reject: KIND_REJECT} as const
+
+/**
+ * Read access to one record batch of a recording, by batch row index. Built
+ * once per batch; symbols and kinds are decoded once per dictionary entry.
+ */
+export class ReplayBatch {
+  readonly recv: BigInt64Array
+  private readonly exch: A.Data
+  private readonly exchValid: ((i: number) => boolean) | null
+  private readonly symIdx: Int32Array
+  private readonly symDict: A.Vector
+  private readonly symCache: (string | undefined)[] = []
+  private readonly kindIdx: Int8Array
+  private readonly kindDict: A.Vector
+  private readonly kindClass: Int8Array
+  private readonly kindName: RowKind[]
+  private readonly rawGet: Getter
+  private readonly infoGet: Getter
+  private readonly fieldNames: string[]
+  private readonly fieldGets: Getter[]
+  private view: BatchRows | null = null
+
+  constructor(
+    readonly batch: A.RecordBatch,
+    /** Selected batch rows (null: all). */
+    readonly idx: Uint32Array | null,
+    private readonly file: RecordingFile,
+    /** Index of the file among the replayed ones. */
+    readonly fileIndex: number,
+  ) {
+    const col = (i: number) => batch.getChildAt(i)!.data[0]
+    const r = col(0)
+    this.recv = (r.values as BigInt64Array).subarray(r.offset, r.offset + r.length)
+    this.exch = col(1)
+    this.exchValid = validity(this.exch)
+    const s = col(2)
+    this.symIdx = (s.values as Int32Array).subarray(s.offset, s.offset + s.length)
+    this.symDict = s.dictionary as A.Vector
+    const k = col(3)
+    this.kindIdx = (k.values as Int8Array).subarray(k.offset, k.offset + k.length)
+    this.kindDict = k.dictionary as A.Vector
+    const nk = this.kindDict.length
+    this.kindClass = new Int8Array(nk)
+    this.kindName = new Array<RowKind>(nk)
+    for (let j = 0; j < nk; j++) {
+      const name = this.kindDict.get(j) as RowKind
+      this.kindName[j] = name
+      this.kindClass[j] = name === 'gap' ? KIND_GAP : name === 'reject' ? KIND_REJECT : KIND_DATA
+    }
+    this.rawGet = plainGetter(col(5), {type: 'binary'})
+    this.infoGet = plainGetter(col(6), {type: 'utf8'})
+    this.fieldNames = []
+    this.fieldGets = []
+    file.feedColumns.forEach((c, j) => {
+      this.fieldNames.push(c.name)
+      this.fieldGets.push(columnGetter(col(7 + j), c))
+    })
+  }
+
+  /** Number of selected rows. */
+  get length(): number {
+    return this.idx ? this.idx.length : this.batch.numRows
+  }
+
+  /** Batch row index of the k-th selected row. */
+  at(k: number): number {
+    return this.idx ? this.idx[k] : k
+  }
+
+  recvTs(i: number): bigint {
+    return this.recv[i]
+  }
+
+  /** 0 = data (sent), 1 = gap, 2 = reject: see {@link RowClass}. */
+  rowClass(i: number): number {
+    return this.kindClass[this.kindIdx[i]]
+  }
+
+  kind(i: number): RowKind {
+    return this.kindName[this.kindIdx[i]]
+  }
+
+  symbol(i: number): string {
+    const k = this.symIdx[i]
+    let s = this.symCache[k]
+    if (s === undefined) {
+      s = (this.symDict.get(k) as string | null) ?? ''
+      this.symCache[k] = s
+    }
+    return s
+  }
+
+  /** The recorded payload bytes, or null. A view into the batch: do not modify. */
+  raw(i: number): Uint8Array | null {
+    return (this.rawGet(i) as Uint8Array | undefined) ?? null
+  }
+
+  info(i: number): string | null {
+    return (this.infoGet(i) as string | undefined) ?? null
+  }
+
+  /** exch_ts in the column's unit, or null. */
+  exchTs(i: number): bigint | null {
+    if (this.exchValid && !this.exchValid(i)) return null
+    return (this.exch.values as BigInt64Array)[this.exch.offset + i]
+  }
+
+  /** The feed columns of row i that are not null, by name (a new object). */
+  fields(i: number): Record<string, unknown> {
+    const out: Record<string, unknown> = {}
+    const names = this.fieldNames
+    const gets = this.fieldGets
+    for (let c = 0; c < gets.length; c++) {
+      const v = gets[c](i)
+      if (v !== undefined) out[names[c]] = v
+    }
+    return out
+  }
+
+  /** The whole row as the store's RowView (slower; for generic encoders). */
+  rowView(i: number): RowView {
+    this.view ??= new BatchRows(this.batch, this.file.feedColumns)
+    return this.view.row(i)
+  }
+}
+
+export interface SourceOptions {
+  from?: bigint
+  to?: bigint
+  signal?: AbortSignal
+}
+
+/** One file's rows in file order, a batch at a time. */
+class FileCursor {
+  batch: ReplayBatch | null = null
+  k = 0
+  i = 0
+  ts = 0n
+  done = false
+  private readonly it: AsyncGenerator<{batch: A.RecordBatch; idx: Uint32Array | null}>
+
+  constructor(
+    readonly file: RecordingFile,
+    readonly index: number,
+    opts: SourceOptions,
+  ) {
+    this.it = readBatches(file, {from: opts.from, to: opts.to, signal: opts.signal})
+  }
+
+  /** Move past the current row; false when the batch is used up (call refill). */
+  advance(): boolean {
+    const b = this.batch!
+    if (++this.k < b.length) {
+      this.i = b.at(this.k)
+      this.ts = b.recv[this.i]
+      return true
+    }
+    this.batch = null
+    return false
+  }
+
+  async refill(): Promise<void> {
+    for (;;) {
+      const r = await this.it.next()
+      if (r.done) {
+        this.done = true
+        this.batch = null
+        return
+      }
+      const b = new ReplayBatch(r.value.batch, r.value.idx, this.file, this.index)
+      if (b.length === 0) continue
+      this.batch = b
+      this.k = 0
+      this.i = b.at(0)
+      this.ts = b.recv[this.i]
+      return
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.it.return(undefined)
+  }
+}
+
+/**
+ * The rows of one or more recordings merged by receive time (ties: the file
+ * given first wins; rows of one file keep their file order). Call
+ * {@link next} to move to the next row, then read it through `batch`/`row`/`ts`.
+ * `next` returns a boolean synchronously while the current batches last and a
+ * Promise only when a batch must be read, so the per-row cost has no await.
+ */
+export class MergedSource {
+  private readonly cursors: FileCursor[]
+  private live: FileCursor[] = []
+  private cur: FileCursor | null = null
+  private started = false
+  private closed = false
+  /** The current row's batch, batch row index and receive time. */
+  batch!: ReplayBatch
+  row = 0
+  ts = 0n
+
+  constructor(files: readonly RecordingFile[], opts: SourceOptions = {}) {
+    this.cursors = files.map((f, k) => new FileCursor(f, k, opts))
+  }
+
+  /** Move to the next row: true when there is one, false at the end. */
+  next(): boolean | Promise<boolean> {
+    if (!this.started) return this.start()
+    const c = this.cur
+    if (c === null) return false
+    if (!c.advance()) return this.refill(c)
+    return this.choose()
+  }
+
+  private async start(): Promise<boolean> {
+    this.started = true
+    await Promise.all(this.cursors.map((c) => c.refill()))
+    this.live = this.cursors.filter((c) => !c.done)
+    return this.choose()
+  }
+
+  private async refill(c: FileCursor): Promise<boolean> {
+    await c.refill()
+    if (c.done) this.live = this.live.filter((x) => x !== c)
+    return this.choose()
+  }
+
+  private choose(): boolean {
+    const live = this.live
+    if (live.length === 0 || this.closed) {
+      this.cur = null
+      return false
+    }
+    let best = live[0]
+    for (let k = 1; k < live.length; k++) if (live[k].ts < best.ts) best = live[k]
+    this.cur = best
+    this.batch = best.batch!
+    this.row = best.i
+    this.ts = best.ts
+    return true
+  }
+
+  /** Stop reading and close the files (safe to call more than once). */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.cur = null
+    await Promise.all(this.cursors.map((c) => c.close().catch(() => {})))
+  }
+}

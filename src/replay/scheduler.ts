@@ -1,0 +1,281 @@
+/**
+ * Replay timing: an absolute monotonic timeline, a shared waker that sleeps
+ * with `setTimeout` until just before a due time and then turns the event loop
+ * with `setImmediate` up to it, lateness statistics, and backpressure for
+ * `speed: 'max'`.
+ *
+ * Frame i of a play is due at `t0 + (recv_ts_i − recv_ts_0) / speed` on the
+ * monotonic clock. Due times are computed from the recording, never by adding
+ * up sleeps, so timer lateness never accumulates: a late wake-up makes the
+ * frames it covers late, and the frames after it are on time again.
+ */
+import type {WebSocket} from 'ws'
+
+const ORIGIN = process.hrtime.bigint()
+
+/**
+ * Monotonic time in ns since this module was loaded, as a number (exact to
+ * the ns for 104 days). Built on `process.hrtime.bigint()`.
+ */
+export function nowNs(): number {
+  return Number(process.hrtime.bigint() - ORIGIN)
+}
+
+/** Sleep with setTimeout until this close to the due time, then turn the event loop (setImmediate) up to it. */
+export const SPIN_NS = 2_000_000
+
+interface Waiter {
+  due: number
+  resolve: () => void
+  owner: object
+}
+
+/**
+ * Wakes timelines at their due times. One per replay: many timelines (one
+ * per connection in `clock: 'connection'`) share one timer and one
+ * setImmediate loop instead of each spinning on its own.
+ *
+ * Precision: Node's timers fire 1 ms late or more, so a timer only brings us
+ * to within {@link SPIN_NS} of the earliest due time; the rest is covered by
+ * setImmediate turns (a few µs each, I/O still runs in between). The spin is
+ * bounded: it runs only while a waiter is due within SPIN_NS, and stops as
+ * soon as none is.
+ */
+export class Waker {
+  private heap: Waiter[] = []
+  private timer: NodeJS.Timeout | null = null
+  private timerDue = Infinity
+  private spinning = false
+
+  /** Resolves at (or just after) monotonic time `due` (see {@link nowNs}), or when `cancel(owner)` is called. */
+  wait(due: number, owner: object): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.push({due, resolve, owner})
+      this.arm()
+    })
+  }
+
+  /** Wake every wait of `owner` now (a timeline that is stopping). */
+  cancel(owner: object): void {
+    const keep: Waiter[] = []
+    for (const w of this.heap) {
+      if (w.owner === owner) w.resolve()
+      else keep.push(w)
+    }
+    if (keep.length !== this.heap.length) {
+      this.heap = []
+      for (const w of keep) this.push(w)
+    }
+  }
+
+  /** Wake everything and stop the timer. */
+  close(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    const all = this.heap
+    this.heap = []
+    for (const w of all) w.resolve()
+  }
+
+  get pending(): number {
+    return this.heap.length
+  }
+
+  private arm(): void {
+    if (this.heap.length === 0 || this.spinning) return
+    const due = this.heap[0].due
+    const left = due - nowNs()
+    if (left <= SPIN_NS) {
+      if (this.timer) {
+        clearTimeout(this.timer)
+        this.timer = null
+        this.timerDue = Infinity
+      }
+      this.spin()
+      return
+    }
+    if (this.timer && this.timerDue <= due) return
+    if (this.timer) clearTimeout(this.timer)
+    this.timerDue = due
+    this.timer = setTimeout(() => {
+      this.timer = null
+      this.timerDue = Infinity
+      this.arm()
+    }, Math.floor((left - SPIN_NS) / 1e6))
+  }
+
+  private spin(): void {
+    this.spinning = true
+    const turn = (): void => {
+      const now = nowNs()
+      const h = this.heap
+      while (h.length > 0 && h[0].due <= now) this.pop().resolve()
+      if (h.length > 0 && h[0].due - now <= SPIN_NS) {
+        setImmediate(turn)
+        return
+      }
+      this.spinning = false
+      this.arm()
+    }
+    setImmediate(turn)
+  }
+
+  private push(w: Waiter): void {
+    const h = this.heap
+    h.push(w)
+    let i = h.length - 1
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (h[p].due <= w.due) break
+      h[i] = h[p]
+      i = p
+    }
+    h[i] = w
+  }
+
+  private pop(): Waiter {
+    const h = this.heap
+    const top = h[0]
+    const last = h.pop()!
+    if (h.length > 0) {
+      let i = 0
+      const n = h.length
+      for (;;) {
+        const l = 2 * i + 1
+        if (l >= n) break
+        const r = l + 1
+        const c = r < n && h[r].due < h[l].due ? r : l
+        if (h[c].due >= last.due) break
+        h[i] = h[c]
+        i = c
+      }
+      h[i] = last
+    }
+    return top
+  }
+}
+
+/**
+ * Lateness histogram (actual send time − scheduled time) in constant memory:
+ * exact to the µs below 2.048 ms, then 128 sub-buckets per power of two
+ * (< 0.8 % relative error), up to ~1.5 days.
+ */
+export class LatencyHistogram {
+  private readonly counts = new Float64Array(LINEAR + 26 * SUB)
+  count = 0
+  maxNs = 0
+  sumNs = 0
+
+  record(ns: number): void {
+    if (ns < 0) ns = 0
+    this.count++
+    this.sumNs += ns
+    if (ns > this.maxNs) this.maxNs = ns
+    this.counts[bucketOf(Math.floor(ns / 1000))]++
+  }
+
+  merge(other: LatencyHistogram): void {
+    for (let i = 0; i < this.counts.length; i++) this.counts[i] += other.counts[i]
+    this.count += other.count
+    this.sumNs += other.sumNs
+    if (other.maxNs > this.maxNs) this.maxNs = other.maxNs
+  }
+
+  /** The q-quantile (0..1) in ns (bucket upper bound, capped at the maximum), or null when empty. */
+  quantileNs(q: number): number | null {
+    if (this.count === 0) return null
+    const want = Math.max(1, Math.ceil(q * this.count))
+    let acc = 0
+    for (let i = 0; i < this.counts.length; i++) {
+      acc += this.counts[i]
+      if (acc >= want) return Math.min(bucketUpperUs(i) * 1000, this.maxNs)
+    }
+    return this.maxNs
+  }
+
+  summaryMs(): {p50: number; p99: number; max: number; mean: number} | null {
+    if (this.count === 0) return null
+    const r = (ns: number) => Math.round(ns / 1000) / 1000
+    return {
+      p50: r(this.quantileNs(0.5)!),
+      p99: r(this.quantileNs(0.99)!),
+      max: r(this.maxNs),
+      mean: r(this.sumNs / this.count),
+    }
+  }
+}
+
+const LINEAR = 2048 // µs
+const SUB = 128
+const SUB_BITS = 7
+
+function bucketOf(us: number): number {
+  if (us < LINEAR) return us
+  const e = Math.min(Math.floor(Math.log2(us)), 11 + 25) // 2^11 = LINEAR
+  const sub = Math.min(SUB - 1, Math.floor(us / 2 ** (e - SUB_BITS)) - SUB)
+  return LINEAR + (e - 11) * SUB + Math.max(0, sub)
+}
+
+function bucketUpperUs(i: number): number {
+  if (i < LINEAR) return i + 1
+  const k = i - LINEAR
+  const e = 11 + Math.floor(k / SUB)
+  const sub = k % SUB
+  return (SUB + sub + 1) * 2 ** (e - SUB_BITS)
+}
+
+/**
+ * Backpressure for one WebSocket (`speed: 'max'`): a send callback is
+ * attached to a frame every `checkpointBytes` of payload; when the socket's
+ * `bufferedAmount` is at or above `high`, {@link drained} waits until a
+ * checkpoint has been flushed to the kernel and the buffer is below `low`
+ * (or the socket closed). Public ws API only (bufferedAmount, send callback).
+ */
+export class Backpressure {
+  private sinceCheckpoint = 0
+  private waiting: (() => void) | null = null
+  private readonly onCheckpoint = (): void => {
+    const w = this.waiting
+    if (w && (this.ws.bufferedAmount < this.low || this.ws.readyState !== 1)) {
+      this.waiting = null
+      w()
+    }
+  }
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly high: number,
+    readonly low: number,
+    private readonly checkpointBytes = Math.max(1024, Math.floor(low / 2)),
+  ) {}
+
+  /** Whether the sender should wait before sending more. */
+  get blocked(): boolean {
+    return this.ws.bufferedAmount >= this.high && this.ws.readyState === 1
+  }
+
+  /** The callback to pass with a frame of `bytes` payload bytes (undefined for most frames). */
+  callbackFor(bytes: number): (() => void) | undefined {
+    this.sinceCheckpoint += bytes
+    if (this.sinceCheckpoint < this.checkpointBytes) return undefined
+    this.sinceCheckpoint = 0
+    return this.onCheckpoint
+  }
+
+  /** End a pending {@link drained} wait now (the sender is stopping). */
+  cancel(): void {
+    const w = this.waiting
+    this.waiting = null
+    w?.()
+  }
+
+  /** Resolves when the buffer is below `low` or the socket is no longer open. */
+  drained(): Promise<void> {
+    if (!this.blocked) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      this.waiting = resolve
+      // A close ends the wait too (pending write callbacks are then called with an error, or not at all).
+      this.ws.once('close', this.onCheckpoint)
+    }).finally(() => this.ws.off('close', this.onCheckpoint))
+  }
+}
