@@ -44,7 +44,7 @@ beforeAll(async () => {
     meta: {formatVersion: 99, feed: 'yahoo', endpoint: '', subscriptions: [], feedOptions: {}, toolVersion: '9.0.0', startTime: '', rawMode: 'auto'},
     exchTsUnit: codec.exchTsUnit,
     columns: codec.columns,
-  })
+  }, {compactOnClose: false})
   await w.close()
 }, 60_000)
 

@@ -257,8 +257,8 @@ describe('replay: payloads', () => {
 
 describe('replay: subscriptions', () => {
   it('sends only subscribed symbols, from the moment of subscribing, and stops at unsubscribe', async () => {
-    // 150 frames 10 ms apart, at 2x: 0.75 s
-    const rows = evenTape(150, 10, SYMS).map((f) => canonical(f, 'v2'))
+    // 150 frames 10 ms apart, at 2x: 0.75 s; symbols in turn
+    const rows = evenTape(150, 10, SYMS).map((f, i) => canonical({recv_ts: f.recv_ts, data: {...f.data, id: SYMS[i % 3]}}, 'v2'))
     const path = await writeRecording(rows, 'v2')
     const h = await start(path, {speed: 2, atEnd: 'close'})
     const c = await connect(h.url, ['AAPL'])
@@ -267,7 +267,7 @@ describe('replay: subscriptions', () => {
     c.send({subscribe: ['MSFT', 'AAPL']}) // AAPL again: harmless, no duplicates
     await waitFor(() => ids().includes('MSFT'), 5000, 'MSFT frames')
     c.send({unsubscribe: ['AAPL']})
-    await new Promise((r) => setTimeout(r, 60))
+    await new Promise((r) => setTimeout(r, 150))
     const aaplAtCut = ids().filter((s) => s === 'AAPL').length
     const {code} = await c.closed
     expect(code).toBe(1000)
@@ -479,9 +479,12 @@ describe('replay: slow clients and gaps', () => {
 
 describe('replay: shared clock', () => {
   it('fans one timeline out to clients of both envelopes; done resolves when it ends', async () => {
-    const frames = tape(200, {meanGapMs: 1})
-    const rows = frames.map((f, i) => (i % 3 ? canonical(f, 'v2') : tickRow(f, `{"type":"pricing","message":"${b64(nonCanonicalBytes(f.data))}"}`, true)))
-    const path = await writeRecording(rows, 'v2', 40)
+    // the first row is for a symbol nobody subscribes to, 100 ms before the others: both clients
+    // subscribe before the rows they expect are due (a shared timeline does not wait for anyone)
+    const frames = tape(201, {meanGapMs: 1}).map((f, i) => (i === 0 ? {recv_ts: f.recv_ts - 100_000_000n, data: {...f.data, id: 'ZZZZ'}} : f))
+    const all = frames.map((f, i) => (i % 3 ? canonical(f, 'v2') : tickRow(f, `{"type":"pricing","message":"${b64(nonCanonicalBytes(f.data))}"}`, true)))
+    const rows = all.slice(1)
+    const path = await writeRecording(all, 'v2', 40)
     const h = await start(path, {speed: 4, clock: 'shared'})
     // both connect before anyone subscribes; the timeline starts at the first subscription
     const a = await connect(h.urlFor('v2'))

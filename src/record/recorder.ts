@@ -235,7 +235,8 @@ export class Recorder {
   }
 
   private async closeWriter(w: RecordingWriter): Promise<void> {
-    const s = await w.close()
+    // After a write failure (a full disk) keep the file as it is: no rewrite.
+    const s = await w.close({compact: this.failure ? false : undefined})
     this.rowsDone += s.rows
     this.bytesDone += s.bytes
   }

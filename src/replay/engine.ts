@@ -146,8 +146,42 @@ interface Target {
   /** At 'max': a promise while the receivers cannot take more (or there is nobody to send to yet), else null. */
   drained(): Promise<void> | null
   gap(info: string | null): void
+  /** Hand frames held back for batching (see {@link Corked}) to the kernel; called before every await. */
+  flush(): void
   end(): void
   stop(): void
+}
+
+interface CorkableSocket {
+  cork(): void
+  uncork(): void
+}
+
+/**
+ * At 'max', the frames of a burst are written to a client's socket with one
+ * writev instead of one per frame: the socket is corked at the first frame of
+ * a burst and uncorked before the timeline next awaits. On loopback a send is
+ * otherwise dominated by its syscall. ws keeps its net.Socket in `_socket`
+ * (not public API, but stable across ws 6-8); without it frames go out one by one.
+ */
+class Corked {
+  private corked: CorkableSocket[] = []
+  add(ws: EmulatorClient['ws']): void {
+    const sock = (ws as unknown as {_socket?: Partial<CorkableSocket> & {_mdrecCorked?: boolean}})._socket
+    if (!sock || typeof sock.cork !== 'function' || typeof sock.uncork !== 'function' || sock._mdrecCorked) return
+    sock._mdrecCorked = true
+    sock.cork()
+    this.corked.push(sock as CorkableSocket)
+  }
+  flush(): void {
+    const list = this.corked
+    if (list.length === 0) return
+    this.corked = []
+    for (const sock of list) {
+      ;(sock as {_mdrecCorked?: boolean})._mdrecCorked = false
+      sock.uncork()
+    }
+  }
 }
 
 /** Open the recordings and validate the options (everything that can fail before listening). */
@@ -600,6 +634,7 @@ class Timeline {
           src = r.openSource(this.abort.signal)
           this.source = src
           const n = src.next()
+          target.flush()
           ok = n === true || n === false ? n : await n
         }
         const shift = play * period
@@ -638,6 +673,7 @@ class Timeline {
             } else {
               const w = target.drained()
               if (w) {
+                target.flush()
                 await w
                 if (this.stopped) break
                 burst = 0
@@ -652,12 +688,18 @@ class Timeline {
           }
           if (++burst >= BURST) {
             burst = 0
+            target.flush()
             await yieldToLoop()
             if (this.stopped) break
           }
           const n = src.next()
-          ok = n === true || n === false ? n : await n
+          if (n === true || n === false) ok = n
+          else {
+            target.flush()
+            ok = await n
+          }
         }
+        target.flush()
         await src.close()
         if (this.stopped) break
         r.playsDone++
@@ -672,6 +714,7 @@ class Timeline {
         }
       }
     } finally {
+      target.flush()
       await src.close()
     }
   }
@@ -681,6 +724,7 @@ class Timeline {
 class ClientTarget implements Target {
   client: EmulatorClient | null
   private bp: Backpressure | undefined
+  private readonly corked: Corked | null
   private attachWait: {promise: Promise<void>; resolve: () => void} | null = null
   timeline!: Timeline
 
@@ -690,6 +734,7 @@ class ClientTarget implements Target {
   ) {
     this.client = client
     this.bp = r.speed === 'max' ? new Backpressure(client.ws, r.high, r.low) : undefined
+    this.corked = r.speed === 'max' ? new Corked() : null
   }
 
   deliver(src: MergedSource, shiftNs: number, due: number): void {
@@ -698,7 +743,12 @@ class ClientTarget implements Target {
     const b = src.batch
     const i = src.row
     if (!c.wants(b.symbol(i))) return
+    this.corked?.add(c.ws)
     this.r.send(c, this.r.encoders[b.fileIndex].encode(b, i, c.variant, shiftNs), due, this.bp)
+  }
+
+  flush(): void {
+    this.corked?.flush()
   }
 
   drained(): Promise<void> | null {
@@ -719,6 +769,7 @@ class ClientTarget implements Target {
   gap(info: string | null): void {
     const c = this.client
     if (c === null || this.r.p.gaps !== 'disconnect') return
+    this.flush()
     const t = this.timeline
     this.r.log(`client ${c.id}: gap in the recording${gapWhen(info)}; closing with ${GAP_CLOSE_CODE}`)
     this.r.emu.closeClient(c, GAP_CLOSE_CODE, 'gap in the recording')
@@ -767,9 +818,15 @@ class ClientTarget implements Target {
 class SharedTarget implements Target {
   private readonly cache: (string | Uint8Array | undefined)[]
   private readonly bps = new Map<EmulatorClient, Backpressure>()
+  private readonly corked: Corked | null
 
   constructor(private readonly r: Replayer) {
     this.cache = new Array(r.feed.variants.length).fill(undefined)
+    this.corked = r.speed === 'max' ? new Corked() : null
+  }
+
+  flush(): void {
+    this.corked?.flush()
   }
 
   deliver(src: MergedSource, shiftNs: number, due: number): void {
@@ -783,7 +840,10 @@ class SharedTarget implements Target {
       if (!c.wants(sym)) continue
       let payload = cache[c.variant]
       if (payload === undefined) payload = cache[c.variant] = enc.encode(b, i, c.variant, shiftNs)
-      this.r.send(c, payload, due, max ? this.bp(c) : undefined)
+      if (max) {
+        this.corked!.add(c.ws)
+        this.r.send(c, payload, due, this.bp(c))
+      } else this.r.send(c, payload, due, undefined)
     }
     cache.fill(undefined)
   }
@@ -808,6 +868,7 @@ class SharedTarget implements Target {
 
   gap(info: string | null): void {
     if (this.r.p.gaps !== 'disconnect') return
+    this.flush()
     let n = 0
     for (const c of this.r.emu.clients) {
       this.r.emu.closeClient(c, GAP_CLOSE_CODE, 'gap in the recording')

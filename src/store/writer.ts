@@ -25,11 +25,12 @@ export interface WriterOptions {
   /** fsync after every batch (default true: a killed recorder loses at most one interval). */
   fsync?: boolean
   /**
-   * On close, rewrite a file made of small batches as large ones (default
-   * true). A live file flushed every second holds many small batches, which
-   * compress poorly and each carry metadata; the rewrite goes to a temporary
-   * file that replaces the original only when complete, so a crash during it
-   * loses nothing.
+   * On close, rewrite the file as large batches with its end time and row
+   * count in the metadata (default true). A live file flushed every second
+   * holds many small batches, which compress poorly and each carry metadata;
+   * and the schema (written first) cannot learn the end time any other way.
+   * The rewrite streams into a temporary file that replaces the original only
+   * when complete, so a crash during it loses nothing.
    */
   compactOnClose?: boolean
   /** Rows per batch when compacting (default 65,536). */
@@ -216,8 +217,8 @@ export class RecordingWriter {
     }
   }
 
-  /** Flush, write the end-of-stream marker, close; compact if the batches are small. */
-  async close(): Promise<WriterStats> {
+  /** Flush, write the end-of-stream marker, close, and compact (see WriterOptions.compactOnClose). */
+  async close(opts: {compact?: boolean} = {}): Promise<WriterStats> {
     if (this.closed) return this.stats
     this.closed = true
     if (this.timer) clearInterval(this.timer)
@@ -228,14 +229,18 @@ export class RecordingWriter {
       if (this.fd !== null) closeSync(this.fd)
       this.fd = null
     }
-    const avg = this.stats.batches === 0 ? 0 : this.stats.rows / this.stats.batches
-    if (this.opts.compactOnClose && this.stats.batches > 1 && avg < this.opts.compactRows / 4) {
-      this.stats.bytes = await compactRecording(this.path, {
-        zstdLevel: this.opts.zstdLevel,
-        rows: this.opts.compactRows,
-        endTime: this.lastRecv,
-        rows_total: this.stats.rows,
-      })
+    if (opts.compact ?? this.opts.compactOnClose) {
+      try {
+        this.stats.bytes = await compactRecording(this.path, {
+          zstdLevel: this.opts.zstdLevel,
+          rows: this.opts.compactRows,
+          endTime: this.lastRecv,
+          rows_total: this.stats.rows,
+        })
+      } catch (error) {
+        const why = error instanceof MdrecError ? error.message : (error as Error).message
+        throw new MdrecError('E_IO', `${this.path}: recorded and closed, but compacting it failed (${why}); the file is complete and readable as it is`, {cause: error})
+      }
       this.stats.batches = Math.ceil(this.stats.rows / this.opts.compactRows)
     }
     return this.stats
@@ -284,27 +289,32 @@ export async function compactRecording(
     },
     {flushIntervalMs: 0, flushRows: opts.rows ?? 65_536, zstdLevel: opts.zstdLevel, fsync: false, compactOnClose: false},
   )
+  let bytes = 0
   try {
     for await (const {batch, idx} of readBatches(file)) w.appendBatch(batch, idx)
+    const stats = await w.close()
+    const fd = openSync(tmp, 'r')
+    try {
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, path)
+    bytes = stats.bytes
   } catch (error) {
     w.abort()
     try {
       unlinkSync(tmp)
     } catch {
-      // ignore
+      // already gone
     }
     throw error
   }
-  const stats = await w.close()
-  const fd = openSync(tmp, 'r')
-  fsyncSync(fd)
-  closeSync(fd)
-  renameSync(tmp, path)
   const dfd = openSync(dirname(path), 'r')
   try {
     fsyncSync(dfd)
   } finally {
     closeSync(dfd)
   }
-  return stats.bytes
+  return bytes
 }

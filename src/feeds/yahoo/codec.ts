@@ -304,24 +304,39 @@ function readVarint(buf: Uint8Array, p: number, end: number): number {
   throw new WireError(`varint longer than 10 bytes at byte ${p - 10}`)
 }
 
-/** zigzag-decoded sint64 from the unsigned halves, exactly. */
+// Small values (sizes, price_hint, flags) come up all the time; bigints are
+// immutable, so they can be shared instead of allocated per field.
+const SMALL_BIGINTS: bigint[] = []
+for (let i = -512; i < 512; i++) SMALL_BIGINTS.push(BigInt(i))
+
+// 64-bit conversions go through one 8-byte scratch seen as int64 and as two
+// uint32 halves: V8 loads/stores a BigInt64Array element much faster than it
+// runs BigInt(number) or Number(bigint), and it is exact over the whole range.
+const i64 = new BigInt64Array(1)
+const u32 = new Uint32Array(i64.buffer)
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+const LO = LITTLE_ENDIAN ? 0 : 1
+const HI = LITTLE_ENDIAN ? 1 : 0
+
+/** zigzag-decoded sint64 from the unsigned halves of the wire value, exactly. */
 function zigzag64(lo: number, hi: number): bigint {
-  if (hi < 0x200000) {
-    // below 2^53: exact in a double
-    const u = hi * 4294967296 + lo
-    return BigInt(lo & 1 ? -(u + 1) / 2 : u / 2)
-  }
-  const u = (BigInt(hi) << 32n) | BigInt(lo)
-  return (u >> 1n) ^ -(u & 1n)
+  if (hi === 0 && lo < 1024) return SMALL_BIGINTS[512 + (lo & 1 ? -(lo + 1) / 2 : lo / 2)]
+  const m = -(lo & 1) // 0 or -1: (u >>> 1) ^ -(u & 1) on 64 bits, in two halves
+  u32[LO] = ((lo >>> 1) | (hi << 31)) ^ m
+  u32[HI] = (hi >>> 1) ^ m
+  return i64[0]
 }
 
 // Strings. Market data repeats the same few strings (symbols, exchanges,
 // currencies) on every tick, so short ASCII strings go through a small
-// direct-mapped cache: a hit costs a byte comparison instead of a new string.
+// direct-mapped cache keyed by their bytes: a hit costs a byte comparison
+// instead of building a new string.
 const STR_CACHE_BITS = 10
 const STR_CACHE_MASK = (1 << STR_CACHE_BITS) - 1
 const STR_CACHE_MAX_LEN = 40
-const strCache: string[] = new Array<string>(1 << STR_CACHE_BITS).fill('')
+const strCacheStr: string[] = new Array<string>(1 << STR_CACHE_BITS).fill('')
+const strCacheBytes = new Uint8Array((1 << STR_CACHE_BITS) * STR_CACHE_MAX_LEN)
+const strCacheLen = new Uint8Array(1 << STR_CACHE_BITS) // 0: empty slot
 const utf8Decoder = new TextDecoder('utf-8', {fatal: true, ignoreBOM: true})
 
 function decodeString(buf: Uint8Array, s: number, e: number): string {
@@ -335,15 +350,17 @@ function decodeString(buf: Uint8Array, s: number, e: number): string {
     h = (Math.imul(h, 31) + c) | 0
   }
   const slot = (h ^ (h >>> STR_CACHE_BITS)) & STR_CACHE_MASK
-  const hit = strCache[slot]
-  if (hit.length === n) {
+  const base = slot * STR_CACHE_MAX_LEN
+  if (strCacheLen[slot] === n) {
     let i = 0
-    while (i < n && hit.charCodeAt(i) === buf[s + i]) i++
-    if (i === n) return hit
+    while (i < n && strCacheBytes[base + i] === buf[s + i]) i++
+    if (i === n) return strCacheStr[slot]
   }
   let str = ''
   for (let i = s; i < e; i++) str += String.fromCharCode(buf[i])
-  strCache[slot] = str
+  strCacheStr[slot] = str
+  strCacheLen[slot] = n
+  for (let i = 0; i < n; i++) strCacheBytes[base + i] = buf[s + i]
   return str
 }
 
@@ -872,9 +889,6 @@ function writeVarLoHi(p: number, lo: number, hi: number): number {
 
 const I64_MIN = -(2n ** 63n)
 const I64_MAX = 2n ** 63n - 1n
-// |v| < 2^52 → zigzag(v) < 2^53, exact as a number
-const SAFE_ZZ = 2n ** 52n
-const NEG_SAFE_ZZ = -SAFE_ZZ
 
 function badValue(name: string, want: string, v: unknown): TypeError {
   return new TypeError(`PricingData.${name}: expected ${want}, got ${typeof v === 'bigint' ? `${v}n` : typeof v === 'number' ? v : typeof v}`)
@@ -886,18 +900,21 @@ function writeString(p: number, tag: number, v: unknown, name: string): number {
   if (n === 0) return p
   room(p, 2 + 5 + 3 * n)
   p = writeTag(p, tag)
-  // ASCII fast path: byte length = string length
-  let ascii = true
-  for (let i = 0; i < n; i++) {
-    if (v.charCodeAt(i) > 0x7f) {
-      ascii = false
-      break
+  if (n < 0x80) {
+    // Short ASCII (the usual case) in one pass: one-byte length, then the
+    // chars; on the first non-ASCII char fall through to the UTF-8 path.
+    const b = out
+    let q = p + 1
+    let i = 0
+    for (; i < n; i++) {
+      const c = v.charCodeAt(i)
+      if (c > 0x7f) break
+      b[q++] = c
     }
-  }
-  if (ascii) {
-    p = writeVarNum(p, n)
-    for (let i = 0; i < n; i++) out[p++] = v.charCodeAt(i)
-    return p
+    if (i === n) {
+      b[p] = n
+      return q
+    }
   }
   p = writeVarNum(p, utf8Length(v))
   return writeUtf8(p, v)
@@ -974,14 +991,13 @@ function writeInt32(p: number, tag: number, v: unknown, name: string): number {
 function writeSint64(p: number, tag: number, v: unknown, name: string): number {
   if (typeof v !== 'bigint') throw badValue(name, 'a bigint', v)
   if (v === 0n) return p
-  room(p, 12)
-  if (v < SAFE_ZZ && v > NEG_SAFE_ZZ) {
-    const n = Number(v)
-    return writeVarNum(writeTag(p, tag), n >= 0 ? n * 2 : -n * 2 - 1)
-  }
   if (v < I64_MIN || v > I64_MAX) throw new RangeError(`PricingData.${name}: ${v}n is outside the int64 range`)
-  const z = BigInt.asUintN(64, (v << 1n) ^ (v >> 63n))
-  return writeVarLoHi(writeTag(p, tag), Number(z & 0xffffffffn), Number(z >> 32n))
+  room(p, 12)
+  i64[0] = v
+  const lo = u32[LO]
+  const hi = u32[HI]
+  const sign = hi >> 31 // 0 or -1: zigzag is (v << 1) ^ (v >> 63), on two halves
+  return writeVarLoHi(writeTag(p, tag), ((lo << 1) ^ sign) >>> 0, (((hi << 1) | (lo >>> 31)) ^ sign) >>> 0)
 }
 
 /** Encodes into `out[0, n)` and returns n. Throws TypeError/RangeError on values of the wrong type or range. */

@@ -1,0 +1,310 @@
+import {spawn, execFileSync, type ChildProcess} from 'node:child_process'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, statSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterEach, describe, expect, it} from 'vitest'
+
+import {rowToPricing, yahooCodec} from '../src/feeds/yahoo/adapter.js'
+import {encodeFrame} from '../src/feeds/yahoo/codec.js'
+import {YahooServer} from '../src/feeds/yahoo/server.js'
+import type {PricingData} from '../src/feeds/yahoo/types.js'
+import type {RowView} from '../src/feeds/types.js'
+import {openRecording, readRows} from '../src/store/reader.js'
+import {BIN, runCli} from './helpers/cli.js'
+import {TestFeed, sleep} from './helpers/feed.js'
+
+const SYMS = ['NVDA', 'TSLA', 'AAPL', 'AMD']
+const cleanups: Array<() => Promise<void> | void> = []
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c()
+})
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'mdrec-rec-'))
+}
+
+function startRecorder(args: string[]): {child: ChildProcess; out: Promise<{code: number | null; stdout: string; stderr: string}>} {
+  const child = spawn(process.execPath, [BIN, 'record', ...args], {stdio: ['ignore', 'pipe', 'pipe']})
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (d) => (stdout += d))
+  child.stderr!.on('data', (d) => (stderr += d))
+  const kill = setTimeout(() => child.kill('SIGKILL'), 90_000)
+  const out = new Promise<{code: number | null; stdout: string; stderr: string}>((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(kill)
+      resolve({code, stdout, stderr})
+    }),
+  )
+  cleanups.push(() => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  })
+  return {child, out}
+}
+
+async function rowsOf(path: string): Promise<RowView[]> {
+  const rows: RowView[] = []
+  for await (const r of readRows(await openRecording(path))) rows.push(r)
+  return rows
+}
+
+/** The PricingData a tick row holds, comparable with what the feed sent. */
+function tickData(rows: RowView[]): PricingData[] {
+  return rows.filter((r) => r.kind === 'tick').map((r) => strip(rowToPricing(r)))
+}
+
+function strip(d: PricingData): PricingData {
+  return Object.fromEntries(Object.entries(d).filter(([, v]) => v !== undefined && v !== null)) as PricingData
+}
+
+describe('mdrec record against a local Yahoo feed', () => {
+  it('records every field of every frame sent, keeps non-canonical payloads raw and malformed ones as rejects', async () => {
+    const feed = await TestFeed.start(SYMS)
+    cleanups.push(() => feed.server.close())
+    const dir = tmp()
+    const out = join(dir, 'rec.arrow')
+    const rec = startRecorder([...SYMS, '--url', feed.server.url(2), '--out', out, '--duration', '4s', '--flush-interval', '200ms', '--json'])
+    await feed.waitForSubscribe()
+    for (let i = 0; i < 500; i++) feed.publishNext()
+    // a valid but non-canonical v2 frame (spaces in the envelope), and a malformed one
+    const odd = encodeFrame(feed.sent[0], 'v2').replace('{"type":"pricing",', '{"type": "pricing", ')
+    feed.sendRaw(odd)
+    feed.sendRaw('{"type":"pricing","message":"!!!not base64!!!"}')
+    for (let i = 0; i < 500; i++) feed.publishNext()
+    const r = await rec.out
+    expect(r.code, r.stderr).toBe(0)
+    const summary = JSON.parse(r.stdout) // --json: one object on stdout and nothing else
+    expect(summary).toMatchObject({rows: 1002, rejects: 1, gaps: 0, reconnects: 0, files: [out]})
+
+    const rows = await rowsOf(out)
+    expect(rows.map((x) => x.seq)).toEqual(rows.map((_, i) => BigInt(i)))
+    const ticks = rows.filter((x) => x.kind === 'tick')
+    const want = [...feed.sent.slice(0, 500), feed.sent[0], ...feed.sent.slice(500)].map(strip)
+    expect(tickData(rows)).toEqual(want)
+    // canonical frames carry no raw payload; the odd one keeps its bytes exactly
+    expect(ticks.filter((x) => x.raw !== null)).toHaveLength(1)
+    const oddRow = ticks[500]
+    expect(Buffer.from(oddRow.raw!).toString()).toBe(odd)
+    expect(yahooCodec('v2').encode(oddRow).data).toBe(odd)
+    expect(yahooCodec('v2').encode(ticks[0]).data).toBe(encodeFrame(feed.sent[0], 'v2'))
+    const reject = rows.find((x) => x.kind === 'reject')!
+    expect(Buffer.from(reject.raw!).toString()).toBe('{"type":"pricing","message":"!!!not base64!!!"}')
+    expect(JSON.parse(reject.info!).code).toBe('BAD_BASE64')
+    // receive times increase and are close to now
+    for (let i = 1; i < rows.length; i++) expect(rows[i].recv_ts >= rows[i - 1].recv_ts).toBe(true)
+    expect(Math.abs(Number(rows[0].recv_ts / 1_000_000n) - Date.now())).toBeLessThan(60_000)
+    const info = await openRecording(out)
+    expect(info.meta).toMatchObject({feed: 'yahoo', endpoint: feed.server.url(2), subscriptions: SYMS, rawMode: 'auto'})
+    expect(info.meta.endTime).toBeDefined()
+  })
+
+  it('records the v1 envelope when the URL has no version=2', async () => {
+    const feed = await TestFeed.start(SYMS)
+    cleanups.push(() => feed.server.close())
+    const out = join(tmp(), 'v1.arrow')
+    const rec = startRecorder([...SYMS, '--url', feed.server.url(1), '--out', out, '--duration', '2s', '--quiet'])
+    await feed.waitForSubscribe()
+    for (let i = 0; i < 200; i++) feed.publishNext()
+    const r = await rec.out
+    expect(r.code, r.stderr).toBe(0)
+    const rows = await rowsOf(out)
+    expect(tickData(rows)).toEqual(feed.sent.map(strip))
+    expect(rows.every((x) => x.raw === null)).toBe(true)
+    expect((await openRecording(out)).meta.feedOptions).toEqual({envelope: 'v1'})
+  })
+
+  it('survives SIGKILL: verify --repair recovers every row flushed before the kill', async () => {
+    const feed = await TestFeed.start(SYMS)
+    cleanups.push(() => feed.server.close())
+    const dir = tmp()
+    const out = join(dir, 'killed.arrow')
+    const rec = startRecorder([...SYMS, '--url', feed.server.url(2), '--out', out, '--flush-interval', '200ms', '--quiet'])
+    await feed.waitForSubscribe()
+    const sentAt: number[] = []
+    const t0 = Date.now()
+    while (Date.now() - t0 < 2000) {
+      feed.publishNext()
+      sentAt.push(Date.now())
+      await sleep(2)
+    }
+    await feed.drained()
+    const killAt = Date.now()
+    rec.child.kill('SIGKILL')
+    await rec.out
+    const verify = await runCli(['verify', out, '--json'])
+    const v = JSON.parse(verify.stdout)
+    expect(v.complete).toBe(false) // no end-of-stream marker: it was killed
+    const fixed = join(dir, 'fixed.arrow')
+    const rep = await runCli(['verify', out, '--repair', '--out', fixed])
+    expect(rep.code, rep.stderr).toBe(0)
+    const rows = await rowsOf(fixed)
+    // exactly a prefix of what was sent, in order, nothing invented
+    expect(tickData(rows)).toEqual(feed.sent.slice(0, rows.length).map(strip))
+    // at most one flush interval (200 ms) lost; allow 600 ms for delivery on a busy machine
+    const mustHave = sentAt.filter((t) => t < killAt - 800).length
+    expect(rows.length).toBeGreaterThanOrEqual(mustHave)
+    expect(rows.length).toBeGreaterThan(100)
+  })
+
+  it('reconnects through 5 drops and a refusal, writing a gap row for each, losing and duplicating nothing', async () => {
+    let feed = await TestFeed.start(SYMS)
+    const port = feed.server.port
+    cleanups.push(() => feed.server.close())
+    const out = join(tmp(), 'drops.arrow')
+    const rec = startRecorder([
+      ...SYMS,
+      '--url',
+      `ws://127.0.0.1:${port}/?version=2`,
+      '--out',
+      out,
+      '--flush-interval',
+      '200ms',
+      '--reconnect-min',
+      '50ms',
+      '--reconnect-max',
+      '400ms',
+      '--json',
+    ])
+    const sent: PricingData[] = []
+    for (let drop = 0; drop < 5; drop++) {
+      await feed.waitForSubscribe()
+      for (let i = 0; i < 100; i++) feed.publishNext()
+      await feed.drained()
+      await sleep(150) // let the recorder read what the kernel holds
+      if (drop === 2) {
+        // refuse connections for a while: nobody listens on the port
+        sent.push(...feed.sent)
+        await feed.server.close()
+        await sleep(1500)
+        feed = new TestFeed(await YahooServer.listen({port}), SYMS, 100 + drop)
+        cleanups.push(() => feed.server.close())
+        continue
+      }
+      if (drop % 2 === 0) feed.server.terminateClients() // abrupt: no close frame
+      else feed.server.closeClients(1001, 'going away')
+    }
+    await feed.waitForSubscribe()
+    for (let i = 0; i < 100; i++) feed.publishNext()
+    await feed.drained()
+    await sleep(300)
+    sent.push(...feed.sent)
+    rec.child.kill('SIGINT')
+    const r = await rec.out
+    expect(r.code, r.stderr).toBe(0)
+    const summary = JSON.parse(r.stdout)
+    expect(summary.reconnects).toBe(5)
+    expect(summary.gaps).toBe(5)
+    const rows = await rowsOf(out)
+    expect(tickData(rows)).toEqual(sent.map(strip))
+    const gaps = rows.filter((x) => x.kind === 'gap').map((x) => JSON.parse(x.info!))
+    expect(gaps).toHaveLength(5)
+    for (const g of gaps) {
+      expect(Date.parse(g.end)).toBeGreaterThanOrEqual(Date.parse(g.start))
+      expect(g.reason).toMatch(/closed by the feed|cannot connect/)
+    }
+    // the refusal gap lasted at least the 1.5 s nobody listened
+    expect(Math.max(...gaps.map((g) => g.duration_ms))).toBeGreaterThan(1400)
+    // gap rows sit in time order among the ticks
+    for (let i = 1; i < rows.length; i++) expect(rows[i].recv_ts >= rows[i - 1].recv_ts).toBe(true)
+  })
+
+  it('rotates by size with no row lost or duplicated at the seams', async () => {
+    const feed = await TestFeed.start(SYMS)
+    cleanups.push(() => feed.server.close())
+    const dir = tmp()
+    const out = join(dir, 'rot.arrow')
+    const rec = startRecorder([...SYMS, '--url', feed.server.url(2), '--out', out, '--rotate', '24KiB', '--flush-interval', '100ms', '--json'])
+    await feed.waitForSubscribe()
+    const t0 = Date.now()
+    while (Date.now() - t0 < 2500) {
+      for (let i = 0; i < 20; i++) feed.publishNext()
+      await sleep(10)
+    }
+    await feed.drained()
+    await sleep(300)
+    rec.child.kill('SIGTERM')
+    const r = await rec.out
+    expect(r.code, r.stderr).toBe(0)
+    const summary = JSON.parse(r.stdout)
+    expect(summary.files.length).toBeGreaterThan(2)
+    expect(summary.files[0]).toBe(join(dir, 'rot.000.arrow'))
+    const all: RowView[] = []
+    for (const f of summary.files) all.push(...(await rowsOf(f)))
+    expect(tickData(all)).toEqual(feed.sent.map(strip))
+    expect(summary.rows).toBe(feed.sent.length)
+  })
+
+  it('refuses to overwrite, and reports a missing output directory clearly', async () => {
+    const feed = await TestFeed.start(SYMS)
+    cleanups.push(() => feed.server.close())
+    const dir = tmp()
+    const missing = await runCli(['record', 'AAPL', '--url', feed.server.url(2), '--out', join(dir, 'no/such/dir/x.arrow')])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr.trim()).toMatch(/^Error: .*no\/such\/dir\/x\.arrow: the directory .* does not exist; create it or choose another --out path$/)
+    const existing = join(dir, 'exists.arrow')
+    await runCli(['slice', '--help']) // warm
+    execFileSync('touch', [existing])
+    const again = await runCli(['record', 'AAPL', '--url', feed.server.url(2), '--out', existing])
+    expect(again.code).toBe(1)
+    expect(again.stderr).toMatch(/already exists; mdrec never overwrites/)
+    expect(statSync(existing).size).toBe(0)
+  })
+})
+
+// Real file systems for the I/O failures: a read-only and a tiny tmpfs (needs root, as CI runs).
+const canMount = (() => {
+  if (process.getuid?.() !== 0) return false
+  const d = mkdtempSync(join(tmpdir(), 'mdrec-mnt-probe-'))
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', d], {stdio: 'ignore'})
+    execFileSync('umount', [d], {stdio: 'ignore'})
+    return true
+  } catch {
+    return false
+  }
+})()
+
+describe.skipIf(!canMount)('mdrec record on failing file systems (tmpfs mounts; skipped where mount is not permitted)', () => {
+  function mountTmpfs(opts: string): string {
+    const d = mkdtempSync(join(tmpdir(), 'mdrec-mnt-'))
+    execFileSync('mount', ['-t', 'tmpfs', '-o', opts, 'tmpfs', d])
+    cleanups.push(() => {
+      execFileSync('umount', ['-l', d])
+    })
+    return d
+  }
+
+  it('a read-only output directory: clear error, exit 1', async () => {
+    const d = mountTmpfs('ro,size=1m')
+    const feed = await TestFeed.start(SYMS)
+    cleanups.push(() => feed.server.close())
+    const r = await runCli(['record', 'AAPL', '--url', feed.server.url(2), '--out', join(d, 'x.arrow')])
+    expect(r.code).toBe(1)
+    expect(r.stderr.trim()).toMatch(/^Error: .*x\.arrow: read-only file system \(creating the recording\)$/)
+  })
+
+  it('the disk fills: clear error, exit 1, and what was flushed stays readable', async () => {
+    const d = mountTmpfs('size=96k')
+    mkdirSync(join(d, 'out'))
+    const feed = await TestFeed.start(SYMS)
+    cleanups.push(() => feed.server.close())
+    const out = join(d, 'out', 'full.arrow')
+    const rec = startRecorder([...SYMS, '--url', feed.server.url(2), '--out', out, '--flush-interval', '100ms', '--quiet'])
+    await feed.waitForSubscribe()
+    const t0 = Date.now()
+    while (rec.child.exitCode === null && Date.now() - t0 < 30_000) {
+      for (let i = 0; i < 50; i++) feed.publishNext()
+      await sleep(5)
+    }
+    const r = await rec.out
+    expect(r.code).toBe(1)
+    expect(r.stderr.trim()).toMatch(/^Error: .*full\.arrow: no space left on device \(writing the recording\); free space or write elsewhere$/)
+    expect(existsSync(out)).toBe(true)
+    const v = JSON.parse((await runCli(['verify', out, '--json'])).stdout)
+    expect(v.ok).toBe(true)
+    expect(v.rowsIntact).toBeGreaterThan(0)
+    const rows = await rowsOf(out)
+    expect(tickData(rows)).toEqual(feed.sent.slice(0, rows.length).map(strip))
+    expect(readdirSync(join(d, 'out'))).toEqual(['full.arrow'])
+  })
+})
