@@ -807,6 +807,7 @@ class ClientTarget implements Target {
   }
 
   stop(): void {
+    this.flush()
     this.bp?.cancel()
     const w = this.attachWait
     this.attachWait = null
@@ -883,6 +884,7 @@ class SharedTarget implements Target {
   }
 
   stop(): void {
+    this.flush()
     for (const bp of this.bps.values()) bp.cancel()
   }
 }

@@ -218,6 +218,11 @@ const V2_PREFIX = '{"type":"pricing","message":"'
 const V2_SUFFIX = '"}'
 const V2_PREFIX_LEN = V2_PREFIX.length
 
+/** frame.startsWith(V2_PREFIX), but `lastIndexOf(x, 0) === 0` is twice as fast in V8 (Node 20). */
+function hasV2Prefix(frame: string): boolean {
+  return frame.lastIndexOf(V2_PREFIX, 0) === 0
+}
+
 const B64_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
 /** Base64 alphabet as char codes. */
 const B64_ENC = new Uint8Array(64)
@@ -813,7 +818,7 @@ export function decodeFrame(frame: string, envelope: YahooEnvelope): DecodeResul
       // the text between the fixed prefix and suffix, provided that text is
       // pure base64 (so neither escapes nor a closing quote can hide in it).
       // Anything else, errors included, goes through JSON.parse.
-      if (n >= V2_PREFIX_LEN + 2 && frame.startsWith(V2_PREFIX) && frame.charCodeAt(n - 2) === 34 && frame.charCodeAt(n - 1) === 125) {
+      if (n >= V2_PREFIX_LEN + 2 && frame.charCodeAt(n - 1) === 125 && frame.charCodeAt(n - 2) === 34 && hasV2Prefix(frame)) {
         const r = decodePayload(frame, V2_PREFIX_LEN, n - 2)
         if (r.ok || r.error.code !== 'BAD_BASE64') return r
       }
@@ -1084,11 +1089,12 @@ export function encodeFrame(msg: PricingData, envelope: YahooEnvelope): string {
  */
 export function isCanonicalFrame(frame: string, envelope: YahooEnvelope, msg: PricingData): boolean {
   if (typeof frame !== 'string') return false
+  const e = frame.length
   let s = 0
-  let len = frame.length
+  let len = e
   if (envelope === 'v2') {
     len -= V2_PREFIX_LEN + 2
-    if (len < 0 || !frame.startsWith(V2_PREFIX) || !frame.endsWith(V2_SUFFIX)) return false
+    if (len < 0 || frame.charCodeAt(e - 1) !== 125 || frame.charCodeAt(e - 2) !== 34 || !hasV2Prefix(frame)) return false
     s = V2_PREFIX_LEN
   } else if (envelope !== 'v1') return false
   let n: number
