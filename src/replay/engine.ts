@@ -136,13 +136,15 @@ const GAP_CLOSE_CODE = 1012
 const ERROR_CLOSE_CODE = 1011
 /** Rows handled without returning to the event loop before yielding once. */
 const BURST = 1024
+/** A timed row this late is sent in a batched burst (see {@link Corked}). */
+const CATCHUP_NS = 1e6
 /** A parked timeline (its client closed at a gap) waits this long past the gap for a reconnect. */
 const RESUME_GRACE_NS = 10e9
 const DEFAULT_MAX_BUFFERED = 8 * 1024 * 1024
 
 interface Target {
-  /** Send the current row of `src`; `due` is its scheduled time (NaN at 'max'). */
-  deliver(src: MergedSource, shiftNs: number, due: number): void
+  /** Send the current row of `src`; `due` is its scheduled time (NaN at 'max'); `batch`: hold it for one writev per burst. */
+  deliver(src: MergedSource, shiftNs: number, due: number, batch: boolean): void
   /** At 'max': a promise while the receivers cannot take more (or there is nobody to send to yet), else null. */
   drained(): Promise<void> | null
   gap(info: string | null): void
@@ -158,11 +160,14 @@ interface CorkableSocket {
 }
 
 /**
- * At 'max', the frames of a burst are written to a client's socket with one
- * writev instead of one per frame: the socket is corked at the first frame of
- * a burst and uncorked before the timeline next awaits. On loopback a send is
- * otherwise dominated by its syscall. ws keeps its net.Socket in `_socket`
- * (not public API, but stable across ws 6-8); without it frames go out one by one.
+ * At 'max', and on a timed schedule while catching up (rows already more than
+ * {@link CATCHUP_NS} late), the frames of a burst are written to a client's
+ * socket with one writev instead of one per frame: the socket is corked at
+ * the first frame of a burst and uncorked before the timeline next awaits
+ * (at most {@link BURST} rows later). On loopback a send is otherwise
+ * dominated by its syscall. Frames that are on time are written at once.
+ * ws keeps its net.Socket in `_socket` (not public API, but stable across
+ * ws 6-8); without it frames simply go out one by one.
  */
 class Corked {
   private corked: CorkableSocket[] = []
@@ -683,7 +688,7 @@ class Timeline {
               r.gapsReached++
               target.gap(b.info(i))
             } else {
-              target.deliver(src, shift, due)
+              target.deliver(src, shift, due, !timed || now - due > CATCHUP_NS)
             }
           }
           if (++burst >= BURST) {
@@ -724,7 +729,7 @@ class Timeline {
 class ClientTarget implements Target {
   client: EmulatorClient | null
   private bp: Backpressure | undefined
-  private readonly corked: Corked | null
+  private readonly corked = new Corked()
   private attachWait: {promise: Promise<void>; resolve: () => void} | null = null
   timeline!: Timeline
 
@@ -734,21 +739,20 @@ class ClientTarget implements Target {
   ) {
     this.client = client
     this.bp = r.speed === 'max' ? new Backpressure(client.ws, r.high, r.low) : undefined
-    this.corked = r.speed === 'max' ? new Corked() : null
   }
 
-  deliver(src: MergedSource, shiftNs: number, due: number): void {
+  deliver(src: MergedSource, shiftNs: number, due: number, batch: boolean): void {
     const c = this.client
     if (c === null) return
     const b = src.batch
     const i = src.row
     if (!c.wants(b.symbol(i))) return
-    this.corked?.add(c.ws)
+    if (batch) this.corked.add(c.ws)
     this.r.send(c, this.r.encoders[b.fileIndex].encode(b, i, c.variant, shiftNs), due, this.bp)
   }
 
   flush(): void {
-    this.corked?.flush()
+    this.corked.flush()
   }
 
   drained(): Promise<void> | null {
@@ -819,18 +823,17 @@ class ClientTarget implements Target {
 class SharedTarget implements Target {
   private readonly cache: (string | Uint8Array | undefined)[]
   private readonly bps = new Map<EmulatorClient, Backpressure>()
-  private readonly corked: Corked | null
+  private readonly corked = new Corked()
 
   constructor(private readonly r: Replayer) {
     this.cache = new Array(r.feed.variants.length).fill(undefined)
-    this.corked = r.speed === 'max' ? new Corked() : null
   }
 
   flush(): void {
-    this.corked?.flush()
+    this.corked.flush()
   }
 
-  deliver(src: MergedSource, shiftNs: number, due: number): void {
+  deliver(src: MergedSource, shiftNs: number, due: number, batch: boolean): void {
     const b = src.batch
     const i = src.row
     const sym = b.symbol(i)
@@ -841,10 +844,8 @@ class SharedTarget implements Target {
       if (!c.wants(sym)) continue
       let payload = cache[c.variant]
       if (payload === undefined) payload = cache[c.variant] = enc.encode(b, i, c.variant, shiftNs)
-      if (max) {
-        this.corked!.add(c.ws)
-        this.r.send(c, payload, due, this.bp(c))
-      } else this.r.send(c, payload, due, undefined)
+      if (batch) this.corked.add(c.ws)
+      this.r.send(c, payload, due, max ? this.bp(c) : undefined)
     }
     cache.fill(undefined)
   }

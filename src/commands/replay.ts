@@ -1,0 +1,114 @@
+import {Args, Flags} from '@oclif/core'
+
+import {BaseCommand} from '../cli/base.js'
+import {size, speed, timeSpec} from '../cli/flags.js'
+import {MdrecError} from '../errors.js'
+import {replay, type ReplayStats, type ReplaySummary} from '../replay/engine.js'
+import {openRecording, recordingStartNs} from '../store/reader.js'
+import {formatDuration, resolveTimeSpec} from '../util/units.js'
+
+export default class Replay extends BaseCommand<typeof Replay> {
+  static override summary = "Serve recordings over a local WebSocket that speaks the original feed's protocol."
+  static override description = `Unmodified clients connect to it: the first line on stdout is the ws:// URL to use (with --port 0, the port picked). For Yahoo, clients choose the envelope as with the real streamer (?version=2 for JSON), subscribe with {"subscribe":[...]}, and receive, byte for byte, the frames recorded for the symbols they subscribed to.
+
+--clock connection (default): every connection gets the recording from its start, its timeline starting at its first subscription — the same frames the same way on every run. --clock shared: one timeline for all, like a live market; the server exits when it ends (after --loop plays).
+
+Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which closes clients with code 1000.`
+  static override examples = [
+    '<%= config.bin %> replay fixtures/yahoo-us-equities.arrow',
+    '<%= config.bin %> replay day.arrow --speed 10x --port 0',
+    '<%= config.bin %> replay a.arrow b.arrow --clock shared --loop --speed max',
+    '<%= config.bin %> replay day.arrow --from +1h --to +1h30m --gaps disconnect',
+  ]
+  static override strict = false
+  static override args = {file: Args.string({description: 'recording(s) to serve', required: true})}
+  static override flags = {
+    speed: speed({description: 'pace: 1x, 10x, 0.25x, or max (as fast as the client reads)', default: 1, defaultHelp: async () => '1x'}),
+    port: Flags.integer({char: 'p', description: 'TCP port; 0 picks a free one', default: 8765, min: 0, max: 65_535}),
+    host: Flags.string({description: 'interface to listen on', default: '127.0.0.1'}),
+    loop: Flags.string({
+      description: 'play again from the start N more times, or forever without N (times shifted so they keep increasing)',
+      helpValue: '[N]',
+    }),
+    from: timeSpec({description: 'first receive time: ISO-8601 or +offset from the start'}),
+    to: timeSpec({description: 'end receive time (exclusive): ISO-8601 or +offset'}),
+    clock: Flags.string({description: 'one timeline per connection, or one shared by all clients', options: ['connection', 'shared'], default: 'connection'}),
+    gaps: Flags.string({description: 'at a recorded gap: go silent for its duration, or close the connections (1012)', options: ['silent', 'disconnect'], default: 'silent'}),
+    'slow-client': Flags.string({description: 'a client that stops reading: close it with 1013, or drop its frames', options: ['disconnect', 'drop'], default: 'disconnect'}),
+    'max-buffer': size({description: 'per-client send buffer limit before --slow-client applies', default: 8 * 1024 * 1024, defaultHelp: async () => '8MiB'}),
+    quiet: Flags.boolean({char: 'q', description: 'no progress output'}),
+  }
+
+  /** `--loop` takes an optional count: a bare `--loop` (next token not a number) means forever. */
+  public override async init(): Promise<void> {
+    const i = this.argv.indexOf('--loop')
+    if (i >= 0 && !/^\d+$/.test(this.argv[i + 1] ?? '')) this.argv.splice(i + 1, 0, 'forever')
+    await super.init()
+  }
+
+  public async run(): Promise<ReplaySummary> {
+    const {argv} = await this.parse(Replay)
+    const files = argv as string[]
+    const f = this.flags
+    let loop: number | true | undefined
+    if (f.loop !== undefined) {
+      if (f.loop === 'forever') loop = true
+      else if (/^\d+$/.test(f.loop)) loop = Number(f.loop)
+      else throw new MdrecError('E_USAGE', `invalid --loop "${f.loop}": use --loop (forever) or --loop N (N more plays)`)
+    }
+    // times are relative to the first file's start
+    const start = recordingStartNs(await openRecording(files[0]))
+    const quiet = f.quiet || this.jsonEnabled()
+    const say = (line: string) => {
+      if (!quiet) process.stderr.write(`${line}\n`)
+    }
+    const handle = await replay(files, {
+      speed: f.speed,
+      port: f.port,
+      host: f.host,
+      loop,
+      from: f.from && resolveTimeSpec(f.from, start),
+      to: f.to && resolveTimeSpec(f.to, start),
+      clock: f.clock as 'connection' | 'shared',
+      gaps: f.gaps as 'silent' | 'disconnect',
+      slowClient: f['slow-client'] as 'disconnect' | 'drop',
+      maxBufferedBytes: f['max-buffer'],
+      log: say,
+    })
+    // The first line on stdout: where clients connect.
+    process.stdout.write(`${handle.url}\n`)
+
+    const tty = Boolean(process.stderr.isTTY) && !quiet
+    const progress = setInterval(
+      () => {
+        const line = statusLine(handle.stats())
+        if (tty) process.stderr.write(`\r${line}\u001B[K`)
+        else say(line)
+      },
+      tty ? 1000 : 10_000,
+    )
+    progress.unref()
+    let stopping = false
+    const stop = () => {
+      if (stopping) process.exit(130)
+      stopping = true
+      void handle.close()
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+    try {
+      await handle.done
+    } finally {
+      clearInterval(progress)
+      if (tty) process.stderr.write('\n')
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+    }
+    return handle.close()
+  }
+}
+
+function statusLine(s: ReplayStats): string {
+  const lag = s.p99LagMs === null ? '' : `  behind schedule p50 ${s.p50LagMs!.toFixed(2)} ms p99 ${s.p99LagMs.toFixed(2)} ms`
+  return `${formatDuration(s.elapsedMs)}  clients ${s.connected} (${s.clients} so far)  frames sent ${s.framesSent}  plays ${s.plays}${lag}`
+}
