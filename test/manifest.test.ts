@@ -22,7 +22,7 @@ describe('generated files are committed up to date', () => {
     // generate into a scratch copy so the check does not rewrite the file it checks
     const dir = mkdtempSync(join(tmpdir(), 'mdrec-manifest-'))
     cpSync(join(root, 'package.json'), join(dir, 'package.json'))
-    symlinkSync(join(root, 'dist'), join(dir, 'dist'))
+    cpSync(join(root, 'dist'), join(dir, 'dist'), {recursive: true})
     symlinkSync(join(root, 'bin'), join(dir, 'bin'))
     symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'))
     execFileSync(process.execPath, [oclifBin, 'manifest'], {cwd: dir, stdio: 'ignore'})
