@@ -11,6 +11,7 @@ import type {PricingData} from '../src/feeds/yahoo/types.js'
 import type {RowView} from '../src/feeds/types.js'
 import {openRecording, readRows} from '../src/store/reader.js'
 import {BIN, runCli} from './helpers/cli.js'
+import {expectPolarsAgrees} from './helpers/polars.js'
 import {TestFeed, sleep} from './helpers/feed.js'
 
 const SYMS = ['NVDA', 'TSLA', 'AAPL', 'AMD']
@@ -96,6 +97,7 @@ describe('mdrec record against a local Yahoo feed', () => {
     const info = await openRecording(out)
     expect(info.meta).toMatchObject({feed: 'yahoo', endpoint: feed.server.url(2), subscriptions: SYMS, rawMode: 'auto'})
     expect(info.meta.endTime).toBeDefined()
+    expect(await expectPolarsAgrees(out)).toBe(1002)
   })
 
   it('records the v1 envelope when the URL has no version=2', async () => {
@@ -232,6 +234,73 @@ describe('mdrec record against a local Yahoo feed', () => {
     for (const f of summary.files) all.push(...(await rowsOf(f)))
     expect(tickData(all)).toEqual(feed.sent.map(strip))
     expect(summary.rows).toBe(feed.sent.length)
+  })
+
+  it('rotates by time', async () => {
+    const feed = await TestFeed.start(SYMS)
+    cleanups.push(() => feed.server.close())
+    const dir = tmp()
+    const rec = startRecorder([...SYMS, '--url', feed.server.url(2), '--out', join(dir, 't.arrow'), '--rotate', '1s', '--duration', '3500ms', '--json'])
+    await feed.waitForSubscribe()
+    while (rec.child.exitCode === null) {
+      feed.publishNext()
+      await sleep(5)
+      if (feed.sent.length > 5000) break
+    }
+    const r = await rec.out
+    expect(r.code, r.stderr).toBe(0)
+    const summary = JSON.parse(r.stdout)
+    expect(summary.files.map((f: string) => f.slice(dir.length + 1))).toEqual(['t.000.arrow', 't.001.arrow', 't.002.arrow', 't.003.arrow'])
+    const all: RowView[] = []
+    for (const f of summary.files) all.push(...(await rowsOf(f)))
+    const got = tickData(all)
+    expect(got).toEqual(feed.sent.slice(0, got.length).map(strip))
+    expect(got.length).toBeGreaterThan(feed.sent.length - 20) // only frames in flight at the stop may be missing
+  })
+
+  it('a second Ctrl-C exits at once (130), leaving a readable file', async () => {
+    const feed = await TestFeed.start(SYMS)
+    cleanups.push(() => feed.server.close())
+    const out = join(tmp(), 'twice.arrow')
+    const rec = startRecorder([...SYMS, '--url', feed.server.url(2), '--out', out, '--flush-interval', '100ms'])
+    await feed.waitForSubscribe()
+    for (let i = 0; i < 30; i++) {
+      for (let k = 0; k < 50; k++) feed.publishNext()
+      await sleep(10)
+    }
+    await sleep(300)
+    rec.child.kill('SIGINT')
+    rec.child.kill('SIGINT')
+    const r = await rec.out
+    expect([0, 130]).toContain(r.code) // the first may already have finished; usually the second wins
+    const v = JSON.parse((await runCli(['verify', out, '--json'])).stdout)
+    expect(v.ok).toBe(true)
+    expect(v.rowsIntact).toBeGreaterThan(0)
+  })
+
+  it('shows a progress bar on a terminal', async () => {
+    const feed = await TestFeed.start(SYMS)
+    cleanups.push(() => feed.server.close())
+    const out = join(tmp(), 'tty.arrow')
+    // `script` gives the recorder a pseudo-terminal, as a user's shell would
+    const cmd = `${process.execPath} ${BIN} record NVDA --url '${feed.server.url(2)}' --out ${out} --duration 2s`
+    const child = spawn('script', ['-qfec', cmd, '/dev/null'], {stdio: ['ignore', 'pipe', 'pipe']})
+    let screen = ''
+    child.stdout.on('data', (d) => (screen += d))
+    cleanups.push(() => {
+      if (child.exitCode === null) child.kill('SIGKILL')
+    })
+    await feed.waitForSubscribe()
+    for (let i = 0; i < 100; i++) {
+      feed.publishNext()
+      await sleep(5)
+    }
+    const code = await new Promise((resolve) => child.on('close', resolve))
+    expect(code).toBe(0)
+    expect(screen).toMatch(/rows [\d.]+\/s/)
+    expect(screen).toMatch(/connected/)
+    expect(screen).toMatch(/reconnects 0/)
+    expect(screen).toMatch(/recorded \d+ rows/)
   })
 
   it('refuses to overwrite, and reports a missing output directory clearly', async () => {

@@ -176,3 +176,29 @@ describe('store: writer and reader', () => {
     expect(n).toBe(900)
   })
 })
+
+describe('store: reading a file while it is written', () => {
+  it('follows a live recording batch by batch until the writer closes it', async () => {
+    const dir = tmp()
+    const path = join(dir, 'live.arrow')
+    const rows = makeRows(1000)
+    const w = writeFile(path, rows.slice(0, 100), 1_000_000)
+    w.flush()
+    const file = await openRecording(path)
+    const seen: bigint[] = []
+    const reading = (async () => {
+      for await (const r of readRows(file, {follow: true})) seen.push(r.seq)
+    })()
+    for (let k = 1; k < 10; k++) {
+      await new Promise((r) => setTimeout(r, 30))
+      for (const r of rows.slice(k * 100, k * 100 + 100)) w.append(r)
+      w.flush()
+    }
+    // the reader has caught up with what was flushed, before the file is closed
+    for (let i = 0; i < 100 && seen.length < 1000; i++) await new Promise((r) => setTimeout(r, 20))
+    expect(seen.length).toBe(1000)
+    await w.close()
+    await reading // ends at the end-of-stream marker
+    expect(seen).toEqual(rows.map((_, i) => BigInt(i)))
+  })
+})

@@ -17,6 +17,7 @@ export default class Cat extends BaseCommand<typeof Cat> {
     '<%= config.bin %> cat AAPL.arrow --limit 20',
     '<%= config.bin %> cat AAPL.arrow --format ndjson --symbol AAPL --from +5m --to +10m',
     '<%= config.bin %> cat AAPL.arrow --format csv --columns recv_ts,symbol,price,day_volume > ticks.csv',
+    '<%= config.bin %> cat live.arrow --follow --format ndjson',
   ]
   static override enableJsonFlag = false
   static override args = {file: Args.string({description: 'recording to print', required: true})}
@@ -27,6 +28,7 @@ export default class Cat extends BaseCommand<typeof Cat> {
     to: timeSpec({description: 'end receive time (exclusive): ISO-8601 or +offset'}),
     limit: Flags.integer({char: 'n', description: 'print at most N rows', min: 0}),
     columns: columnsFlag({char: 'c', description: 'comma-separated columns to print (default: all for ndjson/csv, a summary for table)'}),
+    follow: Flags.boolean({char: 'F', description: 'keep printing rows as a live recording grows, until the recorder closes it or Ctrl-C'}),
   }
 
   public async run(): Promise<void> {
@@ -37,13 +39,21 @@ export default class Cat extends BaseCommand<typeof Cat> {
     const to = this.flags.to && resolveTimeSpec(this.flags.to, start)
     const limit = this.flags.limit ?? Number.POSITIVE_INFINITY
     const format = this.flags.format as OutputFormat
-    const table = format === 'table' ? new TableFormatter(cols) : null
+    const table = format === 'table' ? new TableFormatter(cols, this.flags.follow ? 20 : 200) : null
     let chunk = format === 'csv' ? csvHeader(cols) : ''
     let n = 0
+    const follow = this.flags.follow
+    const stop = new AbortController()
+    const onSignal = () => stop.abort()
+    if (follow) {
+      process.once('SIGINT', onSignal)
+      process.once('SIGTERM', onSignal)
+    }
     if (limit > 0) {
-      for await (const row of readRows(file, {from, to, symbols: this.flags.symbol})) {
+      for await (const row of readRows(file, {from, to, symbols: this.flags.symbol, follow, signal: stop.signal})) {
         chunk += table ? table.push(row) : format === 'csv' ? csvLine(row, cols) : ndjsonLine(row, cols)
-        if (chunk.length > 65536) {
+        // following: print each batch as it lands rather than waiting for 64 KiB
+        if (chunk.length > 65536 || (follow && chunk.length > 0)) {
           await write(chunk)
           chunk = ''
         }

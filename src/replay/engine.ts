@@ -664,6 +664,7 @@ class Timeline {
               if (due > now) {
                 now = nowNs()
                 if (due > now) {
+                  target.flush()
                   await r.waker.wait(due, this)
                   if (this.stopped) break
                   now = nowNs()

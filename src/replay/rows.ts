@@ -3,8 +3,8 @@
  * (no per-value `Vector.get`), and a k-way merge of several recordings'
  * streaming readers by receive time.
  *
- * Memory: each file contributes one decoded record batch at a time (what
- * `readBatches` holds), whatever the recording's size.
+ * Memory: each file contributes two decoded record batches at a time (the
+ * current one and the one read ahead), whatever the recording's size.
  */
 import type * as A from 'apache-arrow'
 
@@ -246,6 +246,7 @@ class FileCursor {
   ts = 0n
   done = false
   private readonly it: AsyncGenerator<{batch: A.RecordBatch; idx: Uint32Array | null}>
+  private ahead: Promise<IteratorResult<{batch: A.RecordBatch; idx: Uint32Array | null}>> | null = null
 
   constructor(
     readonly file: RecordingFile,
@@ -267,9 +268,15 @@ class FileCursor {
     return false
   }
 
+  /**
+   * Load the next batch. The one after it is read ahead right away, so its
+   * file read and decompression happen while the timeline waits for due
+   * times rather than when its first row is due (two batches per file in memory).
+   */
   async refill(): Promise<void> {
     for (;;) {
-      const r = await this.it.next()
+      const r = await (this.ahead ?? this.it.next())
+      this.ahead = null
       if (r.done) {
         this.done = true
         this.batch = null
@@ -281,6 +288,9 @@ class FileCursor {
       this.k = 0
       this.i = b.at(0)
       this.ts = b.recv[this.i]
+      const next = this.it.next()
+      next.catch(() => {}) // reported when awaited
+      this.ahead = next
       return
     }
   }

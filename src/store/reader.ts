@@ -268,7 +268,11 @@ export async function* readBatches(file: RecordingFile, opts: ReadOptions = {}):
       yield m.bytes
     }
   }
-  const reader = await A.RecordBatchReader.from(bytesOnly())
+  // arrow-js's stream reader reads the next message's header before it hands
+  // out a batch: fine for a finished file, but following a live one it would
+  // hold back the newest batch until the next flush. Following decodes each
+  // batch on its own instead (schema + current dictionaries + the batch).
+  const reader: AsyncIterable<A.RecordBatch> = opts.follow ? followBatches(messages, opts) : await A.RecordBatchReader.from(bytesOnly())
   const wanted = opts.symbols && opts.symbols.length > 0 ? new Set(opts.symbols) : null
   try {
     for await (const batch of reader) {
@@ -314,6 +318,28 @@ export async function* readBatches(file: RecordingFile, opts: ReadOptions = {}):
   const e = ended as StreamEnd | undefined
   opts.onEnd?.(e ?? {eos: false, validEnd: 0, messages: 0, batches: 0, rows: 0})
   if (e?.problem && (opts.onTruncated ?? 'error') === 'error') throw truncatedError(file.path, e)
+}
+
+async function* followBatches(
+  messages: AsyncGenerator<{framed: FramedMessage; bytes: Uint8Array}>,
+  opts: ReadOptions,
+): AsyncGenerator<A.RecordBatch> {
+  let schema: Uint8Array | null = null
+  const dicts = new Map<number, Uint8Array[]>()
+  for await (const m of messages) {
+    opts.onMessage?.(m.framed, m.bytes)
+    const msg = m.framed.message
+    if (m.framed.kind === 'schema') schema = m.bytes
+    else if (m.framed.kind === 'dictionary' && msg?.isDictionaryBatch()) {
+      const h = msg.header()
+      if (h.isDelta) dicts.get(h.id)?.push(m.bytes)
+      else dicts.set(h.id, [m.bytes])
+    } else if (m.framed.kind === 'record' && schema) {
+      const parts = [schema, ...[...dicts.values()].flat(), m.bytes]
+      const one = A.RecordBatchReader.from(Buffer.concat(parts))
+      for (const batch of one) yield batch
+    }
+  }
 }
 
 export function truncatedError(path: string, e: StreamEnd): MdrecError {

@@ -14,3 +14,47 @@ export function readWithPolars(path: string): pl.DataFrame {
 export function polarsStrings(df: pl.DataFrame, name: string): (string | null)[] {
   return df.select(pl.col(name).cast(pl.Utf8)).getColumn(name).toArray() as (string | null)[]
 }
+
+/**
+ * Read `path` with both arrow-js (mdrec's reader) and polars and assert that
+ * every value of every column is the same; returns the row count.
+ */
+export async function expectPolarsAgrees(path: string): Promise<number> {
+  const {openRecording, readRows} = await import('../../src/store/reader.js')
+  const {displayValue} = await import('../../src/store/format.js')
+  const {expect} = await import('vitest')
+  const file = await openRecording(path)
+  const df = readWithPolars(path)
+  const ours: (string | null)[][] = file.columns.map(() => [])
+  for await (const row of readRows(file)) file.columns.forEach((c, k) => ours[k].push(displayValue(row, c)))
+  expect(df.height).toBe(ours[0].length)
+  expect(df.columns).toEqual(file.columns.map((c) => c.name))
+  file.columns.forEach((c, k) => {
+    const binary = c.kind === 'plain' && c.type === 'binary'
+    // nodejs-polars cannot hand binary to JS: have polars cast it to text (the payloads recorded here are UTF-8 frames)
+    const theirs = binary
+      ? (df.select(pl.col(c.name).cast(pl.Utf8)).getColumn(c.name).toArray() as unknown[])
+      : (df.getColumn(c.name).toArray() as unknown[])
+    const exact = binary ? (theirs as (string | null)[]) : polarsStrings(df, c.name)
+    for (let i = 0; i < theirs.length; i++) {
+      const mine = ours[k][i]
+      if (mine === null) {
+        expect(theirs[i] ?? null, `${c.name}[${i}]`).toBeNull()
+        continue
+      }
+      if (c.name === 'recv_ts' || c.name === 'exch_ts') {
+        // polars prints "2025-11-24 10:40:00.123456789"; ours is ISO with T and Z
+        const t = exact[i]!.replace(' ', 'T').replace(/\+00:00$/, '')
+        const [whole, frac = ''] = t.split('.')
+        expect(`${whole}.${frac.padEnd(9, '0')}Z`, `${c.name}[${i}]`).toBe(mine)
+      } else if (binary) {
+        expect(theirs[i], `${c.name}[${i}]`).toBe(Buffer.from(mine, 'base64').toString('utf8'))
+      } else if (c.kind === 'plain' && (c.type === 'float32' || c.type === 'float64')) {
+        expect(Math.fround(theirs[i] as number) === Math.fround(Number(mine)) || theirs[i] === Number(mine), `${c.name}[${i}]`).toBe(true)
+      } else {
+        expect(exact[i], `${c.name}[${i}]`).toBe(mine)
+      }
+    }
+  })
+  return df.height
+}

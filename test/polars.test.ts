@@ -1,0 +1,20 @@
+import {readdirSync} from 'node:fs'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {describe, expect, it} from 'vitest'
+
+import {openRecording} from '../src/store/reader.js'
+import {expectPolarsAgrees} from './helpers/polars.js'
+
+const fixtures = fileURLToPath(new URL('../fixtures/', import.meta.url))
+
+describe('every fixture reads the same in nodejs-polars (an independent Arrow reader)', () => {
+  for (const f of readdirSync(fixtures).filter((x) => x.endsWith('.arrow'))) {
+    it(f, async () => {
+      const path = join(fixtures, f)
+      const file = await openRecording(path)
+      expect(file.meta.feed).toBe('yahoo')
+      expect(await expectPolarsAgrees(path)).toBeGreaterThan(100)
+    })
+  }
+})
