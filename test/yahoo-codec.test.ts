@@ -444,6 +444,22 @@ describe('malformed input', () => {
     }
   })
 
+  it('a known field with the wrong wire type is kept as an unknown field, as Google parsers do', () => {
+    const cases: [string, number[]][] = [
+      ['price as varint', [0x10, 0x01]],
+      ['id as fixed32', [0x0d, 1, 2, 3, 4]],
+      ['time as LEN', [0x1a, 0x00]],
+    ]
+    for (const [what, bytes] of cases) {
+      const wire = concat(valid, bytes)
+      const r = decodePricing(wire)
+      expect(r.ok, what).toBe(true)
+      if (!r.ok) continue
+      expect([...(r.value.unknown_fields ?? [])], what).toEqual(bytes)
+      expect([...encodePricing(r.value)], what).toEqual([...wire])
+    }
+  })
+
   it('truncated or invalid protobuf → BAD_PROTOBUF', () => {
     const cases: [string, ArrayLike<number>][] = [
       ['cut inside a string', valid.subarray(0, 3)],
@@ -452,9 +468,6 @@ describe('malformed input', () => {
       ['tag alone', concat(valid, [0x15])],
       ['string length past the end', [0x0a, 0x05, 0x41]],
       ['11-byte varint', [0x48, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]],
-      ['known field, wrong wire type (price as varint)', [0x10, 0x01]],
-      ['known field, wrong wire type (id as fixed32)', [0x0d, 1, 2, 3, 4]],
-      ['known field, wrong wire type (time as LEN)', [0x1a, 0x00]],
       ['field number 0', [0x00, 0x01]],
       ['wire type 6', [0x96, 0x03]],
       ['wire type 7', [0x97, 0x03]],

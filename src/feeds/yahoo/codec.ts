@@ -195,12 +195,6 @@ export function pricingSchema(): PricingSchema {
   return schema
 }
 
-const FIELD_BY_NUMBER: (PricingField | undefined)[] = []
-for (const fd of PRICING_FIELDS) FIELD_BY_NUMBER[fd.number] = fd
-const MAX_KNOWN_FIELD = PRICING_FIELDS[PRICING_FIELDS.length - 1].number
-
-const WIRE_TYPE: Record<PricingFieldKind, number> = {string: 2, float: 5, double: 1, int32: 0, sint64: 0}
-
 // ---------------------------------------------------------------------------
 // Small shared pieces
 
@@ -461,14 +455,10 @@ function skipValue(buf: Uint8Array, p: number, end: number, tag: number, depth: 
 function unknownField(buf: Uint8Array, tagStart: number, p: number, end: number, tag: number): number {
   const field = tag >>> 3
   if (field === 0) throw new WireError(`field number 0 at byte ${tagStart}`)
-  if (field <= MAX_KNOWN_FIELD) {
-    const fd = FIELD_BY_NUMBER[field]
-    if (fd !== undefined) {
-      throw new WireError(
-        `field ${field} (${fd.name}, ${fd.kind}) has wire type ${tag & 7}, expected ${WIRE_TYPE[fd.kind]}, at byte ${tagStart}`,
-      )
-    }
-  }
+  // A known field number with an unexpected wire type is kept as an unknown
+  // field, as Google's parsers do (and so yfinance): if Yahoo ever changes a
+  // field's type, frames still decode, the column is null, the bytes survive
+  // in unknown_fields, and --raw auto keeps the payload (it is not canonical).
   p = skipValue(buf, p, end, tag, 0)
   addSpan(tagStart, p)
   return p
@@ -785,7 +775,7 @@ function badB64(s: string, from: number): undefined {
 export interface DecodedFrame {
   /** The decoded message. */
   data: PricingData
-  /** The protobuf bytes the frame carried (a fresh copy, owned by the caller). */
+  /** The protobuf bytes the frame carried: new bytes owned by the caller (possibly a view into a pool buffer; mind byteOffset). */
   bytes: Uint8Array
 }
 
