@@ -55,7 +55,7 @@ async function plainClient(url, frames) {
 async function recorder(url, frames, dir) {
   const out = join(dir, `rec-${Date.now()}.arrow`)
   const t0 = performance.now()
-  const rec = new Recorder({symbols: ['ALL'], url, out, flushIntervalMs: 1000, supervisor: {minBackoffMs: 60_000}})
+  const rec = await Recorder.start({symbols: ['ALL'], url, out, flushIntervalMs: 1000, supervisor: {minBackoffMs: 60_000}})
   // wait until every frame is a row, then stop (flush + close), timing up to the last flush
   while (rec.stats().rows < frames) await new Promise((r) => setTimeout(r, 2))
   const tRows = performance.now()
@@ -107,7 +107,7 @@ async function soak() {
   const dir = mkdtempSync(join(tmpdir(), 'mdrec-bench-soak-'))
   const srv = await startServer({FRAMES: String(frames), RATE: String(rate)})
   try {
-    const rec = new Recorder({symbols: ['ALL'], url: srv.url, out: join(dir, 'soak.arrow'), supervisor: {minBackoffMs: 60_000}})
+    const rec = await Recorder.start({symbols: ['ALL'], url: srv.url, out: join(dir, 'soak.arrow'), supervisor: {minBackoffMs: 60_000}})
     const samples = []
     const t0 = Date.now()
     while (Date.now() - t0 < minutes * 60_000) {

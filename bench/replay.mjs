@@ -116,15 +116,19 @@ class Clients {
 
 // ---------------------------------------------------------------------------
 
-async function main() {
+async function loadLib() {
   const dist = new URL('../dist/', import.meta.url)
-  const lib = {
+  return {
     ...(await import(new URL('index.js', dist))),
     ...(await import(new URL('store/writer.js', dist))),
     ...(await import(new URL('feeds/yahoo/adapter.js', dist))),
     ...(await import(new URL('feeds/yahoo/codec.js', dist))),
     ...(await import(new URL('feeds/yahoo/synthetic.js', dist))),
   }
+}
+
+async function main() {
+  const lib = await loadLib()
   const all = ['throughput', 'fanout', 'accuracy', 'memory']
   const picked = process.argv.slice(2)
   for (const p of picked) if (!all.includes(p)) throw new Error(`unknown case ${p}; cases: ${all.join(', ')}`)
@@ -392,11 +396,10 @@ const CASES = {
     const syms = symbolsOf(lib)
     log(`writing ${N} rows`)
     const tw = performance.now()
-    await makeRecording(lib, path, {frames: N, meanGapMs: 1, seed: 11})
+    await generateElsewhere(path, {frames: N, meanGapMs: 1, seed: 11})
     const writeS = (performance.now() - tw) / 1000
     const size = statSync(path).size
     log(`wrote ${(size / 2 ** 20).toFixed(0)} MiB in ${writeS.toFixed(0)} s`)
-    globalThis.gc?.()
     const rssBefore = process.memoryUsage().rss
     let peak = rssBefore
     const sampler = setInterval(() => {
@@ -425,9 +428,24 @@ const CASES = {
   },
 }
 
+/** Write a recording in a child process, so the server process's RSS is its own. */
+function generateElsewhere(path, opts) {
+  return new Promise((resolve, reject) => {
+    const child = fork(HERE, ['--generate', path, JSON.stringify(opts)], {stdio: ['ignore', 'inherit', 'inherit', 'ipc']})
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`generator exited with ${code}`))))
+  })
+}
+
+async function generateProcess(path, opts) {
+  const lib = await loadLib()
+  await makeRecording(lib, path, JSON.parse(opts))
+}
+
 // (after every declaration: classes and consts are not hoisted)
 if (process.argv[2] === '--client') {
   await clientProcess()
+} else if (process.argv[2] === '--generate') {
+  await generateProcess(process.argv[3], process.argv[4])
 } else {
   await main()
 }

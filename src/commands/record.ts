@@ -33,6 +33,9 @@ The URL defaults to the feed's public endpoint; --url or MDREC_YAHOO_URL overrid
     'stale-timeout': duration({description: 'reconnect when nothing has arrived for this long', default: 60_000, defaultHelp: async () => '60s'}),
     'reconnect-min': duration({description: 'first reconnect delay (doubles per failure, ±50% jitter)', default: 500, defaultHelp: async () => '500ms'}),
     'reconnect-max': duration({description: 'longest reconnect delay', default: 30_000, defaultHelp: async () => '30s'}),
+    types: Flags.string({description: 'feed-specific message types, comma-separated (upbit: ticker,trade,orderbook,candle.1m…; kis: TR ids such as H0STCNT0,H0STASP0)'}),
+    format: Flags.string({description: 'feed-specific wire format (upbit: default|simple)'}),
+    paper: Flags.boolean({description: 'kis: use the paper-trading hosts'}),
     quiet: Flags.boolean({char: 'q', description: 'no progress output (errors still go to stderr)'}),
   }
 
@@ -44,9 +47,12 @@ The URL defaults to the feed's public endpoint; --url or MDREC_YAHOO_URL overrid
     const say = (line: string) => {
       if (!quiet) process.stderr.write(`${line}\n`)
     }
-    const recorder = new Recorder({
+    const recorder = await Recorder.start({
       feed: f.feed,
       symbols: argv as string[],
+      types: f.types?.split(',').map((t) => t.trim()).filter(Boolean),
+      format: f.format,
+      paper: f.paper,
       url: f.url,
       out: f.out,
       durationMs: f.duration,

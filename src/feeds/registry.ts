@@ -11,18 +11,42 @@ export interface ClientSetup {
   codec: FeedCodec
   /** The endpoint as stored in the recording (no secrets). */
   endpoint: string
+  /** Stored in the recording's `mdrec.feed_options` (no secrets); `codecFor` gets it back. */
   feedOptions: Record<string, unknown>
+}
+
+/** What `mdrec record` passes to a feed: the symbols and the feed-specific flags. */
+export interface ClientOptions {
+  symbols: string[]
+  /** --url, if given; otherwise the adapter picks (its env variable, then its public endpoint). */
+  url?: string
+  /** --types (Upbit: ticker,trade,orderbook,candle.1m…; KIS: TR ids such as H0STCNT0). */
+  types?: string[]
+  /** --format (Upbit: default|simple). */
+  format?: string
+  /** --paper (KIS: the paper-trading hosts). */
+  paper?: boolean
+  /** Where secrets come from (process.env). Never copy them into feedOptions, endpoint, logs or errors. */
+  env: NodeJS.ProcessEnv
+  /** Status lines for the user (never secrets). */
+  log?: (line: string) => void
 }
 
 export interface FeedAdapter {
   readonly name: string
+  /** The public endpoint, for help texts. */
   readonly defaultUrl: string
   /** Environment variable that overrides the default URL. */
   readonly urlEnv: string
-  /** Build the client side for `mdrec record`. */
-  client(opts: {symbols: string[]; url: string}): ClientSetup
   /** Feed columns `mdrec cat` shows in its table view by default. */
   readonly displayColumns: readonly string[]
+  /**
+   * Build the client side for `mdrec record`: resolve the URL, check the
+   * options (throw MdrecError('E_USAGE', …) naming the bad value and the valid
+   * forms), fetch what the feed needs before connecting (KIS: the approval
+   * key), and describe subscribe/keep-alive/control handling.
+   */
+  client(opts: ClientOptions): Promise<ClientSetup>
   /** The codec that reads rows of a recording made by this feed. */
   codecFor(meta: RecordingMeta): FeedCodec
 }
@@ -32,7 +56,8 @@ const yahoo: FeedAdapter = {
   defaultUrl: YAHOO_DEFAULT_URL,
   urlEnv: YAHOO_URL_ENV,
   displayColumns: ['price', 'change_percent', 'day_volume', 'last_size', 'bid', 'ask'],
-  client({symbols, url}) {
+  async client({symbols, url: given, env}) {
+    const url = given ?? env[YAHOO_URL_ENV] ?? YAHOO_DEFAULT_URL
     const envelope = envelopeForUrl(url)
     const sub = JSON.stringify({subscribe: symbols})
     return {

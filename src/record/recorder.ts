@@ -2,7 +2,7 @@ import {existsSync} from 'node:fs'
 import {basename, dirname, extname, join} from 'node:path'
 
 import {MdrecError, isMdrecError} from '../errors.js'
-import {getFeed} from '../feeds/registry.js'
+import {getFeed, type ClientSetup} from '../feeds/registry.js'
 import type {FeedCodec, Frame, RowInput} from '../feeds/types.js'
 import type {RawMode} from '../store/schema.js'
 import {RecordingWriter, type WriterOptions} from '../store/writer.js'
@@ -15,6 +15,10 @@ export type RotatePolicy = {kind: 'time'; ms: number} | {kind: 'size'; bytes: nu
 export interface RecordOptions {
   feed?: string
   symbols: string[]
+  /** Feed-specific: --types, --format, --paper (see ClientOptions). */
+  types?: string[]
+  format?: string
+  paper?: boolean
   /** Feed URL; default: the feed's env variable, then its public endpoint. */
   url?: string
   /** Output path; default `./<feed>-<symbols>-<UTC start>.arrow`. */
@@ -102,13 +106,22 @@ export class Recorder {
   private readonly basePath: string
   private readonly newWriter: (path: string) => RecordingWriter
 
-  constructor(private readonly o: RecordOptions) {
+  /** Resolve the feed's client side (which may talk to the feed's REST API first), then start recording. */
+  static async start(o: RecordOptions): Promise<Recorder> {
     if (o.symbols.length === 0) throw new MdrecError('E_USAGE', 'no symbols given: name at least one, e.g. `mdrec record AAPL`')
+    if (o.url !== undefined) validateUrl(o.url)
     const adapter = getFeed(o.feed ?? 'yahoo')
-    this.feed = adapter.name
-    const url = o.url ?? process.env[adapter.urlEnv] ?? adapter.defaultUrl
-    validateUrl(url)
-    const setup = adapter.client({symbols: o.symbols, url})
+    const setup = await adapter.client({symbols: o.symbols, url: o.url, types: o.types, format: o.format, paper: o.paper, env: process.env, log: o.log})
+    validateUrl(setup.spec.url)
+    return new Recorder(o, adapter.name, setup)
+  }
+
+  private constructor(
+    private readonly o: RecordOptions,
+    feed: string,
+    setup: ClientSetup,
+  ) {
+    this.feed = feed
     this.codec = setup.codec
     this.endpoint = setup.endpoint
     this.raw = o.raw ?? 'auto'
@@ -337,6 +350,6 @@ function validateUrl(url: string): void {
 
 /** Record until the duration ends, the signal aborts, or a fatal error. */
 export async function record(opts: RecordOptions): Promise<RecordSummary> {
-  const r = new Recorder(opts)
+  const r = await Recorder.start(opts)
   return r.done
 }
