@@ -56,7 +56,10 @@ const yahoo: FeedAdapter = {
   defaultUrl: YAHOO_DEFAULT_URL,
   urlEnv: YAHOO_URL_ENV,
   displayColumns: ['price', 'change_percent', 'day_volume', 'last_size', 'bid', 'ask'],
-  async client({symbols, url: given, env}) {
+  async client({symbols, url: given, env, types, format, paper}) {
+    if (types?.length || format !== undefined || paper) {
+      throw new MdrecError('E_USAGE', 'the yahoo feed takes no --types, --format or --paper (its envelope follows the URL: ?version=2 for JSON)')
+    }
     const url = given ?? env[YAHOO_URL_ENV] ?? YAHOO_DEFAULT_URL
     const envelope = envelopeForUrl(url)
     const sub = JSON.stringify({subscribe: symbols})
