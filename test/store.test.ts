@@ -6,6 +6,7 @@ import {describe, expect, it} from 'vitest'
 import type {ColumnDef, RowInput} from '../src/feeds/types.js'
 import {MdrecError} from '../src/errors.js'
 import {openRecording, readBatches, readRows} from '../src/store/reader.js'
+import {sliceRecording} from '../src/store/slice.js'
 import {RecordingWriter} from '../src/store/writer.js'
 import {polarsStrings, readWithPolars} from './helpers/polars.js'
 
@@ -200,5 +201,40 @@ describe('store: reading a file while it is written', () => {
     await w.close()
     await reading // ends at the end-of-stream marker
     expect(seen).toEqual(rows.map((_, i) => BigInt(i)))
+  })
+})
+
+describe('store: list<struct> columns (order book levels)', () => {
+  it('round-trips levels through write, compaction and slice, and polars reads them', async () => {
+    const dir = tmp()
+    const path = join(dir, 'ob.arrow')
+    const cols: ColumnDef[] = [{name: 'levels', type: 'list_struct_f64', fields: ['ask_price', 'bid_price', 'ask_size', 'bid_size']}]
+    const w = RecordingWriter.create(
+      path,
+      {
+        meta: {feed: 'test', endpoint: '', subscriptions: [], feedOptions: {}, toolVersion: 't', startTime: '2025-11-24T10:00:00.000000000Z', rawMode: 'auto'},
+        exchTsUnit: 'ms',
+        columns: cols,
+      },
+      {flushIntervalMs: 0, flushRows: 7},
+    )
+    const want: (Array<Record<string, number | null>> | null)[] = []
+    for (let i = 0; i < 50; i++) {
+      const levels = i % 9 === 0 ? null : Array.from({length: (i % 4) + 1}, (_, k) => ({ask_price: 100 + k + i / 10, bid_price: 99 - k, ask_size: k === 2 ? null : i * 0.5, bid_size: k}))
+      want.push(levels)
+      w.append({recv_ts: 1_000_000_000n + BigInt(i), exch_ts: null, symbol: 'KRW-BTC', kind: 'orderbook', raw: null, info: null, fields: {levels}})
+    }
+    await w.close()
+    const got: unknown[] = []
+    for await (const r of readRows(await openRecording(path))) got.push(r.fields.levels ?? null)
+    expect(got).toEqual(want)
+    const cut = join(dir, 'ob-slice.arrow')
+    await sliceRecording(path, cut, {from: 1_000_000_010n})
+    const sliced: unknown[] = []
+    for await (const r of readRows(await openRecording(cut))) sliced.push(r.fields.levels ?? null)
+    expect(sliced).toEqual(want.slice(10))
+    const df = readWithPolars(path)
+    expect(df.height).toBe(50)
+    expect(df.getColumn('levels').dtype.toString()).toMatch(/List/)
   })
 })

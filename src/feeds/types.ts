@@ -16,10 +16,14 @@ export type ColumnType =
   | 'uint64'
   | 'float32'
   | 'float64'
+  /** A list of structs whose fields (ColumnDef.fields) are all float64: order book levels. */
+  | 'list_struct_f64'
 
 export interface ColumnDef {
   readonly name: string
   readonly type: ColumnType
+  /** For 'list_struct_f64': the struct's field names. Values are `Array<Record<field, number>>`. */
+  readonly fields?: readonly string[]
   /** One line for docs/FORMAT.md and `mdrec info --columns`. */
   readonly description?: string
 }

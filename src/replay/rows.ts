@@ -6,10 +6,11 @@
  * Memory: each file contributes two decoded record batches at a time (the
  * current one and the one read ahead), whatever the recording's size.
  */
-import type * as A from 'apache-arrow'
+import * as A from 'apache-arrow'
+import {makeVector} from 'apache-arrow'
 
 import type {RowKind, RowView} from '../feeds/types.js'
-import {BatchRows, readBatches, type RecordingFile} from '../store/reader.js'
+import {BatchRows, listToPlain, readBatches, type RecordingFile} from '../store/reader.js'
 import type {StoreColumn} from '../store/schema.js'
 
 const UTF8 = new TextDecoder('utf-8')
@@ -64,6 +65,12 @@ function plainGetter(data: A.Data, type: Pick<StoreColumn & {kind: 'plain'}, 'ty
         const j = off + i
         return ((values[j >> 3] >> (j & 7)) & 1) === 1
       }
+      break
+    }
+    case 'list_struct_f64': {
+      // rare and small (order book levels): arrow-js's own accessor is fine here
+      const vec = makeVector(data)
+      get = (i) => listToPlain(vec.get(i) as A.Vector)
       break
     }
     default: {

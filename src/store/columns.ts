@@ -400,13 +400,84 @@ export class DictAcc implements Accumulator {
   }
 }
 
+/**
+ * list<struct<f: float64, …>>: order book levels. Offsets per row; one
+ * float64 child per struct field (null when an item lacks the field).
+ */
+class ListStructAcc implements Accumulator {
+  length = 0
+  private offsets = new Int32Array(1025)
+  private readonly validity = new Validity()
+  private readonly fields: readonly string[]
+  private readonly kids: NumAcc[]
+  private readonly type: A.List
+  constructor(readonly col: StoreColumn & {kind: 'plain'}) {
+    this.fields = col.fields ?? []
+    this.type = arrowField(col).type as A.List
+    this.kids = this.fields.map((f) => new NumAcc({name: f, kind: 'plain', type: 'float64', nullable: true}, Float64Array))
+  }
+  private items(): number {
+    return this.offsets[this.length]
+  }
+  private endRow(valid: boolean): void {
+    const i = this.length
+    if (i + 2 > this.offsets.length) this.offsets = grow(this.offsets, i + 2, (n) => new Int32Array(n))
+    this.validity.set(i, valid)
+    this.offsets[i + 1] = this.kids.length ? this.kids[0].length : 0
+    this.length = i + 1
+  }
+  push(v: unknown): void {
+    if (Array.isArray(v)) {
+      for (const item of v as Array<Record<string, unknown> | null>) {
+        for (let k = 0; k < this.fields.length; k++) {
+          const x = item?.[this.fields[k]]
+          this.kids[k].push(typeof x === 'number' ? x : null)
+        }
+      }
+      this.endRow(true)
+    } else this.endRow(false)
+  }
+  pushFrom(data: A.Data, idx: Uint32Array | null): void {
+    const off = data.valueOffsets as Int32Array
+    const struct = data.children[0]
+    const n = idx ? idx.length : data.length
+    for (let k = 0; k < n; k++) {
+      const i = idx ? idx[k] : k
+      if (!isValid(data, i)) {
+        this.endRow(false)
+        continue
+      }
+      const s = off[data.offset + i]
+      const e = off[data.offset + i + 1]
+      if (e > s) {
+        const sel = Uint32Array.from({length: e - s}, (_, j) => s + j)
+        this.fields.forEach((_, f) => this.kids[f].pushFrom(struct.children[f], sel))
+      }
+      this.endRow(true)
+    }
+  }
+  take(): A.Data {
+    const len = this.length
+    const items = this.items()
+    this.length = 0
+    const {bitmap, nullCount} = this.validity.take(len)
+    const offsets = this.offsets.slice(0, len + 1)
+    this.offsets[0] = 0
+    const children = this.kids.map((k) => k.take())
+    const structType = this.type.children[0].type as A.Struct
+    const struct = A.makeData({type: structType, length: items, nullCount: 0, children})
+    return A.makeData({type: this.type, length: len, nullCount, nullBitmap: bitmap, valueOffsets: offsets, child: struct})
+  }
+}
+
 export function makeAccumulator(col: StoreColumn): Accumulator {
   if (col.kind === 'dict') return new DictAcc(col)
   if (col.kind === 'timestamp') return new BigAcc(col, BigInt64Array)
   const t = col.type
   if (t === 'utf8' || t === 'binary') return new VarAcc(col, t === 'utf8')
+  if (t === 'list_struct_f64') return new ListStructAcc(col)
   if (t === 'bool') return new BoolAcc(col)
   if (t === 'int64') return new BigAcc(col, BigInt64Array)
   if (t === 'uint64') return new BigAcc(col, BigUint64Array)
-  return new NumAcc(col, NUM_CTORS[t])
+  return new NumAcc(col, NUM_CTORS[t as keyof typeof NUM_CTORS])
 }

@@ -51,13 +51,29 @@ export function displayValue(row: RowView, col: StoreColumn): string | null {
       v = row.fields[col.name]
   }
   if (v === null || v === undefined) return null
+  if (Array.isArray(v)) return formatLevels(v as Array<Record<string, number | null>>)
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')
   if (typeof v === 'number' && col.kind === 'plain' && col.type === 'float32') return formatFloat32(v)
   return String(v)
 }
 
+/**
+ * A list of structs in one cell. Order books read as the top level and the
+ * depth (`15 lv  ask 95,010,000 × 0.12 | bid 95,000,000 × 0.5`); other lists
+ * as their first item and the count.
+ */
+function formatLevels(items: Array<Record<string, number | null>>): string {
+  if (items.length === 0) return '[]'
+  const top = items[0] ?? {}
+  if ('ask_price' in top && 'bid_price' in top) {
+    return `${items.length} lv  ask ${top.ask_price} × ${top.ask_size ?? '-'} | bid ${top.bid_price} × ${top.bid_size ?? '-'}`
+  }
+  return `${items.length}× ${JSON.stringify(top)}`
+}
+
 /** A column's value as JSON: 64-bit integers as strings (protobuf's JSON mapping), times ISO, bytes base64. */
 function jsonValue(row: RowView, col: StoreColumn): unknown {
+  if (col.kind === 'plain' && col.type === 'list_struct_f64') return row.fields[col.name] ?? null
   const s = displayValue(row, col)
   if (s === null) return null
   if (col.kind === 'plain') {

@@ -384,7 +384,7 @@ export class BatchRows {
     const fields: Record<string, unknown> = {}
     for (const c of this.cols) {
       const v = c.vec.get(i)
-      if (v !== null && v !== undefined) fields[c.name] = v
+      if (v !== null && v !== undefined) fields[c.name] = v instanceof A.Vector ? listToPlain(v) : v
     }
     return {
       recv_ts: this.recv[i],
@@ -397,6 +397,16 @@ export class BatchRows {
       fields,
     }
   }
+}
+
+/** A list cell (arrow-js Vector of StructRows) as plain objects. */
+export function listToPlain(v: A.Vector): unknown[] {
+  const out: unknown[] = []
+  for (const item of v) {
+    const toJSON = item && typeof item === 'object' ? (item as {toJSON?: () => unknown}).toJSON : undefined
+    out.push(typeof toJSON === 'function' ? toJSON.call(item) : item)
+  }
+  return out
 }
 
 /**

@@ -107,8 +107,10 @@ export function timeUnitName(u: A.TimeUnit): TimeUnitName {
 export const SYMBOL_DICT_ID = 0
 export const KIND_DICT_ID = 1
 
-export function arrowType(t: Exclude<ColumnType, 'dict_utf8'>): A.DataType {
+export function arrowType(t: Exclude<ColumnType, 'dict_utf8'>, fields: readonly string[] = []): A.DataType {
   switch (t) {
+    case 'list_struct_f64':
+      return new A.List(new A.Field('item', new A.Struct(fields.map((f) => new A.Field(f, new A.Float64(), true))), true))
     case 'utf8':
       return new A.Utf8()
     case 'binary':
@@ -137,7 +139,7 @@ export function arrowType(t: Exclude<ColumnType, 'dict_utf8'>): A.DataType {
 export type StoreColumn =
   | {name: string; kind: 'timestamp'; unit: TimeUnitName; nullable: boolean}
   | {name: string; kind: 'dict'; indexBits: 8 | 32; dictId: number; fixed?: readonly string[]; nullable?: boolean}
-  | {name: string; kind: 'plain'; type: Exclude<ColumnType, 'dict_utf8'>; nullable: boolean}
+  | {name: string; kind: 'plain'; type: Exclude<ColumnType, 'dict_utf8'>; nullable: boolean; fields?: readonly string[]}
 
 export const COMMON_COLUMNS = ['recv_ts', 'exch_ts', 'symbol', 'kind', 'seq', 'raw', 'info'] as const
 
@@ -155,14 +157,21 @@ export function storeColumns(exchTsUnit: TimeUnitName, feedColumns: readonly Col
   for (const c of feedColumns) {
     if ((COMMON_COLUMNS as readonly string[]).includes(c.name)) throw new Error(`feed column ${c.name} clashes with a common column`)
     if (c.type === 'dict_utf8') cols.push({name: c.name, kind: 'dict', indexBits: 32, dictId: dictId++, nullable: true})
-    else cols.push({name: c.name, kind: 'plain', type: c.type, nullable: true})
+    else if (c.type === 'list_struct_f64') {
+      if (!c.fields?.length) throw new Error(`feed column ${c.name}: list_struct_f64 needs fields`)
+      cols.push({name: c.name, kind: 'plain', type: c.type, nullable: true, fields: c.fields})
+    } else cols.push({name: c.name, kind: 'plain', type: c.type, nullable: true})
   }
   return cols
 }
 
 /** The feed columns of a file, as the ColumnDefs that would write it again (slice, compact). */
 export function columnDefs(feedColumns: readonly StoreColumn[]): ColumnDef[] {
-  return feedColumns.map((c) => ({name: c.name, type: c.kind === 'dict' ? 'dict_utf8' : c.kind === 'plain' ? c.type : 'int64'}))
+  return feedColumns.map((c) => ({
+    name: c.name,
+    type: c.kind === 'dict' ? 'dict_utf8' : c.kind === 'plain' ? c.type : 'int64',
+    ...(c.kind === 'plain' && c.fields ? {fields: c.fields} : {}),
+  }))
 }
 
 export function arrowField(c: StoreColumn): A.Field {
@@ -174,7 +183,7 @@ export function arrowField(c: StoreColumn): A.Field {
       return new A.Field(c.name, new A.Dictionary(new A.Utf8(), idx, c.dictId, false), c.nullable ?? false)
     }
     case 'plain':
-      return new A.Field(c.name, arrowType(c.type), c.nullable)
+      return new A.Field(c.name, arrowType(c.type, c.fields), c.nullable)
   }
 }
 
@@ -197,11 +206,17 @@ export function storeColumnsFromSchema(schema: A.Schema): StoreColumn[] {
         nullable: f.nullable,
       }
     }
+    if (A.DataType.isList(t)) {
+      const item = t.children[0]?.type
+      if (item && A.DataType.isStruct(item) && item.children.every((c) => A.DataType.isFloat(c.type) && c.type.precision === A.Precision.DOUBLE)) {
+        return {name: f.name, kind: 'plain', type: 'list_struct_f64', nullable: f.nullable, fields: item.children.map((c) => c.name)}
+      }
+    }
     return {name: f.name, kind: 'plain', type: columnTypeOf(t, f.name), nullable: f.nullable}
   })
 }
 
-function columnTypeOf(t: A.DataType, name: string): Exclude<ColumnType, 'dict_utf8'> {
+function columnTypeOf(t: A.DataType, name: string): Exclude<ColumnType, 'dict_utf8' | 'list_struct_f64'> {
   if (A.DataType.isUtf8(t)) return 'utf8'
   if (A.DataType.isBinary(t)) return 'binary'
   if (A.DataType.isBool(t)) return 'bool'
