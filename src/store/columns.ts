@@ -65,21 +65,29 @@ function isValid(data: A.Data, i: number): boolean {
 
 const NUM_CTORS = {int8: Int8Array, int32: Int32Array, float32: Float32Array, float64: Float64Array} as const
 
-/** Fixed-width numbers (float32/64, int8/32): one typed-array write and one validity byte per value. */
-class NumAcc implements Accumulator {
+type FixedArray = Float32Array | Float64Array | Int32Array | Int8Array | BigInt64Array | BigUint64Array
+
+/**
+ * Fixed-width values: one typed-array write and one validity byte per value.
+ * Subclasses differ only in `push` (numbers vs bigints), kept apart so each
+ * stays free of type branches on the recorder's hot path.
+ */
+abstract class FixedAcc<T extends FixedArray> implements Accumulator {
   length = 0
-  private values: Float32Array | Float64Array | Int32Array | Int8Array
-  private valid = new Uint8Array(1024)
-  private nulls = 0
+  protected values: T
+  protected valid = new Uint8Array(1024)
+  protected nulls = 0
   private readonly type: A.DataType
   constructor(
     readonly col: StoreColumn,
-    private readonly ctor: new (n: number) => Float32Array | Float64Array | Int32Array | Int8Array,
+    private readonly ctor: new (n: number) => T,
+    private readonly zero: number | bigint,
   ) {
     this.values = new ctor(1024)
     this.type = arrowField(col).type
   }
-  private growTo(n: number): void {
+  abstract push(v: unknown): void
+  protected growTo(n: number): void {
     let cap = this.values.length * 2
     while (cap < n) cap *= 2
     const v = new this.ctor(cap)
@@ -89,20 +97,8 @@ class NumAcc implements Accumulator {
     b.set(this.valid)
     this.valid = b
   }
-  push(v: unknown): void {
-    const i = this.length++
-    if (i >= this.values.length) this.growTo(i + 1)
-    if (v === null || v === undefined) {
-      this.valid[i] = 0
-      this.values[i] = 0
-      this.nulls++
-    } else {
-      this.valid[i] = 1
-      this.values[i] = v as number
-    }
-  }
   pushFrom(data: A.Data, idx: Uint32Array | null): void {
-    const src = data.values as Float64Array
+    const src = data.values as T
     const n = idx ? idx.length : data.length
     const base = this.length
     if (base + n > this.values.length) this.growTo(base + n)
@@ -116,7 +112,7 @@ class NumAcc implements Accumulator {
         const ok = !hasNulls || isValid(data, i)
         this.valid[base + k] = ok ? 1 : 0
         if (!ok) this.nulls++
-        this.values[base + k] = ok ? src[data.offset + i] : 0
+        this.values[base + k] = ok ? src[data.offset + i] : this.zero
       }
     }
     this.length += n
@@ -131,34 +127,34 @@ class NumAcc implements Accumulator {
       length: len,
       nullCount,
       nullBitmap: nullCount ? packBits(this.valid, len) : undefined,
-      data: this.values.slice(0, len) as Int32Array,
+      data: this.values.slice(0, len) as unknown as Int32Array,
     })
   }
 }
 
-/** 64-bit integers and timestamps (bigint values). */
-class BigAcc implements Accumulator {
-  length = 0
-  private values: BigInt64Array | BigUint64Array
-  private valid = new Uint8Array(1024)
-  private nulls = 0
-  private readonly type: A.DataType
-  constructor(
-    readonly col: StoreColumn,
-    private readonly ctor: new (n: number) => BigInt64Array | BigUint64Array,
-  ) {
-    this.values = new ctor(1024)
-    this.type = arrowField(col).type
+/** float32/64, int8/32 (number values). */
+class NumAcc extends FixedAcc<Float32Array | Float64Array | Int32Array | Int8Array> {
+  constructor(col: StoreColumn, ctor: new (n: number) => Float32Array | Float64Array | Int32Array | Int8Array) {
+    super(col, ctor, 0)
   }
-  private growTo(n: number): void {
-    let cap = this.values.length * 2
-    while (cap < n) cap *= 2
-    const v = new this.ctor(cap)
-    v.set(this.values as never)
-    this.values = v
-    const b = new Uint8Array(cap)
-    b.set(this.valid)
-    this.valid = b
+  push(v: unknown): void {
+    const i = this.length++
+    if (i >= this.values.length) this.growTo(i + 1)
+    if (v === null || v === undefined) {
+      this.valid[i] = 0
+      this.values[i] = 0
+      this.nulls++
+    } else {
+      this.valid[i] = 1
+      this.values[i] = v as number
+    }
+  }
+}
+
+/** 64-bit integers and timestamps (bigint values). */
+class BigAcc extends FixedAcc<BigInt64Array | BigUint64Array> {
+  constructor(col: StoreColumn, ctor: new (n: number) => BigInt64Array | BigUint64Array) {
+    super(col, ctor, 0n)
   }
   push(v: unknown): void {
     const i = this.length++
@@ -171,39 +167,6 @@ class BigAcc implements Accumulator {
       this.valid[i] = 1
       this.values[i] = typeof v === 'bigint' ? v : BigInt(v as number)
     }
-  }
-  pushFrom(data: A.Data, idx: Uint32Array | null): void {
-    const src = data.values as BigInt64Array
-    const n = idx ? idx.length : data.length
-    const base = this.length
-    if (base + n > this.values.length) this.growTo(base + n)
-    const hasNulls = data.nullCount > 0
-    if (!idx && !hasNulls) {
-      this.values.set(src.subarray(data.offset, data.offset + n) as never, base)
-      this.valid.fill(1, base, base + n)
-    } else {
-      for (let k = 0; k < n; k++) {
-        const i = idx ? idx[k] : k
-        const ok = !hasNulls || isValid(data, i)
-        this.valid[base + k] = ok ? 1 : 0
-        if (!ok) this.nulls++
-        this.values[base + k] = ok ? src[data.offset + i] : 0n
-      }
-    }
-    this.length += n
-  }
-  take(): A.Data {
-    const len = this.length
-    this.length = 0
-    const nullCount = this.nulls
-    this.nulls = 0
-    return A.makeData({
-      type: this.type as A.Int64,
-      length: len,
-      nullCount,
-      nullBitmap: nullCount ? packBits(this.valid, len) : undefined,
-      data: this.values.slice(0, len) as BigInt64Array,
-    })
   }
 }
 

@@ -1,5 +1,5 @@
 import type {RowView} from '../feeds/types.js'
-import {nsToIso} from '../util/time.js'
+import {nsToIso, toNs} from '../util/time.js'
 import type {StoreColumn} from './schema.js'
 
 export type OutputFormat = 'table' | 'ndjson' | 'csv'
@@ -15,19 +15,6 @@ export function formatFloat32(v: number): string {
   return String(v)
 }
 
-function timeUnitToNs(v: bigint, unit: string): bigint {
-  switch (unit) {
-    case 's':
-      return v * 1_000_000_000n
-    case 'ms':
-      return v * 1_000_000n
-    case 'us':
-      return v * 1000n
-    default:
-      return v
-  }
-}
-
 /** A column's value in a row, as display text (null when absent). */
 export function displayValue(row: RowView, col: StoreColumn): string | null {
   let v: unknown
@@ -35,7 +22,7 @@ export function displayValue(row: RowView, col: StoreColumn): string | null {
     case 'recv_ts':
       return nsToIso(row.recv_ts)
     case 'exch_ts':
-      return row.exch_ts === null ? null : nsToIso(timeUnitToNs(row.exch_ts, col.kind === 'timestamp' ? col.unit : 'ns'))
+      return row.exch_ts === null ? null : nsToIso(toNs(row.exch_ts, col.kind === 'timestamp' ? col.unit : 'ns'))
     case 'symbol':
       return row.symbol
     case 'kind':
