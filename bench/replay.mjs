@@ -15,11 +15,14 @@
  *   accuracy    50k frames of a bursty synthetic tape (meanGapMs 1: ~50 s at
  *               1x) at 1x and 10x: lateness p50/p99/max, and drift (first vs
  *               last 1000 frames).
- *   memory      a large recording (MDREC_BENCH_MEMORY_ROWS, default 20M rows)
- *               written to a temp dir, replayed at 'max' to one client: peak RSS.
+ *   memory      a large recording (MDREC_BENCH_MEMORY_ROWS, default 20M rows:
+ *               ~390 MiB, ~35 s to write; 50M rows is ~1 GiB) written to a temp
+ *               dir, replayed at 'max' to one client by a replay in its own
+ *               process: that process's peak RSS.
  *
- * Clients run in a separate process (fork of this file), so the server's RSS
- * and CPU are its own.
+ * Clients run in a separate process (fork of this file), so the server's CPU
+ * is its own. The machine's other load shows in the lateness figures: run
+ * on a quiet machine.
  */
 import {fork} from 'node:child_process'
 import {mkdtempSync, rmSync, statSync} from 'node:fs'
@@ -400,17 +403,15 @@ const CASES = {
     const writeS = (performance.now() - tw) / 1000
     const size = statSync(path).size
     log(`wrote ${(size / 2 ** 20).toFixed(0)} MiB in ${writeS.toFixed(0)} s`)
-    const rssBefore = process.memoryUsage().rss
-    let peak = rssBefore
-    const sampler = setInterval(() => {
-      const r = process.memoryUsage().rss
-      if (r > peak) peak = r
-    }, 100)
-    const h = await lib.replay(path, {port: 0, speed: 'max', atEnd: 'close'})
-    await clients.connect(h.url, 1)
+    // the replay runs in its own process: its RSS is the replay's, not this harness's
+    const server = fork(HERE, ['--memory-server', path], {stdio: ['ignore', 'inherit', 'inherit', 'ipc']})
+    const fromServer = (type) => new Promise((resolve) => server.on('message', (m) => m.type === type && resolve(m)))
+    const {url} = await fromServer('url')
+    const rss = fromServer('rss')
+    await clients.connect(url, 1)
     const r = await clients.run(syms)
-    await h.close()
-    clearInterval(sampler)
+    server.send({type: 'close'})
+    const {rssBefore, peak} = await rss
     if (r.counts[0] !== N) throw new Error(`memory: client got ${r.counts[0]} of ${N} frames`)
     const playS = (r.last - r.t0) / 1000
     return {
@@ -436,6 +437,24 @@ function generateElsewhere(path, opts) {
   })
 }
 
+/** The memory case's replay server: reports its URL, then its RSS (before, peak) once told to close. */
+async function memoryServerProcess(path) {
+  const lib = await loadLib()
+  const rssBefore = process.memoryUsage().rss
+  let peak = rssBefore
+  const sampler = setInterval(() => {
+    const r = process.memoryUsage().rss
+    if (r > peak) peak = r
+  }, 100)
+  const h = await lib.replay(path, {port: 0, speed: 'max', atEnd: 'close'})
+  process.send({type: 'url', url: h.url})
+  process.on('message', async () => {
+    await h.close()
+    clearInterval(sampler)
+    process.send({type: 'rss', rssBefore, peak}, () => process.exit(0))
+  })
+}
+
 async function generateProcess(path, opts) {
   const lib = await loadLib()
   await makeRecording(lib, path, JSON.parse(opts))
@@ -444,6 +463,8 @@ async function generateProcess(path, opts) {
 // (after every declaration: classes and consts are not hoisted)
 if (process.argv[2] === '--client') {
   await clientProcess()
+} else if (process.argv[2] === '--memory-server') {
+  await memoryServerProcess(process.argv[3])
 } else if (process.argv[2] === '--generate') {
   await generateProcess(process.argv[3], process.argv[4])
 } else {
