@@ -13,7 +13,7 @@ describe('every fixture reads the same in nodejs-polars (an independent Arrow re
     it(f, async () => {
       const path = join(fixtures, f)
       const file = await openRecording(path)
-      expect(file.meta.feed).toBe('yahoo')
+      expect(file.meta.formatVersion).toBe(1)
       expect(await expectPolarsAgrees(path)).toBeGreaterThan(100)
     })
   }
