@@ -60,9 +60,11 @@ The URL defaults to the feed's public endpoint; --url or MDREC_YAHOO_URL overrid
       rotate: f.rotate,
       raw: f.raw as RawMode,
       supervisor: {staleMs: f['stale-timeout'], minBackoffMs: f['reconnect-min'], maxBackoffMs: f['reconnect-max']},
-      log: tty ? undefined : say,
+      // on a terminal the bar shows the connection state; other lines go above it only before it starts
+      log: (line) => {
+        if (!tty || line.startsWith('recording ')) say(line)
+      },
     })
-    say(`recording ${(argv as string[]).join(' ')} from ${recorder.endpoint} to ${recorder.stats().files[0]}`)
 
     let interrupts = 0
     const onSignal = (sig: NodeJS.Signals) => {

@@ -172,6 +172,7 @@ export class Recorder {
       if (o.signal.aborted) queueMicrotask(() => void this.stop())
       else o.signal.addEventListener('abort', () => void this.stop(), {once: true})
     }
+    o.log?.(`recording ${o.symbols.join(' ')} from ${this.endpoint} to ${first}`)
     this.sup.start()
   }
 
