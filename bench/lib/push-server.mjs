@@ -10,6 +10,7 @@ import {syntheticYahooTape} from '../../dist/feeds/yahoo/synthetic.js'
 
 const FRAMES = Number(process.env.FRAMES ?? 500_000)
 const RATE = Number(process.env.RATE ?? 0)
+const CORK = process.env.CORK === '1'
 const POOL = Math.min(FRAMES, 200_000)
 const frames = []
 for (const f of syntheticYahooTape({frames: POOL, symbols: 50, seed: 3})) frames.push(encodeFrame(f.data, 'v2'))
@@ -28,8 +29,13 @@ wss.on('connection', (ws) => {
         else ws.close(1000)
         return
       }
-      // as fast as the socket allows: keep ~1 MB queued, no more
+      // as fast as the socket allows: keep ~1 MB queued, no more. CORK=1 writes
+      // each burst with one writev (ws's socket corked): without it the
+      // server's one-syscall-per-frame is the limit, not the client
+      const sock = CORK ? ws._socket : null
+      sock?.cork()
       while (i < FRAMES && ws.bufferedAmount < 1 << 20) ws.send(frames[i++ % POOL])
+      sock?.uncork()
       if (i < FRAMES) setImmediate(pump)
       else ws.close(1000)
     }
