@@ -1,0 +1,170 @@
+import {MdrecError} from '../../errors.js'
+import type {RecordingMeta} from '../../store/schema.js'
+import type {FeedAdapter} from '../registry.js'
+import type {ColumnDef, FeedCodec, Frame, FrameDecode, RowView} from '../types.js'
+import {decodeText, encodeEnvelope, envelopeOfRow, isPlainObject, parseJson, pingMessage, pongFor, subscribeMessage} from './codec.js'
+
+/** There is no public generic server: the URL must come from --url or this variable. */
+export const GENERIC_URL_ENV = 'MDREC_GENERIC_URL'
+/** How often the recorder sends `{"type":"ping","timestamp":…}` (servers with a ping timeout commonly allow 30–60 s). */
+export const GENERIC_PING_MS = 15_000
+
+/**
+ * The generic feed's columns (see codec.ts): the envelope's `type`, `data`
+ * as JSON text, a non-ms `timestamp`, any other envelope keys, and the key
+ * order when it is not the usual one. `channel` is the row's `symbol`, an
+ * integer ms `timestamp` its `exch_ts`.
+ */
+export const GENERIC_COLUMNS: readonly ColumnDef[] = [
+  {name: 'event', type: 'dict_utf8', description: 'the envelope\'s "type" (price_update, trade, error, …)'},
+  {name: 'data', type: 'utf8', description: 'the envelope\'s "data" as JSON text, exactly as received; null when absent'},
+  {
+    name: 'timestamp_json',
+    type: 'utf8',
+    description: 'the envelope\'s "timestamp" as JSON text (as received) when it is not an integer number of ms; then exch_ts is null',
+  },
+  {
+    name: 'extra',
+    type: 'utf8',
+    description: 'other envelope keys (and a "channel" that is not a string) as a JSON object text, in received order, values as received; null when none',
+  },
+  {
+    name: 'layout',
+    type: 'dict_utf8',
+    description: 'the envelope\'s key order as a JSON array when it is not type, channel, data, timestamp; null for that order',
+  },
+]
+
+const TD = new TextDecoder('utf-8', {fatal: false})
+
+export function genericCodec(): FeedCodec {
+  return {
+    feed: 'generic',
+    exchTsUnit: 'ms',
+    columns: GENERIC_COLUMNS,
+    decode(frame: Frame): FrameDecode {
+      if (frame.binary) return {ok: false, code: 'BINARY_FRAME', message: 'a binary frame: this protocol sends text frames only'}
+      return decodeText(typeof frame.data === 'string' ? frame.data : TD.decode(frame.data))
+    },
+    encode(row: RowView): Frame {
+      if (row.raw) return {data: TD.decode(row.raw), binary: false}
+      return {data: encodeEnvelope(envelopeOfRow(row.symbol, row.exch_ts, row.fields)), binary: false}
+    },
+  }
+}
+
+/** A server-supplied string, shortened for a log line. */
+function clip(v: unknown): string {
+  const s = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v)
+  return s.length > 200 ? `${s.slice(0, 200)}…` : s
+}
+
+/**
+ * The recorder's control hook: protocol frames are answered or swallowed
+ * before the codec sees them.
+ * - `pong`: swallowed (the answer to the recorder's keep-alive).
+ * - `ping` from the server (not in the protocol table, but answered in kind
+ *   should a server send one): answered with `{"type":"pong","timestamp":<echo>}`, not recorded.
+ * - `subscription_result` / `unsubscription_result` with `success: true`:
+ *   swallowed. Any other result (success false or missing) is logged and
+ *   recorded as a `status` row.
+ * - `error`: logged and recorded as a `status` row.
+ * Everything else goes to the codec.
+ */
+export function genericControl(log?: (line: string) => void): (frame: Frame) => string | boolean {
+  return (frame) => {
+    if (frame.binary || typeof frame.data !== 'string') return false
+    const p = parseJson(frame.data)
+    if (!p.ok || !isPlainObject(p.value)) return false
+    const m = p.value
+    switch (m.type) {
+      case 'pong':
+        return true
+      case 'ping':
+        return pongFor(m)
+      case 'subscription_result':
+      case 'unsubscription_result': {
+        if (m.success === true) return true
+        const what = m.type === 'subscription_result' ? 'subscribing to' : 'unsubscribing from'
+        const why = m.message !== undefined ? `: ${clip(m.message)}` : m.success === undefined ? ' (no "success" in the result)' : ''
+        log?.(`generic: ${what} channel ${clip(m.channel)} failed${why}`)
+        return false
+      }
+      case 'error':
+        log?.(`generic: the server reported an error: ${m.message === undefined ? '(no message)' : clip(m.message)}`)
+        return false
+      default:
+        return false
+    }
+  }
+}
+
+const SECRET_PARAM = /token|key|secret|pass|auth|sig|session|jwt|credential/i
+
+/**
+ * The URL as stored in the recording and shown in logs: user:password@ and
+ * the values of query parameters that look like credentials (token, api_key,
+ * signature…) are replaced by `REDACTED`. A generic server's URL is the
+ * user's own, and may carry one. Unchanged URLs are returned as given.
+ */
+export function redactEndpoint(url: string): string {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    return url // the recorder rejects it with a usage error right after
+  }
+  let changed = false
+  if (u.username || u.password) {
+    u.username = ''
+    u.password = ''
+    changed = true
+  }
+  for (const [k] of [...u.searchParams]) {
+    if (SECRET_PARAM.test(k)) {
+      u.searchParams.set(k, 'REDACTED')
+      changed = true
+    }
+  }
+  return changed ? u.toString() : url
+}
+
+export const genericAdapter: FeedAdapter = {
+  name: 'generic',
+  defaultUrl: '',
+  urlEnv: GENERIC_URL_ENV,
+  displayColumns: ['event', 'data'],
+  async client({symbols, url: given, env, types, format, paper, log}) {
+    if (types?.length || format !== undefined || paper) {
+      throw new MdrecError(
+        'E_USAGE',
+        'the generic feed takes no --types, --format or --paper: each SYMBOL is a channel name, subscribed with {"type":"subscribe","channel":SYMBOL}',
+      )
+    }
+    const url = given ?? (env[GENERIC_URL_ENV] || undefined)
+    if (url === undefined) {
+      throw new MdrecError(
+        'E_USAGE',
+        `the generic feed has no public endpoint: give the server's URL with --url ws://HOST:PORT/PATH or set ${GENERIC_URL_ENV}`,
+      )
+    }
+    const channels = [...new Set(symbols)]
+    const subs = channels.map(subscribeMessage)
+    return {
+      codec: genericCodec(),
+      endpoint: redactEndpoint(url),
+      feedOptions: {},
+      spec: {
+        feed: 'generic',
+        url,
+        subscribeMessages: () => subs,
+        keepaliveMessages: () => [pingMessage(Date.now())],
+        keepaliveMs: GENERIC_PING_MS,
+        control: genericControl(log),
+      },
+    }
+  },
+  codecFor(_meta: RecordingMeta) {
+    return genericCodec()
+  },
+}

@@ -1,0 +1,161 @@
+/**
+ * The generic feed's replay side: the {@link GenericServer} emulator seen
+ * through the engine's feed-neutral interface, and the row encoder.
+ *
+ * One wire variant ('json'). Payloads are the recorded text: `raw` as is when
+ * the recorder kept it, else the envelope re-encoded from the columns (exact
+ * by construction: the recorder leaves `raw` null only when that re-encoding
+ * matched). When a loop shifts times, an `exch_ts` timestamp moves by the
+ * shift and the frame is re-encoded (a compact envelope, so a frame that had
+ * spaces between its envelope members loses them on later plays); a
+ * `timestamp_json` (not ms) and times inside `data` are left as recorded.
+ *
+ * Rows of every kind but gap and reject are sent, `status` rows included: a
+ * failed subscription or an `error` the recorded server sent goes to the
+ * clients subscribed to its channel (or, without one, to every subscribed
+ * client), as the recorder saw it.
+ */
+import {EventEmitter} from 'node:events'
+
+import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
+import type {ReplayBatch} from '../../replay/rows.js'
+import {encodeEnvelope, envelopeOfRow} from './codec.js'
+import {GenericServer, type GenericClient} from './server.js'
+
+const VARIANTS: readonly string[] = ['json']
+
+class Client implements EmulatorClient {
+  readonly id: number
+  readonly ws: GenericClient['ws']
+  readonly variant = 0
+  constructor(readonly gc: GenericClient) {
+    this.id = gc.id
+    this.ws = gc.ws
+  }
+  get subscriptions(): number {
+    return this.gc.channels.size
+  }
+  get dropped(): number {
+    return this.gc.dropped
+  }
+  wants(symbol: string): boolean {
+    return symbol === '' ? this.gc.channels.size > 0 : this.gc.channels.has(symbol)
+  }
+}
+
+/**
+ * The engine starts a client's timeline at its first subscription, but this
+ * protocol subscribes one channel per message: without a pause, rows due at
+ * the start for the channels of the 2nd, 3rd… message (sent a moment later,
+ * or after awaiting each subscription_result) would be missed. So the engine
+ * hears of a client's first subscription only once no further subscribe has
+ * come for SUBSCRIBE_SETTLE_MS (each one restarts the wait), and at most
+ * SUBSCRIBE_SETTLE_MAX_MS after the first. The subscription results
+ * themselves are sent at once. Later subscriptions pass straight through.
+ */
+export const SUBSCRIBE_SETTLE_MS = 50
+export const SUBSCRIBE_SETTLE_MAX_MS = 500
+
+class GenericEmulator extends EventEmitter implements Emulator {
+  private readonly byClient = new Map<GenericClient, Client>()
+  /** Clients whose first subscription is in its settle window. */
+  private readonly settling = new Map<GenericClient, {first: number; timer: NodeJS.Timeout}>()
+  /** Clients the engine has been told about (their timeline may run). */
+  private readonly started = new WeakSet<GenericClient>()
+  constructor(private readonly srv: GenericServer) {
+    super()
+    srv.on('connection', (gc: GenericClient) => {
+      const c = new Client(gc)
+      this.byClient.set(gc, c)
+      this.emit('connection', c)
+    })
+    const forward = (event: string) => (gc: GenericClient, channels?: string[]) => {
+      const c = this.byClient.get(gc)
+      if (c) this.emit(event, c, channels)
+    }
+    srv.on('subscribe', (gc: GenericClient, added: string[]) => {
+      const c = this.byClient.get(gc)
+      if (!c) return
+      if (this.started.has(gc)) {
+        this.emit('subscribe', c, added)
+        return
+      }
+      // its channels collect in gc.channels meanwhile
+      const s = this.settling.get(gc)
+      const first = s?.first ?? Date.now()
+      clearTimeout(s?.timer)
+      const wait = Math.max(0, Math.min(SUBSCRIBE_SETTLE_MS, first + SUBSCRIBE_SETTLE_MAX_MS - Date.now()))
+      const timer = setTimeout(() => {
+        this.settling.delete(gc)
+        this.started.add(gc)
+        if (this.byClient.has(gc)) this.emit('subscribe', c, [...gc.channels])
+      }, wait)
+      this.settling.set(gc, {first, timer})
+    })
+    srv.on('unsubscribe', forward('unsubscribe'))
+    srv.on('slow', forward('slow'))
+    srv.on('disconnect', (gc: GenericClient) => {
+      clearTimeout(this.settling.get(gc)?.timer)
+      this.settling.delete(gc)
+      const c = this.byClient.get(gc)
+      this.byClient.delete(gc)
+      if (c) this.emit('disconnect', c)
+    })
+  }
+  get host(): string {
+    return this.srv.host
+  }
+  get port(): number {
+    return this.srv.port
+  }
+  url(_variant: number): string {
+    return this.srv.url()
+  }
+  get clients(): Iterable<EmulatorClient> {
+    return this.byClient.values()
+  }
+  send(client: EmulatorClient, payload: string | Uint8Array, cb?: () => void): boolean {
+    return this.srv.send((client as Client).gc, payload, cb)
+  }
+  closeClient(client: EmulatorClient, code: number, reason: string): void {
+    client.ws.close(code, reason)
+  }
+  close(code: number, reason: string): Promise<void> {
+    for (const s of this.settling.values()) clearTimeout(s.timer)
+    this.settling.clear()
+    return this.srv.close(code, reason)
+  }
+}
+
+class GenericRowEncoder implements RowEncoder {
+  encode(b: ReplayBatch, i: number, _variant: number, shiftNs: number): string | Uint8Array {
+    if (shiftNs === 0) {
+      const raw = b.raw(i)
+      if (raw !== null) return raw
+    }
+    const t = b.exchTs(i)
+    const shifted = t === null || shiftNs === 0 ? t : t + BigInt(Math.round(shiftNs / 1e6))
+    return encodeEnvelope(envelopeOfRow(b.symbol(i), shifted, b.fields(i)))
+  }
+}
+
+export const genericReplay: ReplayFeed = {
+  name: 'generic',
+  variants: VARIANTS,
+  async listen(o: EmulatorOptions): Promise<Emulator> {
+    const srv = await GenericServer.listen({
+      host: o.host,
+      port: o.port,
+      maxBufferedBytes: o.maxBufferedBytes,
+      slowClient: o.slowClient,
+      log: o.log,
+    })
+    return new GenericEmulator(srv)
+  },
+  recordedVariant() {
+    return 0
+  },
+  encoder() {
+    return new GenericRowEncoder()
+  },
+}
