@@ -1,0 +1,445 @@
+/**
+ * The KIS feed for `mdrec record`: registrations planned and checked against
+ * the 41-per-session limit before anything is sent, the approval key fetched
+ * from the REST host, subscribe messages, PINGPONG answers, acks (learning the
+ * notice key/iv, surfacing refusals), and the codec.
+ *
+ * Secrets: KIS_APP_KEY / KIS_APP_SECRET come from the environment and go only
+ * into the approval request's body; the approval key goes only into the
+ * subscribe messages. None of the three is put in the endpoint, the
+ * metadata, a log line or an error message, and a server message that
+ * contains one of them is not recorded (see {@link SecretGuard}).
+ */
+import {MdrecError} from '../../errors.js'
+import type {ClientOptions, ClientSetup, FeedAdapter} from '../registry.js'
+import type {FeedCodec, Frame, FrameDecode, RowView} from '../types.js'
+import {
+  decodeKisFrame,
+  encodeRecordFields,
+  frameText,
+  parseControl,
+  requestText,
+  type CipherKey,
+  type DecodeContext,
+} from './codec.js'
+import {TR_BY_ID, TR_IDS, TRS, kisColumns, trIdsOf, type TrSpec} from './layouts.js'
+
+export const KIS_REAL_WS = 'ws://ops.koreainvestment.com:21000'
+export const KIS_PAPER_WS = 'ws://ops.koreainvestment.com:31000'
+export const KIS_REAL_REST = 'https://openapi.koreainvestment.com:9443'
+export const KIS_PAPER_REST = 'https://openapivts.koreainvestment.com:29443'
+export const KIS_WS_HOST = 'ops.koreainvestment.com'
+export const KIS_URL_ENV = 'MDREC_KIS_URL'
+export const KIS_REST_URL_ENV = 'MDREC_KIS_REST_URL'
+export const KIS_APP_KEY_ENV = 'KIS_APP_KEY'
+export const KIS_APP_SECRET_ENV = 'KIS_APP_SECRET'
+export const KIS_APPROVAL_PATH = '/oauth2/Approval'
+/** Real-time registrations per session (trades, quotes and notices together). */
+export const KIS_MAX_REGISTRATIONS = 41
+
+const TD = new TextDecoder('utf-8')
+
+// ---------------------------------------------------------------------------
+// Codec
+
+/** State one recording's control handler and codec share: the key/iv acks hand out for encrypted TRs. */
+export class KisSession implements DecodeContext {
+  private readonly keys = new Map<string, CipherKey>()
+  private latest: CipherKey | undefined
+  constructor(readonly allowed: ReadonlySet<string>) {}
+
+  /** The key/iv of `trId`'s ack, else the latest any ack gave (KIS hands out one pair per session). */
+  keyFor(trId: string): CipherKey | undefined {
+    return this.keys.get(trId) ?? this.latest
+  }
+
+  learn(trId: string, key: CipherKey): void {
+    this.keys.set(trId, key)
+    this.latest = key
+  }
+}
+
+export type KisCodec = FeedCodec & {readonly trIds: readonly string[]; readonly session: KisSession}
+
+/** The codec of a recording of `trIds`. Decoding encrypted notices needs the session its acks taught. */
+export function kisCodec(trIds: Iterable<string>, session?: KisSession): KisCodec {
+  const want = new Set(trIds)
+  const ids = TR_IDS.filter((t) => want.has(t))
+  const s = session ?? new KisSession(new Set(ids))
+  return {
+    feed: 'kis',
+    trIds: ids,
+    session: s,
+    exchTsUnit: 's',
+    columns: kisColumns(ids),
+    decode(frame: Frame): FrameDecode {
+      return decodeKisFrame(frame, s)
+    },
+    /**
+     * The frame a row came from: the received bytes when kept, a status row's
+     * message (its `info`), else the record re-encoded alone (count 001). An
+     * encrypted row comes back as its plaintext frame (`1|TR|001|…`): the
+     * recording holds no session key, an emulator encrypts it for its client.
+     */
+    encode(row: RowView): Frame {
+      const enc = row.fields.encrypted === true
+      if (row.raw && !enc) return {data: TD.decode(row.raw), binary: false}
+      if (row.kind === 'status' && row.info !== null) return {data: row.info, binary: false}
+      return {data: rowFrame(row.fields), binary: false}
+    },
+  }
+}
+
+/** One row alone as a data frame (`1|…` with a plaintext payload for encrypted TRs). */
+export function rowFrame(fields: Record<string, unknown>): string {
+  const tr = TR_BY_ID.get(String(fields.tr_id))
+  if (!tr) return ''
+  const n = layoutOf(tr, fields)
+  const strs: string[] = []
+  encodeRecordFields(tr, n, fields, strs)
+  return frameText(fields.encrypted === true ? '1' : '0', tr.trId, 1, strs.join('^'))
+}
+
+export function layoutOf(tr: TrSpec, fields: Record<string, unknown>): number {
+  const n = fields.layout
+  return typeof n === 'number' && tr.layouts.includes(n) ? n : tr.layouts[tr.layouts.length - 1]
+}
+
+// ---------------------------------------------------------------------------
+// Planning registrations
+
+export interface Registration {
+  trId: string
+  trKey: string
+}
+
+type KeyForm = TrSpec['keyForm']
+
+const KRX_CODE = /^(?:[0-9][0-9A-Z]{5}|Q[0-9]{6})$/
+/** Exchange codes of overseas tr_keys (`D`/`R` + exchange + symbol). */
+export const OVERSEAS_EXCHANGES = ['NAS', 'NYS', 'AMS', 'BAQ', 'BAY', 'BAA', 'HKS', 'TSE', 'SHS', 'SZS', 'SHI', 'SZI', 'HSX', 'HNX'] as const
+const OVERSEAS_KEY = /^[DR]([A-Z]{3})[A-Za-z0-9.\-/]+$/
+const HTS_ID = /^[A-Za-z0-9_.@-]{1,32}$/
+
+function formOf(symbol: string): KeyForm | null {
+  if (KRX_CODE.test(symbol)) return 'krx'
+  const m = OVERSEAS_KEY.exec(symbol)
+  if (m && (OVERSEAS_EXCHANGES as readonly string[]).includes(m[1])) return 'overseas'
+  if (HTS_ID.test(symbol)) return 'hts_id'
+  return null
+}
+
+const FORM_TEXT: Record<KeyForm, string> = {
+  krx: 'a KRX code (6 digits, e.g. 005930)',
+  overseas: 'an overseas key (D + exchange + symbol, e.g. DNASAAPL)',
+  hts_id: 'an HTS ID (the tr_key of order/fill notices)',
+}
+
+const NUMBER_WORDS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten']
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`
+}
+
+function trList(): string {
+  return TRS.map((t) => `${t.trId} (${t.title})`).join(', ')
+}
+
+/**
+ * Pair every symbol with the types its form takes (KRX codes with the
+ * domestic TRs, overseas keys with the overseas ones, HTS IDs with the
+ * notices), check everything, and enforce the 41-registration limit.
+ */
+export function planRegistrations(symbols: string[], types: string[] | undefined, paper: boolean): {registrations: Registration[]; types: string[]} {
+  const syms = [...new Set(symbols.map((s) => s.trim()).filter(Boolean))]
+  if (syms.length === 0) throw new MdrecError('E_USAGE', 'no symbols given: name at least one, e.g. `mdrec record 005930 --feed kis`')
+  const forms = new Map<string, KeyForm>()
+  for (const s of syms) {
+    const form = formOf(s)
+    if (!form) throw new MdrecError('E_USAGE', `invalid kis symbol "${s}": use ${FORM_TEXT.krx}, ${FORM_TEXT.overseas}, or ${FORM_TEXT.hts_id}`)
+    forms.set(s, form)
+  }
+  let trs: TrSpec[]
+  if (types && types.length > 0) {
+    trs = []
+    for (const t of new Set(types)) {
+      const tr = TR_BY_ID.get(t)
+      if (!tr) throw new MdrecError('E_USAGE', `unknown kis type "${t}": use TR ids, comma-separated, among ${trList()}`)
+      if (tr.venue === 'real' && paper) throw new MdrecError('E_USAGE', `${t} is the real-account notice TR; with --paper use ${t.slice(0, -1)}9`)
+      if (tr.venue === 'paper' && !paper) throw new MdrecError('E_USAGE', `${t} is the paper-account notice TR: add --paper, or use ${t.slice(0, -1)}0 for a real account`)
+      trs.push(tr)
+    }
+  } else {
+    trs = []
+    const present = new Set(forms.values())
+    if (present.has('krx')) trs.push(TR_BY_ID.get('H0STCNT0')!)
+    if (present.has('overseas')) trs.push(TR_BY_ID.get('HDFSCNT0')!)
+    if (present.has('hts_id')) {
+      const s = syms.find((x) => forms.get(x) === 'hts_id')!
+      throw new MdrecError(
+        'E_USAGE',
+        `"${s}" is not ${FORM_TEXT.krx} or ${FORM_TEXT.overseas}; to record the order/fill notices of HTS ID ${s} pass --types ${paper ? 'H0STCNI9' : 'H0STCNI0'}`,
+      )
+    }
+  }
+  const regs: Registration[] = []
+  let maxPer = 0
+  for (const s of syms) {
+    const mine = trs.filter((t) => t.keyForm === forms.get(s))
+    if (mine.length === 0) {
+      throw new MdrecError(
+        'E_USAGE',
+        `symbol "${s}" is ${FORM_TEXT[forms.get(s)!]} but none of --types ${trs.map((t) => t.trId).join(',')} takes one (${TRS.filter((t) => t.keyForm === forms.get(s)).map((t) => t.trId).join(', ')} do)`,
+      )
+    }
+    maxPer = Math.max(maxPer, mine.length)
+    for (const t of mine) regs.push({trId: t.trId, trKey: s})
+  }
+  for (const t of trs) {
+    if (!regs.some((r) => r.trId === t.trId)) {
+      throw new MdrecError('E_USAGE', `--types ${t.trId} takes ${FORM_TEXT[t.keyForm]}, and no symbol given is one`)
+    }
+  }
+  if (regs.length > KIS_MAX_REGISTRATIONS) {
+    const uniform = regs.length === syms.length * trs.length
+    const what = uniform
+      ? `${plural(syms.length, 'symbol')} × ${plural(trs.length, 'type')} = ${regs.length} registrations`
+      : `${regs.length} registrations (${plural(syms.length, 'symbol')}, each with the types its form takes)`
+    const per = Math.floor(KIS_MAX_REGISTRATIONS / maxPer)
+    const parts = Math.ceil(syms.length / per)
+    throw new MdrecError(
+      'E_USAGE',
+      `${what}; KIS allows ${KIS_MAX_REGISTRATIONS} per session: split into ${NUMBER_WORDS[parts] ?? parts} recordings of at most ${plural(per, 'symbol')} (each with its own app key: KIS allows one session per app key)`,
+    )
+  }
+  return {registrations: regs, types: trs.map((t) => t.trId)}
+}
+
+// ---------------------------------------------------------------------------
+// URLs
+
+function parseUrl(url: string, what: string, schemes: string[], example: string): URL {
+  let u: URL
+  try {
+    u = new URL(url)
+  } catch {
+    throw new MdrecError('E_USAGE', `invalid ${what} "${url}": expected a ${schemes.join(' or ')} URL, e.g. ${example}`)
+  }
+  if (!schemes.includes(u.protocol.replace(/:$/, '://'))) {
+    throw new MdrecError('E_USAGE', `invalid ${what} "${url}": the scheme must be ${schemes.join(' or ')}`)
+  }
+  return u
+}
+
+/**
+ * The WebSocket URL and the REST base the approval key comes from:
+ * MDREC_KIS_REST_URL if set; the official REST host (real or paper) for the
+ * official WebSocket host; otherwise the WebSocket's own host:port over
+ * http(s) — an emulator (`mdrec replay`) serves /oauth2/Approval on its port.
+ */
+export function resolveKisUrls(given: string | undefined, env: NodeJS.ProcessEnv, paperFlag: boolean): {wsUrl: string; restBase: string; paper: boolean} {
+  const fromEnv = env[KIS_URL_ENV]
+  const wsUrl = given ?? (fromEnv ? fromEnv : paperFlag ? KIS_PAPER_WS : KIS_REAL_WS)
+  const u = parseUrl(wsUrl, given !== undefined ? '--url' : fromEnv ? KIS_URL_ENV : 'URL', ['ws://', 'wss://'], 'ws://127.0.0.1:8765')
+  let paper = paperFlag
+  let restBase: string
+  if (u.hostname === KIS_WS_HOST) {
+    if (paperFlag && u.port === '21000') {
+      throw new MdrecError('E_USAGE', `--paper conflicts with ${wsUrl} (port 21000 is the real-trading server; the paper one is ${KIS_PAPER_WS})`)
+    }
+    if (u.port === '31000') paper = true
+    restBase = paper ? KIS_PAPER_REST : KIS_REAL_REST
+  } else {
+    restBase = `${u.protocol === 'wss:' ? 'https:' : 'http:'}//${u.host}`
+  }
+  const restEnv = env[KIS_REST_URL_ENV]
+  if (restEnv) {
+    parseUrl(restEnv, KIS_REST_URL_ENV, ['http://', 'https://'], KIS_REAL_REST)
+    restBase = restEnv
+  }
+  return {wsUrl, restBase: restBase.replace(/\/+$/, ''), paper}
+}
+
+// ---------------------------------------------------------------------------
+// Approval key
+
+/** Replaces credential values in text that came from elsewhere (server answers), before it is shown. */
+export class SecretGuard {
+  private readonly secrets: string[]
+  constructor(values: Array<string | undefined>) {
+    // Values this short would match ordinary text; real KIS keys are 36+ characters.
+    this.secrets = values.filter((v): v is string => typeof v === 'string' && v.length >= 8)
+  }
+  add(value: string): void {
+    if (value.length >= 8) this.secrets.push(value)
+  }
+  contains(text: string): boolean {
+    for (const s of this.secrets) if (text.includes(s)) return true
+    return false
+  }
+  redact(text: string): string {
+    let out = text
+    for (const s of this.secrets) out = out.split(s).join('***')
+    return out
+  }
+}
+
+function oneLine(text: string, max = 200): string {
+  const t = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()
+  return t.length > max ? `${t.slice(0, max)}…` : t
+}
+
+function fetchFailure(e: unknown, timeoutMs: number): string {
+  const err = e as Error & {cause?: {code?: string; message?: string}}
+  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return `no answer within ${timeoutMs / 1000} s`
+  return err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e)
+}
+
+/** At most `limit` bytes of a response body as text (the rest is not read); '' when it cannot be read. */
+async function readBounded(res: Response, limit: number): Promise<string> {
+  if (!res.body) return ''
+  const reader = res.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  try {
+    while (size < limit) {
+      const {done, value} = await reader.read()
+      if (done) break
+      chunks.push(value)
+      size += value.byteLength
+    }
+  } catch {
+    // a body cut off mid-way: what arrived is enough for an error message
+  } finally {
+    reader.cancel().catch(() => {})
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8')
+}
+
+/**
+ * `POST {restBase}/oauth2/Approval` with the app key and secret; returns the
+ * approval key. Errors name the URL and the HTTP status and what KIS said,
+ * with every credential value replaced by `***`.
+ */
+export async function fetchApprovalKey(
+  restBase: string,
+  appKey: string,
+  appSecret: string,
+  opts: {timeoutMs?: number; guard?: SecretGuard} = {},
+): Promise<string> {
+  const url = `${restBase}${KIS_APPROVAL_PATH}`
+  const timeoutMs = opts.timeoutMs ?? 15_000
+  const guard = opts.guard ?? new SecretGuard([appKey, appSecret])
+  let res: Response
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: {'content-type': 'application/json; charset=utf-8'},
+      body: JSON.stringify({grant_type: 'client_credentials', appkey: appKey, secretkey: appSecret}),
+      signal: AbortSignal.timeout(timeoutMs),
+    })
+  } catch (error) {
+    throw new MdrecError('E_FEED', `cannot reach the KIS approval endpoint ${url}: ${oneLine(guard.redact(fetchFailure(error, timeoutMs)))}; check the network, or set ${KIS_REST_URL_ENV}`)
+  }
+  const text = await readBounded(res, 64 * 1024)
+  let json: Record<string, unknown> | null = null
+  try {
+    const v = JSON.parse(text) as unknown
+    if (v && typeof v === 'object') json = v as Record<string, unknown>
+  } catch {
+    // not JSON: reported below
+  }
+  if (!res.ok) {
+    const said = json
+      ? ['error_code', 'error_description', 'msg_cd', 'msg1', 'message', 'error'].map((k) => (typeof json![k] === 'string' ? `${k} ${json![k] as string}` : null)).filter(Boolean).join(', ')
+      : text
+    // redact before clipping: a clipped credential would leave its prefix behind
+    const detail = said ? `: ${oneLine(guard.redact(said))}` : ''
+    throw new MdrecError(
+      'E_FEED',
+      `KIS refused the approval key request (HTTP ${res.status} from ${url})${detail}; check ${KIS_APP_KEY_ENV} and ${KIS_APP_SECRET_ENV} (paper-trading keys need --paper)`,
+    )
+  }
+  const key = json?.approval_key
+  if (typeof key !== 'string' || key === '') {
+    throw new MdrecError('E_FEED', `the KIS approval endpoint ${url} answered HTTP ${res.status} without an approval_key; is ${restBase} a KIS REST host?`)
+  }
+  return key
+}
+
+// ---------------------------------------------------------------------------
+// Control handling
+
+/**
+ * The supervisor's `control` for KIS: PINGPONG is answered with its echo and
+ * not recorded; acks teach the session their key/iv and are recorded as
+ * status rows (refusals also logged); a message that contains a credential is
+ * dropped with a log line instead of being recorded.
+ */
+export function kisControl(session: KisSession, guard: SecretGuard, log?: (line: string) => void): (frame: Frame) => string | boolean {
+  return (frame) => {
+    const text = typeof frame.data === 'string' ? frame.data : TD.decode(frame.data)
+    if (guard.contains(text)) {
+      log?.(`kis: a ${text.charCodeAt(0) === 123 ? 'control message' : 'frame'} from the server contained a credential value; not recorded`)
+      return true
+    }
+    if (frame.binary || text.charCodeAt(0) !== 123) return false
+    const m = parseControl(text)
+    if ('error' in m) return false
+    if (m.trId === 'PINGPONG') return text
+    if (m.key) session.learn(m.trId, m.key)
+    if (m.rtCd !== null && m.rtCd !== '0') {
+      log?.(`kis refused ${m.trId}${m.trKey ? ` ${m.trKey}` : ''}: ${oneLine(`${m.msgCd ?? '?'} ${m.msg1 ?? ''}`, 120)}`)
+    }
+    return false
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The adapter
+
+export async function kisClient(opts: ClientOptions): Promise<ClientSetup> {
+  if (opts.format !== undefined) throw new MdrecError('E_USAGE', 'the kis feed takes no --format (KIS has one wire format); use --types to pick TRs')
+  const {wsUrl, restBase, paper} = resolveKisUrls(opts.url, opts.env, opts.paper ?? false)
+  const plan = planRegistrations(opts.symbols, opts.types, paper)
+  const appKey = opts.env[KIS_APP_KEY_ENV]
+  const appSecret = opts.env[KIS_APP_SECRET_ENV]
+  const missing = [[KIS_APP_KEY_ENV, appKey], [KIS_APP_SECRET_ENV, appSecret]].filter(([, v]) => !v).map(([k]) => k)
+  if (missing.length > 0) {
+    throw new MdrecError(
+      'E_USAGE',
+      `the kis feed needs ${missing.join(' and ')} in the environment (your KIS Open API app key and secret; mdrec exchanges them for an approval key and never stores them)`,
+    )
+  }
+  const guard = new SecretGuard([appKey, appSecret])
+  const approvalKey = await fetchApprovalKey(restBase, appKey!, appSecret!, {guard})
+  guard.add(approvalKey)
+  opts.log?.(`kis: approval key obtained from ${restBase}${KIS_APPROVAL_PATH}; ${plural(plan.registrations.length, 'registration')} to send`)
+  const session = new KisSession(new Set(plan.types))
+  const codec = kisCodec(plan.types, session)
+  const subscribe = plan.registrations.map((r) => requestText(approvalKey, '1', r.trId, r.trKey))
+  return {
+    codec,
+    endpoint: wsUrl,
+    feedOptions: {types: plan.types, paper, registrations: plan.registrations.length, approval_url: `${restBase}${KIS_APPROVAL_PATH}`},
+    spec: {
+      feed: 'kis',
+      url: wsUrl,
+      subscribeMessages: () => subscribe,
+      control: kisControl(session, guard, opts.log),
+    },
+  }
+}
+
+export const KIS_DISPLAY_COLUMNS = ['tr_id', 'STCK_PRPR', 'CNTG_VOL', 'ASKP1', 'BIDP1', 'ASKP_RSQN1', 'BIDP_RSQN1', 'LAST', 'EVOL', 'PBID1', 'PASK1', 'CNTG_QTY', 'CNTG_UNPR']
+
+export const kisAdapter: FeedAdapter = {
+  name: 'kis',
+  defaultUrl: KIS_REAL_WS,
+  urlEnv: KIS_URL_ENV,
+  displayColumns: KIS_DISPLAY_COLUMNS,
+  client: kisClient,
+  codecFor(meta) {
+    return kisCodec(trIdsOf(meta.feedOptions.types))
+  },
+}

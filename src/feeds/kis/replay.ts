@@ -1,0 +1,247 @@
+/**
+ * The KIS feed's replay side: the {@link KisServer} emulator seen through the
+ * engine's feed-neutral interface, and the row encoder.
+ *
+ * Frames, not rows: KIS bundles several records of one TR into one frame
+ * (`count` > 1), which the recorder splits into rows (`frame_records`,
+ * `frame_record`). The encoder gives the whole frame at the frame's first
+ * row and an empty payload (not sent) for the others:
+ * - a first row with `raw` (every multi-record frame keeps it under --raw
+ *   auto/always): the recorded bytes as they are — byte-exact;
+ * - a first row without `raw` (a single exact record, or --raw never): the
+ *   records re-encoded from their columns, read from the batch (a frame cut
+ *   by a batch boundary is sent in two frames, the only case where the
+ *   bundling is not the recorded one);
+ * - encrypted TRs (notices): the plaintext frame is rebuilt from the columns
+ *   and the emulator encrypts it with each client's own session key/iv (the
+ *   recorded ciphertext belongs to the recorded session's key, which is not
+ *   stored);
+ * - status rows (the recorded acks) are not sent: the emulator answers each
+ *   client's own registrations.
+ * When a loop shifts times, the time fields of every record (HHMMSS and
+ * YYYYMMDD, see layouts.ts) move by the shift rounded up to whole seconds.
+ *
+ * A frame goes to the clients registered for its TR and the key of its first
+ * record (KIS sends the records of one registration per frame).
+ */
+import {EventEmitter} from 'node:events'
+import {WebSocket} from 'ws'
+
+import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
+import type {ReplayBatch} from '../../replay/rows.js'
+import {layoutOf} from './adapter.js'
+import {encodeRecordFields, encryptPayload, frameText, shiftRecordTimes, splitFrame} from './codec.js'
+import {TR_BY_ID, type TrSpec} from './layouts.js'
+import {KisServer, type KisClient} from './server.js'
+
+const TD = new TextDecoder('utf-8')
+const PIPE = 0x7c
+const CARET = 0x5e
+const ZERO = 0x30
+
+/** Environment variable: the replay emulator's PINGPONG interval in ms (0: never). Default 10000. */
+export const KIS_PINGPONG_ENV = 'MDREC_KIS_PINGPONG_MS'
+/** The replay clock starts this long after a client's first registration, so the burst of registrations (one per message) is complete. */
+export const KIS_REPLAY_SETTLE_MS = 50
+
+class Client implements EmulatorClient {
+  readonly id: number
+  readonly ws: KisClient['ws']
+  readonly variant = 0
+  constructor(readonly kc: KisClient) {
+    this.id = kc.id
+    this.ws = kc.ws
+  }
+  get subscriptions(): number {
+    return this.kc.registrations.size
+  }
+  get dropped(): number {
+    return this.kc.dropped
+  }
+  wants(symbol: string): boolean {
+    return symbol === '' ? this.kc.registrations.size > 0 : this.kc.keys.has(symbol)
+  }
+}
+
+/** enc, TR, count text, first field, and where the payload starts, of a data frame (text or UTF-8 bytes). */
+interface Head {
+  enc: string
+  trId: string
+  countText: string
+  key: string
+  payloadAt: number
+}
+
+function headOf(payload: string | Uint8Array): Head | null {
+  if (typeof payload === 'string') {
+    const h = splitFrame(payload)
+    if (!h) return null
+    const caret = h.payload.indexOf('^')
+    return {enc: h.enc, trId: h.trId, countText: h.countText, key: caret < 0 ? h.payload : h.payload.slice(0, caret), payloadAt: payload.length - h.payload.length}
+  }
+  const a = payload.indexOf(PIPE)
+  const b = a < 0 ? -1 : payload.indexOf(PIPE, a + 1)
+  const c = b < 0 ? -1 : payload.indexOf(PIPE, b + 1)
+  if (c < 0) return null
+  let d = payload.indexOf(CARET, c + 1)
+  if (d < 0) d = payload.length
+  const ascii = (s: number, e: number) => TD.decode(payload.subarray(s, e))
+  return {enc: ascii(0, a), trId: ascii(a + 1, b), countText: ascii(b + 1, c), key: ascii(c + 1, d), payloadAt: c + 1}
+}
+
+/** Call `cb` once everything queued on `ws` has been written (or it closed): a frame not sent still owes the engine its write callback. */
+function afterFlush(ws: WebSocket, cb: () => void): void {
+  const check = () => {
+    if (ws.readyState !== WebSocket.OPEN || ws.bufferedAmount === 0) cb()
+    else setTimeout(check, 2).unref()
+  }
+  setImmediate(check)
+}
+
+class KisEmulator extends EventEmitter implements Emulator {
+  private readonly byClient = new Map<KisClient, Client>()
+  private lastPayload: string | Uint8Array | null = null
+  private lastHead: Head | null = null
+
+  constructor(private readonly srv: KisServer) {
+    super()
+    srv.on('connection', (kc: KisClient) => {
+      const c = new Client(kc)
+      this.byClient.set(kc, c)
+      this.emit('connection', c)
+    })
+    const forward = (event: string) => (kc: KisClient, keys?: string[]) => {
+      const c = this.byClient.get(kc)
+      if (c) this.emit(event, c, keys)
+    }
+    srv.on('subscribe', forward('subscribe'))
+    srv.on('unsubscribe', forward('unsubscribe'))
+    srv.on('slow', forward('slow'))
+    srv.on('disconnect', (kc: KisClient) => {
+      const c = this.byClient.get(kc)
+      this.byClient.delete(kc)
+      if (c) this.emit('disconnect', c)
+    })
+  }
+  get host(): string {
+    return this.srv.host
+  }
+  get port(): number {
+    return this.srv.port
+  }
+  url(): string {
+    return this.srv.url()
+  }
+  get clients(): Iterable<EmulatorClient> {
+    return this.byClient.values()
+  }
+  send(client: EmulatorClient, payload: string | Uint8Array, cb?: () => void): boolean {
+    const len = typeof payload === 'string' ? payload.length : payload.byteLength
+    if (len === 0) return false // the 2nd… rows of a bundled frame, recorded acks
+    const kc = (client as Client).kc
+    let head = this.lastHead
+    if (payload !== this.lastPayload) {
+      head = headOf(payload)
+      this.lastPayload = payload
+      this.lastHead = head
+    }
+    if (!head) return this.srv.send(kc, payload, cb)
+    if (!this.srv.isRegistered(kc, head.trId, head.key)) {
+      if (cb) afterFlush(kc.ws, cb)
+      return false
+    }
+    if (head.enc === '1') {
+      const text = typeof payload === 'string' ? payload : TD.decode(payload)
+      const plain = text.slice(head.payloadAt)
+      return this.srv.send(kc, `1|${head.trId}|${head.countText}|${encryptPayload(plain, kc.cipher)}`, cb)
+    }
+    return this.srv.send(kc, payload, cb)
+  }
+  closeClient(client: EmulatorClient, code: number, reason: string): void {
+    client.ws.close(code, reason)
+  }
+  close(code: number, reason: string): Promise<void> {
+    return this.srv.close(code, reason)
+  }
+}
+
+/** A recorded frame's text with every record's time fields moved `shiftS` seconds; unchanged when it does not parse. */
+function shiftFrame(text: string, shiftS: number): string {
+  const h = splitFrame(text)
+  const tr = h ? TR_BY_ID.get(h.trId) : undefined
+  if (!h || !tr || h.enc !== '0' || h.count <= 0) return text
+  const parts = h.payload.split('^')
+  const per = parts.length / h.count
+  if (!Number.isInteger(per) || !tr.layouts.includes(per)) return text
+  for (let r = 0; r < h.count; r++) shiftRecordTimes(tr, parts, r * per, per, shiftS)
+  return `${h.enc}|${h.trId}|${h.countText}|${parts.join('^')}`
+}
+
+export class KisRowEncoder implements RowEncoder {
+  /** `rawNever`: the recording kept no payloads (--raw never), so a frame's first row never carried the whole frame. */
+  constructor(private readonly rawNever: boolean) {}
+
+  encode(b: ReplayBatch, i: number, _variant: number, shiftNs: number): string | Uint8Array {
+    const shiftS = shiftNs > 0 ? Math.ceil(shiftNs / 1e9) : 0
+    const raw = b.raw(i)
+    if (raw !== null && raw.length > 1 && raw[0] === ZERO && raw[1] === PIPE) {
+      return shiftS === 0 ? raw : shiftFrame(TD.decode(raw), shiftS)
+    }
+    if (b.kind(i) === 'status' && b.info(i) !== null) return ''
+    const f = b.fields(i)
+    const tr = TR_BY_ID.get(String(f.tr_id))
+    if (!tr) return ''
+    const k = typeof f.frame_record === 'number' ? f.frame_record : 0
+    const n = typeof f.frame_records === 'number' && f.frame_records > 0 ? f.frame_records : 1
+    const enc = f.encrypted === true
+    if (k > 0) {
+      // The frame's first row sent it, unless that row is in an earlier batch
+      // and could not see this one (no whole-frame raw to send).
+      if (i - k >= 0 || !(this.rawNever || enc) || i !== 0) return ''
+      return this.frame(b, tr, i, n - k, f, enc, shiftS)
+    }
+    return this.frame(b, tr, i, n, f, enc, shiftS)
+  }
+
+  /** Rows i… (up to `count`, within this batch, of the same frame) as one frame. */
+  private frame(b: ReplayBatch, tr: TrSpec, i: number, count: number, first: Record<string, unknown>, enc: boolean, shiftS: number): string {
+    const strs: string[] = []
+    const end = Math.min(b.batch.numRows, i + count)
+    const k0 = typeof first.frame_record === 'number' ? first.frame_record : 0
+    let records = 0
+    for (let j = i; j < end; j++) {
+      const f = j === i ? first : b.fields(j)
+      if (j > i && (f.tr_id !== tr.trId || f.frame_record !== k0 + (j - i))) break
+      const at = strs.length
+      const n = layoutOf(tr, f)
+      encodeRecordFields(tr, n, f, strs)
+      shiftRecordTimes(tr, strs, at, n, shiftS)
+      records++
+    }
+    return frameText(enc ? '1' : '0', tr.trId, records, strs.join('^'))
+  }
+}
+
+export const kisReplay: ReplayFeed = {
+  name: 'kis',
+  variants: ['kis'],
+  async listen(o: EmulatorOptions): Promise<Emulator> {
+    const ping = Number(process.env[KIS_PINGPONG_ENV] ?? 10_000)
+    const srv = await KisServer.listen({
+      host: o.host,
+      port: o.port,
+      maxBufferedBytes: o.maxBufferedBytes,
+      slowClient: o.slowClient,
+      log: o.log,
+      pingIntervalMs: Number.isFinite(ping) && ping >= 0 ? ping : 10_000,
+      subscribeSettleMs: KIS_REPLAY_SETTLE_MS,
+    })
+    return new KisEmulator(srv)
+  },
+  recordedVariant() {
+    return 0
+  },
+  encoder(file) {
+    return new KisRowEncoder(file.meta.rawMode === 'never')
+  },
+}

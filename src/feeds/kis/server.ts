@@ -1,0 +1,461 @@
+import {randomBytes, randomUUID} from 'node:crypto'
+import {EventEmitter} from 'node:events'
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {WebSocket, WebSocketServer} from 'ws'
+
+import {KIS_APPROVAL_PATH, KIS_MAX_REGISTRATIONS} from './adapter.js'
+import {ackText, encryptPayload, frameText, pingpongText, type CipherKey} from './codec.js'
+import {TR_BY_ID} from './layouts.js'
+
+const TEXT_FRAME = {binary: false} as const
+
+/**
+ * Ack codes and messages of the KIS real-time server (KIS's OPSP table).
+ * `rt_cd` is "0" for success, "1" for a refused request, "9" for a request
+ * that does not parse (the split between "1" and "9" is *unverified*).
+ */
+export const OPSP = {
+  SUBSCRIBED: ['0', 'OPSP0000', 'SUBSCRIBE SUCCESS'],
+  UNSUBSCRIBED: ['0', 'OPSP0001', 'UNSUBSCRIBE SUCCESS'],
+  ALREADY: ['1', 'OPSP0002', 'ALREADY IN SUBSCRIBE'],
+  NOT_SUBSCRIBED: ['1', 'OPSP0003', 'UNSUBSCRIBE ERROR (not found!)'],
+  INTERNAL: ['1', 'OPSP0007', 'SUBSCRIBE INTERNAL ERROR'],
+  MAX_OVER: ['1', 'OPSP0008', 'MAX SUBSCRIBE OVER'],
+  BAD_APPROVAL: ['1', 'OPSP0011', 'invalid approval : NOT FOUND'],
+  BAD_TR_ID: ['1', 'OPSP8991', 'SUBSCRIBE ERROR : invalid tr_id'],
+  BAD_TR_KEY: ['1', 'OPSP8992', 'SUBSCRIBE ERROR : invalid tr_key'],
+  APPKEY_IN_USE: ['1', 'OPSP8996', 'ALREADY IN USE appkey'],
+  BAD_TR_TYPE: ['9', 'OPSP8997', 'JSON PARSING ERROR : invalid tr_type'],
+  BAD_CUSTTYPE: ['9', 'OPSP8998', 'JSON PARSING ERROR : invalid custtype'],
+  NO_TR_KEY: ['9', 'OPSP9990', 'JSON PARSING ERROR : tr_key not found'],
+  NO_INPUT: ['9', 'OPSP9991', 'JSON PARSING ERROR : input not found'],
+  NO_BODY: ['9', 'OPSP9992', 'JSON PARSING ERROR : body not found'],
+  NO_CUSTTYPE: ['9', 'OPSP9997', 'JSON PARSING ERROR : custtype not found'],
+  NO_HEADER: ['9', 'OPSP9998', 'JSON PARSING ERROR : header not found'],
+  BAD_JSON: ['9', 'OPSP9999', 'JSON PARSING ERROR : invalid json format'],
+} as const satisfies Record<string, readonly [string, string, string]>
+type Ack = (typeof OPSP)[keyof typeof OPSP]
+
+export interface Registration {
+  readonly trId: string
+  readonly trKey: string
+}
+
+/** One connected client of the emulator (one KIS session). */
+export interface KisClient {
+  readonly id: number
+  readonly ws: WebSocket
+  /** The path it connected to (`/`, `/tryitout`, `/tryitout/H0STCNT0`: all accepted). */
+  readonly path: string
+  /** This session's AES-256 key (32 characters) and iv (16), sent in every ack's output. */
+  readonly cipher: CipherKey
+  /** Registrations by `TR|key`. */
+  readonly registrations: Map<string, Registration>
+  /** Registrations per tr_key. */
+  readonly keys: Map<string, number>
+  /** The app key behind the approval key it registered with (when this emulator issued it). */
+  appKey: string | null
+  /** Frames dropped for this client by the 'drop' slow-client policy. */
+  dropped: number
+  /** PINGPONG echoes and protocol pongs received. */
+  pongs: number
+}
+
+export interface KisServerOptions {
+  host?: string
+  port?: number
+  /** PINGPONG interval in ms (0: never). Default 10 s. */
+  pingIntervalMs?: number
+  /** Registrations a session may hold (KIS: 41); the next one is refused with OPSP0008. */
+  maxRegistrations?: number
+  /** Refuse registrations whose approval_key this emulator did not issue (OPSP0011). Default false: any non-empty key. */
+  strictApproval?: boolean
+  /** Refuse a session whose approval key belongs to an app key another open session uses (OPSP8996). Default false. */
+  oneSessionPerAppKey?: boolean
+  /** Accept only these credentials at /oauth2/Approval (403 otherwise). Default: any non-empty pair. */
+  credentials?: {appKey: string; appSecret: string}
+  /**
+   * Delay the 'subscribe' event this long after a registration, gathering the
+   * burst a client sends (KIS takes one registration per message) into one
+   * event. Default 0.
+   */
+  subscribeSettleMs?: number
+  /** Largest client message accepted (bytes). Default 64 KiB. */
+  maxPayload?: number
+  /** Per-client send buffer limit before the slow-client policy applies. Default 8 MiB. */
+  maxBufferedBytes?: number
+  /** A client that stops reading: close it with 1013 (default) or drop frames for it. */
+  slowClient?: 'disconnect' | 'drop'
+  log?: (line: string) => void
+}
+
+const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
+function randomText(n: number): string {
+  const b = randomBytes(n)
+  let s = ''
+  for (let i = 0; i < n; i++) s += ALNUM[b[i] % ALNUM.length]
+  return s
+}
+
+const TR_ID = /^H[0-9A-Z]{7}$/
+const TR_KEY = /^[\x21-\x7e]{1,32}$/
+
+/**
+ * The KIS real-time server as clients see it: `POST /oauth2/Approval` on the
+ * same port (JSON body → `{"approval_key":…}`, 400 for a bad body), a
+ * WebSocket on any path, text frames only, JSON registrations answered with
+ * acks that always carry `output.iv`/`output.key`, the OPSP codes (including
+ * OPSP0008 for the registration past the session limit), periodic PINGPONG
+ * (a text echo or a protocol pong both count as an answer), and data frames
+ * `<enc>|<TR_ID>|<NNN>|<records>` sent to the sessions registered for the
+ * TR and the first record's key; encrypted TRs (notices) are encrypted with
+ * each session's key/iv.
+ *
+ * Events: 'connection' (client), 'register' / 'unregister' (client,
+ * Registration), 'refuse' (client, {trId, trKey, msgCd}), 'subscribe'
+ * (client, tr_keys added: after `subscribeSettleMs`), 'unsubscribe' (client,
+ * tr_keys), 'disconnect' (client), 'slow' (client), 'approval' (app key of a
+ * granted approval request).
+ */
+export class KisServer extends EventEmitter {
+  readonly clients = new Set<KisClient>()
+  /** Approval keys issued → the app key they were issued for. */
+  readonly approvals = new Map<string, string>()
+  private nextId = 1
+  private pinger: NodeJS.Timeout | null = null
+  private readonly settle = new Map<KisClient, {timer: NodeJS.Timeout; keys: Set<string>}>()
+
+  private constructor(
+    readonly http: Server,
+    readonly wss: WebSocketServer,
+    private readonly o: Required<Omit<KisServerOptions, 'log' | 'host' | 'port' | 'credentials'>> & Pick<KisServerOptions, 'log' | 'credentials'>,
+  ) {
+    super()
+  }
+
+  static async listen(options: KisServerOptions = {}): Promise<KisServer> {
+    let srv: KisServer | null = null
+    const http = createServer((req, res) => srv!.onHttp(req, res))
+    const maxPayload = options.maxPayload ?? 64 * 1024
+    const wss = new WebSocketServer({server: http, perMessageDeflate: false, maxPayload})
+    srv = new KisServer(http, wss, {
+      pingIntervalMs: options.pingIntervalMs ?? 10_000,
+      maxRegistrations: options.maxRegistrations ?? KIS_MAX_REGISTRATIONS,
+      strictApproval: options.strictApproval ?? false,
+      oneSessionPerAppKey: options.oneSessionPerAppKey ?? false,
+      subscribeSettleMs: options.subscribeSettleMs ?? 0,
+      maxPayload,
+      maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
+      slowClient: options.slowClient ?? 'disconnect',
+      log: options.log,
+      credentials: options.credentials,
+    })
+    const s = srv
+    wss.on('connection', (ws, req) => s.accept(ws, req))
+    wss.on('error', () => {}) // the http server's errors, re-emitted by ws: a listen error rejects below
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject)
+      http.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+        http.off('error', reject)
+        resolve()
+      })
+    })
+    if (s.o.pingIntervalMs > 0) {
+      s.pinger = setInterval(() => s.pingAll(), s.o.pingIntervalMs)
+      s.pinger.unref()
+    }
+    return s
+  }
+
+  get port(): number {
+    return (this.http.address() as AddressInfo).port
+  }
+
+  get host(): string {
+    const a = (this.http.address() as AddressInfo).address
+    return a.includes(':') ? `[${a}]` : a
+  }
+
+  /** WebSocket URL (any path works; KIS clients use `/`, `/tryitout` or `/tryitout/<TR>`). */
+  url(path = ''): string {
+    return `ws://${this.host}:${this.port}${path}`
+  }
+
+  /** The REST base serving /oauth2/Approval (the same port). */
+  get restUrl(): string {
+    return `http://${this.host}:${this.port}`
+  }
+
+  // -------------------------------------------------------------------------
+  // REST: the approval key
+
+  private onHttp(req: IncomingMessage, res: ServerResponse): void {
+    const path = new URL(req.url ?? '/', 'http://x').pathname
+    const json = (status: number, body: unknown) => {
+      const text = JSON.stringify(body)
+      res.writeHead(status, {'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text)})
+      res.end(text)
+    }
+    if (path !== KIS_APPROVAL_PATH) {
+      if (req.method === 'GET') {
+        res.writeHead(426, {'content-type': 'text/plain'})
+        res.end('Upgrade to a WebSocket: this is a KIS real-time emulator (POST /oauth2/Approval for an approval key)\n')
+      } else json(404, {error_code: 'NOT_FOUND', error_description: `no such route ${path}; the emulator serves POST ${KIS_APPROVAL_PATH}`})
+      req.resume()
+      return
+    }
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST')
+      json(405, {error_code: 'METHOD_NOT_ALLOWED', error_description: `${KIS_APPROVAL_PATH} takes POST`})
+      req.resume()
+      return
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    let tooBig = false
+    req.on('data', (c: Buffer) => {
+      size += c.length
+      if (size > this.o.maxPayload) tooBig = true
+      else chunks.push(c)
+    })
+    req.on('error', () => {})
+    req.on('end', () => {
+      if (tooBig) return json(413, {error_code: 'BAD_REQUEST', error_description: `body larger than ${this.o.maxPayload} bytes`})
+      let body: Record<string, unknown> | null = null
+      try {
+        const v = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
+        if (v && typeof v === 'object' && !Array.isArray(v)) body = v as Record<string, unknown>
+      } catch {
+        // answered below
+      }
+      if (!body) return json(400, {error_code: 'BAD_REQUEST', error_description: 'the body must be a JSON object {"grant_type","appkey","secretkey"}'})
+      const missing = ['grant_type', 'appkey', 'secretkey'].filter((k) => typeof body![k] !== 'string' || body![k] === '')
+      if (missing.length) return json(400, {error_code: 'BAD_REQUEST', error_description: `missing ${missing.join(', ')}`})
+      if (body.grant_type !== 'client_credentials') return json(400, {error_code: 'BAD_REQUEST', error_description: 'grant_type must be client_credentials'})
+      const cred = this.o.credentials
+      if (cred && (body.appkey !== cred.appKey || body.secretkey !== cred.appSecret)) {
+        // what KIS answers for an unknown app key (unverified code)
+        return json(403, {error_code: 'EGW00103', error_description: '유효하지 않은 AppKey입니다.'})
+      }
+      const key = randomUUID()
+      this.approvals.set(key, body.appkey as string)
+      this.emit('approval', body.appkey)
+      json(200, {approval_key: key})
+    })
+  }
+
+  // -------------------------------------------------------------------------
+  // WebSocket sessions
+
+  private accept(ws: WebSocket, req: IncomingMessage): void {
+    const client: KisClient = {
+      id: this.nextId++,
+      ws,
+      path: new URL(req.url ?? '/', 'http://x').pathname,
+      cipher: {key: randomText(32), iv: randomText(16)},
+      registrations: new Map(),
+      keys: new Map(),
+      appKey: null,
+      dropped: 0,
+      pongs: 0,
+    }
+    this.clients.add(client)
+    this.emit('connection', client)
+    ws.on('message', (data, isBinary) => this.onRequest(client, isBinary ? (data as Buffer).toString('utf8') : String(data)))
+    ws.on('pong', () => {
+      client.pongs++
+    })
+    ws.on('close', () => {
+      this.clients.delete(client)
+      const s = this.settle.get(client)
+      if (s) clearTimeout(s.timer)
+      this.settle.delete(client)
+      this.emit('disconnect', client)
+    })
+    ws.on('error', () => {
+      // a client's socket error ends that client only
+    })
+  }
+
+  private ack(client: KisClient, trId: string, trKey: string, a: Ack): void {
+    const [rtCd, msgCd, msg1] = a
+    this.send(client, ackText({trId, trKey, encrypt: TR_BY_ID.get(trId)?.encrypted ?? false, rtCd, msgCd, msg1, iv: client.cipher.iv, key: client.cipher.key}))
+    if (rtCd !== '0') this.emit('refuse', client, {trId, trKey, msgCd})
+  }
+
+  private onRequest(client: KisClient, text: string): void {
+    let msg: unknown
+    try {
+      msg = JSON.parse(text)
+    } catch {
+      return this.ack(client, '', '', OPSP.BAD_JSON)
+    }
+    if (!msg || typeof msg !== 'object' || Array.isArray(msg)) return this.ack(client, '', '', OPSP.BAD_JSON)
+    const m = msg as {header?: Record<string, unknown>; body?: Record<string, unknown>}
+    const h = m.header && typeof m.header === 'object' ? m.header : null
+    // A client answering PINGPONG with its echo.
+    if (h?.tr_id === 'PINGPONG') {
+      client.pongs++
+      return
+    }
+    const input = m.body && typeof m.body === 'object' ? (m.body.input as Record<string, unknown> | undefined) : undefined
+    const trId = typeof input?.tr_id === 'string' ? input.tr_id : ''
+    const trKey = typeof input?.tr_key === 'string' ? input.tr_key : ''
+    if (!h) return this.ack(client, trId, trKey, OPSP.NO_HEADER)
+    if (h.custtype === undefined) return this.ack(client, trId, trKey, OPSP.NO_CUSTTYPE)
+    if (h.custtype !== 'P' && h.custtype !== 'B') return this.ack(client, trId, trKey, OPSP.BAD_CUSTTYPE)
+    if (h.tr_type !== '1' && h.tr_type !== '2') return this.ack(client, trId, trKey, OPSP.BAD_TR_TYPE)
+    if (!m.body || typeof m.body !== 'object') return this.ack(client, trId, trKey, OPSP.NO_BODY)
+    if (!input || typeof input !== 'object') return this.ack(client, trId, trKey, OPSP.NO_INPUT)
+    if (!TR_ID.test(trId)) return this.ack(client, trId, trKey, OPSP.BAD_TR_ID)
+    if (input.tr_key === undefined) return this.ack(client, trId, trKey, OPSP.NO_TR_KEY)
+    if (!TR_KEY.test(trKey)) return this.ack(client, trId, trKey, OPSP.BAD_TR_KEY)
+    const approval = typeof h.approval_key === 'string' ? h.approval_key : ''
+    const appKey = this.approvals.get(approval) ?? null
+    if (approval === '' || (this.o.strictApproval && appKey === null)) return this.ack(client, trId, trKey, OPSP.BAD_APPROVAL)
+    if (this.o.oneSessionPerAppKey && appKey !== null && client.appKey === null) {
+      for (const other of this.clients) {
+        if (other !== client && other.appKey === appKey && other.ws.readyState === WebSocket.OPEN) return this.ack(client, trId, trKey, OPSP.APPKEY_IN_USE)
+      }
+    }
+    if (appKey !== null) client.appKey = appKey
+    const id = `${trId}|${trKey}`
+    if (h.tr_type === '2') {
+      const reg = client.registrations.get(id)
+      if (!reg) return this.ack(client, trId, trKey, OPSP.NOT_SUBSCRIBED)
+      client.registrations.delete(id)
+      const left = (client.keys.get(trKey) ?? 1) - 1
+      if (left > 0) client.keys.set(trKey, left)
+      else client.keys.delete(trKey)
+      this.ack(client, trId, trKey, OPSP.UNSUBSCRIBED)
+      this.emit('unregister', client, reg)
+      this.emit('unsubscribe', client, [trKey])
+      return
+    }
+    if (client.registrations.has(id)) return this.ack(client, trId, trKey, OPSP.ALREADY)
+    if (client.registrations.size >= this.o.maxRegistrations) return this.ack(client, trId, trKey, OPSP.MAX_OVER)
+    const reg: Registration = {trId, trKey}
+    client.registrations.set(id, reg)
+    client.keys.set(trKey, (client.keys.get(trKey) ?? 0) + 1)
+    this.ack(client, trId, trKey, OPSP.SUBSCRIBED)
+    this.emit('register', client, reg)
+    this.subscribed(client, trKey)
+  }
+
+  private subscribed(client: KisClient, trKey: string): void {
+    if (this.o.subscribeSettleMs <= 0) {
+      this.emit('subscribe', client, [trKey])
+      return
+    }
+    let s = this.settle.get(client)
+    if (!s) {
+      const keys = new Set<string>()
+      const timer = setTimeout(() => {
+        this.settle.delete(client)
+        if (this.clients.has(client)) this.emit('subscribe', client, [...keys])
+      }, this.o.subscribeSettleMs)
+      s = {timer, keys}
+      this.settle.set(client, s)
+    }
+    s.keys.add(trKey)
+  }
+
+  private pingAll(): void {
+    const text = pingpongText(Date.now())
+    for (const c of this.clients) this.send(c, text)
+  }
+
+  /** Whether `client` registered `trId` for `trKey` (for notices the key is the HTS ID, their records' first field). */
+  isRegistered(client: KisClient, trId: string, trKey: string): boolean {
+    return client.registrations.has(`${trId}|${trKey}`)
+  }
+
+  /**
+   * Send one text frame to a client, applying the slow-client policy. False
+   * when not sent (client gone, dropped or disconnected). `text` may be the
+   * frame's UTF-8 bytes (sent as a text frame, unchanged).
+   */
+  send(client: KisClient, text: string | Uint8Array, cb?: (err?: Error) => void): boolean {
+    const ws = client.ws
+    if (ws.readyState !== WebSocket.OPEN) return false
+    if (ws.bufferedAmount > this.o.maxBufferedBytes) {
+      if (this.o.slowClient === 'drop') {
+        client.dropped++
+        return false
+      }
+      this.o.log?.(`client ${client.id}: stopped reading (${ws.bufferedAmount} bytes buffered > ${this.o.maxBufferedBytes}); closing with 1013`)
+      ws.close(1013, 'client too slow')
+      this.emit('slow', client)
+      return false
+    }
+    if (typeof text === 'string' && cb === undefined) ws.send(text)
+    else ws.send(text, TEXT_FRAME, cb)
+    return true
+  }
+
+  /**
+   * The frame `records` (each a record's fields) of `trId` make for `client`:
+   * `1|…` with the payload encrypted with the client's key/iv for encrypted
+   * TRs, else `0|…`.
+   */
+  frameFor(client: KisClient, trId: string, records: ReadonlyArray<readonly string[]>): string {
+    const payload = records.map((r) => r.join('^')).join('^')
+    const enc = TR_BY_ID.get(trId)?.encrypted ?? false
+    return enc ? frameText('1', trId, records.length, encryptPayload(payload, client.cipher)) : frameText('0', trId, records.length, payload)
+  }
+
+  /**
+   * Send `records` of `trId` as one frame (count = records.length) to every
+   * client registered for the TR and the first record's key (its first field:
+   * the stock code, overseas key, or for notices the HTS ID). Returns how many
+   * clients it went to.
+   */
+  publish(trId: string, records: ReadonlyArray<readonly string[]>): number {
+    if (records.length === 0) return 0
+    const key = records[0][0]
+    const enc = TR_BY_ID.get(trId)?.encrypted ?? false
+    let plain: string | undefined
+    let n = 0
+    for (const c of this.clients) {
+      if (!this.isRegistered(c, trId, key)) continue
+      const text = enc ? this.frameFor(c, trId, records) : (plain ??= this.frameFor(c, trId, records))
+      if (this.send(c, text)) n++
+    }
+    return n
+  }
+
+  /** Send a text frame as is to every client (malformed or hand-made input for tests). */
+  sendRaw(text: string): void {
+    for (const c of this.clients) this.send(c, text)
+  }
+
+  /** Send PINGPONG to every client now. */
+  ping(): void {
+    this.pingAll()
+  }
+
+  closeClients(code = 1000, reason = ''): void {
+    for (const c of this.clients) c.ws.close(code, reason)
+  }
+
+  terminateClients(): void {
+    for (const c of this.clients) c.ws.terminate()
+  }
+
+  /** Close every client with `code`, stop listening; clients that do not finish the close handshake within `graceMs` are cut off. */
+  async close(code = 1001, reason = 'server shutting down', graceMs = 2000): Promise<void> {
+    if (this.pinger) clearInterval(this.pinger)
+    for (const s of this.settle.values()) clearTimeout(s.timer)
+    this.settle.clear()
+    for (const c of this.clients) c.ws.close(code, reason)
+    const cut = setTimeout(() => {
+      for (const c of this.clients) c.ws.terminate()
+    }, graceMs)
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()))
+    clearTimeout(cut)
+    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()))
+    this.http.closeAllConnections()
+    await closed
+  }
+}
