@@ -387,7 +387,7 @@ describe('replay: several files', () => {
 
   it('refuses recordings of different feeds', async () => {
     const pa = await writeRecording(tape(3).map((f) => canonical(f, 'v2')), 'v2')
-    const pb = await writeRecording(tape(3).map((f) => canonical(f, 'v2')), 'v2', 64, 'upbit')
+    const pb = await writeRecording(tape(3).map((f) => canonical(f, 'v2')), 'v2', 64, 'nosuchfeed')
     await expect(replay([pa, pb], {port: 0})).rejects.toThrow(/cannot merge recordings of different feeds/)
     await expect(replay(pb, {port: 0})).rejects.toThrow(/no emulator for that feed/)
   })

@@ -14,11 +14,16 @@ export default class Record extends BaseCommand<typeof Record> {
 
 Stops at the end of --duration, or on SIGINT/SIGTERM (Ctrl-C): flushes, closes the file, prints a summary, exits 0. A second Ctrl-C exits at once, still leaving a readable file.
 
-The URL defaults to the feed's public endpoint; --url or MDREC_YAHOO_URL overrides it (ws:// included). For Yahoo the envelope follows the URL's ?version= (2: JSON envelope, otherwise bare base64).`
+The URL defaults to the feed's public endpoint; --url or the feed's variable (MDREC_YAHOO_URL, MDREC_UPBIT_URL, MDREC_KIS_URL, MDREC_GENERIC_URL) overrides it, ws:// included. The generic feed has no public endpoint: give --url.
+
+Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise bare base64); upbit (--types ticker,trade,orderbook,candle.1m…, --format default|simple); kis (--types H0STCNT0,H0STASP0…, approval key from KIS_APP_KEY/KIS_APP_SECRET, --paper; at most 41 registrations); generic (SYMBOL... are channels).`
   static override examples = [
     '<%= config.bin %> record AAPL --duration 30m',
     '<%= config.bin %> record AAPL MSFT BTC-USD --out ticks.arrow --rotate 1h',
     '<%= config.bin %> record AAPL --url ws://127.0.0.1:8765/?version=2 --duration 90s --json',
+    '<%= config.bin %> record KRW-BTC KRW-ETH --feed upbit --types ticker,trade,orderbook',
+    'KIS_APP_KEY=… KIS_APP_SECRET=… <%= config.bin %> record 005930 000660 --feed kis --types H0STCNT0,H0STASP0',
+    '<%= config.bin %> record prices trades --feed generic --url ws://127.0.0.1:9000/',
   ]
   static override strict = false
   static override args = {symbol: Args.string({description: 'symbols to subscribe to', required: true})}
@@ -26,7 +31,7 @@ The URL defaults to the feed's public endpoint; --url or MDREC_YAHOO_URL overrid
     feed: Flags.string({description: 'feed protocol', options: FEED_NAMES, default: 'yahoo'}),
     duration: duration({char: 'd', description: 'stop after this long (90s, 30m, 1h30m, 2d); default: until Ctrl-C'}),
     out: Flags.string({char: 'o', description: 'output path (default ./<feed>-<symbols>-<UTC start>.arrow); never overwritten'}),
-    url: Flags.string({description: "feed URL (default: the feed's public endpoint, or MDREC_YAHOO_URL)"}),
+    url: Flags.string({description: "feed URL (default: the feed's public endpoint, or MDREC_<FEED>_URL)"}),
     'flush-interval': duration({description: 'write and fsync a batch at least this often', default: 1000, defaultHelp: async () => '1s'}),
     rotate: rotate({description: 'start a new file every duration (1h) or size (256MiB); files are numbered <out>.000.arrow, .001, …'}),
     raw: Flags.string({description: 'keep received payloads: auto (only when the decoded columns do not re-encode to the same bytes), always, never', options: [...RAW_MODES], default: 'auto'}),

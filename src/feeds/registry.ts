@@ -2,6 +2,9 @@ import {MdrecError} from '../errors.js'
 import type {FeedClientSpec} from '../record/supervisor.js'
 import type {RecordingMeta} from '../store/schema.js'
 import type {FeedCodec} from './types.js'
+import {genericAdapter} from './generic/index.js'
+import {kisAdapter} from './kis/index.js'
+import {upbitAdapter} from './upbit/index.js'
 import {YAHOO_DEFAULT_URL, YAHOO_URL_ENV, yahooCodec} from './yahoo/adapter.js'
 import {envelopeForUrl} from './yahoo/codec.js'
 import type {YahooEnvelope} from './yahoo/types.js'
@@ -83,7 +86,7 @@ const yahoo: FeedAdapter = {
   },
 }
 
-const FEEDS: Record<string, FeedAdapter> = {yahoo}
+const FEEDS: Record<string, FeedAdapter> = {yahoo, generic: genericAdapter, kis: kisAdapter, upbit: upbitAdapter}
 
 export const FEED_NAMES = Object.keys(FEEDS)
 

@@ -12,6 +12,9 @@ import type {EventEmitter} from 'node:events'
 import type {WebSocket} from 'ws'
 
 import {MdrecError} from '../errors.js'
+import {genericReplay} from '../feeds/generic/index.js'
+import {kisReplay} from '../feeds/kis/index.js'
+import {upbitReplay} from '../feeds/upbit/index.js'
 import {yahooReplay} from '../feeds/yahoo/replay.js'
 import type {RecordingFile} from '../store/reader.js'
 import type {ReplayBatch} from './rows.js'
@@ -83,7 +86,7 @@ export interface ReplayFeed {
   encoder(file: RecordingFile): RowEncoder
 }
 
-const REPLAY_FEEDS: Record<string, ReplayFeed> = {yahoo: yahooReplay}
+const REPLAY_FEEDS: Record<string, ReplayFeed> = {yahoo: yahooReplay, generic: genericReplay, kis: kisReplay, upbit: upbitReplay}
 
 /** The replay side of a feed, or an MdrecError naming the feeds that have one. */
 export function replayFeed(name: string): ReplayFeed {

@@ -1,0 +1,212 @@
+/**
+ * The Upbit feed's replay side: the {@link UpbitServer} emulator seen through
+ * the engine's feed-neutral interface, and the row encoder.
+ *
+ * Variants are the four wire formats (DEFAULT, SIMPLE, JSON_LIST,
+ * SIMPLE_LIST); a client picks one in each request, so its variant can
+ * change while it is connected. Payloads:
+ * - a row with `raw`, to a client of the recorded frame's own format: the
+ *   recorded bytes as they are (a recorded list frame is never re-sent as a
+ *   whole: its rows are re-encoded one by one);
+ * - otherwise the row re-encoded from its columns in its recorded layout,
+ *   keys spelled for the client's format, wrapped in `[…]` for the list
+ *   formats: byte-exact for DEFAULT/SIMPLE recordings made with
+ *   `--raw auto` (the recorder keeps `raw` exactly when this would differ).
+ * The emulator then routes each message by (type, code) and applies the
+ * client's snapshot marking, depth and level (server.ts), re-encoding only
+ * the messages it changes. Recorded status rows (error replies to the
+ * recorder's own requests) are not sent.
+ *
+ * When a loop shifts times, `timestamp` and `trade_timestamp` move by the
+ * shift, `trade_date`/`trade_time` and the candle times are recomputed from
+ * them, and `sequential_id` grows by shift_ms × 10^4 (Upbit's ids are the
+ * trade time in ms followed by a counter), so ids stay unique and increasing
+ * across loops.
+ *
+ * GET /v1/market/all lists the recording's subscriptions. The engine does
+ * not hand the recordings to `listen`, so `encoder(file)` — which the engine
+ * calls synchronously right after `listen` resolves — adds them to the
+ * emulator that `listen` created last.
+ */
+import {EventEmitter} from 'node:events'
+
+import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
+import type {ReplayBatch} from '../../replay/rows.js'
+import type {RecordingFile} from '../../store/reader.js'
+import {encodeMessage, layoutOf, type UpbitRow} from './codec.js'
+import {FORMATS, type UpbitFormat} from './fields.js'
+import {isList, isSimple, UpbitServer, type OutMessage, type UpbitClient} from './server.js'
+
+const SEQ_SCALE = 10_000n
+
+class Client implements EmulatorClient {
+  readonly id: number
+  readonly ws: UpbitClient['ws']
+  constructor(readonly uc: UpbitClient) {
+    this.id = uc.id
+    this.ws = uc.ws
+  }
+  get variant(): number {
+    return FORMATS.indexOf(this.uc.format)
+  }
+  get subscriptions(): number {
+    return this.uc.subscriptions
+  }
+  get dropped(): number {
+    return this.uc.dropped
+  }
+  wants(symbol: string): boolean {
+    return symbol !== '' && this.uc.codes.has(symbol)
+  }
+}
+
+/** Routing facts of the payloads the encoder returns (they are passed back to `send`). */
+const META = new WeakMap<object, Omit<OutMessage, 'payload'>>()
+
+class UpbitEmulator extends EventEmitter implements Emulator {
+  private readonly byClient = new Map<UpbitClient, Client>()
+  constructor(readonly srv: UpbitServer) {
+    super()
+    srv.on('connection', (uc: UpbitClient) => {
+      const c = new Client(uc)
+      this.byClient.set(uc, c)
+      this.emit('connection', c)
+    })
+    srv.on('subscribe', (uc: UpbitClient, codes: string[]) => {
+      const c = this.byClient.get(uc)
+      if (c) this.emit('subscribe', c, codes)
+    })
+    srv.on('slow', (uc: UpbitClient) => {
+      const c = this.byClient.get(uc)
+      if (c) this.emit('slow', c)
+    })
+    srv.on('disconnect', (uc: UpbitClient) => {
+      const c = this.byClient.get(uc)
+      this.byClient.delete(uc)
+      if (c) this.emit('disconnect', c)
+    })
+  }
+  get host(): string {
+    return this.srv.host
+  }
+  get port(): number {
+    return this.srv.port
+  }
+  url(): string {
+    return this.srv.url()
+  }
+  get clients(): Iterable<EmulatorClient> {
+    return this.byClient.values()
+  }
+  send(client: EmulatorClient, payload: string | Uint8Array, cb?: () => void): boolean {
+    const meta = typeof payload === 'string' ? undefined : META.get(payload)
+    if (!meta) return false
+    return this.srv.deliver((client as Client).uc, {...meta, payload: () => payload}, cb)
+  }
+  closeClient(client: EmulatorClient, code: number, reason: string): void {
+    client.ws.close(code, reason)
+  }
+  close(code: number, reason: string): Promise<void> {
+    return this.srv.close(code, reason)
+  }
+}
+
+/** The format a recording was made with (its requests' format object). */
+export function recordedFormat(file: RecordingFile): UpbitFormat {
+  const f = file.meta.feedOptions.format
+  return f === 'SIMPLE' ? 'SIMPLE' : 'DEFAULT'
+}
+
+const pad = (n: number, w = 2) => String(n).padStart(w, '0')
+
+/** A row's fields with every time moved by `ms` (a copy; see the module comment). */
+export function shiftFields(row: UpbitRow, ms: number): UpbitRow {
+  const f = {...row.fields}
+  const d = BigInt(ms)
+  const exch = row.exch_ts === null ? null : row.exch_ts + d
+  if (typeof f.trade_timestamp === 'bigint') {
+    const t = f.trade_timestamp + d
+    f.trade_timestamp = t
+    const when = new Date(Number(t))
+    const Y = when.getUTCFullYear()
+    const M = pad(when.getUTCMonth() + 1)
+    const D = pad(when.getUTCDate())
+    const h = pad(when.getUTCHours())
+    const m = pad(when.getUTCMinutes())
+    const s = pad(when.getUTCSeconds())
+    if (f.type === 'ticker') {
+      if (typeof f.trade_date === 'string') f.trade_date = `${Y}${M}${D}`
+      if (typeof f.trade_time === 'string') f.trade_time = `${h}${m}${s}`
+    } else {
+      if (typeof f.trade_date === 'string') f.trade_date = `${Y}-${M}-${D}`
+      if (typeof f.trade_time === 'string') f.trade_time = `${h}:${m}:${s}`
+    }
+  }
+  if (typeof f.sequential_id === 'bigint') f.sequential_id = f.sequential_id + d * SEQ_SCALE
+  for (const k of ['candle_date_time_utc', 'candle_date_time_kst'] as const) {
+    const v = f[k]
+    if (typeof v !== 'string') continue
+    const t = Date.parse(`${v}Z`)
+    if (Number.isNaN(t)) continue
+    f[k] = new Date(t + ms).toISOString().slice(0, 19)
+  }
+  return {symbol: row.symbol, exch_ts: exch, fields: f}
+}
+
+class UpbitRowEncoder implements RowEncoder {
+  private readonly simple: boolean
+  constructor(recorded: UpbitFormat) {
+    this.simple = isSimple(recorded)
+  }
+
+  encode(b: ReplayBatch, i: number, variant: number, shiftNs: number): Uint8Array {
+    const fmt = FORMATS[variant] ?? 'DEFAULT'
+    let row: UpbitRow = {symbol: b.symbol(i), exch_ts: b.exchTs(i), fields: b.fields(i)}
+    const f = row.fields
+    let payload: Uint8Array | null = null
+    if (shiftNs === 0 && !isList(fmt)) {
+      const raw = b.raw(i)
+      // a recorded list frame ('[') holds several rows: never sent whole
+      if (raw !== null && raw[0] !== 0x5b && layoutOf(row, this.simple).simple === isSimple(fmt)) payload = raw
+    }
+    if (payload === null) {
+      if (shiftNs !== 0) row = shiftFields(row, Math.round(shiftNs / 1e6))
+      const t = encodeMessage(row, this.simple, {simple: isSimple(fmt)})
+      payload = Buffer.from(isList(fmt) ? `[${t}]` : t, 'utf8')
+    }
+    META.set(payload, {
+      type: typeof f.type === 'string' ? f.type : '',
+      code: b.kind(i) === 'status' ? '' : row.symbol,
+      streamType: typeof f.stream_type === 'string' ? f.stream_type : null,
+      units: Array.isArray(f.orderbook_units) ? f.orderbook_units.length : -1,
+      level: typeof f.level === 'number' ? f.level : null,
+    })
+    return payload
+  }
+}
+
+let lastListened: UpbitEmulator | null = null
+
+export const upbitReplay: ReplayFeed = {
+  name: 'upbit',
+  variants: FORMATS,
+  async listen(o: EmulatorOptions): Promise<Emulator> {
+    const srv = await UpbitServer.listen({
+      host: o.host,
+      port: o.port,
+      maxBufferedBytes: o.maxBufferedBytes,
+      slowClient: o.slowClient,
+      log: o.log,
+    })
+    const emu = new UpbitEmulator(srv)
+    lastListened = emu
+    return emu
+  },
+  recordedVariant(file) {
+    return FORMATS.indexOf(recordedFormat(file))
+  },
+  encoder(file) {
+    for (const s of file.meta.subscriptions) lastListened?.srv.markets.add(s)
+    return new UpbitRowEncoder(recordedFormat(file))
+  },
+}
