@@ -98,8 +98,11 @@ describe('mdrec record/replay --feed generic through the CLI', () => {
     cleanups.push(() => srv.close())
     const dir = tmp()
     const first = join(dir, 'first.arrow')
+    // the failed subscription is answered before the tape starts, so it is the first row
+    const nosuch = new Promise<void>((resolve) => srv.on('request', (_c: unknown, m: {channel?: unknown}) => m.channel === 'nosuch' && resolve()))
     const rec = spawnCli(['record', ...CHANNELS, 'nosuch', '--feed', 'generic', '--url', srv.url(), '--out', first, '--flush-interval', '200ms'])
     const c = await subscriptions(srv, CHANNELS.length)
+    await nosuch
     const sent: GenericTapeFrame[] = []
     const unsent: string[] = []
     for (const f of syntheticGenericTape({frames: 3000, seed: 21, prettyShare: 0.05, startNs: BigInt(Date.now()) * 1_000_000n})) {
