@@ -517,12 +517,12 @@ describe('malformed input', () => {
     expect(errorCode(decodePricing(undefined as unknown as Uint8Array))).toBe('BAD_FRAME')
   })
 
-  it('never throws on random and mutated input (2,000 cases)', () => {
+  it('never throws on random and mutated input (10,000 cases)', () => {
     const rnd = prng(20251123)
     const pick = <T>(a: ArrayLike<T>): T => a[Math.floor(rnd() * a.length)]
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ {}":,\\\u00e9\u65e5\ud83d\ude80\ud800\n'
     let decoded = 0
-    for (let i = 0; i < 2000; i++) {
+    for (let i = 0; i < 10_000; i++) {
       const v = pick(vectors)
       const env: YahooEnvelope = rnd() < 0.5 ? 'v1' : 'v2'
       let frame: string
@@ -572,7 +572,7 @@ describe('malformed input', () => {
         expect(r.error.message.length).toBeGreaterThan(0)
       }
     }
-    expect(decoded).toBeGreaterThan(100) // the mutations do reach the protobuf decoder
+    expect(decoded).toBeGreaterThan(500) // the mutations do reach the protobuf decoder
   })
 })
 
