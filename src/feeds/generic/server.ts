@@ -4,8 +4,8 @@ import type {AddressInfo} from 'node:net'
 import {WebSocket, WebSocketServer, type RawData} from 'ws'
 
 import {isPlainObject, jsonType, pongFor} from './codec.js'
+import {closeGracefully, sendPoliced} from '../emulator.js'
 
-const TEXT_FRAME = {binary: false} as const
 
 /** Close code for a binary client frame (RFC 6455 §7.4.1: "an endpoint that understands only text data MAY send this"). */
 export const CLOSE_UNSUPPORTED_DATA = 1003
@@ -240,21 +240,7 @@ export class GenericServer extends EventEmitter {
    * `cb` is called when the frame has been written to the socket.
    */
   send(client: GenericClient, text: string | Uint8Array, cb?: (err?: Error) => void): boolean {
-    const ws = client.ws
-    if (ws.readyState !== WebSocket.OPEN) return false
-    if (ws.bufferedAmount > this.opts.maxBufferedBytes) {
-      if (this.opts.slowClient === 'drop') {
-        client.dropped++
-        return false
-      }
-      this.opts.log?.(`client ${client.id}: stopped reading (${ws.bufferedAmount} bytes buffered > ${this.opts.maxBufferedBytes}); closing with 1013`)
-      ws.close(1013, 'client too slow')
-      this.emit('slow', client)
-      return false
-    }
-    if (typeof text === 'string' && cb === undefined) ws.send(text)
-    else ws.send(text, TEXT_FRAME, cb)
-    return true
+    return sendPoliced(this, this.opts, client, text, false, cb)
   }
 
   /** Send a broadcast text (already encoded) to every client subscribed to `channel`; returns how many got it. */
@@ -287,14 +273,6 @@ export class GenericServer extends EventEmitter {
   async close(code = 1001, reason = 'server shutting down', graceMs = 2000): Promise<void> {
     if (this.sweep) clearInterval(this.sweep)
     this.sweep = null
-    for (const c of this.clients) c.ws.close(code, reason)
-    const cut = setTimeout(() => {
-      for (const c of this.clients) c.ws.terminate()
-    }, graceMs)
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()))
-    clearTimeout(cut)
-    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()))
-    this.http.closeAllConnections()
-    await closed
+    await closeGracefully(this.http, this.wss, this.clients, code, reason, graceMs)
   }
 }

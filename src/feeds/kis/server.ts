@@ -7,8 +7,8 @@ import {WebSocket, WebSocketServer} from 'ws'
 import {KIS_APPROVAL_PATH, KIS_MAX_REGISTRATIONS} from './adapter.js'
 import {ackText, encryptPayload, frameText, pingpongText, type CipherKey} from './codec.js'
 import {TR_BY_ID} from './layouts.js'
+import {closeGracefully, sendPoliced} from '../emulator.js'
 
-const TEXT_FRAME = {binary: false} as const
 
 /**
  * Ack codes and messages of the KIS real-time server (KIS's OPSP table).
@@ -377,21 +377,7 @@ export class KisServer extends EventEmitter {
    * frame's UTF-8 bytes (sent as a text frame, unchanged).
    */
   send(client: KisClient, text: string | Uint8Array, cb?: (err?: Error) => void): boolean {
-    const ws = client.ws
-    if (ws.readyState !== WebSocket.OPEN) return false
-    if (ws.bufferedAmount > this.o.maxBufferedBytes) {
-      if (this.o.slowClient === 'drop') {
-        client.dropped++
-        return false
-      }
-      this.o.log?.(`client ${client.id}: stopped reading (${ws.bufferedAmount} bytes buffered > ${this.o.maxBufferedBytes}); closing with 1013`)
-      ws.close(1013, 'client too slow')
-      this.emit('slow', client)
-      return false
-    }
-    if (typeof text === 'string' && cb === undefined) ws.send(text)
-    else ws.send(text, TEXT_FRAME, cb)
-    return true
+    return sendPoliced(this, this.o, client, text, false, cb)
   }
 
   /**
@@ -448,14 +434,6 @@ export class KisServer extends EventEmitter {
     if (this.pinger) clearInterval(this.pinger)
     for (const s of this.settle.values()) clearTimeout(s.timer)
     this.settle.clear()
-    for (const c of this.clients) c.ws.close(code, reason)
-    const cut = setTimeout(() => {
-      for (const c of this.clients) c.ws.terminate()
-    }, graceMs)
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()))
-    clearTimeout(cut)
-    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()))
-    this.http.closeAllConnections()
-    await closed
+    await closeGracefully(this.http, this.wss, this.clients, code, reason, graceMs)
   }
 }

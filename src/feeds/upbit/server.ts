@@ -42,6 +42,7 @@ import {WebSocket, WebSocketServer} from 'ws'
 
 import {decodeUpbitFrame, encodeMessage, encodeWithLayout, layoutOf, type Unit, type UpbitRow} from './codec.js'
 import {DEFAULT_DEPTH, FORMATS, ORDERBOOK_DEPTHS, PRIVATE_TYPES, QUOTATION_TYPES, type UpbitFormat} from './fields.js'
+import {closeGracefully, sendPoliced} from '../emulator.js'
 
 const BINARY = {binary: true} as const
 
@@ -542,20 +543,8 @@ export class UpbitServer extends EventEmitter {
 
   /** Write a frame to a client, applying the slow-client policy. */
   private write(client: UpbitClient, payload: string | Uint8Array, cb?: (err?: Error) => void): boolean {
-    const ws = client.ws
-    if (ws.readyState !== WebSocket.OPEN) return false
-    if (ws.bufferedAmount > this.o.maxBufferedBytes) {
-      if (this.o.slowClient === 'drop') {
-        client.dropped++
-        return false
-      }
-      this.o.log?.(`client ${client.id}: stopped reading (${ws.bufferedAmount} bytes buffered > ${this.o.maxBufferedBytes}); closing with 1013`)
-      ws.close(1013, 'client too slow')
-      this.emit('slow', client)
-      return false
-    }
+    if (!sendPoliced(this, this.o, client, payload, true, cb)) return false
     client.lastActivity = Date.now()
-    ws.send(payload, BINARY, cb)
     return true
   }
 
@@ -630,18 +619,8 @@ export class UpbitServer extends EventEmitter {
   /** Close every client with `code`, stop listening, resolve once all connections are gone. */
   async close(code = 1001, reason = 'server shutting down', graceMs = 2000): Promise<void> {
     if (this.idleTimer) clearInterval(this.idleTimer)
-    for (const c of this.clients) {
-      if (c.statusTimer) clearInterval(c.statusTimer)
-      c.ws.close(code, reason)
-    }
-    const cut = setTimeout(() => {
-      for (const c of this.clients) c.ws.terminate()
-    }, graceMs)
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()))
-    clearTimeout(cut)
-    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()))
-    this.http.closeAllConnections()
-    await closed
+    for (const c of this.clients) if (c.statusTimer) clearInterval(c.statusTimer)
+    await closeGracefully(this.http, this.wss, this.clients, code, reason, graceMs)
   }
 }
 

@@ -3,9 +3,9 @@ import {createServer, type IncomingMessage, type Server} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {WebSocket, WebSocketServer} from 'ws'
 
+import {closeGracefully, sendPoliced} from '../emulator.js'
 import type {YahooEnvelope} from './types.js'
 
-const TEXT_FRAME = {binary: false} as const
 
 /** One connected client of the emulator. */
 export interface YahooClient {
@@ -148,23 +148,7 @@ export class YahooServer extends EventEmitter {
    * `cb` is called when the frame has been written to the socket.
    */
   send(client: YahooClient, text: string | Uint8Array, cb?: (err?: Error) => void): boolean {
-    const ws = client.ws
-    if (ws.readyState !== WebSocket.OPEN) return false
-    if (ws.bufferedAmount > this.opts.maxBufferedBytes) {
-      if (this.opts.slowClient === 'drop') {
-        client.dropped++
-        return false
-      }
-      this.opts.log?.(
-        `client ${client.id}: stopped reading (${ws.bufferedAmount} bytes buffered > ${this.opts.maxBufferedBytes}); closing with 1013`,
-      )
-      ws.close(1013, 'client too slow')
-      this.emit('slow', client)
-      return false
-    }
-    if (typeof text === 'string' && cb === undefined) ws.send(text)
-    else ws.send(text, TEXT_FRAME, cb)
-    return true
+    return sendPoliced(this, this.opts, client, text, false, cb)
   }
 
   /** Send a frame (already in each envelope) to every client subscribed to `symbol`. */
@@ -196,14 +180,6 @@ export class YahooServer extends EventEmitter {
    * within `graceMs` (e.g. one that stopped reading) are cut off.
    */
   async close(code = 1001, reason = 'server shutting down', graceMs = 2000): Promise<void> {
-    for (const c of this.clients) c.ws.close(code, reason)
-    const cut = setTimeout(() => {
-      for (const c of this.clients) c.ws.terminate()
-    }, graceMs)
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()))
-    clearTimeout(cut)
-    const closed = new Promise<void>((resolve) => this.http.close(() => resolve()))
-    this.http.closeAllConnections() // plain HTTP keep-alive sockets (never upgraded)
-    await closed
+    await closeGracefully(this.http, this.wss, this.clients, code, reason, graceMs)
   }
 }

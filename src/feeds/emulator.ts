@@ -1,0 +1,82 @@
+/**
+ * Pieces every feed emulator shares: the slow-client send policy and a
+ * graceful shutdown. Each feed's server owns its protocol; these are the
+ * parts where the four servers would otherwise say the same thing four times.
+ */
+import type {EventEmitter} from 'node:events'
+import type {Server} from 'node:http'
+import {WebSocket, type WebSocketServer} from 'ws'
+
+export interface SlowClientPolicy {
+  /** Per-client send buffer limit before the policy applies (bytes). */
+  maxBufferedBytes: number
+  /** Close a client that stops reading with 1013 ('disconnect'), or drop its frames ('drop'). */
+  slowClient: 'disconnect' | 'drop'
+  log?: (line: string) => void
+}
+
+export interface PolicedClient {
+  readonly id: number
+  readonly ws: WebSocket
+  dropped: number
+}
+
+const TEXT_FRAME = {binary: false}
+const BINARY_FRAME = {binary: true}
+
+/**
+ * Send one frame (text or binary, as the feed speaks) applying the slow-client
+ * policy: a client whose unsent data passes the limit has the frame dropped,
+ * or is closed with 1013 and a log line (and `server` emits 'slow'). Returns
+ * false when the frame was not sent. `cb` is called once it is written.
+ */
+export function sendPoliced(
+  server: EventEmitter,
+  policy: SlowClientPolicy,
+  client: PolicedClient,
+  payload: string | Uint8Array,
+  binary: boolean,
+  cb?: (err?: Error) => void,
+): boolean {
+  const ws = client.ws
+  if (ws.readyState !== WebSocket.OPEN) return false
+  if (ws.bufferedAmount > policy.maxBufferedBytes) {
+    if (policy.slowClient === 'drop') {
+      client.dropped++
+      return false
+    }
+    policy.log?.(`client ${client.id}: stopped reading (${ws.bufferedAmount} bytes buffered > ${policy.maxBufferedBytes}); closing with 1013`)
+    ws.close(1013, 'client too slow')
+    server.emit('slow', client)
+    return false
+  }
+  if (!binary && typeof payload === 'string' && cb === undefined) ws.send(payload)
+  else ws.send(payload, binary ? BINARY_FRAME : TEXT_FRAME, cb)
+  return true
+}
+
+/**
+ * Close every client with `code`, stop listening, and resolve once all
+ * connections are gone. Clients that do not finish the close handshake within
+ * `graceMs` are cut off (a client that stopped reading would otherwise hold
+ * the shutdown for ws's 30 s timeout); plain HTTP keep-alive sockets are
+ * closed too.
+ */
+export async function closeGracefully(
+  http: Server,
+  wss: WebSocketServer,
+  clients: Iterable<{ws: WebSocket}>,
+  code: number,
+  reason: string,
+  graceMs: number,
+): Promise<void> {
+  for (const c of clients) c.ws.close(code, reason)
+  const cut = setTimeout(() => {
+    for (const c of clients) c.ws.terminate()
+  }, graceMs)
+  await new Promise<void>((resolve) => wss.close(() => resolve()))
+  clearTimeout(cut)
+  const closed = new Promise<void>((resolve) => http.close(() => resolve()))
+  http.closeAllConnections()
+  await closed
+}
