@@ -501,6 +501,10 @@ describe('replay: shared clock', () => {
     expect(summary.timelines).toBe(1)
     expect(summary.framesSent).toBe(400)
     expect(summary.plays).toBe(1)
+    // progress: how far into the recording the timeline got (the last row)
+    const last = all[all.length - 1].input.recv_ts
+    expect(summary.positionMs).toBe(Number(last - all[0].input.recv_ts) / 1e6)
+    expect(summary.position).toBe(nsToIso(last))
   })
 })
 

@@ -110,5 +110,6 @@ Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which close
 
 function statusLine(s: ReplayStats): string {
   const lag = s.p99LagMs === null ? '' : `  behind schedule p50 ${s.p50LagMs!.toFixed(2)} ms p99 ${s.p99LagMs.toFixed(2)} ms`
-  return `${formatDuration(s.elapsedMs)}  clients ${s.connected} (${s.clients} so far)  frames sent ${s.framesSent}  plays ${s.plays}${lag}`
+  const at = s.positionMs === null ? 'waiting for a subscription' : `at +${formatDuration(s.positionMs)} (${s.position})`
+  return `${formatDuration(s.elapsedMs)}  ${at}  clients ${s.connected} (${s.clients} so far)  frames sent ${s.framesSent}  plays ${s.plays}${lag}`
 }

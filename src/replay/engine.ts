@@ -52,6 +52,7 @@ import {setImmediate as yieldToLoop} from 'node:timers/promises'
 
 import {MdrecError, isMdrecError} from '../errors.js'
 import {openRecording, recordingStartNs, type RecordingFile} from '../store/reader.js'
+import {nsToIso} from '../util/time.js'
 import {parseSpeed, parseTimeSpec, resolveTimeSpec, type TimeSpec} from '../util/units.js'
 import {replayFeed, type Emulator, type EmulatorClient, type ReplayFeed, type RowEncoder} from './feed.js'
 import {MergedSource, RowClass} from './rows.js'
@@ -101,6 +102,10 @@ export interface ReplayStats {
   framesDropped: number
   /** Clients closed with 1013 by the 'disconnect' slow-client policy. */
   slowClientsClosed: number
+  /** How far into the recording the most advanced timeline is (ms after its first row; null before any row). */
+  positionMs: number | null
+  /** Receive time of that row (ISO-8601, ns). */
+  position: string | null
   /** Gap rows reached. */
   gaps: number
   /** Reject rows skipped. */
@@ -337,6 +342,9 @@ class Replayer {
   slowClosed = 0
   gapsReached = 0
   rejects = 0
+  /** First and furthest receive times reached by any timeline (progress display). */
+  firstTs: bigint | null = null
+  furthestTs: bigint | null = null
 
   constructor(
     readonly p: Prepared,
@@ -522,6 +530,8 @@ class Replayer {
       bytesSent: this.bytesSent,
       framesDropped: dropped,
       slowClientsClosed: this.slowClosed,
+      positionMs: this.firstTs === null || this.furthestTs === null ? null : Number(this.furthestTs - this.firstTs) / 1e6,
+      position: this.furthestTs === null ? null : nsToIso(this.furthestTs),
       gaps: this.gapsReached,
       rejects: this.rejects,
       p50LagMs: q(this.hist.quantileNs(0.5)),
@@ -631,6 +641,7 @@ class Timeline {
     if (this.stopped) return
     const t0 = nowNs()
     const firstTs = ok ? src.ts : 0n
+    if (ok && (r.firstTs === null || firstTs < r.firstTs)) r.firstTs = firstTs
     let period = 0
     let burst = 0
     try {
@@ -651,7 +662,10 @@ class Timeline {
           const b = src.batch
           const i = src.row
           const ts = src.ts
-          if (ts > lastTs) lastTs = ts
+          if (ts > lastTs) {
+            lastTs = ts
+            if (r.furthestTs === null || ts > r.furthestTs) r.furthestTs = ts
+          }
           const cls = b.rowClass(i)
           if (cls === RowClass.reject) {
             r.rejects++
