@@ -15,8 +15,8 @@
  * clients subscribed to its channel (or, without one, to every subscribed
  * client), as the recorder saw it.
  */
-import {EventEmitter} from 'node:events'
 
+import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
 import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
 import type {ReplayBatch} from '../../replay/rows.js'
 import {encodeEnvelope, envelopeOfRow} from './codec.js'
@@ -56,74 +56,47 @@ class Client implements EmulatorClient {
 export const SUBSCRIBE_SETTLE_MS = 50
 export const SUBSCRIBE_SETTLE_MAX_MS = 500
 
-class GenericEmulator extends EventEmitter implements Emulator {
-  private readonly byClient = new Map<GenericClient, Client>()
+class GenericEmulator extends EmulatorAdapter<GenericClient, Client> {
   /** Clients whose first subscription is in its settle window. */
   private readonly settling = new Map<GenericClient, {first: number; timer: NodeJS.Timeout}>()
   /** Clients the engine has been told about (their timeline may run). */
   private readonly started = new WeakSet<GenericClient>()
-  constructor(private readonly srv: GenericServer) {
-    super()
-    srv.on('connection', (gc: GenericClient) => {
-      const c = new Client(gc)
-      this.byClient.set(gc, c)
-      this.emit('connection', c)
-    })
-    const forward = (event: string) => (gc: GenericClient, channels?: string[]) => {
-      const c = this.byClient.get(gc)
-      if (c) this.emit(event, c, channels)
+  constructor(private readonly server: GenericServer) {
+    super(server, (gc) => new Client(gc))
+  }
+  protected override forward(event: 'subscribe' | 'unsubscribe' | 'slow', gc: GenericClient, keys?: string[]): void {
+    const c = this.byClient.get(gc)
+    if (!c) return
+    if (event !== 'subscribe' || this.started.has(gc)) {
+      this.emit(event, c, keys)
+      return
     }
-    srv.on('subscribe', (gc: GenericClient, added: string[]) => {
-      const c = this.byClient.get(gc)
-      if (!c) return
-      if (this.started.has(gc)) {
-        this.emit('subscribe', c, added)
-        return
-      }
-      // its channels collect in gc.channels meanwhile
-      const s = this.settling.get(gc)
-      const first = s?.first ?? Date.now()
-      clearTimeout(s?.timer)
-      const wait = Math.max(0, Math.min(SUBSCRIBE_SETTLE_MS, first + SUBSCRIBE_SETTLE_MAX_MS - Date.now()))
-      const timer = setTimeout(() => {
-        this.settling.delete(gc)
-        this.started.add(gc)
-        if (this.byClient.has(gc)) this.emit('subscribe', c, [...gc.channels])
-      }, wait)
-      this.settling.set(gc, {first, timer})
-    })
-    srv.on('unsubscribe', forward('unsubscribe'))
-    srv.on('slow', forward('slow'))
-    srv.on('disconnect', (gc: GenericClient) => {
-      clearTimeout(this.settling.get(gc)?.timer)
+    // its channels collect in gc.channels meanwhile
+    const s = this.settling.get(gc)
+    const first = s?.first ?? Date.now()
+    clearTimeout(s?.timer)
+    const wait = Math.max(0, Math.min(SUBSCRIBE_SETTLE_MS, first + SUBSCRIBE_SETTLE_MAX_MS - Date.now()))
+    const timer = setTimeout(() => {
       this.settling.delete(gc)
-      const c = this.byClient.get(gc)
-      this.byClient.delete(gc)
-      if (c) this.emit('disconnect', c)
-    })
+      this.started.add(gc)
+      if (this.byClient.has(gc)) this.emit('subscribe', c, [...gc.channels])
+    }, wait)
+    this.settling.set(gc, {first, timer})
   }
-  get host(): string {
-    return this.srv.host
-  }
-  get port(): number {
-    return this.srv.port
+  protected override dropped(gc: GenericClient): void {
+    clearTimeout(this.settling.get(gc)?.timer)
+    this.settling.delete(gc)
   }
   url(_variant: number): string {
-    return this.srv.url()
-  }
-  get clients(): Iterable<EmulatorClient> {
-    return this.byClient.values()
+    return this.server.url()
   }
   send(client: EmulatorClient, payload: string | Uint8Array, cb?: () => void): boolean {
-    return this.srv.send((client as Client).gc, payload, cb)
+    return this.server.send((client as Client).gc, payload, cb)
   }
-  closeClient(client: EmulatorClient, code: number, reason: string): void {
-    client.ws.close(code, reason)
-  }
-  close(code: number, reason: string): Promise<void> {
+  override close(code: number, reason: string): Promise<void> {
     for (const s of this.settling.values()) clearTimeout(s.timer)
     this.settling.clear()
-    return this.srv.close(code, reason)
+    return super.close(code, reason)
   }
 }
 

@@ -24,9 +24,9 @@
  * A frame goes to the clients registered for its TR and the key of its first
  * record (KIS sends the records of one registration per frame).
  */
-import {EventEmitter} from 'node:events'
 import {WebSocket} from 'ws'
 
+import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
 import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
 import type {ReplayBatch} from '../../replay/rows.js'
 import {layoutOf} from './adapter.js'
@@ -98,42 +98,15 @@ function afterFlush(ws: WebSocket, cb: () => void): void {
   setImmediate(check)
 }
 
-class KisEmulator extends EventEmitter implements Emulator {
-  private readonly byClient = new Map<KisClient, Client>()
+class KisEmulator extends EmulatorAdapter<KisClient, Client> {
   private lastPayload: string | Uint8Array | null = null
   private lastHead: Head | null = null
 
-  constructor(private readonly srv: KisServer) {
-    super()
-    srv.on('connection', (kc: KisClient) => {
-      const c = new Client(kc)
-      this.byClient.set(kc, c)
-      this.emit('connection', c)
-    })
-    const forward = (event: string) => (kc: KisClient, keys?: string[]) => {
-      const c = this.byClient.get(kc)
-      if (c) this.emit(event, c, keys)
-    }
-    srv.on('subscribe', forward('subscribe'))
-    srv.on('unsubscribe', forward('unsubscribe'))
-    srv.on('slow', forward('slow'))
-    srv.on('disconnect', (kc: KisClient) => {
-      const c = this.byClient.get(kc)
-      this.byClient.delete(kc)
-      if (c) this.emit('disconnect', c)
-    })
-  }
-  get host(): string {
-    return this.srv.host
-  }
-  get port(): number {
-    return this.srv.port
+  constructor(private readonly server: KisServer) {
+    super(server, (kc) => new Client(kc))
   }
   url(): string {
-    return this.srv.url()
-  }
-  get clients(): Iterable<EmulatorClient> {
-    return this.byClient.values()
+    return this.server.url()
   }
   send(client: EmulatorClient, payload: string | Uint8Array, cb?: () => void): boolean {
     const len = typeof payload === 'string' ? payload.length : payload.byteLength
@@ -145,23 +118,17 @@ class KisEmulator extends EventEmitter implements Emulator {
       this.lastPayload = payload
       this.lastHead = head
     }
-    if (!head) return this.srv.send(kc, payload, cb)
-    if (!this.srv.isRegistered(kc, head.trId, head.key)) {
+    if (!head) return this.server.send(kc, payload, cb)
+    if (!this.server.isRegistered(kc, head.trId, head.key)) {
       if (cb) afterFlush(kc.ws, cb)
       return false
     }
     if (head.enc === '1') {
       const text = typeof payload === 'string' ? payload : TD.decode(payload)
       const plain = text.slice(head.payloadAt)
-      return this.srv.send(kc, `1|${head.trId}|${head.countText}|${encryptPayload(plain, kc.cipher)}`, cb)
+      return this.server.send(kc, `1|${head.trId}|${head.countText}|${encryptPayload(plain, kc.cipher)}`, cb)
     }
-    return this.srv.send(kc, payload, cb)
-  }
-  closeClient(client: EmulatorClient, code: number, reason: string): void {
-    client.ws.close(code, reason)
-  }
-  close(code: number, reason: string): Promise<void> {
-    return this.srv.close(code, reason)
+    return this.server.send(kc, payload, cb)
   }
 }
 

@@ -28,8 +28,8 @@
  * calls synchronously right after `listen` resolves — adds them to the
  * emulator that `listen` created last.
  */
-import {EventEmitter} from 'node:events'
 
+import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
 import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
 import type {ReplayBatch} from '../../replay/rows.js'
 import type {RecordingFile} from '../../store/reader.js'
@@ -63,51 +63,17 @@ class Client implements EmulatorClient {
 /** Routing facts of the payloads the encoder returns (they are passed back to `send`). */
 const META = new WeakMap<object, Omit<OutMessage, 'payload'>>()
 
-class UpbitEmulator extends EventEmitter implements Emulator {
-  private readonly byClient = new Map<UpbitClient, Client>()
-  constructor(readonly srv: UpbitServer) {
-    super()
-    srv.on('connection', (uc: UpbitClient) => {
-      const c = new Client(uc)
-      this.byClient.set(uc, c)
-      this.emit('connection', c)
-    })
-    srv.on('subscribe', (uc: UpbitClient, codes: string[]) => {
-      const c = this.byClient.get(uc)
-      if (c) this.emit('subscribe', c, codes)
-    })
-    srv.on('slow', (uc: UpbitClient) => {
-      const c = this.byClient.get(uc)
-      if (c) this.emit('slow', c)
-    })
-    srv.on('disconnect', (uc: UpbitClient) => {
-      const c = this.byClient.get(uc)
-      this.byClient.delete(uc)
-      if (c) this.emit('disconnect', c)
-    })
-  }
-  get host(): string {
-    return this.srv.host
-  }
-  get port(): number {
-    return this.srv.port
+class UpbitEmulator extends EmulatorAdapter<UpbitClient, Client> {
+  constructor(readonly server: UpbitServer) {
+    super(server, (uc) => new Client(uc))
   }
   url(): string {
-    return this.srv.url()
-  }
-  get clients(): Iterable<EmulatorClient> {
-    return this.byClient.values()
+    return this.server.url()
   }
   send(client: EmulatorClient, payload: string | Uint8Array, cb?: () => void): boolean {
     const meta = typeof payload === 'string' ? undefined : META.get(payload)
     if (!meta) return false
-    return this.srv.deliver((client as Client).uc, {...meta, payload: () => payload}, cb)
-  }
-  closeClient(client: EmulatorClient, code: number, reason: string): void {
-    client.ws.close(code, reason)
-  }
-  close(code: number, reason: string): Promise<void> {
-    return this.srv.close(code, reason)
+    return this.server.deliver((client as Client).uc, {...meta, payload: () => payload}, cb)
   }
 }
 
@@ -206,7 +172,7 @@ export const upbitReplay: ReplayFeed = {
     return FORMATS.indexOf(recordedFormat(file))
   },
   encoder(file) {
-    for (const s of file.meta.subscriptions) lastListened?.srv.markets.add(s)
+    for (const s of file.meta.subscriptions) lastListened?.server.markets.add(s)
     return new UpbitRowEncoder(recordedFormat(file))
   },
 }

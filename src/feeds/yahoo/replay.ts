@@ -12,8 +12,8 @@
  * When a loop shifts times, `time` (ms) is moved by the shift and the frame is
  * re-encoded (such frames are no longer the recorded bytes).
  */
-import {EventEmitter} from 'node:events'
 
+import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
 import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
 import type {ReplayBatch} from '../../replay/rows.js'
 import type {RecordingFile} from '../../store/reader.js'
@@ -45,48 +45,18 @@ class Client implements EmulatorClient {
   }
 }
 
-class YahooEmulator extends EventEmitter implements Emulator {
-  private readonly byClient = new Map<YahooClient, Client>()
-  constructor(private readonly srv: YahooServer) {
-    super()
-    srv.on('connection', (yc: YahooClient) => {
-      const c = new Client(yc)
-      this.byClient.set(yc, c)
-      this.emit('connection', c)
-    })
-    const forward = (event: string) => (yc: YahooClient, symbols?: string[]) => {
-      const c = this.byClient.get(yc)
-      if (c) this.emit(event, c, symbols)
-    }
-    srv.on('subscribe', forward('subscribe'))
-    srv.on('unsubscribe', forward('unsubscribe'))
-    srv.on('slow', forward('slow'))
-    srv.on('disconnect', (yc: YahooClient) => {
-      const c = this.byClient.get(yc)
-      this.byClient.delete(yc)
-      if (c) this.emit('disconnect', c)
-    })
+class YahooEmulator extends EmulatorAdapter<YahooClient, Client> {
+  constructor(srv: YahooServer) {
+    super(srv, (yc) => new Client(yc))
   }
-  get host(): string {
-    return this.srv.host
-  }
-  get port(): number {
-    return this.srv.port
+  private get server(): YahooServer {
+    return this.srv as YahooServer
   }
   url(variant: number): string {
-    return this.srv.url(variant === 1 ? 2 : 1)
-  }
-  get clients(): Iterable<EmulatorClient> {
-    return this.byClient.values()
+    return this.server.url(variant === 1 ? 2 : 1)
   }
   send(client: EmulatorClient, payload: string | Uint8Array, cb?: () => void): boolean {
-    return this.srv.send((client as Client).yc, payload, cb)
-  }
-  closeClient(client: EmulatorClient, code: number, reason: string): void {
-    client.ws.close(code, reason)
-  }
-  close(code: number, reason: string): Promise<void> {
-    return this.srv.close(code, reason)
+    return this.server.send((client as Client).yc, payload, cb)
   }
 }
 
