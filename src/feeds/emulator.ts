@@ -5,6 +5,7 @@
  */
 import type {EventEmitter} from 'node:events'
 import type {Server} from 'node:http'
+import type {AddressInfo} from 'node:net'
 import {WebSocket, type WebSocketServer} from 'ws'
 
 export interface SlowClientPolicy {
@@ -79,4 +80,25 @@ export async function closeGracefully(
   const closed = new Promise<void>((resolve) => http.close(() => resolve()))
   http.closeAllConnections()
   await closed
+}
+
+/**
+ * Listen on `host:port` (default 127.0.0.1, a free port); a listen error
+ * (EADDRINUSE…) rejects instead of crashing through ws's re-emitted 'error'.
+ */
+export async function listenOn(http: Server, wss: WebSocketServer, port = 0, host = '127.0.0.1'): Promise<void> {
+  wss.on('error', () => {}) // the http server's errors, re-emitted by ws: a listen error rejects below
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject)
+    http.listen(port, host, () => {
+      http.off('error', reject)
+      resolve()
+    })
+  })
+}
+
+/** The address a listening server is on, as it goes in a URL (IPv6 in brackets). */
+export function addressOf(http: Server): {host: string; port: number} {
+  const a = http.address() as AddressInfo
+  return {host: a.address.includes(':') ? `[${a.address}]` : a.address, port: a.port}
 }

@@ -1,10 +1,9 @@
 import {EventEmitter} from 'node:events'
 import {createServer, type IncomingMessage, type Server} from 'node:http'
-import type {AddressInfo} from 'node:net'
 import {WebSocket, WebSocketServer, type RawData} from 'ws'
 
 import {isPlainObject, jsonType, pongFor} from './codec.js'
-import {closeGracefully, sendPoliced} from '../emulator.js'
+import {addressOf, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
 
 
 /** Close code for a binary client frame (RFC 6455 §7.4.1: "an endpoint that understands only text data MAY send this"). */
@@ -118,24 +117,16 @@ export class GenericServer extends EventEmitter {
       options.channels,
     )
     wss.on('connection', (ws, req) => srv.accept(ws, req))
-    wss.on('error', () => {}) // the http server's errors, re-emitted by ws: a listen error rejects below
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject)
-      http.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-        http.off('error', reject)
-        resolve()
-      })
-    })
+    await listenOn(http, wss, options.port, options.host)
     return srv
   }
 
   get port(): number {
-    return (this.http.address() as AddressInfo).port
+    return addressOf(this.http).port
   }
 
   get host(): string {
-    const a = (this.http.address() as AddressInfo).address
-    return a.includes(':') ? `[${a}]` : a
+    return addressOf(this.http).host
   }
 
   url(): string {

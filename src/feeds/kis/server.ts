@@ -1,13 +1,12 @@
 import {randomBytes, randomUUID} from 'node:crypto'
 import {EventEmitter} from 'node:events'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
-import type {AddressInfo} from 'node:net'
 import {WebSocket, WebSocketServer} from 'ws'
 
 import {KIS_APPROVAL_PATH, KIS_MAX_REGISTRATIONS} from './adapter.js'
 import {ackText, encryptPayload, frameText, pingpongText, type CipherKey} from './codec.js'
 import {TR_BY_ID} from './layouts.js'
-import {closeGracefully, sendPoliced} from '../emulator.js'
+import {addressOf, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
 
 
 /**
@@ -153,14 +152,7 @@ export class KisServer extends EventEmitter {
     })
     const s = srv
     wss.on('connection', (ws, req) => s.accept(ws, req))
-    wss.on('error', () => {}) // the http server's errors, re-emitted by ws: a listen error rejects below
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject)
-      http.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-        http.off('error', reject)
-        resolve()
-      })
-    })
+    await listenOn(http, wss, options.port, options.host)
     if (s.o.pingIntervalMs > 0) {
       s.pinger = setInterval(() => s.pingAll(), s.o.pingIntervalMs)
       s.pinger.unref()
@@ -169,12 +161,11 @@ export class KisServer extends EventEmitter {
   }
 
   get port(): number {
-    return (this.http.address() as AddressInfo).port
+    return addressOf(this.http).port
   }
 
   get host(): string {
-    const a = (this.http.address() as AddressInfo).address
-    return a.includes(':') ? `[${a}]` : a
+    return addressOf(this.http).host
   }
 
   /** WebSocket URL (any path works; KIS clients use `/`, `/tryitout` or `/tryitout/<TR>`). */

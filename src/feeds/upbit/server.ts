@@ -37,12 +37,11 @@
 import {randomUUID} from 'node:crypto'
 import {EventEmitter} from 'node:events'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
-import type {AddressInfo} from 'node:net'
 import {WebSocket, WebSocketServer} from 'ws'
 
 import {decodeUpbitFrame, encodeMessage, encodeWithLayout, layoutOf, type Unit, type UpbitRow} from './codec.js'
 import {DEFAULT_DEPTH, FORMATS, ORDERBOOK_DEPTHS, PRIVATE_TYPES, QUOTATION_TYPES, type UpbitFormat} from './fields.js'
-import {closeGracefully, sendPoliced} from '../emulator.js'
+import {addressOf, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
 
 const BINARY = {binary: true} as const
 
@@ -313,14 +312,7 @@ export class UpbitServer extends EventEmitter {
     const wss = new WebSocketServer({server: http, perMessageDeflate: false, maxPayload: options.maxPayload ?? 64 * 1024})
     srv = new UpbitServer(http, wss, options)
     wss.on('connection', (ws, req) => srv.accept(ws, req))
-    wss.on('error', () => {}) // the http server's errors, re-emitted by ws: a listen error rejects below
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject)
-      http.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-        http.off('error', reject)
-        resolve()
-      })
-    })
+    await listenOn(http, wss, options.port, options.host)
     if (srv.o.idleTimeoutMs > 0) {
       srv.idleTimer = setInterval(() => srv.closeIdle(), Math.min(10_000, Math.max(50, srv.o.idleTimeoutMs / 4)))
       srv.idleTimer.unref()
@@ -329,12 +321,11 @@ export class UpbitServer extends EventEmitter {
   }
 
   get port(): number {
-    return (this.http.address() as AddressInfo).port
+    return addressOf(this.http).port
   }
 
   get host(): string {
-    const a = (this.http.address() as AddressInfo).address
-    return a.includes(':') ? `[${a}]` : a
+    return addressOf(this.http).host
   }
 
   /** The quotation endpoint's URL. */

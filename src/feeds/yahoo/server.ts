@@ -1,9 +1,8 @@
 import {EventEmitter} from 'node:events'
 import {createServer, type IncomingMessage, type Server} from 'node:http'
-import type {AddressInfo} from 'node:net'
 import {WebSocket, WebSocketServer} from 'ws'
 
-import {closeGracefully, sendPoliced} from '../emulator.js'
+import {addressOf, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
 import type {YahooEnvelope} from './types.js'
 
 
@@ -67,24 +66,16 @@ export class YahooServer extends EventEmitter {
       log: options.log,
     })
     wss.on('connection', (ws, req) => srv.accept(ws, req))
-    wss.on('error', () => {}) // the http server's errors, re-emitted by ws: a listen error rejects below
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject)
-      http.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-        http.off('error', reject)
-        resolve()
-      })
-    })
+    await listenOn(http, wss, options.port, options.host)
     return srv
   }
 
   get port(): number {
-    return (this.http.address() as AddressInfo).port
+    return addressOf(this.http).port
   }
 
   get host(): string {
-    const a = (this.http.address() as AddressInfo).address
-    return a.includes(':') ? `[${a}]` : a
+    return addressOf(this.http).host
   }
 
   /** URL clients should use: `?version=2` gives the v2 JSON envelope. */
