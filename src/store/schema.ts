@@ -23,6 +23,8 @@ export const META = {
   rawMode: 'mdrec.raw_mode',
   rows: 'mdrec.rows',
   derivedFrom: 'mdrec.derived_from',
+  runId: 'mdrec.run_id',
+  part: 'mdrec.part',
 } as const
 
 export type RawMode = 'auto' | 'always' | 'never'
@@ -44,6 +46,10 @@ export interface RecordingMeta {
   /** Total rows; written when the file is closed. */
   rows?: number
   derivedFrom?: string
+  /** One id for every file of one `mdrec record` run (its rotated parts share it). */
+  runId?: string
+  /** 0-based index of this file among its run's rotated parts (absent: the run has one file). */
+  part?: number
 }
 
 export function metaToMap(meta: RecordingMeta): Map<string, string> {
@@ -59,6 +65,8 @@ export function metaToMap(meta: RecordingMeta): Map<string, string> {
   m.set(META.rawMode, meta.rawMode)
   if (meta.rows !== undefined) m.set(META.rows, String(meta.rows))
   if (meta.derivedFrom !== undefined) m.set(META.derivedFrom, meta.derivedFrom)
+  if (meta.runId !== undefined) m.set(META.runId, meta.runId)
+  if (meta.part !== undefined) m.set(META.part, String(meta.part))
   return m
 }
 
@@ -89,6 +97,8 @@ export function metaFromMap(m: Map<string, string>): RecordingMeta | null {
     rawMode: raw && RAW_MODES.includes(raw) ? raw : 'auto',
     rows: rows === undefined ? undefined : Number(rows),
     derivedFrom: m.get(META.derivedFrom),
+    runId: m.get(META.runId),
+    part: m.get(META.part) === undefined || !Number.isInteger(Number(m.get(META.part))) ? undefined : Number(m.get(META.part)),
   }
 }
 
