@@ -18,9 +18,9 @@ import {
 } from '../src/feeds/yahoo/codec.js'
 import type {PricingData, YahooEnvelope} from '../src/feeds/yahoo/types.js'
 
-// ../shared beside the repository (CI checks it out beside the clone)
-const VECTORS_URL = new URL('../../shared/vectors/yahoo-pricing.ndjson', import.meta.url)
-const REFERENCE_PROTO_URL = new URL('../../shared/vectors/pricing.reference.proto', import.meta.url)
+// Vendored test vectors, made outside this project's code (test/vectors/README.md)
+const VECTORS_URL = new URL('./vectors/yahoo-pricing.ndjson', import.meta.url)
+const REFERENCE_PROTO_URL = new URL('./vectors/pricing.reference.proto', import.meta.url)
 const PROTO_URL = new URL('../proto/pricing.proto', import.meta.url)
 
 interface Vector {
