@@ -1,8 +1,12 @@
 /**
  * mdrec as a library: everything the CLI does, without the CLI.
  *
- *   import {record, replay, openRecording, readRows} from 'mdrec'
+ *   import {record, replay, openRecording, readRows, fixture} from 'mdrec'
  */
+import type {RowView} from './feeds/types.js'
+import {formatFloat32} from './store/format.js'
+import {readRows as readStoredRows, type ReadOptions, type RecordingFile} from './store/reader.js'
+
 export {VERSION as version} from './version.js'
 export {MdrecError, isMdrecError, type MdrecErrorCode} from './errors.js'
 
@@ -15,7 +19,7 @@ export type {FeedClientSpec, SupervisorOptions, ConnectionState, GapEvent} from 
 // the recording format
 export {RecordingWriter, compactRecording} from './store/writer.js'
 export type {WriterOptions, WriterStats, WriterInit} from './store/writer.js'
-export {openRecording, readBatches, readRows, messageStream, BatchRows, recordingStartNs} from './store/reader.js'
+export {openRecording, readBatches, messageStream, BatchRows, recordingStartNs} from './store/reader.js'
 export type {RecordingFile, ReadOptions, SelectedBatch, StreamEnd} from './store/reader.js'
 export {verifyRecording, repairRecording} from './store/verify.js'
 export type {VerifyResult} from './store/verify.js'
@@ -44,3 +48,39 @@ export {nsToIso} from './util/time.js'
 export {replay} from './replay/engine.js'
 export type {ReplayHandle, ReplayOptions, ReplayStats, ReplaySummary} from './replay/engine.js'
 export type {Emulator, EmulatorClient, ReplayFeed, RowEncoder} from './replay/feed.js'
+
+// bundled fixtures (also in mdrec/testing)
+export {fixture, fixtureNames, FIXTURES_DIR} from './testing.js'
+
+export interface RowReadOptions extends ReadOptions {
+  /**
+   * How float32 columns (Yahoo's prices) come out. `'shortest'` (default):
+   * the shortest decimal that reads back as the same float32, as `mdrec cat`
+   * prints it (`79.65`). `'exact'`: the stored float32 widened to a double
+   * (`79.6500015258789`), a little faster. Both are the same float32:
+   * `Math.fround(x)` gives the stored value back from either.
+   */
+  float32?: 'shortest' | 'exact'
+}
+
+/**
+ * Every selected row of a recording (filters: `from`/`to` in ns, `symbols`,
+ * `follow`, … as in {@link ReadOptions}), streaming, as RowViews: times as
+ * bigint ns, 64-bit integers as bigint, feed fields by column name in
+ * `row.fields` (absent when null). Float32 fields are the shortest decimal
+ * of their float32 value unless `float32: 'exact'` (see
+ * {@link RowReadOptions}), so the numbers are the ones `mdrec cat` prints.
+ * Throws MdrecError (E_TRUNCATED, E_CORRUPT…) as the reader does.
+ */
+export async function* readRows(file: RecordingFile, options: RowReadOptions = {}): AsyncGenerator<RowView> {
+  const {float32 = 'shortest', ...opts} = options
+  const names =
+    float32 === 'exact' ? [] : file.feedColumns.filter((c) => c.kind === 'plain' && c.type === 'float32').map((c) => c.name)
+  for await (const row of readStoredRows(file, opts)) {
+    for (const n of names) {
+      const v = row.fields[n]
+      if (typeof v === 'number') row.fields[n] = Number(formatFloat32(v))
+    }
+    yield row
+  }
+}

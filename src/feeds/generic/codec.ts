@@ -1,5 +1,5 @@
 /**
- * The generic channel JSON protocol (docs: /shared/protocols.md §4), both
+ * The generic channel JSON protocol (docs/feeds/generic.md), both
  * directions: what a server broadcast decodes to, and how a recorded row is
  * turned back into the exact text the server sent.
  *

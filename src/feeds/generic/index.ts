@@ -1,5 +1,5 @@
 /**
- * The generic channel JSON feed (protocols.md §4): `{"type":"subscribe","channel":…}`
+ * The generic channel JSON feed (docs/feeds/generic.md): `{"type":"subscribe","channel":…}`
  * requests, `{"type":<event>,"channel":…,"data":…,"timestamp":…}` broadcasts.
  * There is no public server: `mdrec record --feed generic` needs `--url` (or
  * MDREC_GENERIC_URL).

@@ -46,7 +46,7 @@ export interface GenericServerOptions {
 }
 
 /**
- * A generic channel JSON server as clients see it (protocols.md §4): text
+ * A generic channel JSON server as clients see it (docs/feeds/generic.md): text
  * frames only, one JSON object per message.
  *
  * | client sends | server answers |

@@ -1,6 +1,6 @@
 /**
  * Seeded, deterministic generator of realistic generic-channel traffic
- * (protocols.md §4): the broadcasts a crypto-style channel server sends to a
+ * (docs/feeds/generic.md): the broadcasts a crypto-style channel server sends to a
  * client subscribed to its channels. For fixtures, tests and benchmarks.
  *
  * Channels (default `prices`, `trades`, `orderbook`, `news`; any other name

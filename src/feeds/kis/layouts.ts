@@ -10,7 +10,7 @@
  * list. The decoder picks it per frame from `fields ÷ count` and records N
  * in the `layout` column; the encoder writes exactly N fields back.
  *
- * Sources: protocols.md §3 and the field lists of KIS's open-trading-api
+ * Sources (docs/feeds/kis.md): the field lists of KIS's open-trading-api
  * samples and OpenAPI workbook (H0STCNI0 follows the workbook order:
  * OODER_NO 4th, ODER_QTY 17th).
  */

@@ -15,7 +15,7 @@
  * - Bursty exponential inter-arrival times (a two-component mixture whose mean
  *   is `meanGapMs`); `recv_ts` is strictly increasing.
  * - Field sets copy what real streamer messages carry (see
- *   `/shared/vectors/yahoo-pricing.ndjson`): US equities send no currency,
+ *   `test/vectors/yahoo-pricing.ndjson`): US equities send no currency,
  *   short name or previous close; `last_size` comes together with the
  *   bid/ask quote; some updates carry no day statistics. Proto3 defaults are
  *   never set explicitly (the canonical encoder would omit them).

@@ -2,7 +2,7 @@
  * Yahoo Finance streamer `PricingData` as mdrec holds it in memory.
  *
  * Field names are the proto field names (snake_case), as in the recording's
- * columns and in `../shared/vectors`. A field that is absent on the wire is
+ * columns and in `test/vectors`. A field that is absent on the wire is
  * `undefined`. 64-bit integers (sint64) are `bigint` so they never pass through
  * a lossy JS number; float fields hold the float32 value as a JS number;
  * double fields hold the float64.
