@@ -1,6 +1,9 @@
 // npm run demo: the main job on the bundled default, offline. Replays a
 // fixture on a local port with `mdrec replay`, records it back with
 // `mdrec record --url`, then prints `mdrec info` of the new file.
+//
+// Commands are shown as `npx mdrec …`: in a checkout, after `npm ci`, that
+// runs this package's own bin (./bin/run.js) with no `npm link` needed.
 import {spawn, spawnSync} from 'node:child_process'
 import {mkdirSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
@@ -10,7 +13,7 @@ const bin = `${root}bin/run.js`
 const fixture = `${root}fixtures/yahoo-us-equities.arrow`
 const symbols = ['NVDA', 'TSLA', 'AAPL', 'AMD', 'AMZN', 'MSFT', 'META', 'GOOGL']
 
-const show = (args) => console.log(`\n$ mdrec ${args.join(' ')}`)
+const show = (args) => console.log(`\n$ npx mdrec ${args.join(' ')}`)
 
 const replayArgs = ['replay', 'fixtures/yahoo-us-equities.arrow', '--port', '0', '--speed', '10x']
 show(replayArgs)
@@ -35,5 +38,5 @@ if (rec.status !== 0) process.exit(rec.status ?? 1)
 
 show(['info', out])
 const info = spawnSync(process.execPath, [bin, 'info', out], {stdio: 'inherit', cwd: root})
-console.log(`\nNext: mdrec cat ${out} --limit 20   ·   mdrec replay ${out}   ·   mdrec --help`)
+console.log(`\nNext: npx mdrec cat ${out} --limit 20   ·   npx mdrec replay ${out}   ·   npx mdrec --help   (or ./bin/run.js …)`)
 process.exit(info.status ?? 1)
