@@ -25,13 +25,17 @@ describe('generated files are committed up to date', () => {
     cpSync(join(root, 'dist'), join(dir, 'dist'), {recursive: true})
     symlinkSync(join(root, 'bin'), join(dir, 'bin'))
     symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'))
-    execFileSync(process.execPath, [oclifBin, 'manifest'], {cwd: dir, stdio: 'ignore'})
+    execFileSync(process.execPath, [oclifBin, 'manifest'], {cwd: dir, stdio: 'ignore', env: {...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true'}})
     const fresh = JSON.parse(readFileSync(join(dir, 'oclif.manifest.json'), 'utf8'))
     expect(JSON.parse(committed('oclif.manifest.json')), 'run `npm run build` and commit oclif.manifest.json').toEqual(fresh)
   })
 
   it("README's command reference matches the commands", () => {
-    const out = execFileSync(process.execPath, [oclifBin, 'readme', '--no-aliases', '--dry-run'], {cwd: root, encoding: 'utf8'})
+    const out = execFileSync(process.execPath, [oclifBin, 'readme', '--no-aliases', '--dry-run'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: {...process.env, OCLIF_SKIP_NEW_VERSION_CHECK: 'true'}, // no "oclif update available" notice
+    })
     const section = (s: string) => s.slice(s.indexOf('<!-- commands -->\n'), s.indexOf('<!-- commandsstop -->'))
     expect(section(committed('README.md')), 'run `npm run readme` and commit README.md').toBe(section(out))
   })
