@@ -281,10 +281,10 @@ async function runCase(n: number, path: string): Promise<void> {
   const {bytes, what} = mutate(base, rnd)
   const label = `seed ${SEED} case ${n}: ${base.name.split('/').pop()} ${what}`
   writeFileSync(path, bytes)
-  let verdict: {ok: boolean; rows: number} | {error: MdrecError}
+  let verdict: {ok: boolean; rows: number; at?: number} | {error: MdrecError}
   try {
     const v = await timed(`${label} verify`, () => verifyRecording(path))
-    verdict = {ok: v.ok, rows: v.rowsIntact}
+    verdict = {ok: v.ok, rows: v.rowsIntact, at: v.problem?.offset}
     if (!v.ok) {
       expect(v.problem, label).toBeDefined()
       expect(v.problem!.offset, label).toBeGreaterThanOrEqual(0)
@@ -320,6 +320,8 @@ async function runCase(n: number, path: string): Promise<void> {
     expect(cat.rows, label).toBe(verdict.rows)
     expect(replay.rows, label).toBe(verdict.rows)
     expect(cat.error!.message, label).toContain(`${verdict.rows} rows`)
+    expect(cat.error!.message, label).toContain(`at byte ${verdict.at} (`)
+    expect(info.error!.message, label).toContain(`at byte ${verdict.at} (`)
   }
   const outcome = 'error' in verdict ? `open ${verdict.error.code}` : verdict.ok ? 'sound' : `${cat.error?.code} after ${cat.rows > 0 ? 'some' : 'no'} rows`
   tally.set(outcome, (tally.get(outcome) ?? 0) + 1)

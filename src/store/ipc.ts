@@ -635,6 +635,18 @@ export class BatchDecoder {
 function checkIndices(t: A.Int, b: Uint8Array, length: number, bitmap: Uint8Array | null, dictLength: number): void {
   const Ctor = t.ArrayType as unknown as {new (buf: ArrayBufferLike, off: number, len: number): ArrayLike<number | bigint>}
   const v = new Ctor(b.buffer, b.byteOffset, length)
+  if (!bitmap && t.bitWidth < 64) {
+    // Fast path (no nulls, number indices): one min/max pass; find the culprit only when it fails.
+    const a = v as ArrayLike<number>
+    let lo = 0
+    let hi = -1
+    for (let i = 0; i < length; i++) {
+      const x = a[i]
+      if (x < lo) lo = x
+      if (x > hi) hi = x
+    }
+    if (lo >= 0 && hi < dictLength) return
+  }
   for (let i = 0; i < length; i++) {
     if (bitmap && ((bitmap[i >> 3] >> (i & 7)) & 1) === 0) continue
     const x = Number(v[i])
