@@ -3,11 +3,14 @@ import {compressionRegistry} from 'apache-arrow/ipc/compression/registry'
 import type {DataProps} from 'apache-arrow/data'
 import {Message} from 'apache-arrow/ipc/metadata/message'
 import {Compressor, Decompressor} from 'zstd-napi'
+import zstdBinding from 'zstd-napi/binding.js'
 
 /** zstd level for recordings; 3 is zstd's default balance of speed and ratio. */
 export const DEFAULT_ZSTD_LEVEL = 3
 
 const decompressor = new Decompressor()
+/** The reader's zstd context (single-threaded use: one decompression at a time). */
+const dctx = new zstdBinding.DCtx()
 
 /**
  * Each buffer is a standard zstd frame with its content checksum on, so
@@ -559,12 +562,16 @@ export class BatchDecoder {
         if (fcs === null) bad(`buffer ${i}: its zstd frame does not state its content size`)
         if (fcs !== want) bad(`buffer ${i}: its zstd frame states ${fcs} bytes, its prefix ${want}`)
         if (this.total + want > MAX_BATCH_BYTES) bad(`the batch's buffers exceed ${MAX_BATCH_BYTES} bytes uncompressed`)
+        // Into a buffer of exactly the checked size: zstd-napi's decompress() sizes
+        // its output from every frame in the input, which the file controls.
+        out = Buffer.allocUnsafeSlow(want)
+        let got: number
         try {
-          out = decompressor.decompress(raw)
+          got = dctx.decompress(out, raw)
         } catch (error) {
           bad(`buffer ${i} does not decompress (zstd: ${(error as Error).message})`)
         }
-        if (out.byteLength !== want) bad(`buffer ${i} decompresses to ${out.byteLength} bytes, its prefix states ${want}`)
+        if (got !== want) bad(`buffer ${i} decompresses to ${got} bytes, its prefix states ${want}`)
       }
     }
     if (out.byteLength < need) bad(`buffer ${i} holds ${out.byteLength} bytes where ${need} are needed`)
