@@ -46,6 +46,11 @@ interface Msg {
   metaLength: number
   bodyLength: number
   rows: number
+  /** File offsets of the FieldNode and Buffer struct vectors' first elements (record and dictionary batches), and their counts. */
+  nodesAt?: number
+  nodes?: number
+  buffersAt?: number
+  buffers?: number
 }
 interface Base {
   name: string
@@ -59,9 +64,28 @@ const EXTREME32 = [0, -1, 1, 2 ** 31 - 1, -(2 ** 31), 0x10000, 8, -268435448]
 let dir: string
 const bases: Base[] = []
 
+/** Where the 16-byte structs `pairs` sit consecutively in `meta` (the metadata of a message), or -1. */
+function locate(meta: Uint8Array, pairs: [number, number][]): number {
+  if (pairs.length === 0) return -1
+  const want = Buffer.concat(pairs.flatMap(([a, b]) => [i64(BigInt(a)), i64(BigInt(b))]))
+  return findAll(meta, want, 0, meta.length)[0] ?? -1
+}
+
 async function scan(path: string): Promise<Msg[]> {
   const out: Msg[] = []
-  for await (const m of messageStream(path)) out.push({offset: m.framed.offset, kind: m.framed.kind, metaLength: m.framed.metaLength, bodyLength: m.framed.bodyLength, rows: m.framed.rows})
+  for await (const m of messageStream(path)) {
+    const f = m.framed
+    const msg: Msg = {offset: f.offset, kind: f.kind, metaLength: f.metaLength, bodyLength: f.bodyLength, rows: f.rows}
+    const h = f.message?.isRecordBatch() ? f.message.header() : f.message?.isDictionaryBatch() ? f.message.header().data : null
+    if (h) {
+      const meta = m.bytes.subarray(0, f.metaLength)
+      const n = locate(meta, h.nodes.map((x) => [x.length, x.nullCount]))
+      const b = locate(meta, h.buffers.map((x) => [x.offset, x.length]))
+      if (n >= 0) Object.assign(msg, {nodesAt: f.offset + n, nodes: h.nodes.length})
+      if (b >= 0) Object.assign(msg, {buffersAt: f.offset + b, buffers: h.buffers.length})
+    }
+    out.push(msg)
+  }
   return out
 }
 
@@ -75,6 +99,7 @@ beforeAll(async () => {
   for (const p of [multi, dicts, ...FIXTURES]) bases.push({name: p, bytes: readFileSync(p), msgs: await scan(p)})
   expect(bases[0].msgs.filter((m) => m.kind === 'record').length).toBeGreaterThan(5)
   expect(bases[1].msgs.filter((m) => m.kind === 'dictionary').length).toBeGreaterThan(5)
+  for (const b of bases) expect(b.msgs.filter((m) => m.nodesAt !== undefined && m.buffersAt !== undefined).length, b.name).toBeGreaterThan(0)
 }, 60_000)
 
 afterAll(() => rmSync(dir, {recursive: true, force: true}))
@@ -104,7 +129,7 @@ function mutate(base: Base, rnd: () => number): {bytes: Buffer; what: string} {
   const metaEnd = msg.offset + msg.metaLength
   const bodyStart = metaEnd
   const bodyEnd = metaEnd + msg.bodyLength
-  const kind = int(12)
+  const kind = int(14)
   switch (kind) {
     case 0: {
       const n = 1 + int(4)
@@ -189,6 +214,24 @@ function mutate(base: Base, rnd: () => number): {bytes: Buffer; what: string} {
       const v = pick([0, 255, 1])
       for (let k = 0; k < fcsSize; k++) b[at + k] = v === 1 ? int(256) : v
       return {bytes: b, what: `zstd frame content size at ${at} (${fcsSize} bytes) = ${v === 1 ? 'random' : v}`}
+    }
+    case 12:
+    case 13: {
+      // One field node's length or null count, one buffer region's offset or length, or a vector's item count.
+      const batches = base.msgs.filter((m) => m.nodesAt !== undefined && m.buffersAt !== undefined)
+      if (batches.length === 0) return {bytes: b.subarray(0, b.length - 4), what: 'cut 4 bytes (no batch vectors found)'}
+      const m = pick(batches)
+      const [at, count, what] = kind === 12 ? [m.nodesAt!, m.nodes!, 'field node'] : [m.buffersAt!, m.buffers!, 'buffer region']
+      if (rnd() < 0.2) {
+        const v = pick(EXTREME32)
+        b.writeInt32LE(v, at - 4)
+        return {bytes: b, what: `${what} count at ${at - 4} (${m.kind} at ${m.offset}) = ${v}`}
+      }
+      const k = int(count)
+      const half = int(2)
+      const v = pick(EXTREME64)
+      i64(v).forEach((x, j) => (b[at + 16 * k + 8 * half + j] = x))
+      return {bytes: b, what: `${what} ${k} ${half ? 'second' : 'first'} field at ${at + 16 * k + 8 * half} (${m.kind} at ${m.offset}) = ${v}`}
     }
     default: {
       // A whole message's bytes swapped with another's (a block out of order), or a message duplicated.
