@@ -13,7 +13,7 @@ export type MdrecErrorCode =
   | 'E_NOT_RECORDING' // an Arrow file without mdrec metadata
   | 'E_FORMAT_VERSION' // written by a newer mdrec
   | 'E_TRUNCATED' // a file whose tail is cut (repairable with `mdrec verify --repair`)
-  | 'E_CORRUPT' // a batch that does not decode
+  | 'E_CORRUPT' // a damaged message or batch (names the file and byte offset; repairable with `mdrec verify --repair`)
   | 'E_EXISTS' // refusing to overwrite
   | 'E_IO' // could not read/write (permissions, disk full)
   | 'E_FEED' // the feed refused or misbehaved

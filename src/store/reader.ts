@@ -6,7 +6,7 @@ import type {RowKind, RowView} from '../feeds/types.js'
 import {MdrecError, fsError} from '../errors.js'
 import {parseTimeSpec, resolveTimeSpec} from '../util/units.js'
 import './ipc.js' // registers the zstd codec with arrow-js
-import {checkBody, parseMessageHeader, type FramedMessage} from './ipc.js'
+import {BadMessage, BatchDecoder, decodeMetadata, eosAt, parsePrefix, type FramedMessage} from './ipc.js'
 import {FORMAT_VERSION, metaFromMap, storeColumnsFromSchema, type RecordingMeta, type StoreColumn} from './schema.js'
 
 export interface RecordingFile {
@@ -21,11 +21,340 @@ export interface RecordingFile {
   schemaBytes: number
 }
 
-const READ_CHUNK = 1 << 20
+/** Bytes read ahead for small reads (message prefixes and metadata). */
+const READ_AHEAD = 1 << 16
+
+/**
+ * Positional reads of a file that hand out buffers nobody else holds: a
+ * caller may keep and decode what it gets, whatever is read next (the read-
+ * ahead buffer is only ever copied from). A read beyond the file's size (as
+ * of a fresh stat) returns null instead of allocating: no length taken from
+ * the file allocates more than the file holds.
+ */
+class FileBytes {
+  private ahead = Buffer.alloc(READ_AHEAD)
+  private aheadAt = 0
+  private aheadLen = 0
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly path: string,
+    public size: number,
+    private readonly limit = Number.POSITIVE_INFINITY,
+  ) {
+    this.size = Math.min(size, limit)
+  }
+
+  /** Bytes available from `pos`, after a fresh stat when fewer than `want` were known. */
+  async available(pos: number, want: number): Promise<number> {
+    if (this.size - pos < want) await this.refresh()
+    return Math.max(0, this.size - pos)
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      this.size = Math.min((await this.fh.stat()).size, this.limit)
+    } catch (error) {
+      throw fsError(error, this.path, 'reading a recording')
+    }
+  }
+
+  /** `len` bytes at `pos` in a fresh buffer, or null when the file ends before them. */
+  async read(pos: number, len: number): Promise<Buffer | null> {
+    if (pos + len > this.size) {
+      await this.refresh()
+      if (pos + len > this.size) return null
+    }
+    if (pos >= this.aheadAt && pos + len <= this.aheadAt + this.aheadLen) {
+      return Buffer.from(this.ahead.subarray(pos - this.aheadAt, pos - this.aheadAt + len))
+    }
+    if (len >= READ_AHEAD >> 1) {
+      const out = Buffer.allocUnsafeSlow(len)
+      return (await this.readInto(out, pos)) === len ? out : null
+    }
+    this.aheadAt = pos
+    this.aheadLen = await this.readInto(this.ahead.subarray(0, Math.min(READ_AHEAD, this.size - pos)), pos)
+    if (this.aheadLen < len) return null
+    return Buffer.from(this.ahead.subarray(0, len))
+  }
+
+  private async readInto(b: Buffer, pos: number): Promise<number> {
+    let got = 0
+    try {
+      while (got < b.length) {
+        const {bytesRead} = await this.fh.read(b, got, b.length - got, pos + got)
+        if (bytesRead === 0) break
+        got += bytesRead
+      }
+    } catch (error) {
+      throw fsError(error, this.path, 'reading a recording')
+    }
+    return got
+  }
+}
+
+type ReadAt = {framed: FramedMessage; bytes: Uint8Array} | {need: string} | 'end'
+
+/**
+ * Read and verify the message at `pos`: its prefix, its metadata (verified,
+ * then decoded from a private copy), its body length against what the file
+ * holds, then the whole message into a fresh buffer. Returns 'end' at the
+ * file's end, {need} when the file ends inside the message, or throws
+ * BadMessage when the bytes cannot be a message.
+ */
+async function readMessageAt(src: FileBytes, pos: number): Promise<ReadAt> {
+  const avail = await src.available(pos, 8)
+  if (avail === 0) return 'end'
+  const head = await src.read(pos, Math.min(8, avail))
+  if (!head) return {need: 'a partial message header'}
+  const p = parsePrefix(head)
+  if (p === 'need') return {need: `a partial message header (${avail} bytes)`}
+  if (p.eos) return {framed: eosAt(pos, p.prefix), bytes: head.subarray(0, p.prefix)}
+  const meta = await src.read(pos + p.prefix, p.metaLength)
+  if (!meta) return {need: `the file ends inside the message's metadata (${p.metaLength} bytes stated, ${avail - p.prefix} present)`}
+  const framed = decodeMetadata(meta, pos, p.prefix)
+  const total = framed.metaLength + framed.bodyLength
+  const bytes = await src.read(pos, total)
+  if (!bytes) {
+    return {need: `a ${framed.kind} message cut short (${framed.bodyLength}-byte body stated, ${Math.max(0, (await src.available(pos, total)) - framed.metaLength)} bytes present)`}
+  }
+  return {framed, bytes}
+}
+
+export interface MessageStreamOptions {
+  /** Keep waiting for more messages at the end of the file until its end-of-stream marker (a live recording). */
+  follow?: boolean
+  /** How often to look for more bytes when following. */
+  pollMs?: number
+  signal?: AbortSignal
+  /** Decode and check every batch (the same checks every reader makes) before yielding it. */
+  deep?: boolean
+  /** Stop at this byte offset (exclusive) instead of the end of the file. */
+  end?: number
+}
+
+export interface StreamEnd {
+  /** The end-of-stream marker was read. */
+  eos: boolean
+  /** Offset just past the last complete, sound message. */
+  validEnd: number
+  /** Sound messages read (schema, dictionaries, batches, end marker). */
+  messages: number
+  /** Sound record batches read, and their rows. */
+  batches: number
+  rows: number
+  /**
+   * Set when the bytes after `validEnd` are not a complete, sound message:
+   * `E_TRUNCATED` when the file ends inside a message, `E_CORRUPT` when a
+   * message or batch is damaged. `offset` is the message's first byte.
+   */
+  problem?: {offset: number; reason: string; code: 'E_TRUNCATED' | 'E_CORRUPT'}
+}
+
+/** One sound message: its framing, its bytes (a fresh buffer), and the batch when decoding. */
+export interface StreamMessage {
+  framed: FramedMessage
+  bytes: Uint8Array
+  /** The decoded record batch (deep/decoding walks only). */
+  batch: A.RecordBatch | null
+}
+
+/**
+ * The one reading path: walk a stream file message by message (one message
+ * in memory at a time, plus the current dictionaries), verifying each
+ * message's framing and metadata and, with `decode`, decoding and checking
+ * every batch (BatchDecoder). Every sound message is yielded before the walk
+ * stops at the first bad one; how it ended is written into `end`. In follow
+ * mode a partial message at the end is waited for, not reported.
+ */
+async function* walk(path: string, opts: MessageStreamOptions & {decode: boolean}, end: StreamEnd): AsyncGenerator<StreamMessage> {
+  let fh: FileHandle
+  try {
+    fh = await open(path, 'r')
+  } catch (error) {
+    throw fsError(error, path, 'reading a recording')
+  }
+  try {
+    let size: number
+    try {
+      size = (await fh.stat()).size
+    } catch (error) {
+      throw fsError(error, path, 'reading a recording')
+    }
+    const src = new FileBytes(fh, path, size, opts.end)
+    let decoder: BatchDecoder | null = null
+    let pos = 0
+    for (;;) {
+      if (opts.signal?.aborted) return
+      let r: ReadAt
+      let batch: A.RecordBatch | null = null
+      try {
+        r = await readMessageAt(src, pos)
+        if (r !== 'end' && !('need' in r)) {
+          const {framed, bytes} = r
+          if (pos === 0 && framed.kind !== 'schema') throw new BadMessage('the first message is not a schema')
+          if (pos > 0 && framed.kind === 'schema') throw new BadMessage('a second schema message')
+          if (opts.decode && framed.message) {
+            const body = bytes.subarray(framed.metaLength)
+            if (framed.kind === 'schema') decoder = new BatchDecoder(framed.message.header() as A.Schema)
+            else if (framed.kind === 'record') batch = decoder!.record(framed.message, body)
+            else if (framed.kind === 'dictionary') decoder!.dictionary(framed.message, body)
+          }
+        }
+      } catch (error) {
+        if (!(error instanceof BadMessage)) throw error
+        const what = pos === 0 ? 'schema message' : 'message'
+        end.problem = {offset: pos, reason: `${what} at byte ${pos}: ${error.message}`, code: 'E_CORRUPT'}
+        return
+      }
+      if (r === 'end' || 'need' in r) {
+        if (opts.follow) {
+          try {
+            await sleep(opts.pollMs ?? 100, undefined, {signal: opts.signal})
+          } catch {
+            return
+          }
+          continue
+        }
+        if (r !== 'end') end.problem = {offset: pos, reason: `the file ends inside the message at byte ${pos}: ${r.need}`, code: 'E_TRUNCATED'}
+        return
+      }
+      const {framed, bytes} = r
+      end.messages++
+      pos += framed.metaLength + framed.bodyLength
+      end.validEnd = pos
+      if (framed.kind === 'eos') {
+        end.eos = true
+        return
+      }
+      if (framed.kind === 'record') {
+        end.batches++
+        end.rows += framed.rows
+      }
+      yield {framed, bytes, batch}
+    }
+  } finally {
+    await fh.close()
+  }
+}
+
+/**
+ * Walk a stream file message by message in constant memory (one message in
+ * memory at a time), yielding each sound message's framing and bytes (a
+ * fresh buffer the caller may keep). With `deep`, every batch is decoded and
+ * checked exactly as the readers do. How the walk ended is reported to `done`.
+ */
+export async function* messageStream(
+  path: string,
+  opts: MessageStreamOptions = {},
+  done?: (end: StreamEnd) => void,
+): AsyncGenerator<{framed: FramedMessage; bytes: Uint8Array}> {
+  const end: StreamEnd = {eos: false, validEnd: 0, messages: 0, batches: 0, rows: 0}
+  try {
+    for await (const m of walk(path, {...opts, decode: opts.deep ?? false}, end)) yield {framed: m.framed, bytes: m.bytes}
+  } finally {
+    done?.(end)
+  }
+}
+
+export interface ReadOptions {
+  /** Inclusive lower bound on recv_ts (ns). */
+  from?: bigint
+  /** Exclusive upper bound on recv_ts (ns). */
+  to?: bigint
+  /** Keep only these symbols. */
+  symbols?: readonly string[]
+  follow?: boolean
+  signal?: AbortSignal
+  /**
+   * What a damaged or cut-off tail does: 'error' (default) throws, after every
+   * sound batch before it, an MdrecError (E_TRUNCATED or E_CORRUPT) naming
+   * the file, the byte offset and the rows before it; 'stop' ends quietly
+   * (the reason is in onEnd's `problem`).
+   */
+  onTruncated?: 'error' | 'stop'
+  /** Called once at the end with how the stream ended. */
+  onEnd?: (end: StreamEnd) => void
+  /** Called with every sound message's framing and bytes as it is read (sizes for `info`). */
+  onMessage?: (framed: FramedMessage, bytes: Uint8Array) => void
+}
+
+export interface SelectedBatch {
+  batch: A.RecordBatch
+  /** Indices of the selected rows, or null for all rows. */
+  idx: Uint32Array | null
+}
+
+/**
+ * Stream a recording's record batches, filtered by time range and symbols.
+ * Every batch is decoded and checked (BatchDecoder) before it is yielded, and
+ * no batch is read ahead: every sound batch before a damaged one is yielded,
+ * then the error is thrown.
+ */
+export async function* readBatches(file: RecordingFile, opts: ReadOptions = {}): AsyncGenerator<SelectedBatch> {
+  const end: StreamEnd = {eos: false, validEnd: 0, messages: 0, batches: 0, rows: 0}
+  const wanted = opts.symbols && opts.symbols.length > 0 ? new Set(opts.symbols) : null
+  for await (const m of walk(file.path, {follow: opts.follow, signal: opts.signal, decode: true}, end)) {
+    opts.onMessage?.(m.framed, m.bytes)
+    const batch = m.batch
+    if (!batch || batch.numRows === 0) continue
+    const n = batch.numRows
+    const ts = batch.getChildAt(0)!.data[0].values as BigInt64Array
+    if (opts.to !== undefined && ts[0] >= opts.to) break
+    if (opts.from !== undefined && ts[n - 1] < opts.from) continue
+    let keepSym: Uint8Array | null = null
+    let symIdx: ArrayLike<number> | null = null
+    if (wanted) {
+      const symData = batch.getChildAt(2)!.data[0]
+      const dict = symData.dictionary as A.Vector<A.Utf8>
+      keepSym = new Uint8Array(dict.length)
+      let any = false
+      for (let k = 0; k < dict.length; k++) if (wanted.has(dict.get(k) ?? '')) {
+        keepSym[k] = 1
+        any = true
+      }
+      if (!any) continue
+      symIdx = symData.values as ArrayLike<number>
+    }
+    const needTime = (opts.from !== undefined && ts[0] < opts.from) || (opts.to !== undefined && ts[n - 1] >= opts.to)
+    if (!keepSym && !needTime) {
+      yield {batch, idx: null}
+      continue
+    }
+    const idx = new Uint32Array(n)
+    let k = 0
+    for (let i = 0; i < n; i++) {
+      if (keepSym && !keepSym[symIdx![i]]) continue
+      if (needTime) {
+        const t = ts[i]
+        if ((opts.from !== undefined && t < opts.from) || (opts.to !== undefined && t >= opts.to)) continue
+      }
+      idx[k++] = i
+    }
+    if (k > 0) yield {batch, idx: idx.subarray(0, k)}
+  }
+  opts.onEnd?.(end)
+  if (end.problem && (opts.onTruncated ?? 'error') === 'error') throw streamError(file.path, end)
+}
+
+/** The MdrecError for a stream that ended at `e.problem`: the file, the offset, why, and what is intact before it. */
+export function streamError(path: string, e: StreamEnd): MdrecError {
+  const p = e.problem!
+  return new MdrecError(
+    p.code,
+    `${path}: ${p.code === 'E_TRUNCATED' ? 'truncated' : 'damaged'} at byte ${p.offset} (${p.reason}); ${e.rows} rows in ${e.batches} complete batches before it. Run \`mdrec verify --repair ${path}\` to write a readable copy`,
+  )
+}
+
+/** @deprecated the same as streamError (kept for callers of the old name). */
+export const truncatedError = streamError
 
 /**
  * Open a recording: checks that `path` is a readable, non-empty Arrow IPC
- * stream whose schema carries mdrec metadata of a version this mdrec reads.
+ * stream whose first message is a sound schema carrying mdrec metadata of a
+ * version this mdrec reads, with the common columns' types and only column
+ * types the reader reads. Throws MdrecError (E_NOT_FOUND, E_IS_DIRECTORY,
+ * E_EMPTY_FILE, E_NOT_ARROW, E_NOT_RECORDING, E_FORMAT_VERSION, E_TRUNCATED
+ * when the file ends inside the schema, E_IO).
  */
 export async function openRecording(path: string): Promise<RecordingFile> {
   let st
@@ -43,310 +372,83 @@ export async function openRecording(path: string): Promise<RecordingFile> {
     throw fsError(error, path, 'opening a recording')
   }
   try {
-    let want = Math.min(st.size, 64 * 1024)
-    for (;;) {
-      const buf = Buffer.alloc(want)
-      const {bytesRead} = await fh.read(buf, 0, want, 0)
-      const head = buf.subarray(0, bytesRead)
-      if (head.subarray(0, 6).toString('latin1') === 'ARROW1') {
-        throw new MdrecError(
-          'E_NOT_RECORDING',
-          `${path}: is an Arrow IPC file (random-access format), not an mdrec recording (an Arrow IPC stream written by mdrec)`,
-        )
+    const src = new FileBytes(fh, path, st.size)
+    const magic = await src.read(0, Math.min(6, st.size))
+    if (magic && Buffer.from(magic).toString('latin1') === 'ARROW1') {
+      throw new MdrecError(
+        'E_NOT_RECORDING',
+        `${path}: is an Arrow IPC file (random-access format), not an mdrec recording (an Arrow IPC stream written by mdrec)`,
+      )
+    }
+    let r: ReadAt
+    let schema: A.Schema
+    try {
+      r = await readMessageAt(src, 0)
+      if (r === 'end' || 'need' in r) {
+        throw new MdrecError('E_TRUNCATED', `${path}: the file ends inside its first message at byte 0 (${r === 'end' ? 'no bytes' : r.need}; ${st.size} bytes); it is not a complete recording`)
       }
-      const h = parseMessageHeader(head, 0)
-      if (h === 'need') {
-        if (bytesRead < st.size) {
-          want = Math.min(st.size, want * 4)
-          continue
-        }
-        throw new MdrecError('E_TRUNCATED', `${path}: the file ends inside its first message (${st.size} bytes); it is not a complete recording`)
-      }
-      if ('bad' in h || h.kind !== 'schema' || !h.message) {
-        throw new MdrecError('E_NOT_ARROW', `${path}: not an Arrow IPC stream (${'bad' in h ? h.bad : 'first message is not a schema'}); expected an mdrec .arrow recording`)
-      }
-      const schema = h.message.header() as A.Schema
-      const meta = metaFromMap(schema.metadata)
-      if (!meta) {
-        throw new MdrecError('E_NOT_RECORDING', `${path}: an Arrow stream, but not an mdrec recording (no mdrec.format_version in its schema metadata)`)
-      }
-      if (!(meta.formatVersion >= 1)) {
-        throw new MdrecError('E_NOT_RECORDING', `${path}: invalid mdrec.format_version ${JSON.stringify(schema.metadata.get('mdrec.format_version'))}`)
-      }
-      if (meta.formatVersion > FORMAT_VERSION) {
-        throw new MdrecError(
-          'E_FORMAT_VERSION',
-          `${path}: written in recording format version ${meta.formatVersion}; this mdrec reads up to version ${FORMAT_VERSION}. Upgrade mdrec to read it`,
-        )
-      }
-      let columns: StoreColumn[]
-      try {
-        columns = storeColumnsFromSchema(schema)
-      } catch (error) {
-        throw new MdrecError('E_NOT_RECORDING', `${path}: ${(error as Error).message}`)
-      }
-      return {
-        path,
-        schema,
-        meta,
-        columns,
-        feedColumns: columns.slice(7),
-        sizeBytes: st.size,
-        schemaBytes: h.metaLength + h.bodyLength,
-      }
+      if (r.framed.kind !== 'schema' || !r.framed.message) throw new BadMessage('the first message is not a schema')
+      schema = r.framed.message.header() as A.Schema
+    } catch (error) {
+      if (!(error instanceof BadMessage)) throw error
+      throw new MdrecError('E_NOT_ARROW', `${path}: not an Arrow IPC stream (at byte 0: ${error.message}); expected an mdrec .arrow recording`)
+    }
+    const meta = metaFromMap(schema.metadata)
+    if (!meta) {
+      throw new MdrecError('E_NOT_RECORDING', `${path}: an Arrow stream, but not an mdrec recording (no mdrec.format_version in its schema metadata at byte 0)`)
+    }
+    if (!(meta.formatVersion >= 1)) {
+      throw new MdrecError('E_NOT_RECORDING', `${path}: invalid mdrec.format_version ${JSON.stringify(schema.metadata.get('mdrec.format_version'))} (schema at byte 0)`)
+    }
+    if (meta.formatVersion > FORMAT_VERSION) {
+      throw new MdrecError(
+        'E_FORMAT_VERSION',
+        `${path}: written in recording format version ${meta.formatVersion}; this mdrec reads up to version ${FORMAT_VERSION}. Upgrade mdrec to read it`,
+      )
+    }
+    const why = commonColumnsProblem(schema)
+    if (why) throw new MdrecError('E_NOT_RECORDING', `${path}: the schema at byte 0 is not an mdrec recording's (${why})`)
+    let columns: StoreColumn[]
+    try {
+      new BatchDecoder(schema) // refuses column types the reader does not read
+      columns = storeColumnsFromSchema(schema)
+    } catch (error) {
+      throw new MdrecError('E_NOT_RECORDING', `${path}: the schema at byte 0: ${(error as Error).message}`)
+    }
+    return {
+      path,
+      schema,
+      meta,
+      columns,
+      feedColumns: columns.slice(7),
+      sizeBytes: st.size,
+      schemaBytes: r.framed.metaLength + r.framed.bodyLength,
     }
   } finally {
     await fh.close()
   }
-}
-
-export interface MessageStreamOptions {
-  /** Keep waiting for more messages at the end of the file until its end-of-stream marker (a live recording). */
-  follow?: boolean
-  /** How often to look for more bytes when following. */
-  pollMs?: number
-  signal?: AbortSignal
-  /** Check every batch body (buffer bounds, zstd) before yielding it. */
-  deep?: boolean
-  /** Stop at this byte offset (exclusive) instead of the end of the file. */
-  end?: number
-}
-
-export interface StreamEnd {
-  /** The end-of-stream marker was read. */
-  eos: boolean
-  /** Offset just past the last complete message. */
-  validEnd: number
-  messages: number
-  batches: number
-  rows: number
-  /** Set when the bytes after `validEnd` are not a complete message. */
-  problem?: {offset: number; reason: string}
 }
 
 /**
- * Walk a stream file message by message in constant memory (one message in
- * memory at a time), yielding each message's bytes. The result of the walk is
- * reported to `done` (eos, where it stopped and why). In follow mode a partial
- * message at the end is waited for, not reported.
+ * Why the first seven columns are not mdrec's common columns (the readers
+ * index into them by position and type), or null.
  */
-export async function* messageStream(
-  path: string,
-  opts: MessageStreamOptions = {},
-  done?: (end: StreamEnd) => void,
-): AsyncGenerator<{framed: FramedMessage; bytes: Uint8Array}> {
-  let fh: FileHandle
-  try {
-    fh = await open(path, 'r')
-  } catch (error) {
-    throw fsError(error, path, 'reading a recording')
+function commonColumnsProblem(schema: A.Schema): string | null {
+  const f = schema.fields
+  const want: [string, (t: A.DataType) => boolean, string][] = [
+    ['recv_ts', (t) => A.DataType.isTimestamp(t), 'timestamp'],
+    ['exch_ts', (t) => A.DataType.isTimestamp(t), 'timestamp'],
+    ['symbol', (t) => A.DataType.isDictionary(t) && A.DataType.isUtf8(t.dictionary) && t.indices.bitWidth === 32, 'dictionary<int32, utf8>'],
+    ['kind', (t) => A.DataType.isDictionary(t) && A.DataType.isUtf8(t.dictionary) && t.indices.bitWidth === 8, 'dictionary<int8, utf8>'],
+    ['seq', (t) => A.DataType.isInt(t) && t.bitWidth === 64, 'uint64'],
+    ['raw', (t) => A.DataType.isBinary(t), 'binary'],
+    ['info', (t) => A.DataType.isUtf8(t), 'utf8'],
+  ]
+  if (f.length < want.length) return `${f.length} columns, at least ${want.length} expected`
+  for (const [k, [name, ok, type]] of want.entries()) {
+    if (f[k].name !== name || !ok(f[k].type)) return `column ${k} is ${f[k].name}: ${f[k].type}, expected ${name}: ${type}`
   }
-  const end: StreamEnd = {eos: false, validEnd: 0, messages: 0, batches: 0, rows: 0}
-  let buf = Buffer.alloc(READ_CHUNK)
-  let start = 0 // unread bytes are buf[start, start + have)
-  let have = 0
-  let pos = 0 // file offset of buf[start]
-  const limit = opts.end ?? Number.POSITIVE_INFINITY
-  /** Read until `need` unread bytes are buffered or the file (as of now) ends. */
-  const fill = async (need: number): Promise<void> => {
-    if (start + need > buf.length) {
-      // Move the unread tail to the front (once per buffer's worth of messages), growing if one message needs it.
-      const next = need > buf.length ? Buffer.alloc(Math.max(need, buf.length * 2)) : buf
-      buf.copy(next, 0, start, start + have)
-      buf = next
-      start = 0
-    }
-    while (have < need) {
-      const room = Math.min(buf.length - start - have, limit - (pos + have))
-      if (room <= 0) return
-      const {bytesRead} = await fh.read(buf, start + have, room, pos + have)
-      if (bytesRead === 0) return
-      have += bytesRead
-    }
-  }
-  try {
-    for (;;) {
-      if (opts.signal?.aborted) return
-      if (have < 8) await fill(Math.min(8 + 65536, buf.length))
-      const view = buf.subarray(start, start + have)
-      const h = have === 0 ? 'need' : parseMessageHeader(view, pos)
-      let bad: string | null = null
-      let waitable = false
-      if (h === 'need') {
-        const before = have
-        await fill(have + 65536)
-        if (have > before) continue
-        bad = have === 0 ? null : 'a partial message header'
-        waitable = true
-      } else if ('bad' in h) {
-        bad = h.bad
-      } else {
-        const total = h.metaLength + h.bodyLength
-        if (have < total) await fill(total)
-        if (have >= total) {
-          const bytes = buf.subarray(start, start + total)
-          if (opts.deep && h.message && (h.kind === 'record' || h.kind === 'dictionary')) {
-            const why = checkBody(h.message, bytes.subarray(h.metaLength))
-            if (why) {
-              end.problem = {offset: pos, reason: `${h.kind} batch at byte ${pos}: ${why}`}
-              break
-            }
-          }
-          end.messages++
-          if (h.kind === 'record') {
-            end.batches++
-            end.rows += h.rows
-          }
-          start += total
-          have -= total
-          pos += total
-          end.validEnd = pos
-          if (h.kind === 'eos') {
-            end.eos = true
-            break
-          }
-          // Copy out of the read buffer (it is reused), and re-point the decoded
-          // header at the copy: arrow-js decodes header fields lazily from it.
-          const copy = new Uint8Array(bytes)
-          const own = parseMessageHeader(copy, h.offset)
-          yield {framed: typeof own === 'object' && !('bad' in own) ? own : h, bytes: copy}
-          continue
-        }
-        bad = `a ${h.kind} message cut short (${have} of ${total} bytes present)`
-        waitable = true
-      }
-      // At the end of what is on disk now.
-      if (opts.follow && waitable) {
-        try {
-          await sleep(opts.pollMs ?? 100, undefined, {signal: opts.signal})
-        } catch {
-          return
-        }
-        continue
-      }
-      if (bad !== null) end.problem = {offset: pos, reason: bad}
-      break
-    }
-  } finally {
-    await fh.close()
-    done?.(end)
-  }
-}
-
-export interface ReadOptions {
-  /** Inclusive lower bound on recv_ts (ns). */
-  from?: bigint
-  /** Exclusive upper bound on recv_ts (ns). */
-  to?: bigint
-  /** Keep only these symbols. */
-  symbols?: readonly string[]
-  follow?: boolean
-  signal?: AbortSignal
-  /** What a cut-off tail does: 'error' (default) throws E_TRUNCATED after the complete batches; 'stop' ends quietly. */
-  onTruncated?: 'error' | 'stop'
-  /** Called once at the end with how the stream ended. */
-  onEnd?: (end: StreamEnd) => void
-  /** Called with every message's framing and bytes as it is read (sizes for `info`). */
-  onMessage?: (framed: FramedMessage, bytes: Uint8Array) => void
-}
-
-export interface SelectedBatch {
-  batch: A.RecordBatch
-  /** Indices of the selected rows, or null for all rows. */
-  idx: Uint32Array | null
-}
-
-/** Stream a recording's record batches, filtered by time range and symbols. */
-export async function* readBatches(file: RecordingFile, opts: ReadOptions = {}): AsyncGenerator<SelectedBatch> {
-  let ended: StreamEnd | undefined
-  const messages = messageStream(file.path, {follow: opts.follow, signal: opts.signal}, (e) => {
-    ended = e
-  })
-  async function* bytesOnly(): AsyncGenerator<Uint8Array> {
-    for await (const m of messages) {
-      opts.onMessage?.(m.framed, m.bytes)
-      yield m.bytes
-    }
-  }
-  // arrow-js's stream reader reads the next message's header before it hands
-  // out a batch: fine for a finished file, but following a live one it would
-  // hold back the newest batch until the next flush. Following decodes each
-  // batch on its own instead (schema + current dictionaries + the batch).
-  const reader: AsyncIterable<A.RecordBatch> = opts.follow ? followBatches(messages, opts) : await A.RecordBatchReader.from(bytesOnly())
-  const wanted = opts.symbols && opts.symbols.length > 0 ? new Set(opts.symbols) : null
-  try {
-    for await (const batch of reader) {
-      if (batch.numRows === 0) continue
-      const ts = batch.getChildAt(0)!.data[0].values as BigInt64Array
-      if (opts.to !== undefined && ts[0] >= opts.to) break
-      if (opts.from !== undefined && ts[ts.length - 1] < opts.from) continue
-      let keepSym: Uint8Array | null = null
-      let symIdx: Int32Array | null = null
-      if (wanted) {
-        const symData = batch.getChildAt(2)!.data[0]
-        const dict = symData.dictionary as A.Vector<A.Utf8>
-        keepSym = new Uint8Array(dict.length)
-        let any = false
-        for (let k = 0; k < dict.length; k++) if (wanted.has(dict.get(k) ?? '')) {
-          keepSym[k] = 1
-          any = true
-        }
-        if (!any) continue
-        symIdx = (symData.values as Int32Array).subarray(symData.offset, symData.offset + batch.numRows)
-      }
-      const needTime =
-        (opts.from !== undefined && ts[0] < opts.from) || (opts.to !== undefined && ts[ts.length - 1] >= opts.to)
-      if (!keepSym && !needTime) {
-        yield {batch, idx: null}
-        continue
-      }
-      const idx = new Uint32Array(batch.numRows)
-      let n = 0
-      for (let i = 0; i < batch.numRows; i++) {
-        if (keepSym && !keepSym[symIdx![i]]) continue
-        if (needTime) {
-          const t = ts[i]
-          if ((opts.from !== undefined && t < opts.from) || (opts.to !== undefined && t >= opts.to)) continue
-        }
-        idx[n++] = i
-      }
-      if (n > 0) yield {batch, idx: idx.subarray(0, n)}
-    }
-  } finally {
-    await messages.return(undefined)
-  }
-  const e = ended as StreamEnd | undefined
-  opts.onEnd?.(e ?? {eos: false, validEnd: 0, messages: 0, batches: 0, rows: 0})
-  if (e?.problem && (opts.onTruncated ?? 'error') === 'error') throw truncatedError(file.path, e)
-}
-
-async function* followBatches(
-  messages: AsyncGenerator<{framed: FramedMessage; bytes: Uint8Array}>,
-  opts: ReadOptions,
-): AsyncGenerator<A.RecordBatch> {
-  let schema: Uint8Array | null = null
-  const dicts = new Map<number, Uint8Array[]>()
-  for await (const m of messages) {
-    opts.onMessage?.(m.framed, m.bytes)
-    const msg = m.framed.message
-    if (m.framed.kind === 'schema') schema = m.bytes
-    else if (m.framed.kind === 'dictionary' && msg?.isDictionaryBatch()) {
-      const h = msg.header()
-      if (h.isDelta) dicts.get(h.id)?.push(m.bytes)
-      else dicts.set(h.id, [m.bytes])
-    } else if (m.framed.kind === 'record' && schema) {
-      const parts = [schema, ...[...dicts.values()].flat(), m.bytes]
-      const one = A.RecordBatchReader.from(Buffer.concat(parts))
-      for (const batch of one) yield batch
-    }
-  }
-}
-
-export function truncatedError(path: string, e: StreamEnd): MdrecError {
-  return new MdrecError(
-    'E_TRUNCATED',
-    `${path}: damaged or truncated at byte ${e.problem!.offset} (${e.problem!.reason}); ${e.rows} rows in ${e.batches} complete batches before it. Run \`mdrec verify --repair ${path}\` to write a readable copy`,
-  )
+  return null
 }
 
 /** Column accessors for one batch, built once per batch and reused per row. */

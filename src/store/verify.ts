@@ -3,7 +3,7 @@ import {basename, dirname, extname, join} from 'node:path'
 
 import {MdrecError, fsError} from '../errors.js'
 import {EOS} from './ipc.js'
-import {messageStream, openRecording, type StreamEnd} from './reader.js'
+import {openRecording, readBatches, type StreamEnd} from './reader.js'
 
 export interface VerifyResult {
   path: string
@@ -17,20 +17,24 @@ export interface VerifyResult {
   rowsIntact: number
   /** Offset just past the last sound message. */
   validBytes: number
-  /** The first bad byte and why. */
-  problem?: {offset: number; reason: string}
+  /** The first byte of the first bad message, why, and E_TRUNCATED (the file ends inside it) or E_CORRUPT. */
+  problem?: {offset: number; reason: string; code: 'E_TRUNCATED' | 'E_CORRUPT'}
   /** Bytes after the end-of-stream marker (ignored by readers). */
   trailingBytes?: number
 }
 
 /**
- * Check every message of a recording: framing, metadata, buffer bounds and
- * that every compressed buffer decompresses to its stated length.
+ * Check every message of a recording by reading it exactly as `cat`, `info`
+ * and `replay` do (readBatches: framing, verified metadata, every length
+ * against the file and the limits, zstd frames and checksums, offsets,
+ * dictionary indices): what verify calls sound, every reader reads in full,
+ * and `rowsIntact` is what they read before the first bad message.
+ * Throws the MdrecError of openRecording when the schema itself is bad.
  */
 export async function verifyRecording(path: string): Promise<VerifyResult> {
   const file = await openRecording(path)
   let end: StreamEnd | undefined
-  for await (const m of messageStream(path, {deep: true}, (e) => (end = e))) void m
+  for await (const b of readBatches(file, {onTruncated: 'stop', onEnd: (e) => (end = e)})) void b
   const e = end as unknown as StreamEnd
   const res: VerifyResult = {
     path,
