@@ -47,8 +47,9 @@ function grow<T extends {length: number; set(a: ArrayLike<number | bigint>, o?: 
   make: (n: number) => T,
 ): T {
   if (need <= arr.length) return arr
-  let n = Math.max(arr.length * 2, 1024)
-  while (n < need) n *= 2
+  // Double (amortised appends), but never past what is needed by more than that:
+  // one large value gets a buffer of its own size, not the next power of two.
+  const n = Math.max(arr.length * 2, 1024, need)
   const next = make(n)
   next.set(arr as unknown as ArrayLike<number>)
   return next
@@ -266,11 +267,24 @@ class VarAcc implements Accumulator {
   ) {
     this.type = utf8 ? new A.Utf8() : new A.Binary()
   }
+  /**
+   * When set, the data of rows [0, length) is this view of a read batch's
+   * column, not copied: compaction and slice pass a large run of payloads
+   * through without holding it twice. Copied in as soon as another row comes.
+   */
+  private lent: Uint8Array | null = null
+  private materialize(): void {
+    const lent = this.lent!
+    this.lent = null
+    if (lent.length > this.bytes.length) this.bytes = new Uint8Array(lent.length)
+    this.bytes.set(lent, 0)
+  }
   private reserve(extra: number): void {
     const need = this.offsets[this.length] + extra
     if (need > this.bytes.length) this.bytes = grow(this.bytes, need, (n) => new Uint8Array(n))
   }
   push(v: unknown): void {
+    if (this.lent) this.materialize()
     const i = this.length
     if (i + 2 > this.offsets.length) this.offsets = grow(this.offsets, i + 2, (n) => new Int32Array(n))
     let end = this.offsets[i]
@@ -306,6 +320,22 @@ class VarAcc implements Accumulator {
     const n = idx ? idx.length : data.length
     const off = data.valueOffsets as Int32Array
     const src = data.values as Uint8Array
+    // Selections are ascending: one whose ends are n - 1 apart is a contiguous run.
+    const first = !idx ? 0 : idx[n - 1] - idx[0] === n - 1 ? idx[0] : -1
+    if (this.length === 0 && !this.lent && first >= 0) {
+      const o = data.offset + first
+      const base = off[o]
+      if (off[o + n] - base >= SMALL_VAR_BYTES) {
+        if (n + 1 > this.offsets.length) this.offsets = grow(this.offsets, n + 1, (m) => new Int32Array(m))
+        for (let k = 0; k < n; k++) {
+          this.validity.set(k, isValid(data, first + k))
+          this.offsets[k + 1] = off[o + k + 1] - base
+        }
+        this.lent = src.subarray(base, off[o + n])
+        this.length = n
+        return
+      }
+    }
     for (let k = 0; k < n; k++) {
       const i = idx ? idx[k] : k
       if (!isValid(data, i)) this.push(null)
@@ -319,12 +349,15 @@ class VarAcc implements Accumulator {
     const offsets = this.offsets.slice(0, len + 1)
     const used = offsets[len]
     let data: Uint8Array
-    if (used > SMALL_VAR_BYTES) {
+    if (this.lent) {
+      data = this.lent
+      this.lent = null
+    } else if (used > SMALL_VAR_BYTES) {
       // Hand the buffer itself to the batch instead of copying it (a batch of
       // large payloads would otherwise be in memory twice), and start the next
-      // batch with a fresh buffer of the size this one needed.
+      // batch with a fresh small buffer.
       data = this.bytes.subarray(0, used)
-      this.bytes = new Uint8Array(Math.min(this.bytes.length, 2 * used))
+      this.bytes = new Uint8Array(16384)
     } else {
       data = this.bytes.slice(0, used)
     }

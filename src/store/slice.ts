@@ -68,6 +68,8 @@ export async function sliceRecording(input: string, out: string, opts: SliceOpti
         startTime: opts.from === undefined ? meta.startTime : nsToIso(opts.from),
         endTime: last === undefined ? undefined : nsToIso(last),
         rows,
+        // a slice is numbered from 0: no longer one part of its run's numbered stream (run_id stays, as provenance)
+        part: undefined,
         derivedFrom: JSON.stringify({
           file: input,
           from: opts.from === undefined ? null : nsToIso(opts.from),

@@ -79,6 +79,27 @@ export interface WriterInit {
   columns: readonly ColumnDef[]
 }
 
+/**
+ * The stream encoder, handing a batch back as its parts (metadata, each
+ * buffer's prefix and body, padding) instead of one concatenated buffer: a
+ * batch of large payloads is then written without being copied once more.
+ */
+class PartsEncoder extends IpcStreamEncoder {
+  encodeParts(batch: A.RecordBatch): Uint8Array[] {
+    this.write(batch)
+    // IpcStreamEncoder collects the parts in `chunks` and concatenates them in
+    // drain(); take them as they are (drain() if that ever changes).
+    const self = this as unknown as {chunks?: Uint8Array[]}
+    if (!Array.isArray(self.chunks)) return [this.drain()]
+    const parts = self.chunks
+    self.chunks = []
+    return parts
+  }
+}
+
+/** Parts up to this size are gathered into one write; larger ones are written as they are. */
+const GATHER_BYTES = 1 << 20
+
 /** Per column, fixed bytes not proportional to rows (the extra offset entry, bitmap padding): keeps the estimate an upper bound. */
 const COLUMN_SLACK_BYTES = 16
 
@@ -108,7 +129,7 @@ export class RecordingWriter {
   private readonly pushFields: (f: Record<string, unknown> | null, accs: Accumulator[]) => void
   /** An upper bound of the variable bytes a row's feed fields add (compiled like pushFields). */
   private readonly fieldVarBytes: (f: Record<string, unknown> | null) => number
-  private readonly encoder: IpcStreamEncoder
+  private readonly encoder: PartsEncoder
   private fd: number | null
   private seq: bigint
   private pending = 0
@@ -171,7 +192,7 @@ export class RecordingWriter {
       return []
     })
     this.fieldVarBytes = new Function('f', `return f === null ? 0 : ${sizes.length ? sizes.join(' + ') : '0'}`) as (f: Record<string, unknown> | null) => number
-    this.encoder = new IpcStreamEncoder(this.opts.zstdLevel)
+    this.encoder = new PartsEncoder(this.opts.zstdLevel)
     try {
       // 'wx': fail if the path exists, never overwrite a recording.
       this.fd = openSync(path, 'wx')
@@ -181,7 +202,7 @@ export class RecordingWriter {
       if (e.code === 'ENOENT') throw new MdrecError('E_NOT_FOUND', `${path}: the directory ${dirname(path)} does not exist; create it or choose another --out path`)
       throw fsError(error, path, 'creating the recording')
     }
-    this.writeBytes(this.encoder.begin(this.schema))
+    this.writeParts([this.encoder.begin(this.schema)])
     if (this.opts.flushIntervalMs > 0 && Number.isFinite(this.opts.flushIntervalMs)) {
       this.timer = setInterval(() => {
         if (this.pending === 0) return
@@ -334,6 +355,9 @@ export class RecordingWriter {
       }
       if (full || this.pending >= this.opts.flushRows || this.bufferedBytes >= this.opts.batchBytes) this.flush()
     }
+    // Holding half the byte bound already: cut here rather than keep it while
+    // the next input batch is read (peak memory of compacting large payloads).
+    if (this.bufferedBytes >= this.opts.batchBytes / 2) this.flush()
   }
 
   /** Write buffered rows as one record batch and fsync. */
@@ -346,7 +370,7 @@ export class RecordingWriter {
     const data = A.makeData({type: new A.Struct(this.schema.fields), length: n, nullCount: 0, children})
     const batch = new A.RecordBatch(this.schema, data)
     try {
-      this.writeBytes(this.encoder.encode(batch))
+      this.writeParts(this.encoder.encodeParts(batch))
     } catch (error) {
       // The batch (and any dictionary written before it) is not in the file:
       // have the next batch carry every dictionary again.
@@ -357,20 +381,48 @@ export class RecordingWriter {
     this.stats.batches++
   }
 
-  private writeBytes(bytes: Uint8Array): void {
+  /**
+   * Write `parts` (one batch, or the schema, or the end marker) at the file's
+   * valid length, fsync, and only then count them valid. Small parts are
+   * gathered into one write, large ones written from where they are.
+   */
+  private writeParts(parts: Uint8Array[]): void {
     if (this.fd === null) return
+    const fd = this.fd
     const at = this.stats.bytes
-    try {
+    let pos = at
+    // Positioned writes at the file's valid length: never where a failed write left the fd's cursor.
+    const put = (b: Uint8Array) => {
       let off = 0
-      // Positioned writes at the file's valid length: never where a failed write left the fd's cursor.
-      while (off < bytes.byteLength) off += writeSync(this.fd, bytes, off, bytes.byteLength - off, at + off)
-      if (this.opts.fsync) fsyncSync(this.fd)
-      this.stats.bytes += bytes.byteLength
+      while (off < b.byteLength) off += writeSync(fd, b, off, b.byteLength - off, pos + off)
+      pos += b.byteLength
+    }
+    try {
+      let group: Uint8Array[] = []
+      let groupBytes = 0
+      const putGroup = () => {
+        if (group.length) put(group.length === 1 ? group[0] : Buffer.concat(group, groupBytes))
+        group = []
+        groupBytes = 0
+      }
+      for (const p of parts) {
+        if (p.byteLength >= GATHER_BYTES) {
+          putGroup()
+          put(p)
+        } else {
+          group.push(p)
+          groupBytes += p.byteLength
+          if (groupBytes >= GATHER_BYTES) putGroup()
+        }
+      }
+      putGroup()
+      if (this.opts.fsync) fsyncSync(fd)
+      this.stats.bytes = pos
     } catch (error) {
       // Cut a partly written batch back off so the file stays a valid prefix.
       try {
-        ftruncateSync(this.fd, at)
-        fsyncSync(this.fd)
+        ftruncateSync(fd, at)
+        fsyncSync(fd)
       } catch {
         // the file keeps a partial tail; `mdrec verify --repair` cuts it
       }
@@ -385,7 +437,7 @@ export class RecordingWriter {
     if (this.timer) clearInterval(this.timer)
     try {
       this.flush()
-      this.writeBytes(EOS)
+      this.writeParts([EOS])
     } finally {
       if (this.fd !== null) closeSync(this.fd)
       this.fd = null
