@@ -71,7 +71,10 @@ if (args[0] === '--child') {
 const self = fileURLToPath(import.meta.url)
 function step(name, input = '', out = '') {
   const r = spawnSync(process.execPath, [self, '--child', name, input, out, ...args], {encoding: 'utf8', maxBuffer: 1 << 20})
-  if (r.status !== 0) return {error: (r.stderr || `exit ${r.status}`).trim().split('\n').slice(-3).join(' | ')}
+  if (r.status !== 0) {
+    const lines = (r.stderr || `exit ${r.status}`).trim().split('\n')
+    return {error: `${name}: ${lines.find((l) => /Error|error:/.test(l)) ?? lines.at(-1)}`}
+  }
   return JSON.parse(r.stdout.trim().split('\n').pop())
 }
 
@@ -92,7 +95,7 @@ try {
   // repair: the compacted file with its end cut off (the last batch is partial)
   truncateSync(src, statSync(src).size - 1000)
   const repair = step('repair', src, join(dir, 'repaired.arrow'))
-  const peaks = [make(made), compact, slice, repair].map((s) => s.rss_mb ?? Infinity)
+  const peaks = [made, compact, slice, repair].map((s) => s.rss_mb ?? Infinity)
   const result = {
     bench: 'compact',
     frames,
@@ -118,8 +121,4 @@ try {
   console.log(JSON.stringify(result))
 } finally {
   rmSync(dir, {recursive: true, force: true})
-}
-
-function make(s) {
-  return s
 }

@@ -12,10 +12,12 @@ import {afterAll, describe, expect, it, vi} from 'vitest'
 import {yahooCodec} from '../src/feeds/yahoo/adapter.js'
 import {syntheticYahooTape} from '../src/feeds/yahoo/synthetic.js'
 import type {RowInput} from '../src/feeds/types.js'
-import {openRecording, readBatches} from '../src/store/reader.js'
+import {Recorder} from '../src/record/recorder.js'
+import {openRecording, readBatches, readRows} from '../src/store/reader.js'
 import {sliceRecording} from '../src/store/slice.js'
 import {repairRecording, verifyRecording} from '../src/store/verify.js'
 import {RecordingWriter, compactRecording, type WriterOptions} from '../src/store/writer.js'
+import {TestFeed, sleep} from './helpers/feed.js'
 
 // One failing write on demand (a full disk without a full disk): the writer's
 // own fs calls go through this mock; everything else uses the real module.
@@ -147,6 +149,33 @@ describe('batches bounded by bytes', () => {
     await w.close()
     expect((await batchShapes(path)).reduce((s, b) => s + b.rows, 0)).toBe(2)
   })
+})
+
+describe('a frame over the largest mdrec records', () => {
+  it('ends the connection with a gap naming the limit, and recording goes on after the reconnect', async () => {
+    const {MAX_FRAME_BYTES} = await import('../src/store/writer.js')
+    const feed = await TestFeed.start(['AAPL'])
+    try {
+      const rec = await Recorder.start({feed: 'yahoo', symbols: ['AAPL'], url: feed.server.url(2), out: join(tmp(), 'huge-frame.arrow'), flushIntervalMs: 50})
+      await feed.waitForSubscribe()
+      feed.publishNext()
+      feed.sendRaw('x'.repeat(MAX_FRAME_BYTES + 1))
+      const resubscribed = feed.waitForSubscribe()
+      await resubscribed
+      for (let i = 0; i < 10; i++) feed.publishNext()
+      await feed.drained()
+      await sleep(300)
+      const s = await rec.stop()
+      const rows = []
+      for await (const r of readRows(await openRecording(s.files[0]))) rows.push(r)
+      const gaps = rows.filter((r) => r.kind === 'gap')
+      expect(gaps.length).toBe(1)
+      expect(JSON.parse(gaps[0].info!).reason).toMatch(/larger than 67108864 bytes, the largest mdrec records/)
+      expect(rows.filter((r) => r.kind === 'tick').length).toBe(11)
+    } finally {
+      await feed.server.close()
+    }
+  }, 30_000)
 })
 
 describe('at real size', () => {
