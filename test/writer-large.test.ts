@@ -126,14 +126,26 @@ describe('batches bounded by bytes', () => {
     // live: 300 kB rows, three to a batch (a fourth would pass 1 MiB)
     expect(live[0].rows).toBe(3)
 
+    const payloadsIntact = async (p: string, from = 0) => {
+      let i = from
+      for await (const r of readRows(await openRecording(p))) {
+        const want = rejectRow(i++, sizes[(i - 1) % sizes.length]).raw!
+        expect(r.raw!.length).toBe(want.length)
+        expect(Buffer.from(r.raw!).equals(Buffer.from(want))).toBe(true)
+      }
+      expect(i).toBe(40)
+    }
+    await payloadsIntact(path)
     await compactRecording(path, {batchBytes: BOUND})
     check(await batchShapes(path))
+    await payloadsIntact(path)
     expect(await seqs(path)).toEqual(Array.from({length: 40}, (_, i) => BigInt(i)))
 
     const cut = join(dir, 'cut.arrow')
     await sliceRecording(path, cut, {from: 1_000_000_005n, batchBytes: BOUND})
     const sliced = await batchShapes(cut)
     expect(sliced.reduce((s, b) => s + b.rows, 0)).toBe(35)
+    await payloadsIntact(cut, 5)
     for (const b of sliced) if (b.rows > 1) expect(b.bytes).toBeLessThanOrEqual(BOUND)
   })
 

@@ -27,6 +27,11 @@ export interface Accumulator {
    * input at the byte bound without copying it first.
    */
   rowVarBytes?(data: A.Data): (i: number) => number
+  /**
+   * Binary columns: append `v` as the only row so far without copying it (the
+   * caller writes the batch before `v` can change). Requires length === 0.
+   */
+  pushView?(v: Uint8Array): void
   /** Like rowVarBytes, for the contiguous rows [from, to) of `data`. */
   rangeVarBytes?(data: A.Data): (from: number, to: number) => number
   push(v: unknown): void
@@ -315,6 +320,13 @@ class VarAcc implements Accumulator {
     }
     this.offsets[i + 1] = end
     this.length = i + 1
+  }
+  pushView(v: Uint8Array): void {
+    if (this.length !== 0 || this.lent) throw new Error(`${this.col.name}: pushView into a non-empty column`)
+    this.validity.set(0, true)
+    this.offsets[1] = v.length
+    this.lent = v
+    this.length = 1
   }
   pushFrom(data: A.Data, idx: Uint32Array | null): void {
     const n = idx ? idx.length : data.length

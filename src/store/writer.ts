@@ -41,7 +41,8 @@ export interface WriterOptions {
   /**
    * ...or before the buffered rows' uncompressed Arrow buffers would pass this
    * many bytes (default DEFAULT_BATCH_BYTES, 64 MiB; a larger single row is a
-   * batch of its own). Also the bound of compaction's batches.
+   * batch of its own, as is a row whose `raw` is half of it or more). Also
+   * the bound of compaction's and slice's batches.
    */
   batchBytes?: number
   /** zstd level. Default 3. */
@@ -252,10 +253,13 @@ export class RecordingWriter {
         `${this.path}: a row value of ${Math.max(rawLen, infoLen)} bytes is larger than the largest value mdrec stores (${MAX_FRAME_BYTES} bytes); the row was not written`,
       )
     }
+    // A payload of half the byte bound or more is a batch of its own, written
+    // before append returns: then it need not be copied into the batch.
+    const alone = rawLen >= this.opts.batchBytes / 2
     if (this.pending > 0) {
       // Cut before a row that would carry the batch past its byte bound.
       const est = this.rowFixedBytes + rawLen + infoLen * 3 + this.fieldVarBytes(row.fields)
-      if (this.bufferedBytes + est > this.opts.batchBytes) this.flush()
+      if (alone || this.bufferedBytes + est > this.opts.batchBytes) this.flush()
     }
     const a = this.accs
     a[0].push(row.recv_ts)
@@ -263,14 +267,15 @@ export class RecordingWriter {
     a[2].push(row.symbol)
     a[3].push(row.kind)
     a[4].push(this.seq++)
-    a[5].push(row.raw)
+    if (alone && a[5].pushView) a[5].pushView(row.raw!)
+    else a[5].push(row.raw)
     a[6].push(row.info)
     this.pushFields(row.fields, a)
     if (this.firstRecv === null) this.firstRecv = row.recv_ts
     this.lastRecv = row.recv_ts
     this.pending++
     this.bufferedBytes = this.pendingBytes()
-    if (this.pending >= this.opts.flushRows || this.bufferedBytes >= this.opts.batchBytes) this.flush()
+    if (alone || this.pending >= this.opts.flushRows || this.bufferedBytes >= this.opts.batchBytes) this.flush()
   }
 
   /**
