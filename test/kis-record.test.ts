@@ -175,7 +175,10 @@ describe('mdrec record --feed kis (CLI, against the emulator)', () => {
         expect(bytes.includes(Buffer.from(secret))).toBe(false)
         expect(content).not.toContain(secret)
       }
-      expect(content).not.toMatch(UUID) // B's approval key came from the replay's emulator: no approval key at all
+      // B's approval key came from the replay's emulator: no approval key at all (mdrec.run_id is a UUID by design)
+      const runId = (await openRecording(path)).meta.runId!
+      expect(runId).toMatch(UUID)
+      expect(content.replaceAll(runId, '')).not.toMatch(UUID)
     }
     for (const r of [ra, rb, rr]) {
       const text = r.stdout + r.stderr

@@ -1,3 +1,4 @@
+import {randomUUID} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {basename, dirname, extname, join} from 'node:path'
 
@@ -5,7 +6,8 @@ import {MdrecError, isMdrecError} from '../errors.js'
 import {getFeed, type ClientSetup} from '../feeds/registry.js'
 import type {FeedCodec, Frame, RowInput} from '../feeds/types.js'
 import type {RawMode} from '../store/schema.js'
-import {RecordingWriter, type WriterOptions} from '../store/writer.js'
+import {removeStalePartials} from '../store/atomic.js'
+import {MAX_FRAME_BYTES, RecordingWriter, logStaleRemoved, type WriterOptions} from '../store/writer.js'
 import {nsToIso} from '../util/time.js'
 import {VERSION} from '../version.js'
 import {ConnectionSupervisor, type ConnectionState, type GapEvent, type SupervisorOptions} from './supervisor.js'
@@ -62,6 +64,12 @@ function frameBytes(f: Frame): Uint8Array {
   return typeof f.data === 'string' ? TE.encode(f.data) : f.data
 }
 
+/** A frame's payload size in bytes (UTF-8 for text; counted only when it could be over the limit). */
+function frameSize(f: Frame): number {
+  if (typeof f.data !== 'string') return f.data.byteLength
+  return f.data.length * 3 <= MAX_FRAME_BYTES ? f.data.length : Buffer.byteLength(f.data)
+}
+
 export function defaultOutPath(feed: string, symbols: string[], startMs: number): string {
   const stamp = new Date(startMs).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
   let syms = symbols.join('_').replace(/[^A-Za-z0-9._^=-]/g, '-')
@@ -104,7 +112,9 @@ export class Recorder {
   readonly done: Promise<RecordSummary>
   private readonly raw: RawMode
   private readonly basePath: string
-  private readonly newWriter: (path: string) => RecordingWriter
+  /** One id for every file of this run (`mdrec.run_id`). */
+  readonly runId = randomUUID()
+  private readonly newWriter: (path: string, part: number | undefined, firstSeq: bigint) => RecordingWriter
 
   /** Resolve the feed's client side (which may talk to the feed's REST API first), then start recording. */
   static async start(o: RecordOptions): Promise<Recorder> {
@@ -134,7 +144,10 @@ export class Recorder {
     this.startNs = this.sup.clock.nowNs()
     this.basePath = o.out ?? defaultOutPath(this.feed, o.symbols, this.startMs)
     const first = o.rotate ? partPath(this.basePath, 0) : this.basePath
-    this.newWriter = (path: string) =>
+    // Every part carries the run's start time (so `+offset` times mean the
+    // same in each), its run id and index, and continues the run's `seq`.
+    const startTime = nsToIso(this.startNs)
+    this.newWriter = (path: string, part: number | undefined, firstSeq: bigint) =>
       RecordingWriter.create(
         path,
         {
@@ -144,19 +157,23 @@ export class Recorder {
             subscriptions: o.symbols,
             feedOptions: setup.feedOptions,
             toolVersion: VERSION,
-            startTime: nsToIso(this.sup.clock.nowNs()),
+            startTime,
             rawMode: this.raw,
+            runId: this.runId,
+            part,
           },
           exchTsUnit: this.codec.exchTsUnit,
           columns: this.codec.columns,
         },
-        {flushIntervalMs: o.flushIntervalMs ?? 1000, ...o.writer, onError: (e) => this.fail(e)},
+        {flushIntervalMs: o.flushIntervalMs ?? 1000, ...o.writer, firstSeq, log: o.log, onError: (e) => this.fail(e)},
       )
     if (o.rotate) {
       // Refuse up front if any part name is taken, rather than failing mid-recording.
       if (existsSync(first)) throw new MdrecError('E_EXISTS', `${first}: already exists; mdrec never overwrites a file. Choose another --out path`)
     }
-    this.writer = this.newWriter(first)
+    // Temporaries left by a run killed while compacting this output (its final file is whole).
+    logStaleRemoved(removeStalePartials(first), o.log)
+    this.writer = this.newWriter(first, o.rotate ? 0 : undefined, 0n)
     this.files.push(first)
 
     this.sup.on('frame', (frame: Frame, recvNs: bigint) => this.onFrame(frame, recvNs))
@@ -192,7 +209,12 @@ export class Recorder {
 
   private onFrame(frame: Frame, recvNs: bigint): void {
     this.guard(() => {
-      const d = this.codec.decode(frame)
+      const size = frameSize(frame)
+      // A frame over the limit is kept as a reject with a note, without its payload (see MAX_FRAME_BYTES).
+      const tooLarge = size > MAX_FRAME_BYTES
+      const d = tooLarge
+        ? ({ok: false, code: 'TOO_LARGE', message: `a frame of ${size} bytes is larger than the largest mdrec stores (${MAX_FRAME_BYTES} bytes); its payload was not kept`} as const)
+        : this.codec.decode(frame)
       if (!d.ok) {
         this.rejects++
         this.writer.append({
@@ -200,7 +222,7 @@ export class Recorder {
           exch_ts: null,
           symbol: '',
           kind: 'reject',
-          raw: frameBytes(frame),
+          raw: tooLarge ? null : frameBytes(frame),
           info: JSON.stringify({code: d.code, message: d.message, binary: frame.binary}),
           fields: null,
         })
@@ -241,7 +263,7 @@ export class Recorder {
       const old = this.writer
       this.part++
       const next = partPath(this.basePath, this.part)
-      this.writer = this.newWriter(next)
+      this.writer = this.newWriter(next, this.part, old.nextSeq)
       this.files.push(next)
       this.o.log?.(`rotated: now writing ${next}`)
       this.closing.push(this.closeWriter(old))

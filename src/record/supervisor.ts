@@ -3,6 +3,7 @@ import {WebSocket, type RawData} from 'ws'
 
 import type {Frame} from '../feeds/types.js'
 import {MonotonicUtcClock} from '../util/time.js'
+import {MAX_FRAME_BYTES} from '../store/writer.js'
 
 /** How one feed is spoken to, as far as the connection goes. Feed adapters provide it. */
 export interface FeedClientSpec {
@@ -116,7 +117,7 @@ export class ConnectionSupervisor extends EventEmitter {
     this.attempts++
     let ws: WebSocket
     try {
-      ws = new WebSocket(this.spec.url, {headers: this.spec.headers, handshakeTimeout: 15_000, maxPayload: 64 * 1024 * 1024})
+      ws = new WebSocket(this.spec.url, {headers: this.spec.headers, handshakeTimeout: 15_000, maxPayload: MAX_FRAME_BYTES})
     } catch (error) {
       this.lost(`cannot connect: ${(error as Error).message}`)
       return
@@ -174,6 +175,9 @@ export class ConnectionSupervisor extends EventEmitter {
     })
     ws.on('error', (err) => {
       if (!opened) this.lost(`cannot connect: ${describe(err)}`)
+      else if ((err as {code?: string}).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        this.lost(`the feed sent a message larger than ${MAX_FRAME_BYTES} bytes, the largest mdrec records`)
+      }
     })
     ws.on('close', (code, reason) => {
       if (opened) this.lost(`closed by the feed (code ${code}${reason.length ? `, ${reason.toString()}` : ''})`)

@@ -14,6 +14,26 @@ import {arrowField, type StoreColumn} from './schema.js'
 export interface Accumulator {
   readonly col: StoreColumn
   readonly length: number
+  /**
+   * Bytes every row adds to this column's Arrow buffers whatever its value
+   * (value width, offset entry, validity counted as a whole byte: an upper bound).
+   */
+  readonly fixedRowBytes: number
+  /** Variable-length bytes buffered since the last take (string/binary data, list items); 0 for fixed-width columns. */
+  varBytes(): number
+  /**
+   * For variable-length columns: the bytes row `i` of `data` (a column of a
+   * read batch) would add to varBytes() — how compaction and slice cut their
+   * input at the byte bound without copying it first.
+   */
+  rowVarBytes?(data: A.Data): (i: number) => number
+  /**
+   * Binary columns: append `v` as the only row so far without copying it (the
+   * caller writes the batch before `v` can change). Requires length === 0.
+   */
+  pushView?(v: Uint8Array): void
+  /** Like rowVarBytes, for the contiguous rows [from, to) of `data`. */
+  rangeVarBytes?(data: A.Data): (from: number, to: number) => number
   push(v: unknown): void
   /** Append rows `idx` (or all rows when null) of one column of a read batch. */
   pushFrom(data: A.Data, idx: Uint32Array | null): void
@@ -23,14 +43,18 @@ export interface Accumulator {
 
 const TE = new TextEncoder()
 
+/** Variable-length data up to this size is copied out of its accumulator at a flush; larger data is handed over. */
+const SMALL_VAR_BYTES = 1 << 20
+
 function grow<T extends {length: number; set(a: ArrayLike<number | bigint>, o?: number): void}>(
   arr: T,
   need: number,
   make: (n: number) => T,
 ): T {
   if (need <= arr.length) return arr
-  let n = Math.max(arr.length * 2, 1024)
-  while (n < need) n *= 2
+  // Double (amortised appends), but never past what is needed by more than that:
+  // one large value gets a buffer of its own size, not the next power of two.
+  const n = Math.max(arr.length * 2, 1024, need)
   const next = make(n)
   next.set(arr as unknown as ArrayLike<number>)
   return next
@@ -78,6 +102,7 @@ abstract class FixedAcc<T extends FixedArray> implements Accumulator {
   protected valid = new Uint8Array(1024)
   protected nulls = 0
   private readonly type: A.DataType
+  readonly fixedRowBytes: number
   constructor(
     readonly col: StoreColumn,
     private readonly ctor: new (n: number) => T,
@@ -85,6 +110,10 @@ abstract class FixedAcc<T extends FixedArray> implements Accumulator {
   ) {
     this.values = new ctor(1024)
     this.type = arrowField(col).type
+    this.fixedRowBytes = this.values.BYTES_PER_ELEMENT + 1
+  }
+  varBytes(): number {
+    return 0
   }
   abstract push(v: unknown): void
   protected growTo(n: number): void {
@@ -103,8 +132,10 @@ abstract class FixedAcc<T extends FixedArray> implements Accumulator {
     const base = this.length
     if (base + n > this.values.length) this.growTo(base + n)
     const hasNulls = data.nullCount > 0
-    if (!idx && !hasNulls) {
-      this.values.set(src.subarray(data.offset, data.offset + n) as never, base)
+    // Selections are ascending: one whose ends are n - 1 apart is a contiguous run.
+    const first = !idx ? 0 : idx[n - 1] - idx[0] === n - 1 ? idx[0] : -1
+    if (first >= 0 && !hasNulls) {
+      this.values.set(src.subarray(data.offset + first, data.offset + first + n) as never, base)
       this.valid.fill(1, base, base + n)
     } else {
       for (let k = 0; k < n; k++) {
@@ -180,6 +211,10 @@ function packBits(valid: Uint8Array, len: number): Uint8Array {
 /** Booleans are bit-packed in Arrow; values are kept as bytes until `take`. */
 class BoolAcc implements Accumulator {
   length = 0
+  readonly fixedRowBytes = 2
+  varBytes(): number {
+    return 0
+  }
   private values = new Uint8Array(1024)
   private readonly validity = new Validity()
   constructor(readonly col: StoreColumn) {}
@@ -213,6 +248,20 @@ class BoolAcc implements Accumulator {
 
 class VarAcc implements Accumulator {
   length = 0
+  readonly fixedRowBytes = 5
+  varBytes(): number {
+    return this.offsets[this.length]
+  }
+  rowVarBytes(data: A.Data): (i: number) => number {
+    const off = data.valueOffsets as Int32Array
+    const o = data.offset
+    return (i) => off[o + i + 1] - off[o + i]
+  }
+  rangeVarBytes(data: A.Data): (from: number, to: number) => number {
+    const off = data.valueOffsets as Int32Array
+    const o = data.offset
+    return (from, to) => off[o + to] - off[o + from]
+  }
   private offsets = new Int32Array(1025)
   private bytes = new Uint8Array(16384)
   private readonly validity = new Validity()
@@ -223,11 +272,24 @@ class VarAcc implements Accumulator {
   ) {
     this.type = utf8 ? new A.Utf8() : new A.Binary()
   }
+  /**
+   * When set, the data of rows [0, length) is this view of a read batch's
+   * column, not copied: compaction and slice pass a large run of payloads
+   * through without holding it twice. Copied in as soon as another row comes.
+   */
+  private lent: Uint8Array | null = null
+  private materialize(): void {
+    const lent = this.lent!
+    this.lent = null
+    if (lent.length > this.bytes.length) this.bytes = new Uint8Array(lent.length)
+    this.bytes.set(lent, 0)
+  }
   private reserve(extra: number): void {
     const need = this.offsets[this.length] + extra
     if (need > this.bytes.length) this.bytes = grow(this.bytes, need, (n) => new Uint8Array(n))
   }
   push(v: unknown): void {
+    if (this.lent) this.materialize()
     const i = this.length
     if (i + 2 > this.offsets.length) this.offsets = grow(this.offsets, i + 2, (n) => new Int32Array(n))
     let end = this.offsets[i]
@@ -259,10 +321,33 @@ class VarAcc implements Accumulator {
     this.offsets[i + 1] = end
     this.length = i + 1
   }
+  pushView(v: Uint8Array): void {
+    if (this.length !== 0 || this.lent) throw new Error(`${this.col.name}: pushView into a non-empty column`)
+    this.validity.set(0, true)
+    this.offsets[1] = v.length
+    this.lent = v
+    this.length = 1
+  }
   pushFrom(data: A.Data, idx: Uint32Array | null): void {
     const n = idx ? idx.length : data.length
     const off = data.valueOffsets as Int32Array
     const src = data.values as Uint8Array
+    // Selections are ascending: one whose ends are n - 1 apart is a contiguous run.
+    const first = !idx ? 0 : idx[n - 1] - idx[0] === n - 1 ? idx[0] : -1
+    if (this.length === 0 && !this.lent && first >= 0) {
+      const o = data.offset + first
+      const base = off[o]
+      if (off[o + n] - base >= SMALL_VAR_BYTES) {
+        if (n + 1 > this.offsets.length) this.offsets = grow(this.offsets, n + 1, (m) => new Int32Array(m))
+        for (let k = 0; k < n; k++) {
+          this.validity.set(k, isValid(data, first + k))
+          this.offsets[k + 1] = off[o + k + 1] - base
+        }
+        this.lent = src.subarray(base, off[o + n])
+        this.length = n
+        return
+      }
+    }
     for (let k = 0; k < n; k++) {
       const i = idx ? idx[k] : k
       if (!isValid(data, i)) this.push(null)
@@ -274,7 +359,20 @@ class VarAcc implements Accumulator {
     this.length = 0
     const {bitmap, nullCount} = this.validity.take(len)
     const offsets = this.offsets.slice(0, len + 1)
-    const data = this.bytes.slice(0, offsets[len])
+    const used = offsets[len]
+    let data: Uint8Array
+    if (this.lent) {
+      data = this.lent
+      this.lent = null
+    } else if (used > SMALL_VAR_BYTES) {
+      // Hand the buffer itself to the batch instead of copying it (a batch of
+      // large payloads would otherwise be in memory twice), and start the next
+      // batch with a fresh small buffer.
+      data = this.bytes.subarray(0, used)
+      this.bytes = new Uint8Array(16384)
+    } else {
+      data = this.bytes.slice(0, used)
+    }
     this.offsets[0] = 0
     return A.makeData({type: this.type as A.Utf8, length: len, nullCount, nullBitmap: bitmap, valueOffsets: offsets, data})
   }
@@ -286,6 +384,18 @@ class VarAcc implements Accumulator {
  */
 export class DictAcc implements Accumulator {
   length = 0
+  readonly fixedRowBytes: number
+  varBytes(): number {
+    return 0
+  }
+  /**
+   * Make the next take() carry a new dictionary object, so the encoder writes
+   * the dictionary again: after a batch failed to reach the file, the
+   * dictionary it carried may be missing from it.
+   */
+  rewriteDictionary(): void {
+    this.dict = null
+  }
   private indices: Int8Array | Int32Array
   private readonly lookup = new Map<string, number>()
   readonly values: string[] = []
@@ -293,6 +403,7 @@ export class DictAcc implements Accumulator {
   private readonly type: A.Dictionary
   constructor(readonly col: StoreColumn & {kind: 'dict'}) {
     this.indices = col.indexBits === 8 ? new Int8Array(1024) : new Int32Array(1024)
+    this.fixedRowBytes = (col.indexBits === 8 ? 1 : 4) + 1
     this.type = arrowField(col).type as A.Dictionary
     for (const s of col.fixed ?? []) this.indexOf(s)
   }
@@ -369,6 +480,24 @@ export class DictAcc implements Accumulator {
  */
 class ListStructAcc implements Accumulator {
   length = 0
+  readonly fixedRowBytes = 5
+  /** Per list item: one float64 and one validity byte per struct field, plus the struct's own validity. */
+  readonly itemBytes: number
+  varBytes(): number {
+    return this.items() * this.itemBytes
+  }
+  rowVarBytes(data: A.Data): (i: number) => number {
+    const off = data.valueOffsets as Int32Array
+    const o = data.offset
+    const per = this.itemBytes
+    return (i) => (off[o + i + 1] - off[o + i]) * per
+  }
+  rangeVarBytes(data: A.Data): (from: number, to: number) => number {
+    const off = data.valueOffsets as Int32Array
+    const o = data.offset
+    const per = this.itemBytes
+    return (from, to) => (off[o + to] - off[o + from]) * per
+  }
   private offsets = new Int32Array(1025)
   private readonly validity = new Validity()
   private readonly fields: readonly string[]
@@ -376,6 +505,7 @@ class ListStructAcc implements Accumulator {
   private readonly type: A.List
   constructor(readonly col: StoreColumn & {kind: 'plain'}) {
     this.fields = col.fields ?? []
+    this.itemBytes = 9 * this.fields.length + 1
     this.type = arrowField(col).type as A.List
     this.kids = this.fields.map((f) => new NumAcc({name: f, kind: 'plain', type: 'float64', nullable: true}, Float64Array))
   }

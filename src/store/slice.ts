@@ -1,44 +1,75 @@
-import {unlinkSync} from 'node:fs'
+import {existsSync} from 'node:fs'
 
 import {MdrecError} from '../errors.js'
 import type {TimeUnitName} from '../feeds/types.js'
 import {nsToIso} from '../util/time.js'
+import {commitPartial, discardPartial, partialPath, removeStalePartials} from './atomic.js'
 import {openRecording, readBatches} from './reader.js'
 import {columnDefs} from './schema.js'
-import {RecordingWriter} from './writer.js'
+import {RecordingWriter, logStaleRemoved} from './writer.js'
 
 export interface SliceOptions {
   from?: bigint
   to?: bigint
   symbols?: readonly string[]
+  /** Bound on one output batch's uncompressed bytes (default DEFAULT_BATCH_BYTES). */
+  batchBytes?: number
+  /** Status lines (stale temporaries of `out` removed). */
+  log?: (line: string) => void
 }
 
 export interface SliceResult {
   out: string
   rows: number
   bytes: number
+  /** Temporaries of `out` left by interrupted earlier runs, removed before writing. */
+  staleRemoved: string[]
 }
 
 /**
  * Copy the rows of `input` in [from, to) and of the given symbols to a new
  * recording `out` (never overwritten), keeping the metadata (subscriptions
- * narrowed to the symbols kept) and noting where it came from. Streaming.
+ * narrowed to the symbols kept) and noting where it came from. Streaming, in
+ * bounded memory (batches cut at 65,536 rows or `batchBytes`), in two passes:
+ * one counts the rows and finds the end time for the metadata, one copies. Written under
+ * `partialPath(out)` and linked to `out` only when complete: a killed slice
+ * leaves no `out`, and the next run removes its stale temporary. `seq` is
+ * numbered anew from 0. Throws E_EXISTS when `out` exists (before any work,
+ * and again atomically at the end).
  */
 export async function sliceRecording(input: string, out: string, opts: SliceOptions = {}): Promise<SliceResult> {
   const file = await openRecording(input)
   if (opts.from !== undefined && opts.to !== undefined && opts.to <= opts.from) {
     throw new MdrecError('E_USAGE', `--to (${nsToIso(opts.to)}) must be after --from (${nsToIso(opts.from)})`)
   }
+  if (existsSync(out)) throw new MdrecError('E_EXISTS', `${out}: already exists; mdrec never overwrites a file. Choose another --out path`)
+  const staleRemoved = removeStalePartials(out)
+  logStaleRemoved(staleRemoved, opts.log)
   const meta = {...file.meta}
   if (opts.symbols?.length) meta.subscriptions = meta.subscriptions.filter((s) => opts.symbols!.includes(s))
+  // The schema (written first) carries the row count and end time: count the
+  // selection once before copying it. A file still being recorded may grow in
+  // between; the copy stops at the rows counted.
+  const filter = {from: opts.from, to: opts.to, symbols: opts.symbols}
+  let rows = 0
+  let last: bigint | undefined
+  for await (const {batch, idx} of readBatches(file, filter)) {
+    const n = idx ? idx.length : batch.numRows
+    const t = batch.getChildAt(0)!.data[0]
+    last = (t.values as BigInt64Array)[t.offset + (idx ? idx[n - 1] : n - 1)]
+    rows += n
+  }
+  const tmp = partialPath(out)
   const w = RecordingWriter.create(
-    out,
+    tmp,
     {
       meta: {
         ...meta,
         startTime: opts.from === undefined ? meta.startTime : nsToIso(opts.from),
-        endTime: undefined,
-        rows: undefined,
+        endTime: last === undefined ? undefined : nsToIso(last),
+        rows,
+        // a slice is numbered from 0: no longer one part of its run's numbered stream (run_id stays, as provenance)
+        part: undefined,
         derivedFrom: JSON.stringify({
           file: input,
           from: opts.from === undefined ? null : nsToIso(opts.from),
@@ -49,17 +80,23 @@ export async function sliceRecording(input: string, out: string, opts: SliceOpti
       exchTsUnit: (file.columns[1] as {unit: TimeUnitName}).unit,
       columns: columnDefs(file.feedColumns),
     },
-    {flushIntervalMs: 0, fsync: false},
+    {flushIntervalMs: 0, fsync: false, batchBytes: opts.batchBytes, compactOnClose: false},
   )
   try {
-    for await (const {batch, idx} of readBatches(file, {from: opts.from, to: opts.to, symbols: opts.symbols})) {
-      w.appendBatch(batch, idx)
+    let left = rows
+    for await (const {batch, idx} of readBatches(file, filter)) {
+      const n = idx ? idx.length : batch.numRows
+      if (n <= left) w.appendBatch(batch, idx)
+      else w.appendBatch(batch, (idx ?? Uint32Array.from({length: n}, (_, k) => k)).subarray(0, left))
+      left -= Math.min(n, left)
+      if (left === 0) break
     }
+    const stats = await w.close()
+    commitPartial(tmp, out, {overwrite: false, flag: '--out'})
+    return {out, rows: stats.rows, bytes: stats.bytes, staleRemoved}
   } catch (error) {
     w.abort()
-    unlinkSync(out) // a partial slice is no fixture: leave nothing behind
+    discardPartial(tmp) // a partial slice is no fixture: leave nothing behind
     throw error
   }
-  const stats = await w.close()
-  return {out, rows: stats.rows, bytes: stats.bytes}
 }

@@ -1,7 +1,8 @@
-import {closeSync, createReadStream, fsyncSync, openSync, unlinkSync, writeSync} from 'node:fs'
+import {closeSync, createReadStream, existsSync, openSync, writeSync} from 'node:fs'
 import {basename, dirname, extname, join} from 'node:path'
 
 import {MdrecError, fsError} from '../errors.js'
+import {commitPartial, discardPartial, partialPath, removeStalePartials} from './atomic.js'
 import {EOS} from './ipc.js'
 import {openRecording, readBatches, type StreamEnd} from './reader.js'
 
@@ -63,35 +64,34 @@ export function defaultRepairPath(path: string): string {
  */
 export async function repairRecording(path: string, out = defaultRepairPath(path)): Promise<VerifyResult & {out: string}> {
   const v = await verifyRecording(path)
+  if (existsSync(out)) throw new MdrecError('E_EXISTS', `${out}: already exists; mdrec never overwrites a file. Give another path with --out`)
+  removeStalePartials(out)
+  const tmp = partialPath(out)
   let fd: number
   try {
-    fd = openSync(out, 'wx')
+    fd = openSync(tmp, 'wx')
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new MdrecError('E_EXISTS', `${out}: already exists; mdrec never overwrites a file. Give another path with --out`)
-    }
     throw fsError(error, out, 'writing the repaired copy')
   }
   try {
+    // Positioned writes: the copy's length is always exactly what was written.
+    let at = 0
+    const put = (b: Uint8Array) => {
+      let off = 0
+      while (off < b.length) off += writeSync(fd, b, off, b.length - off, at + off)
+      at += b.length
+    }
     if (v.validBytes > 0) {
       const src = createReadStream(path, {start: 0, end: v.validBytes - 1, highWaterMark: 1 << 20})
-      for await (const chunk of src) {
-        const b = chunk as Buffer
-        let off = 0
-        while (off < b.length) off += writeSync(fd, b, off, b.length - off)
-      }
+      for await (const chunk of src) put(chunk as Buffer)
     }
-    if (!v.complete || v.problem) writeSync(fd, EOS)
-    fsyncSync(fd)
+    if (!v.complete || v.problem) put(EOS)
   } catch (error) {
     closeSync(fd)
-    try {
-      unlinkSync(out)
-    } catch {
-      // ignore
-    }
+    discardPartial(tmp)
     throw fsError(error, out, 'writing the repaired copy')
   }
   closeSync(fd)
+  commitPartial(tmp, out, {overwrite: false, flag: '--out'})
   return {...v, out}
 }

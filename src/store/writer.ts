@@ -1,14 +1,32 @@
 import * as A from 'apache-arrow'
-import {closeSync, fsyncSync, ftruncateSync, openSync, renameSync, unlinkSync, writeSync} from 'node:fs'
+import {closeSync, fsyncSync, ftruncateSync, openSync, writeSync} from 'node:fs'
 import {dirname} from 'node:path'
 
 import type {ColumnDef, RowInput, TimeUnitName} from '../feeds/types.js'
 import {MdrecError, fsError} from '../errors.js'
-import {type Accumulator, makeAccumulator} from './columns.js'
+import {commitPartial, discardPartial, partialPath, removeStalePartials} from './atomic.js'
+import {type Accumulator, DictAcc, makeAccumulator} from './columns.js'
 import {DEFAULT_ZSTD_LEVEL, EOS, IpcStreamEncoder} from './ipc.js'
 import {openRecording, readBatches} from './reader.js'
 import {arrowSchema, columnDefs, storeColumns, type RecordingMeta, type StoreColumn} from './schema.js'
 import {nsToIso} from '../util/time.js'
+
+/**
+ * Default bound on one batch's uncompressed Arrow buffers (64 MiB). A batch
+ * is cut at whichever comes first, this or the row bound; a single row larger
+ * than it makes a batch of its own. It bounds what writing, compaction, slice
+ * and reading hold in memory at once, and keeps every variable-length column
+ * far from the 2 GiB that its int32 offsets can address.
+ */
+export const DEFAULT_BATCH_BYTES = 64 * 1024 * 1024
+
+/**
+ * The largest single value (a frame's payload in `raw`, an `info` text)
+ * mdrec stores: 64 MiB, the WebSocket message limit of the recorder's
+ * connection. The recorder keeps a larger frame as a `reject` row without its
+ * payload; RecordingWriter.append refuses one with E_USAGE.
+ */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024
 
 export interface WriterOptions {
   /** Flush a batch at least this often while rows arrive (ms). Default 1000. */
@@ -20,6 +38,13 @@ export interface WriterOptions {
    * with bench/store: 20.8 B/row at 65,536 rows, 22.3 at 131,072).
    */
   flushRows?: number
+  /**
+   * ...or before the buffered rows' uncompressed Arrow buffers would pass this
+   * many bytes (default DEFAULT_BATCH_BYTES, 64 MiB; a larger single row is a
+   * batch of its own, as is a row whose `raw` is half of it or more). Also
+   * the bound of compaction's and slice's batches.
+   */
+  batchBytes?: number
   /** zstd level. Default 3. */
   zstdLevel?: number
   /** fsync after every batch (default true: a killed recorder loses at most one interval). */
@@ -35,8 +60,12 @@ export interface WriterOptions {
   compactOnClose?: boolean
   /** Rows per batch when compacting (default 65,536). */
   compactRows?: number
+  /** `seq` of the first row (default 0): a rotated part continues its run's numbering. */
+  firstSeq?: bigint
   /** Receives an error from a timed (background) flush; without it such an error is thrown from the timer. */
   onError?: (error: unknown) => void
+  /** Status lines (stale temporaries removed by compaction). */
+  log?: (line: string) => void
 }
 
 export interface WriterStats {
@@ -52,25 +81,63 @@ export interface WriterInit {
 }
 
 /**
+ * The stream encoder, handing a batch back as its parts (metadata, each
+ * buffer's prefix and body, padding) instead of one concatenated buffer: a
+ * batch of large payloads is then written without being copied once more.
+ */
+class PartsEncoder extends IpcStreamEncoder {
+  encodeParts(batch: A.RecordBatch): Uint8Array[] {
+    this.write(batch)
+    // IpcStreamEncoder collects the parts in `chunks` and concatenates them in
+    // drain(); take them as they are (drain() if that ever changes).
+    const self = this as unknown as {chunks?: Uint8Array[]}
+    if (!Array.isArray(self.chunks)) return [this.drain()]
+    const parts = self.chunks
+    self.chunks = []
+    return parts
+  }
+}
+
+/** Parts up to this size are gathered into one write; larger ones are written as they are. */
+const GATHER_BYTES = 1 << 20
+
+/** Per column, fixed bytes not proportional to rows (the extra offset entry, bitmap padding): keeps the estimate an upper bound. */
+const COLUMN_SLACK_BYTES = 16
+
+/**
  * Appends rows to a recording: an Arrow IPC stream with ZSTD bodies, one
- * record batch per flush, each written with one write() and fsynced. Never
- * overwrites an existing file. Synchronous I/O on purpose: a batch is small
- * (one interval of ticks), and writing it in one call before returning keeps
- * the file a valid prefix at every instant that matters.
+ * record batch per flush, each written with positioned writes and fsynced.
+ * Never overwrites an existing file. Synchronous I/O on purpose: a batch is
+ * bounded (one interval of ticks, at most `batchBytes`), and writing it before
+ * returning keeps the file a valid prefix at every instant that matters.
+ *
+ * Every write goes to an explicit offset, the file's valid length: a batch
+ * that fails halfway (disk full) is cut back off and the next batch (or the
+ * end-of-stream marker) is written exactly where it began — no hole.
  */
 export class RecordingWriter {
   readonly path: string
   readonly columns: StoreColumn[]
   readonly schema: A.Schema
   private readonly accs: Accumulator[]
+  /** Accumulators of variable-length columns (the only ones whose bytes per row vary). */
+  private readonly varAccs: Accumulator[]
+  private readonly dictAccs: DictAcc[]
+  /** Bytes every row adds to the batch whatever its values, and the per-batch constant. */
+  private readonly rowFixedBytes: number
+  private readonly batchBaseBytes: number
   /** Pushes a row's feed fields into the feed accumulators (compiled per schema, see constructor). */
   private readonly pushFields: (f: Record<string, unknown> | null, accs: Accumulator[]) => void
-  private readonly encoder: IpcStreamEncoder
+  /** An upper bound of the variable bytes a row's feed fields add (compiled like pushFields). */
+  private readonly fieldVarBytes: (f: Record<string, unknown> | null) => number
+  private readonly encoder: PartsEncoder
   private fd: number | null
-  private seq = 0n
+  private seq: bigint
   private pending = 0
+  /** Batch bytes of the pending rows (see pendingBytes). */
+  private bufferedBytes = 0
   private timer: NodeJS.Timeout | null = null
-  private readonly opts: Required<Omit<WriterOptions, 'onError'>> & Pick<WriterOptions, 'onError'>
+  private readonly opts: Required<Omit<WriterOptions, 'onError' | 'log'>> & Pick<WriterOptions, 'onError' | 'log'>
   private readonly meta: RecordingMeta
   private lastRecv = 0n
   private firstRecv: bigint | null = null
@@ -86,16 +153,27 @@ export class RecordingWriter {
     this.opts = {
       flushIntervalMs: options.flushIntervalMs ?? 1000,
       flushRows: options.flushRows ?? 65_536,
+      batchBytes: options.batchBytes ?? DEFAULT_BATCH_BYTES,
       zstdLevel: options.zstdLevel ?? DEFAULT_ZSTD_LEVEL,
       fsync: options.fsync ?? true,
       compactOnClose: options.compactOnClose ?? true,
       compactRows: options.compactRows ?? 65_536,
+      firstSeq: options.firstSeq ?? 0n,
       onError: options.onError,
+      log: options.log,
     }
+    if (!(this.opts.batchBytes > 0) || !(this.opts.flushRows >= 1)) {
+      throw new MdrecError('E_USAGE', `batchBytes (${this.opts.batchBytes}) and flushRows (${this.opts.flushRows}) must be positive`)
+    }
+    this.seq = this.opts.firstSeq
     this.meta = {...init.meta, formatVersion: init.meta.formatVersion ?? 1}
     this.columns = storeColumns(init.exchTsUnit, init.columns)
     this.schema = arrowSchema(this.columns, this.meta)
     this.accs = this.columns.map(makeAccumulator)
+    this.varAccs = this.accs.filter((a) => a.rowVarBytes !== undefined)
+    this.dictAccs = this.accs.filter((a): a is DictAcc => a instanceof DictAcc)
+    this.rowFixedBytes = this.accs.reduce((s, a) => s + a.fixedRowBytes, 0)
+    this.batchBaseBytes = this.accs.length * COLUMN_SLACK_BYTES
     // One property read per column with the name as a constant: V8 caches each
     // site for the codec's (single) object shape, where a loop of f[name]
     // lookups is a megamorphic keyed load per value — most of the cost of a row.
@@ -104,7 +182,18 @@ export class RecordingWriter {
       .map((acc, k) => `a[${7 + k}].push(f === null ? null : f[${JSON.stringify(acc.col.name)}]);`)
       .join('\n')
     this.pushFields = new Function('f', 'a', body) as (f: Record<string, unknown> | null, accs: Accumulator[]) => void
-    this.encoder = new IpcStreamEncoder(this.opts.zstdLevel)
+    // Strings count 3 bytes a character (the most UTF-8 needs), so the estimate never falls short.
+    const sizes = this.accs.slice(7).flatMap((acc) => {
+      const c = acc.col
+      const v = `f[${JSON.stringify(c.name)}]`
+      if (c.kind !== 'plain') return []
+      if (c.type === 'utf8') return [`(typeof ${v} === 'string' ? ${v}.length * 3 : 0)`]
+      if (c.type === 'binary') return [`(${v} ? ${v}.length : 0)`]
+      if (c.type === 'list_struct_f64') return [`(Array.isArray(${v}) ? ${v}.length * ${9 * (c.fields?.length ?? 0) + 1} : 0)`]
+      return []
+    })
+    this.fieldVarBytes = new Function('f', `return f === null ? 0 : ${sizes.length ? sizes.join(' + ') : '0'}`) as (f: Record<string, unknown> | null) => number
+    this.encoder = new PartsEncoder(this.opts.zstdLevel)
     try {
       // 'wx': fail if the path exists, never overwrite a recording.
       this.fd = openSync(path, 'wx')
@@ -114,7 +203,7 @@ export class RecordingWriter {
       if (e.code === 'ENOENT') throw new MdrecError('E_NOT_FOUND', `${path}: the directory ${dirname(path)} does not exist; create it or choose another --out path`)
       throw fsError(error, path, 'creating the recording')
     }
-    this.writeBytes(this.encoder.begin(this.schema))
+    this.writeParts([this.encoder.begin(this.schema)])
     if (this.opts.flushIntervalMs > 0 && Number.isFinite(this.opts.flushIntervalMs)) {
       this.timer = setInterval(() => {
         if (this.pending === 0) return
@@ -133,55 +222,147 @@ export class RecordingWriter {
     return this.stats.rows + this.pending
   }
 
-  /** Append one row. Throws MdrecError on I/O failure (rows flushed before stay readable). */
+  /** The `seq` the next appended row gets (a rotated part's firstSeq). */
+  get nextSeq(): bigint {
+    return this.seq
+  }
+
+  /**
+   * Uncompressed Arrow buffer bytes of the pending rows: an upper bound,
+   * cheap enough to take after every row (a few reads per variable-length
+   * column).
+   */
+  pendingBytes(): number {
+    let n = this.batchBaseBytes + this.pending * this.rowFixedBytes
+    for (const a of this.varAccs) n += a.varBytes()
+    return n
+  }
+
+  /**
+   * Append one row. Throws MdrecError on I/O failure (rows flushed before stay
+   * readable), and E_USAGE for a `raw` or `info` value over MAX_FRAME_BYTES
+   * (nothing of that row is written).
+   */
   append(row: RowInput): void {
     if (this.closed) throw new MdrecError('E_INTERNAL', `${this.path}: append after close`)
+    const rawLen = row.raw ? row.raw.length : 0
+    const infoLen = row.info ? row.info.length : 0
+    if (rawLen > MAX_FRAME_BYTES || infoLen > MAX_FRAME_BYTES) {
+      throw new MdrecError(
+        'E_USAGE',
+        `${this.path}: a row value of ${Math.max(rawLen, infoLen)} bytes is larger than the largest value mdrec stores (${MAX_FRAME_BYTES} bytes); the row was not written`,
+      )
+    }
+    // A payload of half the byte bound or more is a batch of its own, written
+    // before append returns: then it need not be copied into the batch.
+    const alone = rawLen >= this.opts.batchBytes / 2
+    if (this.pending > 0) {
+      // Cut before a row that would carry the batch past its byte bound.
+      const est = this.rowFixedBytes + rawLen + infoLen * 3 + this.fieldVarBytes(row.fields)
+      if (alone || this.bufferedBytes + est > this.opts.batchBytes) this.flush()
+    }
     const a = this.accs
     a[0].push(row.recv_ts)
     a[1].push(row.exch_ts)
     a[2].push(row.symbol)
     a[3].push(row.kind)
     a[4].push(this.seq++)
-    a[5].push(row.raw)
+    if (alone && a[5].pushView) a[5].pushView(row.raw!)
+    else a[5].push(row.raw)
     a[6].push(row.info)
     this.pushFields(row.fields, a)
     if (this.firstRecv === null) this.firstRecv = row.recv_ts
     this.lastRecv = row.recv_ts
-    if (++this.pending >= this.opts.flushRows) this.flush()
+    this.pending++
+    this.bufferedBytes = this.pendingBytes()
+    if (alone || this.pending >= this.opts.flushRows || this.bufferedBytes >= this.opts.batchBytes) this.flush()
   }
 
-  /** Append the selected rows of a batch read from a recording of the same feed (slice, compact). */
-  appendBatch(batch: A.RecordBatch, idx: Uint32Array | null): void {
+  /**
+   * Append the selected rows of a batch read from a recording of the same
+   * feed (slice, compact). Output batches are cut at the row bound and the
+   * byte bound exactly; the input is split between them without copying it
+   * first. `keepSeq` copies the input's `seq` (compaction) instead of numbering
+   * the rows anew (slice).
+   */
+  appendBatch(batch: A.RecordBatch, idx: Uint32Array | null, opts: {keepSeq?: boolean} = {}): void {
     const n = idx ? idx.length : batch.numRows
     if (n === 0) return
-    // Keep output batches at exactly flushRows rows: split the input at the boundary.
-    const room = this.opts.flushRows - this.pending
-    if (n > room) {
-      const all = idx ?? Uint32Array.from({length: n}, (_, k) => k)
-      this.appendBatch(batch, all.subarray(0, room))
-      this.appendBatch(batch, all.subarray(room))
-      return
-    }
     const byName = new Map(batch.schema.fields.map((f, i) => [f.name, i]))
-    for (const acc of this.accs) {
-      const name = acc.col.name
-      if (name === 'seq') {
-        for (let k = 0; k < n; k++) acc.push(this.seq++)
-        continue
+    const source = this.accs.map((acc) => {
+      const i = byName.get(acc.col.name)
+      return i === undefined ? null : batch.getChildAt(i)!.data[0]
+    })
+    const sizers: Array<(i: number) => number> = []
+    const rangeSizers: Array<(from: number, to: number) => number> = []
+    for (const [k, acc] of this.accs.entries()) {
+      const d = source[k]
+      if (acc.rowVarBytes && acc.rangeVarBytes && d) {
+        sizers.push(acc.rowVarBytes(d))
+        rangeSizers.push(acc.rangeVarBytes(d))
       }
-      const i = byName.get(name)
-      if (i === undefined) {
-        for (let k = 0; k < n; k++) acc.push(null)
-        continue
-      }
-      acc.pushFrom(batch.getChildAt(i)!.data[0], idx)
     }
-    const ts = batch.getChildAt(0)!.data[0].values as BigInt64Array
-    const first = ts[idx ? idx[0] : 0]
-    if (this.firstRecv === null) this.firstRecv = first
-    this.lastRecv = ts[idx ? idx[n - 1] : n - 1]
-    this.pending += n
-    if (this.pending >= this.opts.flushRows) this.flush()
+    const tsData = batch.getChildAt(0)!.data[0]
+    const ts = tsData.values as BigInt64Array
+    const at = (k: number) => (idx ? idx[k] : k)
+    let k = 0
+    while (k < n) {
+      // Rows [k, k + m) go into the current batch.
+      const rowRoom = this.opts.flushRows - this.pending
+      let m = 0
+      let bytes = this.pendingBytes()
+      let full = false
+      if (sizers.length === 0) {
+        m = Math.min(n - k, rowRoom, Math.max(this.pending === 0 ? 1 : 0, Math.floor((this.opts.batchBytes - bytes) / this.rowFixedBytes)))
+        full = m < n - k
+      } else {
+        if (!idx) {
+          // Whole runs first: when all the rows that fit by count also fit by bytes, no per-row sizing.
+          const cnt = Math.min(n - k, rowRoom)
+          let rb = cnt * this.rowFixedBytes
+          for (const s of rangeSizers) rb += s(k, k + cnt)
+          if (bytes + rb <= this.opts.batchBytes) {
+            m = cnt
+            bytes += rb
+          }
+        }
+        while (k + m < n && m < rowRoom) {
+          const r = at(k + m)
+          let rb = this.rowFixedBytes
+          for (const s of sizers) rb += s(r)
+          if (this.pending + m > 0 && bytes + rb > this.opts.batchBytes) {
+            full = true
+            break
+          }
+          bytes += rb
+          m++
+        }
+      }
+      if (m > 0) {
+        const sel = idx ? idx.subarray(k, k + m) : m === n ? null : rangeIdx(k, m)
+        for (const [c, acc] of this.accs.entries()) {
+          const d = source[c]
+          if (acc.col.name === 'seq' && !(opts.keepSeq && d)) {
+            for (let j = 0; j < m; j++) acc.push(this.seq++)
+          } else if (d === null) {
+            for (let j = 0; j < m; j++) acc.push(null)
+          } else acc.pushFrom(d, sel)
+        }
+        if (opts.keepSeq) {
+          const sd = source[4]
+          if (sd) this.seq = (sd.values as BigUint64Array)[sd.offset + at(k + m - 1)] + 1n
+        }
+        if (this.firstRecv === null) this.firstRecv = ts[tsData.offset + at(k)]
+        this.lastRecv = ts[tsData.offset + at(k + m - 1)]
+        this.pending += m
+        k += m
+        this.bufferedBytes = this.pendingBytes()
+      }
+      if (full || this.pending >= this.opts.flushRows || this.bufferedBytes >= this.opts.batchBytes) this.flush()
+    }
+    // Holding half the byte bound already: cut here rather than keep it while
+    // the next input batch is read (peak memory of compacting large payloads).
+    if (this.bufferedBytes >= this.opts.batchBytes / 2) this.flush()
   }
 
   /** Write buffered rows as one record batch and fsync. */
@@ -190,26 +371,63 @@ export class RecordingWriter {
     const n = this.pending
     const children = this.accs.map((a) => a.take())
     this.pending = 0
+    this.bufferedBytes = 0
     const data = A.makeData({type: new A.Struct(this.schema.fields), length: n, nullCount: 0, children})
     const batch = new A.RecordBatch(this.schema, data)
-    this.writeBytes(this.encoder.encode(batch))
+    try {
+      this.writeParts(this.encoder.encodeParts(batch))
+    } catch (error) {
+      // The batch (and any dictionary written before it) is not in the file:
+      // have the next batch carry every dictionary again.
+      for (const d of this.dictAccs) d.rewriteDictionary()
+      throw error
+    }
     this.stats.rows += n
     this.stats.batches++
   }
 
-  private writeBytes(bytes: Uint8Array): void {
+  /**
+   * Write `parts` (one batch, or the schema, or the end marker) at the file's
+   * valid length, fsync, and only then count them valid. Small parts are
+   * gathered into one write, large ones written from where they are.
+   */
+  private writeParts(parts: Uint8Array[]): void {
     if (this.fd === null) return
+    const fd = this.fd
     const at = this.stats.bytes
-    try {
+    let pos = at
+    // Positioned writes at the file's valid length: never where a failed write left the fd's cursor.
+    const put = (b: Uint8Array) => {
       let off = 0
-      while (off < bytes.byteLength) off += writeSync(this.fd, bytes, off, bytes.byteLength - off)
-      if (this.opts.fsync) fsyncSync(this.fd)
-      this.stats.bytes += bytes.byteLength
+      while (off < b.byteLength) off += writeSync(fd, b, off, b.byteLength - off, pos + off)
+      pos += b.byteLength
+    }
+    try {
+      let group: Uint8Array[] = []
+      let groupBytes = 0
+      const putGroup = () => {
+        if (group.length) put(group.length === 1 ? group[0] : Buffer.concat(group, groupBytes))
+        group = []
+        groupBytes = 0
+      }
+      for (const p of parts) {
+        if (p.byteLength >= GATHER_BYTES) {
+          putGroup()
+          put(p)
+        } else {
+          group.push(p)
+          groupBytes += p.byteLength
+          if (groupBytes >= GATHER_BYTES) putGroup()
+        }
+      }
+      putGroup()
+      if (this.opts.fsync) fsyncSync(fd)
+      this.stats.bytes = pos
     } catch (error) {
       // Cut a partly written batch back off so the file stays a valid prefix.
       try {
-        ftruncateSync(this.fd, at)
-        fsyncSync(this.fd)
+        ftruncateSync(fd, at)
+        fsyncSync(fd)
       } catch {
         // the file keeps a partial tail; `mdrec verify --repair` cuts it
       }
@@ -224,24 +442,27 @@ export class RecordingWriter {
     if (this.timer) clearInterval(this.timer)
     try {
       this.flush()
-      this.writeBytes(EOS)
+      this.writeParts([EOS])
     } finally {
       if (this.fd !== null) closeSync(this.fd)
       this.fd = null
     }
     if (opts.compact ?? this.opts.compactOnClose) {
       try {
-        this.stats.bytes = await compactRecording(this.path, {
+        const c = await compactRecording(this.path, {
           zstdLevel: this.opts.zstdLevel,
           rows: this.opts.compactRows,
+          batchBytes: this.opts.batchBytes,
           endTime: this.lastRecv,
           rows_total: this.stats.rows,
+          log: this.opts.log,
         })
+        this.stats.bytes = c.bytes
+        this.stats.batches = c.batches
       } catch (error) {
         const why = error instanceof MdrecError ? error.message : (error as Error).message
         throw new MdrecError('E_IO', `${this.path}: recorded and closed, but compacting it failed (${why}); the file is complete and readable as it is`, {cause: error})
       }
-      this.stats.batches = Math.ceil(this.stats.rows / this.opts.compactRows)
     }
     return this.stats
   }
@@ -260,61 +481,76 @@ export class RecordingWriter {
   }
 }
 
+function rangeIdx(start: number, count: number): Uint32Array {
+  const out = new Uint32Array(count)
+  for (let j = 0; j < count; j++) out[j] = start + j
+  return out
+}
+
+/** Log that stale temporaries of `final` were removed (when there were any). */
+export function logStaleRemoved(removed: readonly string[], log?: (line: string) => void): void {
+  if (removed.length === 0 || !log) return
+  log(`removed ${removed.length} stale temporary file${removed.length === 1 ? '' : 's'} left by an interrupted run: ${removed.join(', ')}`)
+}
+
 /**
- * Rewrite `path` with large batches (streaming: one input batch and one
- * output batch in memory) and add end time and row count to its metadata.
- * Writes `<path>.compact-tmp`, fsyncs, then renames over `path`.
+ * Rewrite `path` with large batches and add end time and row count to its
+ * metadata. Streaming, in bounded memory: one input batch and one output
+ * batch (each at most `batchBytes`, or a single larger row) at a time. Writes
+ * `partialPath(path)` and renames it over `path` when complete (a crash
+ * leaves `path` as it was); stale temporaries of earlier interrupted runs are
+ * removed first (reported to `log`). Keeps every row's `seq`. Returns the new
+ * file's size in bytes and its batch count.
  */
 export async function compactRecording(
   path: string,
-  opts: {zstdLevel?: number; rows?: number; endTime?: bigint; rows_total?: number} = {},
-): Promise<number> {
+  opts: {
+    zstdLevel?: number
+    /** Rows per batch (default 65,536). */
+    rows?: number
+    /** Bytes per batch (default DEFAULT_BATCH_BYTES). */
+    batchBytes?: number
+    /** The last row's receive time (ns), when the caller knows it; else the file's own end time, else its last row's. */
+    endTime?: bigint
+    /** Total rows, when the caller knows it; else counted while copying. */
+    rows_total?: number
+    log?: (line: string) => void
+  } = {},
+): Promise<{bytes: number; batches: number; rows: number}> {
+  logStaleRemoved(removeStalePartials(path), opts.log)
   const file = await openRecording(path)
-  const tmp = `${path}.compact-tmp`
-  try {
-    unlinkSync(tmp)
-  } catch {
-    // none left over
+  let rows = opts.rows_total ?? file.meta.rows
+  let endNs = opts.endTime
+  if (rows === undefined || (endNs === undefined && file.meta.endTime === undefined)) {
+    // The schema (written first) must carry them: count once more before copying.
+    rows = 0
+    for await (const {batch} of readBatches(file)) {
+      rows += batch.numRows
+      const t = batch.getChildAt(0)!.data[0]
+      endNs = (t.values as BigInt64Array)[t.offset + t.length - 1]
+    }
   }
+  const tmp = partialPath(path)
   const w = RecordingWriter.create(
     tmp,
     {
-      meta: {
-        ...file.meta,
-        endTime: opts.endTime === undefined ? file.meta.endTime : nsToIso(opts.endTime),
-        rows: opts.rows_total ?? file.meta.rows,
-      },
+      meta: {...file.meta, endTime: endNs === undefined ? file.meta.endTime : nsToIso(endNs), rows},
       exchTsUnit: (file.columns[1] as {unit: TimeUnitName}).unit,
       columns: columnDefs(file.feedColumns),
     },
-    {flushIntervalMs: 0, flushRows: opts.rows ?? 65_536, zstdLevel: opts.zstdLevel, fsync: false, compactOnClose: false},
+    {flushIntervalMs: 0, flushRows: opts.rows ?? 65_536, batchBytes: opts.batchBytes, zstdLevel: opts.zstdLevel, fsync: false, compactOnClose: false},
   )
-  let bytes = 0
   try {
-    for await (const {batch, idx} of readBatches(file)) w.appendBatch(batch, idx)
+    for await (const {batch, idx} of readBatches(file)) w.appendBatch(batch, idx, {keepSeq: true})
     const stats = await w.close()
-    const fd = openSync(tmp, 'r')
-    try {
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
+    if (stats.rows !== rows) {
+      throw new MdrecError('E_CORRUPT', `${path}: compaction copied ${stats.rows} rows where the file says ${rows}; the original is kept as it was`)
     }
-    renameSync(tmp, path)
-    bytes = stats.bytes
+    commitPartial(tmp, path, {overwrite: true})
+    return {bytes: stats.bytes, batches: stats.batches, rows: stats.rows}
   } catch (error) {
     w.abort()
-    try {
-      unlinkSync(tmp)
-    } catch {
-      // already gone
-    }
+    discardPartial(tmp)
     throw error
   }
-  const dfd = openSync(dirname(path), 'r')
-  try {
-    fsyncSync(dfd)
-  } finally {
-    closeSync(dfd)
-  }
-  return bytes
 }
