@@ -41,7 +41,7 @@ export const MASK = '***'
 const ROUTE_WORD = /^[A-Za-z]+(?:[-_.][A-Za-z]+)*(?:[-_.]?(?:[vV]\d{1,3}|\d))?$/
 
 /**
- * Whether a (decoded) path segment may be shown: a route word such as
+ * Whether a path segment (as it appears in the URL, percent-encoded) may be shown: a route word such as
  * `websocket`, `v1`, `stream.v2`, `market-data`, `oauth2` — letters, words
  * joined by `-`, `_` or `.`, then optionally one digit or `v` and up to three
  * digits — at most 20 characters.
@@ -180,7 +180,8 @@ function variants(value: string): string[] {
  * foreign part of a message, which makes that part hard to read but shows
  * nothing (real KIS keys are 36 and 180 characters, so this only happens
  * with test credentials). Apply it to text that came from elsewhere, not to
- * mdrec's own wording, which never holds a secret.
+ * mdrec's own wording, which never holds a secret. Parts of a URL follow a
+ * gentler rule ({@link addUrl}): under 4 characters they are ordinary values.
  *
  * Frames are different (see {@link heldIn}): dropping every frame that
  * contains a one-character value would lose the data, so there a value of
