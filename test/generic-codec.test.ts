@@ -360,11 +360,12 @@ describe('generic adapter', () => {
     expect(Math.abs(p.timestamp - Date.now())).toBeLessThan(5000)
     expect(s.spec.keepaliveMs).toBe(GENERIC_PING_MS)
     expect(s.spec.url).toBe('ws://u:pw@127.0.0.1:9/ws?token=s3cret&x=1') // the connection needs it
-    expect(s.endpoint).toBe('ws://127.0.0.1:9/ws?token=REDACTED&x=1')
+    expect(s.endpoint).toBe('ws://127.0.0.1:9/ws') // user info and query removed (docs/FORMAT.md, Endpoints)
     expect(s.endpoint).not.toMatch(/s3cret|pw/)
     expect(s.feedOptions).toEqual({})
     expect(redactEndpoint('ws://127.0.0.1:9')).toBe('ws://127.0.0.1:9') // untouched when there is nothing to hide
-    expect(redactEndpoint('wss://h/x?api_key=1&signature=2&channel=3')).toBe('wss://h/x?api_key=REDACTED&signature=REDACTED&channel=3')
+    expect(redactEndpoint('wss://h/x?api_key=1&signature=2&channel=3')).toBe('wss://h/x')
+    expect(redactEndpoint('wss://h/v2/0123456789abcdef0123456789abcdef')).toBe('wss://h/v2/*') // a key as a path segment
   })
 
   it("control: swallows pongs and successful results, answers a server ping, records and logs failures and errors", () => {

@@ -15,6 +15,7 @@
 import {Errors, Flags, type Interfaces} from '@oclif/core'
 
 import {isMdrecError} from '../errors.js'
+import {parseFeedUrl} from '../util/redact.js'
 import {
   parseColumns,
   parseDuration,
@@ -79,3 +80,18 @@ export const columns = Flags.custom<readonly string[]>({
   helpValue: '<col,col,...>',
   parse: async (input) => parseFlagValue(parseColumns, input),
 }) as unknown as Interfaces.FlagDefinition<string[]>
+
+/**
+ * A feed URL (`--url ws://…`): checked here so a bad one is reported before
+ * anything starts, naming only its sanitized form (no user info, query,
+ * fragment or opaque path segment: see src/util/redact.ts). The value is the
+ * URL as given — secrets included, the connection needs them.
+ */
+export const feedUrl = Flags.custom<string>({
+  helpValue: '<ws-url>',
+  parse: async (input) =>
+    parseFlagValue((u) => {
+      parseFeedUrl(u, '--url')
+      return u
+    }, input),
+})

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import cliProgress from 'cli-progress'
 
 import {BaseCommand} from '../cli/base.js'
-import {duration, rotate} from '../cli/flags.js'
+import {duration, feedUrl, rotate} from '../cli/flags.js'
 import {FEED_NAMES} from '../feeds/registry.js'
 import {Recorder, type RecorderStats, type RecordSummary} from '../record/recorder.js'
 import {RAW_MODES, type RawMode} from '../store/schema.js'
@@ -31,7 +31,7 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
     feed: Flags.string({description: 'feed protocol', options: FEED_NAMES, default: 'yahoo'}),
     duration: duration({char: 'd', description: 'stop after this long (90s, 30m, 1h30m, 2d); default: until Ctrl-C'}),
     out: Flags.string({char: 'o', description: 'output path (default ./<feed>-<symbols>-<UTC start>.arrow); never overwritten'}),
-    url: Flags.string({description: "feed URL (default: the feed's public endpoint, or MDREC_<FEED>_URL)"}),
+    url: feedUrl({description: "feed URL (default: the feed's public endpoint, or MDREC_<FEED>_URL); stored and shown without user info, query (Yahoo keeps ?version=), fragment or opaque path segments"}),
     'flush-interval': duration({description: 'write and fsync a batch at least this often', default: 1000, defaultHelp: async () => '1s'}),
     rotate: rotate({description: 'start a new file every duration (1h) or size (256MiB); files are numbered <out>.000.arrow, .001, …'}),
     raw: Flags.string({description: 'keep received payloads: auto (only when the decoded columns do not re-encode to the same bytes), always, never', options: [...RAW_MODES], default: 'auto'}),

@@ -8,12 +8,26 @@ import {upbitAdapter} from './upbit/index.js'
 import {YAHOO_DEFAULT_URL, YAHOO_URL_ENV, yahooCodec} from './yahoo/adapter.js'
 import {envelopeForUrl} from './yahoo/codec.js'
 import type {YahooEnvelope} from './yahoo/types.js'
+import {guardControl, prepareFeedUrl, urlSource, type EndpointPolicy} from '../util/redact.js'
+
+/** Yahoo keeps `?version=` in the stored endpoint: its replay picks the envelope from it (v2 = JSON). */
+export const YAHOO_ENDPOINT_POLICY: EndpointPolicy = {keepQuery: {version: /^\d{1,2}$/}}
 
 export interface ClientSetup {
   spec: FeedClientSpec
   codec: FeedCodec
-  /** The endpoint as stored in the recording (no secrets). */
+  /**
+   * The endpoint as stored in the recording and printed in every message
+   * (`sanitizeEndpoint` in src/util/redact.ts: no user info, query beyond
+   * the feed's allow-list, fragment, or opaque path segment).
+   */
   endpoint: string
+  /**
+   * Masks the secrets this setup knows (the URL's removed parts, KIS
+   * credentials) in text that came from the server or a library (close
+   * reasons, error messages) before it is logged or stored.
+   */
+  redact: (text: string) => string
   /** Stored in the recording's `mdrec.feed_options` (no secrets); `codecFor` gets it back. */
   feedOptions: Record<string, unknown>
 }
@@ -59,16 +73,18 @@ const yahoo: FeedAdapter = {
   defaultUrl: YAHOO_DEFAULT_URL,
   urlEnv: YAHOO_URL_ENV,
   displayColumns: ['price', 'change_percent', 'day_volume', 'last_size', 'bid', 'ask'],
-  async client({symbols, url: given, env, types, format, paper}) {
+  async client({symbols, url: given, env, types, format, paper, log}) {
     if (types?.length || format !== undefined || paper) {
       throw new MdrecError('E_USAGE', 'the yahoo feed takes no --types, --format or --paper (its envelope follows the URL: ?version=2 for JSON)')
     }
-    const url = given ?? env[YAHOO_URL_ENV] ?? YAHOO_DEFAULT_URL
+    const raw = given ?? env[YAHOO_URL_ENV] ?? YAHOO_DEFAULT_URL
+    const {url, endpoint, redactor} = prepareFeedUrl(raw, urlSource(given, YAHOO_URL_ENV, env), YAHOO_ENDPOINT_POLICY, YAHOO_DEFAULT_URL)
     const envelope = envelopeForUrl(url)
     const sub = JSON.stringify({subscribe: symbols})
     return {
       codec: yahooCodec(envelope),
-      endpoint: url,
+      endpoint,
+      redact: (text) => redactor.redact(text),
       feedOptions: {envelope},
       spec: {
         feed: 'yahoo',
@@ -77,6 +93,7 @@ const yahoo: FeedAdapter = {
         // Yahoo clients re-send the whole subscription every 15 s as a keep-alive.
         keepaliveMessages: () => [sub],
         keepaliveMs: 15_000,
+        control: guardControl(redactor, undefined, log, 'yahoo'),
       },
     }
   },

@@ -2,6 +2,7 @@ import {MdrecError} from '../../errors.js'
 import type {RecordingMeta} from '../../store/schema.js'
 import type {FeedAdapter} from '../registry.js'
 import type {ColumnDef, FeedCodec, Frame, FrameDecode, RowView} from '../types.js'
+import {guardControl, prepareFeedUrl, sanitizeEndpoint, urlSource} from '../../util/redact.js'
 import {decodeText, encodeEnvelope, envelopeOfRow, isPlainObject, parseJson, pingMessage, pongFor, subscribeMessage} from './codec.js'
 
 /** There is no public generic server: the URL must come from --url or this variable. */
@@ -99,34 +100,14 @@ export function genericControl(log?: (line: string) => void): (frame: Frame) => 
   }
 }
 
-const SECRET_PARAM = /token|key|secret|pass|auth|sig|session|jwt|credential/i
-
 /**
- * The URL as stored in the recording and shown in logs: user:password@ and
- * the values of query parameters that look like credentials (token, api_key,
- * signature…) are replaced by `REDACTED`. A generic server's URL is the
- * user's own, and may carry one. Unchanged URLs are returned as given.
+ * The URL as stored in the recording and shown in logs: the shared rule of
+ * `sanitizeEndpoint` (src/util/redact.ts) with no query parameter kept — the
+ * route's words stay, user info, query, fragment and opaque path segments go.
+ * Kept under this name for callers of the generic feed's API.
  */
 export function redactEndpoint(url: string): string {
-  let u: URL
-  try {
-    u = new URL(url)
-  } catch {
-    return url // the recorder rejects it with a usage error right after
-  }
-  let changed = false
-  if (u.username || u.password) {
-    u.username = ''
-    u.password = ''
-    changed = true
-  }
-  for (const [k] of [...u.searchParams]) {
-    if (SECRET_PARAM.test(k)) {
-      u.searchParams.set(k, 'REDACTED')
-      changed = true
-    }
-  }
-  return changed ? u.toString() : url
+  return sanitizeEndpoint(url)
 }
 
 export const genericAdapter: FeedAdapter = {
@@ -141,18 +122,21 @@ export const genericAdapter: FeedAdapter = {
         'the generic feed takes no --types, --format or --paper: each SYMBOL is a channel name, subscribed with {"type":"subscribe","channel":SYMBOL}',
       )
     }
-    const url = given ?? (env[GENERIC_URL_ENV] || undefined)
-    if (url === undefined) {
+    const raw = given ?? (env[GENERIC_URL_ENV] || undefined)
+    if (raw === undefined) {
       throw new MdrecError(
         'E_USAGE',
         `the generic feed has no public endpoint: give the server's URL with --url ws://HOST:PORT/PATH or set ${GENERIC_URL_ENV}`,
       )
     }
+    const {url, endpoint, redactor} = prepareFeedUrl(raw, urlSource(given, GENERIC_URL_ENV, env), {}, 'ws://127.0.0.1:9000/')
+    const safeLog = log && ((line: string) => log(redactor.redact(line)))
     const channels = [...new Set(symbols)]
     const subs = channels.map(subscribeMessage)
     return {
       codec: genericCodec(),
-      endpoint: redactEndpoint(url),
+      endpoint,
+      redact: (text) => redactor.redact(text),
       feedOptions: {},
       spec: {
         feed: 'generic',
@@ -160,7 +144,8 @@ export const genericAdapter: FeedAdapter = {
         subscribeMessages: () => subs,
         keepaliveMessages: () => [pingMessage(Date.now())],
         keepaliveMs: GENERIC_PING_MS,
-        control: genericControl(log),
+        // genericControl's lines quote the server (channel names, error messages): masked whole
+        control: guardControl(redactor, genericControl(safeLog), log, 'generic'),
       },
     }
   },

@@ -7,8 +7,9 @@
  * Secrets: KIS_APP_KEY / KIS_APP_SECRET come from the environment and go only
  * into the approval request's body; the approval key goes only into the
  * subscribe messages. None of the three is put in the endpoint, the
- * metadata, a log line or an error message, and a server message that
- * contains one of them is not recorded (see {@link SecretGuard}).
+ * metadata, a log line or an error message (masked by exact substring,
+ * whatever its length, where a server echoes it back), and a server message
+ * that contains one of them is not recorded (see {@link SecretGuard}).
  */
 import {MdrecError} from '../../errors.js'
 import type {ClientOptions, ClientSetup, FeedAdapter} from '../registry.js'
@@ -23,6 +24,7 @@ import {
   type DecodeContext,
 } from './codec.js'
 import {TR_BY_ID, TR_IDS, TRS, kisColumns, trIdsOf, type TrSpec} from './layouts.js'
+import {Redactor, connectUrl, parseFeedUrl, sanitizeEndpoint} from '../../util/redact.js'
 
 export const KIS_REAL_WS = 'ws://ops.koreainvestment.com:21000'
 export const KIS_PAPER_WS = 'ws://ops.koreainvestment.com:31000'
@@ -219,16 +221,7 @@ export function planRegistrations(symbols: string[], types: string[] | undefined
 // URLs
 
 function parseUrl(url: string, what: string, schemes: string[], example: string): URL {
-  let u: URL
-  try {
-    u = new URL(url)
-  } catch {
-    throw new MdrecError('E_USAGE', `invalid ${what} "${url}": expected a ${schemes.join(' or ')} URL, e.g. ${example}`)
-  }
-  if (!schemes.includes(u.protocol.replace(/:$/, '://'))) {
-    throw new MdrecError('E_USAGE', `invalid ${what} "${url}": the scheme must be ${schemes.join(' or ')}`)
-  }
-  return u
+  return parseFeedUrl(url, what, schemes, example)
 }
 
 /**
@@ -240,12 +233,12 @@ function parseUrl(url: string, what: string, schemes: string[], example: string)
 export function resolveKisUrls(given: string | undefined, env: NodeJS.ProcessEnv, paperFlag: boolean): {wsUrl: string; restBase: string; paper: boolean} {
   const fromEnv = env[KIS_URL_ENV]
   const wsUrl = given ?? (fromEnv ? fromEnv : paperFlag ? KIS_PAPER_WS : KIS_REAL_WS)
-  const u = parseUrl(wsUrl, given !== undefined ? '--url' : fromEnv ? KIS_URL_ENV : 'URL', ['ws://', 'wss://'], 'ws://127.0.0.1:8765')
+  const u = parseUrl(wsUrl, given !== undefined ? '--url' : fromEnv ? KIS_URL_ENV : 'URL', ['ws:', 'wss:'], 'ws://127.0.0.1:8765')
   let paper = paperFlag
   let restBase: string
   if (u.hostname === KIS_WS_HOST) {
     if (paperFlag && u.port === '21000') {
-      throw new MdrecError('E_USAGE', `--paper conflicts with ${wsUrl} (port 21000 is the real-trading server; the paper one is ${KIS_PAPER_WS})`)
+      throw new MdrecError('E_USAGE', `--paper conflicts with ${sanitizeEndpoint(wsUrl)} (port 21000 is the real-trading server; the paper one is ${KIS_PAPER_WS})`)
     }
     if (u.port === '31000') paper = true
     restBase = paper ? KIS_PAPER_REST : KIS_REAL_REST
@@ -254,7 +247,7 @@ export function resolveKisUrls(given: string | undefined, env: NodeJS.ProcessEnv
   }
   const restEnv = env[KIS_REST_URL_ENV]
   if (restEnv) {
-    parseUrl(restEnv, KIS_REST_URL_ENV, ['http://', 'https://'], KIS_REAL_REST)
+    parseUrl(restEnv, KIS_REST_URL_ENV, ['http:', 'https:'], KIS_REAL_REST)
     restBase = restEnv
   }
   return {wsUrl, restBase: restBase.replace(/\/+$/, ''), paper}
@@ -263,24 +256,21 @@ export function resolveKisUrls(given: string | undefined, env: NodeJS.ProcessEnv
 // ---------------------------------------------------------------------------
 // Approval key
 
-/** Replaces credential values in text that came from elsewhere (server answers), before it is shown. */
-export class SecretGuard {
-  private readonly secrets: string[]
-  constructor(values: Array<string | undefined>) {
-    // Values this short would match ordinary text; real KIS keys are 36+ characters.
-    this.secrets = values.filter((v): v is string => typeof v === 'string' && v.length >= 8)
+/**
+ * The KIS credentials (app key, app secret, approval key) and the URLs'
+ * secrets, masked in text that came from elsewhere (server answers, fetch
+ * errors) before it is shown, whatever their length; a frame holding one is
+ * not recorded. The rule (exact substring, no minimum length in messages;
+ * in frames 8+ characters anywhere, shorter ones as a whole JSON string) is
+ * {@link Redactor}'s.
+ */
+export class SecretGuard extends Redactor {
+  constructor(values: Array<string | undefined> = []) {
+    super(values)
   }
-  add(value: string): void {
-    if (value.length >= 8) this.secrets.push(value)
-  }
+  /** Whether a frame's text holds a credential (see {@link Redactor.heldIn}). */
   contains(text: string): boolean {
-    for (const s of this.secrets) if (text.includes(s)) return true
-    return false
-  }
-  redact(text: string): string {
-    let out = text
-    for (const s of this.secrets) out = out.split(s).join('***')
-    return out
+    return this.heldIn(text)
   }
 }
 
@@ -330,6 +320,9 @@ export async function fetchApprovalKey(
   const url = `${restBase}${KIS_APPROVAL_PATH}`
   const timeoutMs = opts.timeoutMs ?? 15_000
   const guard = opts.guard ?? new SecretGuard([appKey, appSecret])
+  guard.addUrl(url)
+  // the URL as messages show it (MDREC_KIS_REST_URL may carry user info)
+  const shown = sanitizeEndpoint(url)
   let res: Response
   try {
     res = await fetch(url, {
@@ -339,7 +332,7 @@ export async function fetchApprovalKey(
       signal: AbortSignal.timeout(timeoutMs),
     })
   } catch (error) {
-    throw new MdrecError('E_FEED', `cannot reach the KIS approval endpoint ${url}: ${oneLine(guard.redact(fetchFailure(error, timeoutMs)))}; check the network, or set ${KIS_REST_URL_ENV}`)
+    throw new MdrecError('E_FEED', `cannot reach the KIS approval endpoint ${shown}: ${oneLine(guard.redact(fetchFailure(error, timeoutMs)))}; check the network, or set ${KIS_REST_URL_ENV}`)
   }
   const text = await readBounded(res, 64 * 1024)
   let json: Record<string, unknown> | null = null
@@ -357,12 +350,12 @@ export async function fetchApprovalKey(
     const detail = said ? `: ${oneLine(guard.redact(said))}` : ''
     throw new MdrecError(
       'E_FEED',
-      `KIS refused the approval key request (HTTP ${res.status} from ${url})${detail}; check ${KIS_APP_KEY_ENV} and ${KIS_APP_SECRET_ENV} (paper-trading keys need --paper)`,
+      `KIS refused the approval key request (HTTP ${res.status} from ${shown})${detail}; check ${KIS_APP_KEY_ENV} and ${KIS_APP_SECRET_ENV} (paper-trading keys need --paper)`,
     )
   }
   const key = json?.approval_key
   if (typeof key !== 'string' || key === '') {
-    throw new MdrecError('E_FEED', `the KIS approval endpoint ${url} answered HTTP ${res.status} without an approval_key; is ${restBase} a KIS REST host?`)
+    throw new MdrecError('E_FEED', `the KIS approval endpoint ${shown} answered HTTP ${res.status} without an approval_key; is ${sanitizeEndpoint(restBase)} a KIS REST host?`)
   }
   return key
 }
@@ -389,7 +382,8 @@ export function kisControl(session: KisSession, guard: SecretGuard, log?: (line:
     if (m.trId === 'PINGPONG') return text
     if (m.key) session.learn(m.trId, m.key)
     if (m.rtCd !== null && m.rtCd !== '0') {
-      log?.(`kis refused ${m.trId}${m.trKey ? ` ${m.trKey}` : ''}: ${oneLine(`${m.msgCd ?? '?'} ${m.msg1 ?? ''}`, 120)}`)
+      // redact before clipping: a clipped credential would leave its prefix behind
+      log?.(`kis refused ${guard.redact(m.trId)}${m.trKey ? ` ${guard.redact(m.trKey)}` : ''}: ${oneLine(guard.redact(`${m.msgCd ?? '?'} ${m.msg1 ?? ''}`), 120)}`)
     }
     return false
   }
@@ -412,19 +406,23 @@ export async function kisClient(opts: ClientOptions): Promise<ClientSetup> {
     )
   }
   const guard = new SecretGuard([appKey, appSecret])
+  guard.addUrl(wsUrl)
   const approvalKey = await fetchApprovalKey(restBase, appKey!, appSecret!, {guard})
   guard.add(approvalKey)
-  opts.log?.(`kis: approval key obtained from ${restBase}${KIS_APPROVAL_PATH}; ${plural(plan.registrations.length, 'registration')} to send`)
+  const approvalUrl = sanitizeEndpoint(`${restBase}${KIS_APPROVAL_PATH}`)
+  opts.log?.(`kis: approval key obtained from ${approvalUrl}; ${plural(plan.registrations.length, 'registration')} to send`)
   const session = new KisSession(new Set(plan.types))
   const codec = kisCodec(plan.types, session)
   const subscribe = plan.registrations.map((r) => requestText(approvalKey, '1', r.trId, r.trKey))
   return {
     codec,
-    endpoint: wsUrl,
-    feedOptions: {types: plan.types, paper, registrations: plan.registrations.length, approval_url: `${restBase}${KIS_APPROVAL_PATH}`},
+    // no query parameter is kept: replay needs none
+    endpoint: sanitizeEndpoint(wsUrl),
+    redact: (text) => guard.redact(text),
+    feedOptions: {types: plan.types, paper, registrations: plan.registrations.length, approval_url: approvalUrl},
     spec: {
       feed: 'kis',
-      url: wsUrl,
+      url: connectUrl(wsUrl),
       subscribeMessages: () => subscribe,
       control: kisControl(session, guard, opts.log),
     },

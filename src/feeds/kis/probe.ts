@@ -8,6 +8,8 @@ import {WebSocket} from 'ws'
 
 import {KIS_APPROVAL_PATH} from './adapter.js'
 import {requestText} from './codec.js'
+import {MdrecError} from '../../errors.js'
+import {connectUrl, sanitizeEndpoint} from '../../util/redact.js'
 
 export class KisProbe {
   readonly messages: string[] = []
@@ -29,8 +31,14 @@ export class KisProbe {
     ws.on('error', () => {})
   }
 
+  /** Connect to `url` (its fragment dropped); a URL ws refuses is reported in its sanitized form, never echoed. */
   static connect(url: string, timeoutMs = 5000): Promise<KisProbe> {
-    const ws = new WebSocket(url, {perMessageDeflate: false, handshakeTimeout: timeoutMs})
+    let ws: WebSocket
+    try {
+      ws = new WebSocket(connectUrl(url), {perMessageDeflate: false, handshakeTimeout: timeoutMs})
+    } catch {
+      return Promise.reject(new MdrecError('E_USAGE', `invalid KIS WebSocket URL "${sanitizeEndpoint(url)}": expected ws:// or wss://`))
+    }
     const p = new KisProbe(ws)
     return new Promise((resolve, reject) => {
       ws.once('open', () => resolve(p))

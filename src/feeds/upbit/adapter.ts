@@ -9,6 +9,7 @@ import type {ClientOptions, ClientSetup, FeedAdapter} from '../registry.js'
 import type {Frame} from '../types.js'
 import {upbitCodec} from './codec.js'
 import {ORDERBOOK_DEPTHS, QUOTATION_TYPES, type UpbitFormat} from './fields.js'
+import {guardControl, prepareFeedUrl, urlSource} from '../../util/redact.js'
 
 export const UPBIT_DEFAULT_URL = 'wss://api.upbit.com/websocket/v1'
 export const UPBIT_URL_ENV = 'MDREC_UPBIT_URL'
@@ -94,22 +95,31 @@ export const upbitAdapter: FeedAdapter = {
     const fmt = parseFormat(format)
     const ts = parseTypes(types)
     checkCodes(symbols)
-    const url = given ?? env[UPBIT_URL_ENV] ?? UPBIT_DEFAULT_URL
+    const raw = given ?? env[UPBIT_URL_ENV] ?? UPBIT_DEFAULT_URL
+    // no query parameter is kept: replay needs none (the format is in feed_options)
+    const {url, endpoint, redactor} = prepareFeedUrl(raw, urlSource(given, UPBIT_URL_ENV, env), {}, UPBIT_DEFAULT_URL)
     return {
       codec: upbitCodec(fmt),
-      endpoint: url,
+      endpoint,
+      redact: (text) => redactor.redact(text),
       feedOptions: {format: fmt, types: ts.map((t) => (t.depth === undefined ? t.type : `${t.type}.${t.depth}`))},
       spec: {
         feed: 'upbit',
         url,
         // a fresh ticket per connection; tickets identify requests and are not secret
         subscribeMessages: () => [subscribeRequest(symbols, ts, fmt, randomUUID())],
-        control(frame: Frame): boolean {
-          if (isStatusUp(frame)) return true
-          const err = isError(frame)
-          if (err !== null) log?.(`upbit refused the request: ${err.slice(0, 300)}`)
-          return false // recorded as a status row
-        },
+        control: guardControl(
+          redactor,
+          (frame: Frame): boolean => {
+            if (isStatusUp(frame)) return true
+            const err = isError(frame)
+            // redact before clipping: a clipped secret would leave its prefix behind
+            if (err !== null) log?.(`upbit refused the request: ${redactor.redact(err).slice(0, 300)}`)
+            return false // recorded as a status row
+          },
+          log,
+          'upbit',
+        ),
       },
     }
   },
