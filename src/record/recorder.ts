@@ -8,6 +8,7 @@ import type {FeedCodec, Frame, RowInput} from '../feeds/types.js'
 import type {RawMode} from '../store/schema.js'
 import {removeStalePartials} from '../store/atomic.js'
 import {MAX_FRAME_BYTES, RecordingWriter, logStaleRemoved, type WriterOptions} from '../store/writer.js'
+import {parseFeedUrl} from '../util/redact.js'
 import {nsToIso} from '../util/time.js'
 import {VERSION} from '../version.js'
 import {ConnectionSupervisor, type ConnectionState, type GapEvent, type SupervisorOptions} from './supervisor.js'
@@ -111,6 +112,8 @@ export class Recorder {
   private rejectDone!: (e: unknown) => void
   readonly done: Promise<RecordSummary>
   private readonly raw: RawMode
+  /** Masks the feed's secrets in text that came from outside (close reasons, gap reasons). */
+  private readonly redact: (text: string) => string
   private readonly basePath: string
   /** One id for every file of this run (`mdrec.run_id`). */
   readonly runId = randomUUID()
@@ -134,6 +137,7 @@ export class Recorder {
     this.feed = feed
     this.codec = setup.codec
     this.endpoint = setup.endpoint
+    this.redact = setup.redact
     this.raw = o.raw ?? 'auto'
     this.done = new Promise((resolve, reject) => {
       this.resolveDone = resolve
@@ -179,7 +183,8 @@ export class Recorder {
     this.sup.on('frame', (frame: Frame, recvNs: bigint) => this.onFrame(frame, recvNs))
     this.sup.on('gap', (g: GapEvent) => this.onGap(g))
     this.sup.on('state', (s: ConnectionState, detail?: string) => {
-      o.log?.(`connection: ${s}${detail ? ` (${detail})` : ''}`)
+      // a server's close reason can echo what the client sent: mask secrets in it
+      o.log?.(`connection: ${s}${detail ? ` (${setup.redact(detail)})` : ''}`)
     })
     if (o.rotate?.kind === 'time') {
       this.rotateTimer = setInterval(() => this.rotate(), o.rotate.ms)
@@ -252,7 +257,7 @@ export class Recorder {
   private onGap(g: GapEvent): void {
     this.guard(() => {
       this.gaps++
-      this.writer.append(gapRow(g))
+      this.writer.append(gapRow(g, this.redact))
       this.writer.flush()
     })
   }
@@ -305,7 +310,7 @@ export class Recorder {
       const openGap = await this.sup.stop()
       if (openGap && !this.failure) {
         this.gaps++
-        this.writer.append(gapRow(openGap))
+        this.writer.append(gapRow(openGap, this.redact))
       }
       this.closing.push(this.closeWriter(this.writer))
       await Promise.all(this.closing)
@@ -342,7 +347,7 @@ export class Recorder {
   }
 }
 
-function gapRow(g: GapEvent): RowInput {
+function gapRow(g: GapEvent, redact: (text: string) => string): RowInput {
   return {
     recv_ts: g.startNs,
     exch_ts: null,
@@ -353,22 +358,15 @@ function gapRow(g: GapEvent): RowInput {
       start: nsToIso(g.startNs),
       end: nsToIso(g.endNs),
       duration_ms: Number(g.endNs - g.startNs) / 1e6,
-      reason: g.reason,
+      reason: redact(g.reason),
     }),
     fields: null,
   }
 }
 
+/** A ws:// or wss:// URL, or E_USAGE showing only its sanitized form (a URL may carry a token). */
 function validateUrl(url: string): void {
-  let u: URL
-  try {
-    u = new URL(url)
-  } catch {
-    throw new MdrecError('E_USAGE', `invalid --url "${url}": expected a ws:// or wss:// URL, e.g. ws://127.0.0.1:8765/?version=2`)
-  }
-  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') {
-    throw new MdrecError('E_USAGE', `invalid --url "${url}": the scheme must be ws:// or wss://`)
-  }
+  parseFeedUrl(url, '--url')
 }
 
 /** Record until the duration ends, the signal aborts, or a fatal error. */
