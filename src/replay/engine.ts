@@ -35,11 +35,13 @@
  * ## Idle
  * A row nobody can receive (no client, no subscription, no subscribed
  * symbol) is not waited for precisely: the timeline sleeps on a plain timer
- * to {@link IDLE_AHEAD_NS} before it and skips it, waking early when a
- * subscription changes, so a replay nobody listens to costs a few timer
- * wake-ups a second. At 'max', a timeline with no subscribed client waits for
- * a subscription, and a `loop` play that sent nothing waits for a
- * subscription change before the next play (it would send nothing again).
+ * to {@link IDLE_AHEAD_NS} before it and skips it with the others due in the
+ * next 2 × IDLE_AHEAD_NS (so a subscription may miss rows up to 40 ms
+ * ahead of it), waking early when a subscription changes, so a replay nobody
+ * listens to costs a few timer wake-ups a second. At 'max', a timeline with
+ * no subscribed client waits for a subscription. At every speed, a `loop`
+ * play that sent nothing waits for a subscription change before the next
+ * play (it would send nothing again), which then starts at once.
  *
  * ## Rows
  * Data rows (`tick`, `status`, and other feeds' data kinds) are sent. `reject`
@@ -170,7 +172,7 @@ const ERROR_CLOSE_CODE = 1011
 const BURST = 1024
 /** A timed row this late is sent in a batched burst (see {@link Corked}). */
 const CATCHUP_NS = 1e6
-/** A row nobody can receive is skipped up to this long before it is due (see Idle). */
+/** A row nobody can receive is skipped up to twice this long before it is due (see Idle). */
 const IDLE_AHEAD_NS = 20e6
 /** A parked timeline (its client closed at a gap) waits this long past the gap for a reconnect. */
 const RESUME_GRACE_NS = 10e9
@@ -737,11 +739,13 @@ class Timeline {
     let ok = await this.prefetch()
     await this.gate
     if (this.stopped) return
-    const t0 = nowNs()
+    let t0 = nowNs()
     const firstTs = ok ? src.ts : 0n
     if (ok && (r.firstTs === null || firstTs < r.firstTs)) r.firstTs = firstTs
     let period = 0
     let burst = 0
+    /** Rows nobody can receive that are due before this are skipped at once (see Idle). */
+    let skipUntil = 0
     try {
       for (let play = 0; play < r.plays && !this.stopped; play++) {
         if (play > 0) {
@@ -778,10 +782,20 @@ class Timeline {
               if (due > now) now = nowNs()
               while (due > now) {
                 if (cls !== RowClass.gap && !target.wants(b.symbol(i))) {
-                  // Nobody can receive it (see Idle): no precise wait.
-                  if (due - now <= IDLE_AHEAD_NS) break
+                  // Nobody can receive it (see Idle): no precise wait; skip it once it is near.
+                  if (due <= skipUntil) break
+                  if (due - now <= IDLE_AHEAD_NS) {
+                    skipUntil = now + IDLE_AHEAD_NS
+                    break
+                  }
                   target.flush()
                   await r.idleUntil(due - IDLE_AHEAD_NS)
+                  if (this.stopped) break
+                  now = nowNs()
+                  // one wake-up per IDLE_AHEAD_NS at most: skip what is due within twice that
+                  skipUntil = now + 2 * IDLE_AHEAD_NS
+                  burst = 0
+                  continue
                 } else {
                   target.flush()
                   await r.waker.wait(due, this)
@@ -844,10 +858,12 @@ class Timeline {
           const meanGap = rows > 1 ? span / (rows - 1) : 1e9
           period = Math.max(1e6, Math.ceil((span + meanGap) / 1e6) * 1e6)
         }
-        if (!timed && play + 1 < r.plays && target.sent === sentBefore && r.subscriptionChanges === changesBefore) {
-          // A play that sent nothing would send nothing again: wait for a subscription change (see Idle).
+        if (play + 1 < r.plays && target.sent === sentBefore && r.subscriptionChanges === changesBefore) {
+          // A play that sent nothing would send nothing again: wait for a subscription change (see Idle),
+          // then go on with the next play from now.
           while (r.subscriptionChanges === changesBefore && !this.stopped) await r.interest()
           if (this.stopped) break
+          if (timed) t0 = nowNs() - ((play + 1) * period) / rate
         }
       }
     } finally {
