@@ -6,7 +6,7 @@ import {WebSocket, WebSocketServer} from 'ws'
 import {KIS_APPROVAL_PATH, KIS_MAX_REGISTRATIONS} from './adapter.js'
 import {ackText, encryptPayload, frameText, pingpongText, type CipherKey} from './codec.js'
 import {TR_BY_ID} from './layouts.js'
-import {addressOf, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
+import {addressOf, answerClosesPromptly, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
 
 
 /**
@@ -240,6 +240,7 @@ export class KisServer extends EventEmitter {
   // WebSocket sessions
 
   private accept(ws: WebSocket, req: IncomingMessage): void {
+    answerClosesPromptly(ws)
     const client: KisClient = {
       id: this.nextId++,
       ws,
