@@ -416,6 +416,55 @@ class Replayer {
     return this.p.feed
   }
 
+  /** Connection clock: a reader whose first rows are already read, for the next connection (see {@link warmSource}). */
+  private spare: WarmSource | null = null
+
+  /**
+   * A reader with its first read started. In `clock: 'connection'` one is
+   * kept ready for the next connection, so its timeline can start the moment
+   * its subscriptions settle instead of after the first batch is read and
+   * decompressed (tens of ms for a large batch, on the event loop). The
+   * spare is read when the replay starts and again when a client
+   * disconnects, not when one connects: reading it then would hold up that
+   * client's own first frames.
+   */
+  warmSource(): WarmSource {
+    if (this.p.clock !== 'connection') return this.freshSource()
+    const s = this.spare ?? this.freshSource()
+    this.spare = null
+    return s
+  }
+
+  private refillSpare(): void {
+    if (this.p.clock === 'connection' && this.spare === null && !this.closed) this.spare = this.freshSource()
+  }
+
+  /** Encode the first row once for every wire variant and drop it: the encoders' code is then warm when the first client's first frame is due. */
+  private warmEncoders(w: WarmSource): void {
+    void w.first.then(
+      (ok) => {
+        if (!ok) return
+        const b = w.source.batch
+        const i = w.source.row
+        if (b.rowClass(i) !== RowClass.data) return
+        try {
+          for (let v = 0; v < this.feed.variants.length; v++) this.encoders[b.fileIndex].encode(b, i, v, 0)
+        } catch {
+          // a row the encoder rejects fails its timeline when it is due, not here
+        }
+      },
+      () => {},
+    )
+  }
+
+  private freshSource(): WarmSource {
+    const abort = new AbortController()
+    const source = this.openSource(abort.signal)
+    const first = Promise.resolve(source.next())
+    first.catch(() => {}) // surfaces when the timeline runs
+    return {abort, source, first}
+  }
+
   openSource(signal: AbortSignal): MergedSource {
     return new MergedSource(this.p.recs, {from: this.p.from, to: this.p.to, signal})
   }
@@ -429,6 +478,8 @@ class Replayer {
       this.slowClosed++
     })
     const names = this.p.recs.map((f) => f.path).join(', ')
+    this.refillSpare()
+    if (this.spare) this.warmEncoders(this.spare)
     if (this.p.clock === 'shared') {
       const t = new Timeline(this, new SharedTarget(this))
       this.shared = t
@@ -534,6 +585,7 @@ class Replayer {
   private onDisconnect(c: EmulatorClient): void {
     this.droppedGone += c.dropped
     this.log(`client ${c.id} disconnected`)
+    this.refillSpare()
     const t = this.byClient.get(c)
     this.byClient.delete(c)
     if (t && (t.target as ClientTarget).client === c) t.stop()
@@ -649,6 +701,11 @@ class Replayer {
         t.stop()
       }
       this.shared?.stop()
+      if (this.spare) {
+        this.spare.abort.abort()
+        void this.spare.source.close()
+        this.spare = null
+      }
       for (const s of this.settling.values()) clearTimeout(s.timer)
       this.settling.clear()
       this.waker.close()
@@ -683,6 +740,13 @@ class Replayer {
   }
 }
 
+/** A reader and its first read (see {@link Replayer.warmSource}). */
+interface WarmSource {
+  abort: AbortController
+  source: MergedSource
+  first: Promise<boolean>
+}
+
 let nextTimelineId = 1
 
 /** One timeline: reads the rows (merged), waits for each row's due time, hands it to its target; loops. */
@@ -690,9 +754,9 @@ class Timeline {
   readonly id = nextTimelineId++
   stopped = false
   begun = false
-  private readonly abort = new AbortController()
+  private readonly abort: AbortController
   private source: MergedSource
-  private first: Promise<boolean> | null = null
+  private readonly first: Promise<boolean>
   private openGate!: () => void
   private readonly gate = new Promise<void>((resolve) => {
     this.openGate = resolve
@@ -703,13 +767,15 @@ class Timeline {
   constructor(
     private readonly r: Replayer,
     readonly target: Target,
+    warm: WarmSource = r.warmSource(),
   ) {
-    this.source = r.openSource(this.abort.signal)
+    this.abort = warm.abort
+    this.source = warm.source
+    this.first = warm.first
   }
 
   /** Read up to the first row. */
   prefetch(): Promise<boolean> {
-    this.first ??= Promise.resolve(this.source.next())
     return this.first
   }
 
