@@ -39,7 +39,9 @@
  * next 2 × IDLE_AHEAD_NS (so a subscription may miss rows up to 40 ms
  * ahead of it), waking early when a subscription changes, so a replay nobody
  * listens to costs a few timer wake-ups a second. At 'max', a timeline with
- * no subscribed client waits for a subscription. At every speed, a `loop`
+ * no subscribed client waits for a subscription (so a shared timeline whose
+ * clients have all gone plays on, and `done` resolves, only once someone
+ * subscribes again). At every speed, a `loop`
  * play that sent nothing waits for a subscription change before the next
  * play (it would send nothing again), which then starts at once.
  *

@@ -77,7 +77,8 @@ export interface KisServerOptions {
   /**
    * Delay the 'subscribe' event this long after a registration, gathering the
    * burst a client sends (KIS takes one registration per message) into one
-   * event. Default 0.
+   * event. Default 0. `mdrec replay` does not use it: the replay engine's
+   * settle rule (`settleMs`) holds every feed's timeline the same way.
    */
   subscribeSettleMs?: number
   /** Largest client message accepted (bytes). Default 64 KiB. */
