@@ -172,6 +172,8 @@ const GAP_CLOSE_CODE = 1012
 const ERROR_CLOSE_CODE = 1011
 /** Rows handled without returning to the event loop before yielding once. */
 const BURST = 1024
+/** On a timed schedule, frames held back in a catch-up burst are written every this many rows (a power of two). */
+const CATCHUP_FLUSH = 32
 /** A timed row this late is sent in a batched burst (see {@link Corked}). */
 const CATCHUP_NS = 1e6
 /** A row nobody can receive is skipped up to twice this long before it is due (see Idle). */
@@ -208,7 +210,8 @@ interface CorkableSocket {
  * {@link CATCHUP_NS} late), the frames of a burst are written to a client's
  * socket with one writev instead of one per frame: the socket is corked at
  * the first frame of a burst and uncorked before the timeline next awaits
- * (at most {@link BURST} rows later). On loopback a send is otherwise
+ * (at most {@link BURST} rows later; on a timed schedule every
+ * {@link CATCHUP_FLUSH} rows, since those frames are late already). On loopback a send is otherwise
  * dominated by its syscall. Frames that are on time are written at once.
  * ws keeps its net.Socket in `_socket` (not public API, but stable across
  * ws 6-8); without it frames simply go out one by one.
@@ -900,6 +903,9 @@ class Timeline {
               target.deliver(src, shift, due, !timed || now - due > CATCHUP_NS)
             }
           }
+          // On a timed schedule a catch-up burst goes out every CATCHUP_FLUSH rows, not once at its end:
+          // the frames held back are already late.
+          if (timed && (burst & (CATCHUP_FLUSH - 1)) === CATCHUP_FLUSH - 1) target.flush()
           if (++burst >= BURST) {
             burst = 0
             target.flush()
