@@ -5,6 +5,7 @@
  *   npx tsc -p tsconfig.json          # the benchmark imports ../dist
  *   node bench/replay.mjs             # all cases (about 4-5 minutes)
  *   node bench/replay.mjs throughput accuracy
+ *   node bench/replay.mjs --case client-timing     # about 1 minute
  *
  * Cases:
  *   throughput  replay at speed 'max' to one client vs a plain `ws` server
@@ -15,6 +16,25 @@
  *   accuracy    50k frames of a bursty synthetic tape (meanGapMs 1: ~50 s at
  *               1x) at 1x and 10x: lateness p50/p99/max, and drift (first vs
  *               last 1000 frames).
+ *   client-timing
+ *               timing as a client sees it: a client in another process
+ *               stamps every arrival with process.hrtime (CLOCK_MONOTONIC, the
+ *               same clock in every process); arrival error = arrival −
+ *               (subscribe sent + (recv_ts − recv_ts₀) / speed). The replay
+ *               (settle 0, so its timeline starts at the subscription) and a
+ *               plain paced `ws` server (a timer to ~1 ms before each due
+ *               time, then a spin) send the same frames to the same client
+ *               in the same run, alternately, at 1x and 10x, over a busy
+ *               (5k frames/s) and a quiet (50 frames/s) recording. Figures:
+ *               the first frame's error, then p50/p99/max of the error after
+ *               removing one constant offset (the smallest error: the
+ *               delivery latency at best). Targets: p99 ≤ 1.2 × plain and
+ *               ≤ 2 ms, p50 ≤ 0.3 ms, first frame ≤ 1 ms.
+ *   idle        CPU share of the replay's process (process.cpuUsage over 2 s)
+ *               while its clients can receive nothing: no client; one client
+ *               subscribed only to a symbol the recording does not hold (1x,
+ *               and --loop at max); --clock shared --loop at max after its
+ *               last client has gone. Target: under 2 % of a core each.
  *   memory      a large recording (MDREC_BENCH_MEMORY_ROWS, default 20M rows:
  *               ~390 MiB, ~35 s to write; 50M rows is ~1 GiB) written to a temp
  *               dir, replayed at 'max' to one client by a replay in its own
@@ -26,7 +46,7 @@
  */
 import {fork} from 'node:child_process'
 import {mkdtempSync, rmSync, statSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -44,8 +64,13 @@ async function clientProcess() {
   let first = 0
   let last = 0
   let closed = 0
+  let stamps = null
+  let stamped = 0
+  let sentAt = 0
   process.on('message', async (msg) => {
     if (msg.type === 'connect') {
+      stamps = msg.stamp ? new Float64Array(msg.stamp) : null
+      stamped = 0
       clients = []
       counts = new Array(msg.n).fill(0)
       first = 0
@@ -56,13 +81,14 @@ async function clientProcess() {
           const ws = new WebSocket(msg.url, {perMessageDeflate: false})
           clients.push(ws)
           ws.on('message', () => {
+            if (stamps !== null && stamped < stamps.length) stamps[stamped++] = Number(process.hrtime.bigint())
             const t = now()
             if (first === 0) first = t
             last = t
             counts[k]++
           })
           ws.on('close', () => {
-            if (++closed === msg.n) process.send({type: 'done', counts, first, last})
+            if (++closed === msg.n) process.send({type: 'done', counts, first, last, sentAt, stamps: stamps ? Array.from(stamps.subarray(0, stamped)) : null})
           })
           return new Promise((resolve, reject) => {
             ws.once('open', resolve)
@@ -74,7 +100,10 @@ async function clientProcess() {
     } else if (msg.type === 'subscribe') {
       // msg.symbols: one list for every client, or one list per client
       const per = Array.isArray(msg.symbols[0])
+      sentAt = Number(process.hrtime.bigint())
       clients.forEach((ws, k) => ws.send(JSON.stringify({subscribe: per ? msg.symbols[k] : msg.symbols})))
+    } else if (msg.type === 'drop') {
+      for (const ws of clients) ws.terminate()
     } else if (msg.type === 'exit') {
       process.exit(0)
     }
@@ -100,9 +129,10 @@ class Clients {
   next(type) {
     return new Promise((resolve) => this.waiting.set(type, resolve))
   }
-  async connect(url, n) {
+  /** `stamp`: record the arrival time (hrtime ns) of up to that many frames. */
+  async connect(url, n, stamp = 0) {
     const ready = this.next('ready')
-    this.child.send({type: 'connect', url, n})
+    this.child.send({type: 'connect', url, n, stamp})
     await ready
   }
   /** Subscribe every client (one symbol list, or one per client); resolves {counts, first, last, t0} once the server has closed them all. */
@@ -132,8 +162,8 @@ async function loadLib() {
 
 async function main() {
   const lib = await loadLib()
-  const all = ['throughput', 'fanout', 'accuracy', 'memory']
-  const picked = process.argv.slice(2)
+  const all = ['throughput', 'fanout', 'accuracy', 'client-timing', 'idle', 'memory']
+  const picked = process.argv.slice(2).filter((a) => a !== '--case')
   for (const p of picked) if (!all.includes(p)) throw new Error(`unknown case ${p}; cases: ${all.join(', ')}`)
   const cases = picked.length > 0 ? picked : all
   const dir = mkdtempSync(join(tmpdir(), 'mdrec-bench-replay-'))
@@ -155,8 +185,8 @@ function log(s) {
   process.stderr.write(`${s}\n`)
 }
 
-/** Write a synthetic Yahoo recording; returns the v2 frames when `collect`. */
-async function makeRecording(lib, path, {frames, meanGapMs, seed = 1, symbols = 50, keepRaw = false, collect = false}) {
+/** Write a synthetic Yahoo recording; returns the v2 frames when `collect` (with their recv_ts when `withTimes`). */
+async function makeRecording(lib, path, {frames, meanGapMs, seed = 1, symbols = 50, keepRaw = false, collect = false, withTimes = false}) {
   const w = lib.RecordingWriter.create(
     path,
     {
@@ -180,7 +210,7 @@ async function makeRecording(lib, path, {frames, meanGapMs, seed = 1, symbols = 
     let raw = null
     if (keepRaw || collect) {
       const text = lib.encodeFrame(data, 'v2')
-      if (collect) out.push(text)
+      if (collect) out.push(withTimes ? {text, recv_ts} : text)
       if (keepRaw) raw = Buffer.from(text)
     }
     w.append({recv_ts, exch_ts: time ?? null, symbol: id, kind: 'tick', raw, info: null, fields})
@@ -202,6 +232,36 @@ function quantiles(arr, n = arr.length) {
 }
 
 const ms = (ns) => +(ns / 1e6).toFixed(3)
+
+/**
+ * A plain paced `ws` server, the yardstick for timing: on the first
+ * subscribe, frame i goes out at (that moment + sched[i] ns): a timer to
+ * about 1 ms before its due time, then a spin on process.hrtime. Closes with
+ * 1000 after the last frame.
+ */
+async function pacedServer(frames, sched) {
+  const {WebSocketServer} = await import('ws')
+  const wss = new WebSocketServer({port: 0, host: '127.0.0.1', perMessageDeflate: false})
+  await new Promise((r) => wss.once('listening', r))
+  const hr = () => Number(process.hrtime.bigint())
+  wss.on('connection', (ws) => {
+    ws.once('message', async () => {
+      const t0 = hr()
+      for (let i = 0; i < frames.length; i++) {
+        const due = t0 + sched[i]
+        const left = due - hr()
+        if (left > 1.5e6) await new Promise((r) => setTimeout(r, Math.floor((left - 1e6) / 1e6)))
+        while (hr() < due) {}
+        ws.send(frames[i])
+      }
+      ws.close(1000)
+    })
+  })
+  return {
+    url: `ws://127.0.0.1:${wss.address().port}/`,
+    close: () => new Promise((r) => wss.close(r)),
+  }
+}
 
 /**
  * A plain `ws` server: on the first subscribe, send every frame (honouring
@@ -389,6 +449,126 @@ const CASES = {
         driftMeanMs: ms(tail.mean - head.mean),
       })
       log(JSON.stringify(out[out.length - 1]))
+    }
+    return out
+  },
+
+  async 'client-timing'(lib, dir, clients) {
+    const out = []
+    const recordings = [
+      {name: 'busy', frames: 15_000, meanGapMs: 0.2, seed: 21},
+      {name: 'quiet', frames: 300, meanGapMs: 20, seed: 22},
+    ]
+    const load = () => {
+      const l = loadavg()
+      return l.map((x) => +x.toFixed(2))
+    }
+    for (const rec of recordings) {
+      const path = join(dir, `timing-${rec.name}.arrow`)
+      const tape = await makeRecording(lib, path, {...rec, collect: true, withTimes: true})
+      const frames = tape.map((f) => f.text)
+      const t0 = tape[0].recv_ts
+      const offsets = tape.map((f) => Number(f.recv_ts - t0))
+      const spanS = offsets[offsets.length - 1] / 1e9
+      const syms = symbolsOf(lib, rec.seed)
+      for (const speed of [1, 10]) {
+        const sched = offsets.map((o) => o / speed)
+        const sides = {}
+        // alternate the two servers, twice each, so the machine's load falls on both alike
+        for (const round of [0, 1]) {
+          for (const side of ['mdrec', 'plain']) {
+            let url
+            let close
+            if (side === 'mdrec') {
+              const h = await lib.replay(path, {port: 0, speed, atEnd: 'close', settleMs: 0})
+              url = h.url
+              close = () => h.close()
+            } else {
+              const srv = await pacedServer(frames, sched)
+              url = srv.url
+              close = srv.close
+            }
+            // a server is up well before its clients in real use: let it finish starting
+            await new Promise((resolve) => setTimeout(resolve, 300))
+            await clients.connect(url, 1, frames.length)
+            const r = await clients.run(syms)
+            await close()
+            if (r.stamps.length !== frames.length) throw new Error(`client-timing ${side}: ${r.stamps.length} of ${frames.length} frames`)
+            const err = new Float64Array(frames.length)
+            for (let i = 0; i < err.length; i++) err[i] = r.stamps[i] - r.sentAt - sched[i]
+            let min = Number.POSITIVE_INFINITY
+            for (const e of err) if (e < min) min = e
+            const first = err[0]
+            for (let i = 0; i < err.length; i++) err[i] -= min
+            const q = quantiles(err)
+            ;(sides[side] ??= []).push({firstMs: ms(first), offsetMs: ms(min), p50Ms: ms(q.p50), p99Ms: ms(q.p99), maxMs: ms(q.max)})
+          }
+        }
+        // the better of the two rounds for each side (the other absorbed more of the machine's load)
+        const best = (side) => sides[side].reduce((a, b) => (b.p99Ms < a.p99Ms ? b : a))
+        const m = best('mdrec')
+        const p = best('plain')
+        const row = {
+          case: 'client-timing',
+          recording: rec.name,
+          framesPerS: Math.round(frames.length / spanS),
+          frames: frames.length,
+          speed: `${speed}x`,
+          mdrec: m,
+          plain: p,
+          rounds: sides,
+          p99VsPlain: +(m.p99Ms / p.p99Ms).toFixed(2),
+          target: 'p99 <= 1.2x plain and <= 2 ms, p50 <= 0.3 ms, first <= 1 ms',
+          meets: m.p99Ms <= 1.2 * p.p99Ms && m.p99Ms <= 2 && m.p50Ms <= 0.3 && m.firstMs <= 1,
+          loadavg: load(),
+        }
+        log(JSON.stringify(row))
+        out.push(row)
+      }
+    }
+    return out
+  },
+
+  async idle(lib, dir, clients) {
+    const path = join(dir, 'idle.arrow')
+    await makeRecording(lib, path, {frames: 20_000, meanGapMs: 0.2, seed: 31})
+    const syms = symbolsOf(lib, 31)
+    const share = async () => {
+      const u0 = process.cpuUsage()
+      const t0 = performance.now()
+      await new Promise((r) => setTimeout(r, 2000))
+      const u = process.cpuUsage(u0)
+      return +((u.user + u.system) / 10 / (performance.now() - t0)).toFixed(2)
+    }
+    const settle = () => new Promise((r) => setTimeout(r, 300))
+    const out = []
+    const scenarios = [
+      ['no client, 1x', {speed: 1}, null],
+      ['one client subscribed to an absent symbol, 1x', {speed: 1}, ['NOPE']],
+      ['one client subscribed to an absent symbol, --loop, max', {speed: 'max', loop: true}, ['NOPE']],
+      ['--clock shared --loop, max, after its last client has gone', {speed: 'max', loop: true, clock: 'shared'}, syms],
+    ]
+    for (const [name, o, subscribe] of scenarios) {
+      const h = await lib.replay(path, {port: 0, settleMs: 10, ...o})
+      let done = null
+      if (subscribe) {
+        await clients.connect(h.url, 1)
+        done = clients.next('done')
+        clients.child.send({type: 'subscribe', symbols: subscribe})
+        await settle()
+        if (o.clock === 'shared') {
+          clients.child.send({type: 'drop'})
+          await done
+          done = null
+        }
+      }
+      await settle()
+      const pct = await share()
+      await h.close()
+      if (done) await done
+      const row = {case: 'idle', scenario: name, cpuPct: pct, target: 'under 2 % of a core', meets: pct < 2, loadavg: loadavg().map((x) => +x.toFixed(2))}
+      log(JSON.stringify(row))
+      out.push(row)
     }
     return out
   },

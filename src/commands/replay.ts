@@ -1,9 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
-import {size, speed, timeSpec} from '../cli/flags.js'
+import {duration, size, speed, timeSpec} from '../cli/flags.js'
 import {MdrecError} from '../errors.js'
 import {replay, type ReplayStats, type ReplaySummary} from '../replay/engine.js'
+import {DEFAULT_SETTLE_MS, SETTLE_CAP_FACTOR} from '../replay/scheduler.js'
 import {openRecording, recordingStartNs} from '../store/reader.js'
 import {formatDuration, resolveTimeSpec} from '../util/units.js'
 
@@ -11,7 +12,9 @@ export default class Replay extends BaseCommand<typeof Replay> {
   static override summary = "Serve recordings over a local WebSocket that speaks the original feed's protocol."
   static override description = `Unmodified clients connect to it: the first line on stdout is the ws:// URL to use (with --port 0, the port picked). For Yahoo, clients choose the envelope as with the real streamer (?version=2 for JSON), subscribe with {"subscribe":[...]}, and receive, byte for byte, the frames recorded for the symbols they subscribed to.
 
---clock connection (default): every connection gets the recording from its start, its timeline starting at its first subscription — the same frames the same way on every run. --clock shared: one timeline for all, like a live market; the server exits when it ends (after --loop plays).
+--clock connection (default): every connection gets the recording from its start, its timeline starting once its subscriptions have settled (no subscribe message for --settle, at most ${SETTLE_CAP_FACTOR}× that after the first) — the same frames the same way on every run, also for clients that subscribe one symbol per message. A subscription after the start joins at the current position. --clock shared: one timeline for all, like a live market, started when the first subscriptions have settled; the server exits when it ends (after --loop plays).
+
+--json: stdout holds exactly one JSON document, printed at exit: the summary with the URL in it ({"url":…,"framesSent":…}); the URL is also logged on stderr (first line) unless --quiet.
 
 Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which closes clients with code 1000.`
   static override examples = [
@@ -36,6 +39,11 @@ Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which close
     gaps: Flags.string({description: 'at a recorded gap: go silent for its duration, or close the connections (1012)', options: ['silent', 'disconnect'], default: 'silent'}),
     'slow-client': Flags.string({description: 'a client that stops reading: close it with 1013, or drop its frames', options: ['disconnect', 'drop'], default: 'disconnect'}),
     'max-buffer': size({description: 'per-client send buffer limit before --slow-client applies', default: 8 * 1024 * 1024, defaultHelp: async () => '8MiB'}),
+    settle: duration({
+      description: `start a timeline once its subscriptions have been quiet this long (at most ${SETTLE_CAP_FACTOR}× after the first); 0 starts at the first subscription`,
+      default: DEFAULT_SETTLE_MS,
+      defaultHelp: async () => `${DEFAULT_SETTLE_MS}ms`,
+    }),
     quiet: Flags.boolean({char: 'q', description: 'no progress output'}),
   }
 
@@ -46,7 +54,7 @@ Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which close
     await super.init()
   }
 
-  public async run(): Promise<ReplaySummary> {
+  public async run(): Promise<ReplaySummary & {url: string}> {
     const {argv} = await this.parse(Replay)
     const files = argv as string[]
     const f = this.flags
@@ -73,10 +81,13 @@ Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which close
       gaps: f.gaps as 'silent' | 'disconnect',
       slowClient: f['slow-client'] as 'disconnect' | 'drop',
       maxBufferedBytes: f['max-buffer'],
+      settleMs: f.settle,
       log: say,
     })
-    // The first line on stdout: where clients connect.
-    process.stdout.write(`${handle.url}\n`)
+    // The first line on stdout: where clients connect. With --json stdout holds only the final document (which has the URL).
+    if (this.jsonEnabled()) {
+      if (!f.quiet) process.stderr.write(`${handle.url}\n`)
+    } else process.stdout.write(`${handle.url}\n`)
 
     const tty = Boolean(process.stderr.isTTY) && !quiet
     const progress = setInterval(
@@ -104,7 +115,7 @@ Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which close
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
     }
-    return handle.close()
+    return {url: handle.url, ...(await handle.close())}
   }
 }
 

@@ -102,3 +102,44 @@ export function addressOf(http: Server): {host: string; port: number} {
   const a = http.address() as AddressInfo
   return {host: a.address.includes(':') ? `[${a.address}]` : a.address, port: a.port}
 }
+
+/** How long a client's closing handshake may take, once its close frame has arrived, before the connection is cut (ms). */
+export const CLOSE_ANSWER_MS = 50
+
+/**
+ * Answer a client's close frame promptly, whatever is still queued for it.
+ *
+ * ws answers a close frame by queueing its own close frame behind every byte
+ * already buffered for the socket, and ends the TCP connection only once that
+ * close frame is written — or after its 30 s close timeout. A client that
+ * stops reading when it closes (Python's `websockets` stops reading once 32
+ * messages are queued unread, as after a `--speed max` burst) then waits for
+ * its own close timeout and ours. So: once the client's close frame is in and
+ * ours is queued, the connection gets {@link CLOSE_ANSWER_MS} to finish;
+ * after that it is reset (RST), which a client sees at once as the end of the
+ * connection. A client that reads finishes the handshake (code as sent) well
+ * within that. Closes the server starts (gaps, slow clients, end of
+ * recording, shutdown) keep ws's own handshake.
+ *
+ * ws does not publish "a close frame arrived": it calls the socket's own
+ * `close()` when it does, with `_closeFrameReceived` set (ws 7–8; without
+ * that field this does nothing and ws's 30 s timeout applies).
+ */
+export function answerClosesPromptly(ws: WebSocket, graceMs = CLOSE_ANSWER_MS): void {
+  const close = ws.close
+  let timer: NodeJS.Timeout | null = null
+  ws.close = function (this: WebSocket, code?: number, data?: string | Buffer): void {
+    close.call(this, code, data)
+    if (timer || !(this as unknown as {_closeFrameReceived?: boolean})._closeFrameReceived) return
+    timer = setTimeout(() => {
+      if (ws.readyState === WebSocket.CLOSED) return
+      const sock = (ws as unknown as {_socket?: {resetAndDestroy?: () => void}})._socket
+      if (sock && typeof sock.resetAndDestroy === 'function') sock.resetAndDestroy()
+      else ws.terminate()
+    }, graceMs)
+    timer.unref()
+  }
+  ws.once('close', () => {
+    if (timer) clearTimeout(timer)
+  })
+}

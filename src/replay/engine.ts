@@ -5,20 +5,45 @@
  *
  * ## Clocks
  * - `clock: 'connection'` (default): every connection gets its own timeline.
- *   Its reader is opened when the client connects; its clock starts (t0) when
- *   its first subscription arrives, at the recording's first row. So every
- *   client, e.g. every test run, sees the whole recording the same way. A
- *   client receives the rows of the symbols it is subscribed to at the moment
- *   each row is due. After the last row the connection stays open and silent
+ *   Its reader is opened when the client connects; its clock starts (t0), at
+ *   the recording's first row, when its subscriptions have settled (below).
+ *   So every client, e.g. every test run, sees the whole recording the same
+ *   way. A client receives the rows of the symbols it is subscribed to at the
+ *   moment each row is due. After the last row the connection stays open and silent
  *   (or is closed with 1000 when `atEnd: 'close'`). The server keeps accepting
  *   connections until closed, so `done` resolves only when the handle is
  *   closed.
  * - `clock: 'shared'`: one timeline and one reader for all clients, like a
- *   live feed. It starts at the first subscription of any client (not when
+ *   live feed. It starts when the first subscriptions have settled (not when
  *   the server starts, so the first client never misses the beginning);
  *   clients that subscribe later join mid-stream. Each row is encoded at most
  *   once per wire variant and fanned out. `done` resolves when the timeline
  *   has played everything (loops included); the server stays up until closed.
+ *
+ * ## Settle rule (the same for every feed)
+ * Clients subscribe in several messages: yfinance one symbol per message,
+ * ccxt a ticker request then ticker+trade a moment later, KIS one
+ * registration per message, generic one channel per message. A timeline
+ * therefore starts when its subscriptions have been quiet for `settleMs`
+ * (default {@link DEFAULT_SETTLE_MS} ms; every subscribe message restarts the
+ * window), and at most {@link SETTLE_CAP_FACTOR} windows after the first
+ * subscription, so a chatty client still starts. Subscriptions that arrive
+ * after the start join at the current position: the client gets the rows of
+ * the new symbols that are due from then on (nothing is replayed for them).
+ * The feeds' own acknowledgements go out at once.
+ *
+ * ## Idle
+ * A row nobody can receive (no client, no subscription, no subscribed
+ * symbol) is not waited for precisely: the timeline sleeps on a plain timer
+ * to {@link IDLE_AHEAD_NS} before it and skips it with the others due in the
+ * next 2 × IDLE_AHEAD_NS (so a subscription may miss rows up to 40 ms
+ * ahead of it), waking early when a subscription changes, so a replay nobody
+ * listens to costs a few timer wake-ups a second. At 'max', a timeline with
+ * no subscribed client waits for a subscription (so a shared timeline whose
+ * clients have all gone plays on, and `done` resolves, only once someone
+ * subscribes again). At every speed, a `loop`
+ * play that sent nothing waits for a subscription change before the next
+ * play (it would send nothing again), which then starts at once.
  *
  * ## Rows
  * Data rows (`tick`, `status`, and other feeds' data kinds) are sent. `reject`
@@ -56,7 +81,7 @@ import {nsToIso} from '../util/time.js'
 import {parseSpeed, parseTimeSpec, resolveTimeSpec, type TimeSpec} from '../util/units.js'
 import {replayFeed, type Emulator, type EmulatorClient, type ReplayFeed, type RowEncoder} from './feed.js'
 import {MergedSource, RowClass} from './rows.js'
-import {Backpressure, LatencyHistogram, Waker, nowNs} from './scheduler.js'
+import {Backpressure, DEFAULT_SETTLE_MS, LatencyHistogram, SETTLE_CAP_FACTOR, Waker, nowNs} from './scheduler.js'
 
 export interface ReplayOptions {
   /** Multiplier of the recorded pace (default 1), or 'max': as fast as the client reads. */
@@ -81,6 +106,12 @@ export interface ReplayOptions {
   maxBufferedBytes?: number
   /** After the last row: keep connections open (default 'idle') or close them with 1000 ('close'). */
   atEnd?: 'idle' | 'close'
+  /**
+   * Settle window in ms (default {@link DEFAULT_SETTLE_MS}): a timeline starts once its
+   * subscriptions have been quiet this long, at most {@link SETTLE_CAP_FACTOR} windows
+   * after the first one; 0 starts it at the first subscription.
+   */
+  settleMs?: number
   /** Status lines (listening, clients, gaps, errors). */
   log?: (line: string) => void
   /** Called for every frame sent on a timed schedule with its lateness (actual − scheduled send time, ns). For benchmarks. */
@@ -141,8 +172,12 @@ const GAP_CLOSE_CODE = 1012
 const ERROR_CLOSE_CODE = 1011
 /** Rows handled without returning to the event loop before yielding once. */
 const BURST = 1024
+/** On a timed schedule, frames held back in a catch-up burst are written every this many rows (a power of two). */
+const CATCHUP_FLUSH = 32
 /** A timed row this late is sent in a batched burst (see {@link Corked}). */
 const CATCHUP_NS = 1e6
+/** A row nobody can receive is skipped up to twice this long before it is due (see Idle). */
+const IDLE_AHEAD_NS = 20e6
 /** A parked timeline (its client closed at a gap) waits this long past the gap for a reconnect. */
 const RESUME_GRACE_NS = 10e9
 const DEFAULT_MAX_BUFFERED = 8 * 1024 * 1024
@@ -152,6 +187,12 @@ interface Target {
   deliver(src: MergedSource, shiftNs: number, due: number, batch: boolean): void
   /** At 'max': a promise while the receivers cannot take more (or there is nobody to send to yet), else null. */
   drained(): Promise<void> | null
+  /** Whether a row of `symbol` would go to anyone now. */
+  wants(symbol: string): boolean
+  /** Whether anyone is subscribed at all (at 'max': else wait for a subscription). */
+  receptive(): boolean
+  /** Frames sent so far. */
+  readonly sent: number
   gap(info: string | null): void
   /** Hand frames held back for batching (see {@link Corked}) to the kernel; called before every await. */
   flush(): void
@@ -169,7 +210,8 @@ interface CorkableSocket {
  * {@link CATCHUP_NS} late), the frames of a burst are written to a client's
  * socket with one writev instead of one per frame: the socket is corked at
  * the first frame of a burst and uncorked before the timeline next awaits
- * (at most {@link BURST} rows later). On loopback a send is otherwise
+ * (at most {@link BURST} rows later; on a timed schedule every
+ * {@link CATCHUP_FLUSH} rows, since those frames are late already). On loopback a send is otherwise
  * dominated by its syscall. Frames that are on time are written at once.
  * ws keeps its net.Socket in `_socket` (not public API, but stable across
  * ws 6-8); without it frames simply go out one by one.
@@ -232,6 +274,10 @@ async function prepare(files: string | string[], o: ReplayOptions) {
   const gaps = oneOf('gaps', o.gaps, ['silent', 'disconnect'], 'silent')
   const slowClient = oneOf('slowClient', o.slowClient, ['disconnect', 'drop'], 'disconnect')
   const atEnd = oneOf('atEnd', o.atEnd, ['idle', 'close'], 'idle')
+  const settleMs = o.settleMs ?? DEFAULT_SETTLE_MS
+  if (!(Number.isFinite(settleMs) && settleMs >= 0 && settleMs <= 60_000)) {
+    throw new MdrecError('E_USAGE', `invalid settle ${String(settleMs)}: use a number of ms from 0 to 60000 (0 starts a timeline at the first subscription)`)
+  }
   const maxBufferedBytes = o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED
   if (!(Number.isFinite(maxBufferedBytes) && maxBufferedBytes > 0)) {
     throw new MdrecError('E_USAGE', `invalid maxBufferedBytes ${String(maxBufferedBytes)}: use a number of bytes greater than zero`)
@@ -252,7 +298,7 @@ async function prepare(files: string | string[], o: ReplayOptions) {
   if (from !== undefined && to !== undefined && to <= from) {
     throw new MdrecError('E_USAGE', 'invalid time range: --to must be after --from')
   }
-  return {recs, feed, speed, port, host: o.host ?? '127.0.0.1', loop, clock, gaps, slowClient, atEnd, maxBufferedBytes, from, to}
+  return {recs, feed, speed, port, host: o.host ?? '127.0.0.1', loop, clock, gaps, slowClient, atEnd, maxBufferedBytes, from, to, settleMs}
 }
 
 type Prepared = Awaited<ReturnType<typeof prepare>>
@@ -342,6 +388,12 @@ class Replayer {
   slowClosed = 0
   gapsReached = 0
   rejects = 0
+  /** Timelines waiting for their subscriptions to settle: when the window started, and its timer. */
+  private readonly settling = new Map<Timeline, {first: number; timer: NodeJS.Timeout}>()
+  /** Idle timelines waiting for a subscription change (see Idle). */
+  private readonly idle = new Set<() => void>()
+  /** Subscription changes so far (a loop play that sent nothing waits for the next one). */
+  subscriptionChanges = 0
   /** First and furthest receive times reached by any timeline (progress display). */
   firstTs: bigint | null = null
   furthestTs: bigint | null = null
@@ -369,6 +421,55 @@ class Replayer {
     return this.p.feed
   }
 
+  /** Connection clock: a reader whose first rows are already read, for the next connection (see {@link warmSource}). */
+  private spare: WarmSource | null = null
+
+  /**
+   * A reader with its first read started. In `clock: 'connection'` one is
+   * kept ready for the next connection, so its timeline can start the moment
+   * its subscriptions settle instead of after the first batch is read and
+   * decompressed (tens of ms for a large batch, on the event loop). The
+   * spare is read when the replay starts and again when a client
+   * disconnects, not when one connects: reading it then would hold up that
+   * client's own first frames.
+   */
+  warmSource(): WarmSource {
+    if (this.p.clock !== 'connection') return this.freshSource()
+    const s = this.spare ?? this.freshSource()
+    this.spare = null
+    return s
+  }
+
+  private refillSpare(): void {
+    if (this.p.clock === 'connection' && this.spare === null && !this.closed) this.spare = this.freshSource()
+  }
+
+  /** Encode the first row once for every wire variant and drop it: the encoders' code is then warm when the first client's first frame is due. */
+  private warmEncoders(w: WarmSource): void {
+    void w.first.then(
+      (ok) => {
+        if (!ok) return
+        const b = w.source.batch
+        const i = w.source.row
+        if (b.rowClass(i) !== RowClass.data) return
+        try {
+          for (let v = 0; v < this.feed.variants.length; v++) this.encoders[b.fileIndex].encode(b, i, v, 0)
+        } catch {
+          // a row the encoder rejects fails its timeline when it is due, not here
+        }
+      },
+      () => {},
+    )
+  }
+
+  private freshSource(): WarmSource {
+    const abort = new AbortController()
+    const source = this.openSource(abort.signal)
+    const first = Promise.resolve(source.next())
+    first.catch(() => {}) // surfaces when the timeline runs
+    return {abort, source, first}
+  }
+
   openSource(signal: AbortSignal): MergedSource {
     return new MergedSource(this.p.recs, {from: this.p.from, to: this.p.to, signal})
   }
@@ -382,6 +483,8 @@ class Replayer {
       this.slowClosed++
     })
     const names = this.p.recs.map((f) => f.path).join(', ')
+    this.refillSpare()
+    if (this.spare) this.warmEncoders(this.spare)
     if (this.p.clock === 'shared') {
       const t = new Timeline(this, new SharedTarget(this))
       this.shared = t
@@ -410,35 +513,84 @@ class Replayer {
   }
 
   private onSubscribe(c: EmulatorClient): void {
-    if (this.closed || c.subscriptions === 0) return
+    if (this.closed) return
+    this.subscriptionChanges++
+    this.wakeIdle()
+    if (c.subscriptions === 0) return
     if (this.p.clock === 'shared') {
       const t = this.shared!
-      if (!t.begun) {
-        this.log(`client ${c.id} subscribed: the shared timeline starts`)
-        t.start()
-      }
+      if (!t.begun) this.startWhenSettled(t, `client ${c.id} subscribed: the shared timeline starts`)
       return
     }
     const own = this.byClient.get(c)
     if (!own || own.begun) return
-    // A reconnect after a gap takes over the parked timeline instead of starting the recording again.
-    let parked: Timeline | undefined
-    while ((parked = this.parked.shift())) if (!parked.stopped) break
-    if (parked) {
-      own.stop()
-      this.byClient.set(c, parked)
-      ;(parked.target as ClientTarget).attach(c)
-      this.log(`client ${c.id} subscribed: continues timeline ${parked.id} after its gap`)
+    if (!this.settling.has(own)) {
+      // A reconnect after a gap takes over the parked timeline instead of starting the recording again.
+      let parked: Timeline | undefined
+      while ((parked = this.parked.shift())) if (!parked.stopped) break
+      if (parked) {
+        own.stop()
+        this.byClient.set(c, parked)
+        ;(parked.target as ClientTarget).attach(c)
+        this.log(`client ${c.id} subscribed: continues timeline ${parked.id} after its gap`)
+        return
+      }
+      this.launch(own)
+    }
+    this.startWhenSettled(own, `client ${c.id} subscribed: its timeline ${own.id} starts`)
+  }
+
+  /** The settle rule (module comment): (re)start `t`'s quiet window; start it when the window passes or the cap is reached. */
+  private startWhenSettled(t: Timeline, line: string): void {
+    const settleNs = this.p.settleMs * 1e6
+    const s = this.settling.get(t)
+    const now = nowNs()
+    const first = s?.first ?? now
+    if (s) clearTimeout(s.timer)
+    const waitNs = Math.max(0, Math.min(settleNs, first + SETTLE_CAP_FACTOR * settleNs - now))
+    const go = () => {
+      this.settling.delete(t)
+      if (t.stopped || t.begun || this.closed) return
+      this.log(line)
+      t.start()
+    }
+    if (waitNs === 0) {
+      this.settling.delete(t)
+      go()
       return
     }
-    this.log(`client ${c.id} subscribed: its timeline ${own.id} starts`)
-    this.launch(own)
-    own.start()
+    this.settling.set(t, {first, timer: setTimeout(go, Math.ceil(waitNs / 1e6))})
+  }
+
+  /** Resolves at the next subscription change, or when a timeline stops or the replay closes. */
+  interest(): Promise<void> {
+    return new Promise<void>((resolve) => this.idle.add(resolve))
+  }
+
+  /** Resolves at monotonic time `untilNs` (a plain timer: no spin) or at the next subscription change, whichever is first. */
+  idleUntil(untilNs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.idle.delete(done)
+        resolve()
+      }
+      const timer = setTimeout(done, Math.max(0, Math.floor((untilNs - nowNs()) / 1e6)))
+      this.idle.add(done)
+    })
+  }
+
+  wakeIdle(): void {
+    if (this.idle.size === 0) return
+    const all = [...this.idle]
+    this.idle.clear()
+    for (const w of all) w()
   }
 
   private onDisconnect(c: EmulatorClient): void {
     this.droppedGone += c.dropped
     this.log(`client ${c.id} disconnected`)
+    this.refillSpare()
     const t = this.byClient.get(c)
     this.byClient.delete(c)
     if (t && (t.target as ClientTarget).client === c) t.stop()
@@ -499,11 +651,11 @@ class Replayer {
     this.resolveDone(this.summary())
   }
 
-  /** Send one payload to one client, with accounting and lateness. */
-  send(c: EmulatorClient, payload: string | Uint8Array, due: number, bp: Backpressure | undefined): void {
+  /** Send one payload to one client, with accounting and lateness; false when not sent. */
+  send(c: EmulatorClient, payload: string | Uint8Array, due: number, bp: Backpressure | undefined): boolean {
     const len = typeof payload === 'string' ? payload.length : payload.byteLength
     const cb = bp?.callbackFor(len)
-    if (!this.emu.send(c, payload, cb)) return
+    if (!this.emu.send(c, payload, cb)) return false
     this.framesSent++
     this.bytesSent += len
     if (due === due) {
@@ -511,6 +663,7 @@ class Replayer {
       this.hist.record(late)
       this.onLateness?.(late, c.id)
     }
+    return true
   }
 
   stats(): ReplayStats {
@@ -553,7 +706,15 @@ class Replayer {
         t.stop()
       }
       this.shared?.stop()
+      if (this.spare) {
+        this.spare.abort.abort()
+        void this.spare.source.close()
+        this.spare = null
+      }
+      for (const s of this.settling.values()) clearTimeout(s.timer)
+      this.settling.clear()
       this.waker.close()
+      this.wakeIdle()
       await this.emu.close(1000, 'replay closed')
       await Promise.allSettled([...this.runs])
       const s = this.summary()
@@ -584,6 +745,13 @@ class Replayer {
   }
 }
 
+/** A reader and its first read (see {@link Replayer.warmSource}). */
+interface WarmSource {
+  abort: AbortController
+  source: MergedSource
+  first: Promise<boolean>
+}
+
 let nextTimelineId = 1
 
 /** One timeline: reads the rows (merged), waits for each row's due time, hands it to its target; loops. */
@@ -591,9 +759,9 @@ class Timeline {
   readonly id = nextTimelineId++
   stopped = false
   begun = false
-  private readonly abort = new AbortController()
+  private readonly abort: AbortController
   private source: MergedSource
-  private first: Promise<boolean> | null = null
+  private readonly first: Promise<boolean>
   private openGate!: () => void
   private readonly gate = new Promise<void>((resolve) => {
     this.openGate = resolve
@@ -604,13 +772,15 @@ class Timeline {
   constructor(
     private readonly r: Replayer,
     readonly target: Target,
+    warm: WarmSource = r.warmSource(),
   ) {
-    this.source = r.openSource(this.abort.signal)
+    this.abort = warm.abort
+    this.source = warm.source
+    this.first = warm.first
   }
 
   /** Read up to the first row. */
   prefetch(): Promise<boolean> {
-    this.first ??= Promise.resolve(this.source.next())
     return this.first
   }
 
@@ -625,6 +795,7 @@ class Timeline {
     this.stopped = true
     this.openGate()
     this.r.waker.cancel(this)
+    this.r.wakeIdle()
     this.abort.abort()
     void this.source.close()
   }
@@ -639,11 +810,13 @@ class Timeline {
     let ok = await this.prefetch()
     await this.gate
     if (this.stopped) return
-    const t0 = nowNs()
+    let t0 = nowNs()
     const firstTs = ok ? src.ts : 0n
     if (ok && (r.firstTs === null || firstTs < r.firstTs)) r.firstTs = firstTs
     let period = 0
     let burst = 0
+    /** Rows nobody can receive that are due before this are skipped at once (see Idle). */
+    let skipUntil = 0
     try {
       for (let play = 0; play < r.plays && !this.stopped; play++) {
         if (play > 0) {
@@ -654,6 +827,8 @@ class Timeline {
           ok = n === true || n === false ? n : await n
         }
         const shift = play * period
+        const sentBefore = target.sent
+        const changesBefore = r.subscriptionChanges
         let rows = 0
         let lastTs = firstTs
         let now = nowNs()
@@ -675,22 +850,44 @@ class Timeline {
             let due = Number.NaN
             if (timed) {
               due = t0 + (Number(ts - firstTs) + shift) / rate
-              if (due > now) {
-                now = nowNs()
-                if (due > now) {
+              if (due > now) now = nowNs()
+              while (due > now) {
+                if (cls !== RowClass.gap && !target.wants(b.symbol(i))) {
+                  // Nobody can receive it (see Idle): no precise wait; skip it once it is near.
+                  if (due <= skipUntil) break
+                  if (due - now <= IDLE_AHEAD_NS) {
+                    skipUntil = now + IDLE_AHEAD_NS
+                    break
+                  }
                   target.flush()
-                  await r.waker.wait(due, this)
+                  await r.idleUntil(due - IDLE_AHEAD_NS)
                   if (this.stopped) break
                   now = nowNs()
+                  // one wake-up per IDLE_AHEAD_NS at most: skip what is due within twice that
+                  skipUntil = now + 2 * IDLE_AHEAD_NS
                   burst = 0
+                  continue
+                } else {
+                  target.flush()
+                  await r.waker.wait(due, this)
                 }
+                if (this.stopped) break
+                now = nowNs()
+                burst = 0
               }
+              if (this.stopped) break
               if (now > this.parkedUntil) {
                 r.log(`timeline ${this.id}: no client reconnected after the gap; it ends`)
                 this.stop()
                 break
               }
             } else {
+              while (!target.receptive() && !this.stopped) {
+                target.flush()
+                await r.interest()
+                burst = 0
+              }
+              if (this.stopped) break
               const w = target.drained()
               if (w) {
                 target.flush()
@@ -706,6 +903,9 @@ class Timeline {
               target.deliver(src, shift, due, !timed || now - due > CATCHUP_NS)
             }
           }
+          // On a timed schedule a catch-up burst goes out every CATCHUP_FLUSH rows, not once at its end:
+          // the frames held back are already late.
+          if (timed && (burst & (CATCHUP_FLUSH - 1)) === CATCHUP_FLUSH - 1) target.flush()
           if (++burst >= BURST) {
             burst = 0
             target.flush()
@@ -732,6 +932,13 @@ class Timeline {
           const meanGap = rows > 1 ? span / (rows - 1) : 1e9
           period = Math.max(1e6, Math.ceil((span + meanGap) / 1e6) * 1e6)
         }
+        if (play + 1 < r.plays && target.sent === sentBefore && r.subscriptionChanges === changesBefore) {
+          // A play that sent nothing would send nothing again: wait for a subscription change (see Idle),
+          // then go on with the next play from now.
+          while (r.subscriptionChanges === changesBefore && !this.stopped) await r.interest()
+          if (this.stopped) break
+          if (timed) t0 = nowNs() - ((play + 1) * period) / rate
+        }
       }
     } finally {
       target.flush()
@@ -743,6 +950,7 @@ class Timeline {
 /** Connection clock: the rows go to one client (or nobody, while parked after a gap). */
 class ClientTarget implements Target {
   client: EmulatorClient | null
+  sent = 0
   private bp: Backpressure | undefined
   private readonly corked = new Corked()
   private attachWait: {promise: Promise<void>; resolve: () => void} | null = null
@@ -763,7 +971,16 @@ class ClientTarget implements Target {
     const i = src.row
     if (!c.wants(b.symbol(i))) return
     if (batch) this.corked.add(c.ws)
-    this.r.send(c, this.r.encoders[b.fileIndex].encode(b, i, c.variant, shiftNs), due, this.bp)
+    if (this.r.send(c, this.r.encoders[b.fileIndex].encode(b, i, c.variant, shiftNs), due, this.bp)) this.sent++
+  }
+
+  wants(symbol: string): boolean {
+    return this.client !== null && this.client.wants(symbol)
+  }
+
+  receptive(): boolean {
+    // parked (no client): drained() waits for the reconnect
+    return this.client === null || this.client.subscriptions > 0
   }
 
   flush(): void {
@@ -836,6 +1053,7 @@ class ClientTarget implements Target {
 
 /** Shared clock: each row is encoded at most once per variant and fanned out to the subscribed clients. */
 class SharedTarget implements Target {
+  sent = 0
   private readonly cache: (string | Uint8Array | undefined)[]
   private readonly bps = new Map<EmulatorClient, Backpressure>()
   private readonly corked = new Corked()
@@ -860,9 +1078,19 @@ class SharedTarget implements Target {
       let payload = cache[c.variant]
       if (payload === undefined) payload = cache[c.variant] = enc.encode(b, i, c.variant, shiftNs)
       if (batch) this.corked.add(c.ws)
-      this.r.send(c, payload, due, max ? this.bp(c) : undefined)
+      if (this.r.send(c, payload, due, max ? this.bp(c) : undefined)) this.sent++
     }
     cache.fill(undefined)
+  }
+
+  wants(symbol: string): boolean {
+    for (const c of this.r.emu.clients) if (c.wants(symbol)) return true
+    return false
+  }
+
+  receptive(): boolean {
+    for (const c of this.r.emu.clients) if (c.subscriptions > 0) return true
+    return false
   }
 
   private bp(c: EmulatorClient): Backpressure {

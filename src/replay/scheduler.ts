@@ -21,6 +21,16 @@ export function nowNs(): number {
   return Number(process.hrtime.bigint() - ORIGIN)
 }
 
+/**
+ * The settle rule (every feed): a timeline starts once its subscriptions
+ * have been quiet for this long (ms), so a client that subscribes one symbol
+ * per message a few ms apart (yfinance, ccxt) has all of them in before the
+ * first row is due. Each subscribe message restarts the window.
+ */
+export const DEFAULT_SETTLE_MS = 100
+/** A timeline starts at most this many settle windows after its first subscription, however chatty the client. */
+export const SETTLE_CAP_FACTOR = 10
+
 /** Sleep with setTimeout until this close to the due time, then turn the event loop (setImmediate) up to it. */
 export const SPIN_NS = 2_000_000
 

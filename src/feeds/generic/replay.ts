@@ -19,6 +19,7 @@
 import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
 import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
 import type {ReplayBatch} from '../../replay/rows.js'
+import {DEFAULT_SETTLE_MS} from '../../replay/scheduler.js'
 import {encodeEnvelope, envelopeOfRow} from './codec.js'
 import {GenericServer, type GenericClient} from './server.js'
 
@@ -43,60 +44,18 @@ class Client implements EmulatorClient {
   }
 }
 
-/**
- * The engine starts a client's timeline at its first subscription, but this
- * protocol subscribes one channel per message: without a pause, rows due at
- * the start for the channels of the 2nd, 3rd… message (sent a moment later,
- * or after awaiting each subscription_result) would be missed. So the engine
- * hears of a client's first subscription only once no further subscribe has
- * come for SUBSCRIBE_SETTLE_MS (each one restarts the wait), and at most
- * SUBSCRIBE_SETTLE_MAX_MS after the first. The subscription results
- * themselves are sent at once. Later subscriptions pass straight through.
- */
-export const SUBSCRIBE_SETTLE_MS = 50
-export const SUBSCRIBE_SETTLE_MAX_MS = 500
+/** @deprecated The settle window is the engine's now, the same for every feed (`settleMs`, `--settle`); kept for existing imports. */
+export const SUBSCRIBE_SETTLE_MS = DEFAULT_SETTLE_MS
 
 class GenericEmulator extends EmulatorAdapter<GenericClient, Client> {
-  /** Clients whose first subscription is in its settle window. */
-  private readonly settling = new Map<GenericClient, {first: number; timer: NodeJS.Timeout}>()
-  /** Clients the engine has been told about (their timeline may run). */
-  private readonly started = new WeakSet<GenericClient>()
   constructor(private readonly server: GenericServer) {
     super(server, (gc) => new Client(gc))
-  }
-  protected override forward(event: 'subscribe' | 'unsubscribe' | 'slow', gc: GenericClient, keys?: string[]): void {
-    const c = this.byClient.get(gc)
-    if (!c) return
-    if (event !== 'subscribe' || this.started.has(gc)) {
-      this.emit(event, c, keys)
-      return
-    }
-    // its channels collect in gc.channels meanwhile
-    const s = this.settling.get(gc)
-    const first = s?.first ?? Date.now()
-    clearTimeout(s?.timer)
-    const wait = Math.max(0, Math.min(SUBSCRIBE_SETTLE_MS, first + SUBSCRIBE_SETTLE_MAX_MS - Date.now()))
-    const timer = setTimeout(() => {
-      this.settling.delete(gc)
-      this.started.add(gc)
-      if (this.byClient.has(gc)) this.emit('subscribe', c, [...gc.channels])
-    }, wait)
-    this.settling.set(gc, {first, timer})
-  }
-  protected override dropped(gc: GenericClient): void {
-    clearTimeout(this.settling.get(gc)?.timer)
-    this.settling.delete(gc)
   }
   url(_variant: number): string {
     return this.server.url()
   }
   send(client: EmulatorClient, payload: string | Uint8Array, cb?: () => void): boolean {
     return this.server.send((client as Client).gc, payload, cb)
-  }
-  override close(code: number, reason: string): Promise<void> {
-    for (const s of this.settling.values()) clearTimeout(s.timer)
-    this.settling.clear()
-    return super.close(code, reason)
   }
 }
 

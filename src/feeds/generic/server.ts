@@ -3,7 +3,7 @@ import {createServer, type IncomingMessage, type Server} from 'node:http'
 import {WebSocket, WebSocketServer, type RawData} from 'ws'
 
 import {isPlainObject, jsonType, pongFor} from './codec.js'
-import {addressOf, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
+import {addressOf, answerClosesPromptly, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
 
 
 /** Close code for a binary client frame (RFC 6455 §7.4.1: "an endpoint that understands only text data MAY send this"). */
@@ -134,6 +134,7 @@ export class GenericServer extends EventEmitter {
   }
 
   private accept(ws: WebSocket, _req: IncomingMessage): void {
+    answerClosesPromptly(ws)
     const client: GenericClient = {id: this.nextId++, ws, channels: new Set(), dropped: 0, lastSeen: Date.now()}
     this.clients.add(client)
     this.emit('connection', client)

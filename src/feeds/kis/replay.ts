@@ -41,8 +41,6 @@ const ZERO = 0x30
 
 /** Environment variable: the replay emulator's PINGPONG interval in ms (0: never). Default 10000. */
 export const KIS_PINGPONG_ENV = 'MDREC_KIS_PINGPONG_MS'
-/** The replay clock starts this long after a client's first registration, so the burst of registrations (one per message) is complete. */
-export const KIS_REPLAY_SETTLE_MS = 50
 
 class Client implements EmulatorClient {
   readonly id: number
@@ -201,7 +199,6 @@ export const kisReplay: ReplayFeed = {
       slowClient: o.slowClient,
       log: o.log,
       pingIntervalMs: Number.isFinite(ping) && ping >= 0 ? ping : 10_000,
-      subscribeSettleMs: KIS_REPLAY_SETTLE_MS,
     })
     return new KisEmulator(srv)
   },

@@ -6,7 +6,7 @@ import {WebSocket, WebSocketServer} from 'ws'
 import {KIS_APPROVAL_PATH, KIS_MAX_REGISTRATIONS} from './adapter.js'
 import {ackText, encryptPayload, frameText, pingpongText, type CipherKey} from './codec.js'
 import {TR_BY_ID} from './layouts.js'
-import {addressOf, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
+import {addressOf, answerClosesPromptly, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
 
 
 /**
@@ -77,7 +77,8 @@ export interface KisServerOptions {
   /**
    * Delay the 'subscribe' event this long after a registration, gathering the
    * burst a client sends (KIS takes one registration per message) into one
-   * event. Default 0.
+   * event. Default 0. `mdrec replay` does not use it: the replay engine's
+   * settle rule (`settleMs`) holds every feed's timeline the same way.
    */
   subscribeSettleMs?: number
   /** Largest client message accepted (bytes). Default 64 KiB. */
@@ -240,6 +241,7 @@ export class KisServer extends EventEmitter {
   // WebSocket sessions
 
   private accept(ws: WebSocket, req: IncomingMessage): void {
+    answerClosesPromptly(ws)
     const client: KisClient = {
       id: this.nextId++,
       ws,

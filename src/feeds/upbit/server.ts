@@ -41,7 +41,7 @@ import {WebSocket, WebSocketServer} from 'ws'
 
 import {decodeUpbitFrame, encodeMessage, encodeWithLayout, layoutOf, type Unit, type UpbitRow} from './codec.js'
 import {DEFAULT_DEPTH, FORMATS, ORDERBOOK_DEPTHS, PRIVATE_TYPES, QUOTATION_TYPES, type UpbitFormat} from './fields.js'
-import {addressOf, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
+import {addressOf, answerClosesPromptly, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
 
 const BINARY = {binary: true} as const
 
@@ -359,6 +359,7 @@ export class UpbitServer extends EventEmitter {
   }
 
   private accept(ws: WebSocket, req: IncomingMessage): void {
+    answerClosesPromptly(ws)
     const path = new URL(req.url ?? '/', 'http://x').pathname
     const isPrivate = path.replace(/\/+$/, '').endsWith('/private')
     const auth = req.headers.authorization ?? ''

@@ -2,7 +2,7 @@ import {EventEmitter} from 'node:events'
 import {createServer, type IncomingMessage, type Server} from 'node:http'
 import {WebSocket, WebSocketServer} from 'ws'
 
-import {addressOf, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
+import {addressOf, answerClosesPromptly, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
 import type {YahooEnvelope} from './types.js'
 
 
@@ -84,6 +84,7 @@ export class YahooServer extends EventEmitter {
   }
 
   private accept(ws: WebSocket, req: IncomingMessage): void {
+    answerClosesPromptly(ws)
     const q = new URL(req.url ?? '/', 'http://x').searchParams
     const client: YahooClient = {
       id: this.nextId++,
