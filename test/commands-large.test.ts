@@ -89,7 +89,7 @@ describe('verify at 1,000,000 rows', () => {
     expect(r.stdout).toContain(`repaired: wrote ${cutIntact} rows`)
     const v = await runCli(['verify', out, '--json'], {timeoutMs: 60_000})
     expect(v.code, v.stderr).toBe(0)
-    expect(JSON.parse(v.stdout)[0]).toMatchObject({ok: true, rowsIntact: cutIntact, complete: true})
+    expect(JSON.parse(v.stdout)).toMatchObject({ok: true, rowsIntact: cutIntact, complete: true})
     expect(readdirSync(dir).filter((n) => n.includes('mdrec-partial'))).toEqual([])
     // never overwritten
     const again = await runCli(['verify', cut, '--repair', '--out', out])

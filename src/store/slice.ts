@@ -23,9 +23,14 @@ export interface SliceResult {
  * Copy the rows of `input` in [from, to) and of the given symbols to a new
  * recording `out` (never overwritten), keeping the metadata (subscriptions
  * narrowed to the symbols kept) and noting where it came from. Streaming.
+ * Several inputs (the parts of one run, in order, of one feed: see
+ * store/inputs.ts) are read one after the other into the one output.
  */
-export async function sliceRecording(input: string, out: string, opts: SliceOptions = {}): Promise<SliceResult> {
-  const file = await openRecording(input)
+export async function sliceRecording(input: string | readonly string[], out: string, opts: SliceOptions = {}): Promise<SliceResult> {
+  const inputs = typeof input === 'string' ? [input] : input
+  const files = []
+  for (const p of inputs) files.push(await openRecording(p))
+  const file = files[0]
   if (opts.from !== undefined && opts.to !== undefined && opts.to <= opts.from) {
     throw new MdrecError('E_USAGE', `--to (${nsToIso(opts.to)}) must be after --from (${nsToIso(opts.from)})`)
   }
@@ -40,7 +45,8 @@ export async function sliceRecording(input: string, out: string, opts: SliceOpti
         endTime: undefined,
         rows: undefined,
         derivedFrom: JSON.stringify({
-          file: input,
+          file: inputs[0],
+          ...(inputs.length > 1 ? {files: inputs} : {}),
           from: opts.from === undefined ? null : nsToIso(opts.from),
           to: opts.to === undefined ? null : nsToIso(opts.to),
           symbols: opts.symbols ?? null,
@@ -52,8 +58,10 @@ export async function sliceRecording(input: string, out: string, opts: SliceOpti
     {flushIntervalMs: 0, fsync: false},
   )
   try {
-    for await (const {batch, idx} of readBatches(file, {from: opts.from, to: opts.to, symbols: opts.symbols})) {
-      w.appendBatch(batch, idx)
+    for (const f of files) {
+      for await (const {batch, idx} of readBatches(f, {from: opts.from, to: opts.to, symbols: opts.symbols})) {
+        w.appendBatch(batch, idx)
+      }
     }
   } catch (error) {
     w.abort()
