@@ -229,12 +229,19 @@ class IsoFormatter {
   private readonly perSec: number
   private readonly nsPerUnit: number
   private prefix = ''
+  /** The cached second's 'YYYY-MM-DDTHH:MM:SS.' as text and as bytes. */
+  prefixBytes: Uint8Array = new Uint8Array(0)
   constructor(private readonly unit: TimeUnitName) {
     this.perSec = Number(1_000_000_000n / UNIT_NS[unit])
     this.nsPerUnit = Number(UNIT_NS[unit])
   }
   /** The value at `vals[j]`, whose halves are `hi` (signed) and `lo` (unsigned). */
   format(hi: number, lo: number, vals: BigInt64Array, j: number): string {
+    const f = this.split(hi, lo, vals, j)
+    return `${this.prefix}${f < 100_000_000 ? String(f).padStart(9, '0') : String(f)}Z`
+  }
+  /** Point prefix/prefixBytes at the value's second; returns its ns within the second. */
+  split(hi: number, lo: number, vals: BigInt64Array, j: number): number {
     let d = (hi - this.hi) * 4294967296 + (lo - this.lo)
     if (!this.valid || d < 0 || d >= this.perSec) {
       const v = vals[j]
@@ -243,14 +250,42 @@ class IsoFormatter {
       if (frac < 0n) frac += per
       const start = v - frac
       this.prefix = nsToIso(start * UNIT_NS[this.unit]).slice(0, -10) // 'YYYY-MM-DDTHH:MM:SS.'
+      this.prefixBytes = Buffer.from(this.prefix, 'utf8')
       this.hi = Number(BigInt.asIntN(32, start >> 32n))
       this.lo = Number(BigInt.asUintN(32, start))
       this.valid = true
       d = Number(frac)
     }
-    const f = d * this.nsPerUnit
-    return `${this.prefix}${f < 100_000_000 ? String(f).padStart(9, '0') : String(f)}Z`
+    return d * this.nsPerUnit
   }
+}
+
+/** A timestamp column's cells for the byte formatters: per row the second's prefix bytes (undefined: null) and the ns in it. */
+interface IsoCells {
+  prefix: (Uint8Array | undefined)[]
+  frac: Float64Array
+}
+
+function isTimeColumn(col: StoreColumn): boolean {
+  return col.name === 'recv_ts' || col.name === 'exch_ts'
+}
+
+function isoCells(vec: A.Vector, col: StoreColumn, idx: Uint32Array | null, lo: number, hi: number): IsoCells {
+  const n = hi - lo
+  const out: IsoCells = {prefix: new Array(n).fill(undefined), frac: new Float64Array(n)}
+  const data = vec.data[0]
+  const off = data.offset
+  const bm = validity(data)
+  const vals = data.values as BigInt64Array
+  const halves = new Int32Array(vals.buffer, vals.byteOffset, vals.length * 2)
+  const iso = new IsoFormatter(col.name === 'exch_ts' && col.kind === 'timestamp' ? col.unit : 'ns')
+  for (let k = 0; k < n; k++) {
+    const j = (idx ? idx[lo + k] : lo + k) + off
+    if (bm && ((bm[j >> 3] >> (j & 7)) & 1) === 0) continue
+    out.frac[k] = iso.split(halves[2 * j + 1], halves[2 * j] >>> 0, vals, j)
+    out.prefix[k] = iso.prefixBytes
+  }
+  return out
 }
 
 /** Dictionary strings of one dictionary vector, in one mode, built once per dictionary. */
@@ -462,15 +497,15 @@ function plan(batch: A.RecordBatch, cols: readonly StoreColumn[], mode: 'json' |
  * longer ones, and any with other characters, by buf.write.
  */
 class Utf8Sink {
-  private buf = Buffer.allocUnsafe(1 << 20)
+  private buf: Buffer
   private pos = 0
+  /** `hint`: the expected size in bytes (it grows as needed). */
+  constructor(hint: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(4096, hint))
+  }
   add(s: string): void {
     const n = s.length
-    if (this.pos + 3 * n > this.buf.length) {
-      const next = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.pos + 3 * n))
-      this.buf.copy(next, 0, 0, this.pos)
-      this.buf = next
-    }
+    this.room(3 * n)
     const b = this.buf
     const start = this.pos
     if (n > 12) {
@@ -488,6 +523,38 @@ class Utf8Sink {
     }
     this.pos = p
   }
+  private room(n: number): void {
+    if (this.pos + n > this.buf.length) {
+      const next = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.pos + n))
+      this.buf.copy(next, 0, 0, this.pos)
+      this.buf = next
+    }
+  }
+  addBytes(src: Uint8Array): void {
+    const n = src.length
+    this.room(n)
+    const b = this.buf
+    let p = this.pos
+    for (let i = 0; i < n; i++) b[p++] = src[i]
+    this.pos = p
+  }
+  /** An ISO time from its second's prefix bytes and its ns (0..999,999,999): 9 digits and `Z`, quoted for JSON. */
+  addIso(prefix: Uint8Array, frac: number, quoted: boolean): void {
+    this.room(prefix.length + 12)
+    const b = this.buf
+    let p = this.pos
+    if (quoted) b[p++] = 0x22
+    for (let i = 0; i < prefix.length; i++) b[p++] = prefix[i]
+    for (let d = 8; d >= 0; d--) {
+      const q = Math.floor(frac / 10)
+      b[p + d] = 0x30 + (frac - q * 10)
+      frac = q
+    }
+    p += 9
+    b[p++] = 0x5a
+    if (quoted) b[p++] = 0x22
+    this.pos = p
+  }
   /** The bytes written so far (the sink is spent). */
   bytes(): Buffer {
     return this.buf.subarray(0, this.pos)
@@ -498,24 +565,36 @@ class Utf8Sink {
 export function ndjsonBytes(batch: A.RecordBatch, idx: Uint32Array | null, cols: readonly StoreColumn[]): Buffer {
   const n = idx ? idx.length : batch.numRows
   const {plans} = plan(batch, cols, 'json')
-  const prefixes = plans.map((p) => p.prefix)
-  const commaPrefixes = prefixes.map((p) => `,${p}`)
+  const prefixes = plans.map((p) => Buffer.from(p.prefix, 'utf8'))
+  const commaPrefixes = plans.map((p) => Buffer.from(`,${p.prefix}`, 'utf8'))
+  const time = plans.map((p) => isTimeColumn(p.col))
   const m = plans.length
-  const out = new Utf8Sink()
+  const out = new Utf8Sink(n * (m * 12 + 24))
+  const open = Buffer.from('{')
+  const close = Buffer.from('}\n')
   for (let lo = 0; lo < n; lo += WINDOW) {
     const hi = Math.min(n, lo + WINDOW)
-    const cells = plans.map((p) => columnCells(p.vec, p.col, idx, lo, hi, 'json'))
+    const cells = plans.map((p, c) => (time[c] ? null : columnCells(p.vec, p.col, idx, lo, hi, 'json')))
+    const times = plans.map((p, c) => (time[c] ? isoCells(p.vec, p.col, idx, lo, hi) : null))
     for (let k = 0; k < hi - lo; k++) {
       let first = true
-      out.add('{')
+      out.addBytes(open)
       for (let c = 0; c < m; c++) {
-        const v = cells[c][k]
-        if (v === undefined) continue
-        out.add(first ? prefixes[c] : commaPrefixes[c])
-        out.add(v)
+        const t = times[c]
+        if (t) {
+          const pre = t.prefix[k]
+          if (pre === undefined) continue
+          out.addBytes(first ? prefixes[c] : commaPrefixes[c])
+          out.addIso(pre, t.frac[k], true)
+        } else {
+          const v = cells[c]![k]
+          if (v === undefined) continue
+          out.addBytes(first ? prefixes[c] : commaPrefixes[c])
+          out.add(v)
+        }
         first = false
       }
-      out.add('}\n')
+      out.addBytes(close)
     }
   }
   return out.bytes()
@@ -525,19 +604,28 @@ export function ndjsonBytes(batch: A.RecordBatch, idx: Uint32Array | null, cols:
 export function csvBytes(batch: A.RecordBatch, idx: Uint32Array | null, cols: readonly StoreColumn[]): Buffer {
   const n = idx ? idx.length : batch.numRows
   const {plans, tail} = plan(batch, cols, 'csv')
-  const prefixes = plans.map((p) => p.prefix)
+  const prefixes = plans.map((p) => Buffer.from(p.prefix, 'utf8'))
+  const tailBytes = Buffer.from(tail, 'utf8')
+  const time = plans.map((p) => isTimeColumn(p.col))
   const m = plans.length
-  const out = new Utf8Sink()
+  const out = new Utf8Sink(n * (m * 8 + 16))
   for (let lo = 0; lo < n; lo += WINDOW) {
     const hi = Math.min(n, lo + WINDOW)
-    const cells = plans.map((p) => columnCells(p.vec, p.col, idx, lo, hi, 'csv'))
+    const cells = plans.map((p, c) => (time[c] ? null : columnCells(p.vec, p.col, idx, lo, hi, 'csv')))
+    const times = plans.map((p, c) => (time[c] ? isoCells(p.vec, p.col, idx, lo, hi) : null))
     for (let k = 0; k < hi - lo; k++) {
       for (let c = 0; c < m; c++) {
-        if (prefixes[c] !== '') out.add(prefixes[c])
-        const v = cells[c][k]
-        if (v !== undefined) out.add(v)
+        out.addBytes(prefixes[c])
+        const t = times[c]
+        if (t) {
+          const pre = t.prefix[k]
+          if (pre !== undefined) out.addIso(pre, t.frac[k], false)
+        } else {
+          const v = cells[c]![k]
+          if (v !== undefined) out.add(v)
+        }
       }
-      out.add(tail)
+      out.addBytes(tailBytes)
     }
   }
   return out.bytes()
