@@ -136,6 +136,37 @@ describe('slice at 1,000,000 rows', () => {
   }, 70_000)
 })
 
+describe('info, verify and slice on copies cut at every kind of place', () => {
+  it('inside the schema, a record header, a body, the end marker: exit 1, one line naming the file, no output file', async () => {
+    const msgs: {start: number; end: number; kind: string}[] = []
+    let pos = 0
+    for await (const m of messageStream(big)) {
+      msgs.push({start: pos, end: pos + m.bytes.byteLength, kind: m.framed.kind})
+      pos += m.bytes.byteLength
+    }
+    const rec = msgs.filter((m) => m.kind === 'record')
+    const cutsAt = {
+      schema: Math.floor(msgs[0].end / 2),
+      'record header': rec[3].start + 12,
+      body: rec[15].start + Math.floor((rec[15].end - rec[15].start) / 4),
+      'end marker': pos + 4,
+    }
+    const bytes = readFileSync(big)
+    for (const [name, at] of Object.entries(cutsAt)) {
+      const p = join(dir, `cut-${name.replace(' ', '-')}.arrow`)
+      writeFileSync(p, bytes.subarray(0, at))
+      const out = join(dir, `slice-of-${name.replace(' ', '-')}.arrow`)
+      for (const args of [['info', p], ['verify', p], ['slice', p, '-o', out]]) {
+        const r = await runCli(args, {timeoutMs: 60_000})
+        expect(r.code, `${args[0]} cut in the ${name}: ${r.stderr}`).toBe(1)
+        oneLine(r.stderr)
+        expect(r.stderr).toContain(p)
+      }
+      expect(existsSync(out)).toBe(false)
+    }
+  }, 400_000)
+})
+
 describe('replay() at 1,000,000 rows', () => {
   async function countFrames(path: string): Promise<number> {
     const h = await replay(path, {port: 0, speed: 'max', atEnd: 'close'})

@@ -40,7 +40,7 @@ export async function expandInputs(inputs: readonly string[]): Promise<string[]>
       const names = readdirSync(input)
         .filter((n) => n.endsWith('.arrow'))
         .sort()
-      if (names.length === 0) throw new MdrecError('E_USAGE', `${input}: a directory with no .arrow recording in it`)
+      if (names.length === 0) throw new MdrecError('E_USAGE', `${input}: is a directory with no .arrow recording in it; give .arrow files, a directory holding them, or a glob`)
       for (const n of names) add(join(input, n))
       continue
     }
