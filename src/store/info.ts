@@ -35,7 +35,7 @@ export interface RecordingInfo {
   complete: boolean
   columns: string[]
   /** Where the file is damaged or cut (the summary counts the rows before it); absent when sound. */
-  problem?: {path: string; offset: number; reason: string}
+  problem?: NonNullable<StreamEnd['problem']> & {path: string}
   /** A rotated run (several files sharing mdrec.run_id): its id. */
   runId?: string
   /** This file's index among its run's parts (mdrec.part). */
@@ -134,7 +134,7 @@ export function recordingProblem(info: RecordingInfo): Error | null {
     messages: 0,
     batches: damaged.batches,
     rows: damaged.rows,
-    problem: damaged.problem,
+    problem: (({path: _path, ...p}) => p)(damaged.problem),
   })
 }
 
