@@ -72,6 +72,47 @@ function asUsageError(err: unknown): unknown {
 let epipeInstalled = false
 
 /**
+ * Write to stdout honouring backpressure: resolves once the text is handed
+ * to the stream and the stream is below its high-water mark (recordings can
+ * be far larger than memory).
+ */
+export function writeStdout(s: string | Uint8Array): Promise<void> {
+  if (s.length === 0) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const ok = process.stdout.write(s, (err) => {
+      if (err) reject(err)
+    })
+    if (ok) resolve()
+    else process.stdout.once('drain', resolve)
+  })
+}
+
+/**
+ * Wait until everything written to `stream` has left the process (oclif ends
+ * an erroring command with process.exit, which drops what a pipe has not
+ * taken yet). Returns at once when nothing is pending or the stream is gone.
+ */
+export function drained(stream: NodeJS.WriteStream): Promise<void> {
+  if (stream.destroyed || stream.writableLength === 0) return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', check)
+      stream.off('close', done)
+      stream.off('error', done)
+      resolve()
+    }
+    const check = () => {
+      if (stream.writableLength === 0) done()
+    }
+    stream.on('drain', check)
+    stream.once('close', done)
+    stream.once('error', done)
+    // An empty write completes after everything queued before it.
+    stream.write('', () => check())
+  })
+}
+
+/**
  * Make an EPIPE on stdout (its reader closed the pipe, as `head` does) end
  * the process quietly with exit code 0 instead of an unhandled 'error'
  * event. Other stdout errors still surface. Safe to call more than once.
@@ -91,6 +132,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected flags!: Flags<T>
   protected args!: Args<T>
+  /** Every positional argument, in order (for commands with `strict = false` taking several files). */
+  protected positional: string[] = []
 
   public override async init(): Promise<void> {
     await super.init()
@@ -109,6 +152,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     }
     this.flags = parsed.flags as Flags<T>
     this.args = parsed.args as Args<T>
+    this.positional = (parsed.argv as unknown[]).map(String)
   }
 
   /**
@@ -118,6 +162,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
    */
   protected override async catch(err: Error & {exitCode?: number}): Promise<never> {
     const c = classifyError(err)
+    // oclif ends the process with process.exit: first let stdout drain, so
+    // every line a command printed reaches its reader (a pipe or a file).
+    await drained(process.stdout)
     if (c.kind === 'exit') throw err // this.exit(n) from run(): let oclif end the process
     if (c.kind === 'epipe') this.exit(0)
     try {
@@ -131,6 +178,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       process.stderr.write(`${line}\n`)
     }
     if (debugEnabled() && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`)
+    await drained(process.stdout)
+    await drained(process.stderr)
     // Throws ExitError: oclif's handler prints nothing for it and exits with c.exitCode.
     this.exit(c.exitCode)
   }

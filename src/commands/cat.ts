@@ -1,26 +1,42 @@
 import {Args, Flags} from '@oclif/core'
 
-import {BaseCommand} from '../cli/base.js'
+import {BaseCommand, writeStdout} from '../cli/base.js'
 import {columns as columnsFlag, timeSpec} from '../cli/flags.js'
 import {MdrecError} from '../errors.js'
 import {getFeed} from '../feeds/registry.js'
-import {csvHeader, csvLine, ndjsonLine, OUTPUT_FORMATS, type OutputFormat, TableFormatter} from '../store/format.js'
-import {openRecording, readRows, recordingStartNs, type RecordingFile} from '../store/reader.js'
+import {
+  batchDisplayCells,
+  csvBytes,
+  csvHeader,
+  ndjsonBytes,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+  TableFormatter,
+} from '../store/format.js'
+import {assertOneFeed, openInputs} from '../store/inputs.js'
+import {readBatches, recordingStartNs, type RecordingFile} from '../store/reader.js'
 import type {StoreColumn} from '../store/schema.js'
 import {resolveTimeSpec} from '../util/units.js'
+
+/** Rows formatted per step: bounds the text held in memory (~10 MB of NDJSON) between writes. */
+const ROWS_PER_WRITE = 16_384
 
 export default class Cat extends BaseCommand<typeof Cat> {
   static override summary = 'Print the rows of a recording as a table, NDJSON or CSV.'
   static override description =
-    'Streams the file: works on recordings larger than memory, and exits quietly when the reader closes the pipe (`| head`). Times are ISO-8601 UTC with ns; 64-bit integers print exactly; raw payloads print as base64.'
+    'Streams the file: works on recordings larger than memory, and exits quietly when the reader closes the pipe (`| head`). Times are ISO-8601 UTC with ns; 64-bit integers print exactly; raw payloads print as base64.\n\n' +
+    'Several files, a directory or a glob (quoted or not) print as one recording: the rotated parts of a run in order (by mdrec.run_id and mdrec.part), other files by start time. They must be of one feed. --from/--to offsets count from the first file\'s start.\n\n' +
+    'A damaged or cut file: every intact row is printed, then a one-line error names the file and byte offset, and the exit code is 1.'
   static override examples = [
     '<%= config.bin %> cat AAPL.arrow --limit 20',
     '<%= config.bin %> cat AAPL.arrow --format ndjson --symbol AAPL --from +5m --to +10m',
     '<%= config.bin %> cat AAPL.arrow --format csv --columns recv_ts,symbol,price,day_volume > ticks.csv',
+    "<%= config.bin %> cat 'day.*.arrow' --format ndjson",
     '<%= config.bin %> cat live.arrow --follow --format ndjson',
   ]
   static override enableJsonFlag = false
-  static override args = {file: Args.string({description: 'recording to print', required: true})}
+  static override strict = false
+  static override args = {file: Args.string({description: 'recording(s) to print: files, a directory or a glob', required: true})}
   static override flags = {
     format: Flags.string({char: 'f', description: 'output format', options: [...OUTPUT_FORMATS], default: 'table'}),
     symbol: Flags.string({char: 's', description: 'only this symbol (repeatable)', multiple: true}),
@@ -28,41 +44,67 @@ export default class Cat extends BaseCommand<typeof Cat> {
     to: timeSpec({description: 'end receive time (exclusive): ISO-8601 or +offset'}),
     limit: Flags.integer({char: 'n', description: 'print at most N rows', min: 0}),
     columns: columnsFlag({char: 'c', description: 'comma-separated columns to print (default: all for ndjson/csv, a summary for table)'}),
-    follow: Flags.boolean({char: 'F', description: 'keep printing rows as a live recording grows, until the recorder closes it or Ctrl-C'}),
+    follow: Flags.boolean({char: 'F', description: 'keep printing rows as a live recording (the last file) grows, until the recorder closes it or Ctrl-C'}),
   }
 
   public async run(): Promise<void> {
-    const file = await openRecording(this.args.file)
-    const cols = pickColumns(file, this.flags.columns, this.flags.format as OutputFormat)
-    const start = recordingStartNs(file)
+    const files = await openInputs(this.positional)
+    assertOneFeed(files, 'print')
+    const first = files[0]
+    const format = this.flags.format as OutputFormat
+    const cols = pickColumns(first, this.flags.columns, format)
+    const start = recordingStartNs(first)
     const from = this.flags.from && resolveTimeSpec(this.flags.from, start)
     const to = this.flags.to && resolveTimeSpec(this.flags.to, start)
     const limit = this.flags.limit ?? Number.POSITIVE_INFINITY
-    const format = this.flags.format as OutputFormat
-    const table = format === 'table' ? new TableFormatter(cols, this.flags.follow ? 20 : 200) : null
-    let chunk = format === 'csv' ? csvHeader(cols) : ''
-    let n = 0
     const follow = this.flags.follow
+    const table = format === 'table' ? new TableFormatter(cols, follow ? 20 : 200) : null
+    let pending: string | Buffer = format === 'csv' ? csvHeader(cols) : ''
+    let n = 0
     const stop = new AbortController()
     const onSignal = () => stop.abort()
     if (follow) {
       process.once('SIGINT', onSignal)
       process.once('SIGTERM', onSignal)
     }
-    if (limit > 0) {
-      for await (const row of readRows(file, {from, to, symbols: this.flags.symbol, follow, signal: stop.signal})) {
-        chunk += table ? table.push(row) : format === 'csv' ? csvLine(row, cols) : ndjsonLine(row, cols)
-        // following: print each batch as it lands rather than waiting for 64 KiB
-        if (chunk.length > 65536 || (follow && chunk.length > 0)) {
-          await write(chunk)
-          chunk = ''
+    try {
+      for (let f = 0; f < files.length && n < limit; f++) {
+        const opts = {from, to, symbols: this.flags.symbol, follow: follow && f === files.length - 1, signal: stop.signal}
+        for await (const {batch, idx} of readBatches(files[f], opts)) {
+          const rows = idx ? idx.length : batch.numRows
+          for (let lo = 0; lo < rows && n < limit; lo += ROWS_PER_WRITE) {
+            const hi = Math.min(rows, lo + ROWS_PER_WRITE, lo + (limit - n))
+            const sel = idx ? idx.subarray(lo, hi) : lo === 0 && hi === rows ? null : range(lo, hi)
+            if (table) {
+              let text = pending as string
+              for (const cells of batchDisplayCells(batch, sel, cols)) text += table.pushDisplayCells(cells)
+              pending = text
+            } else {
+              if (pending.length > 0) await writeStdout(pending) // the CSV header
+              pending = format === 'csv' ? csvBytes(batch, sel, cols) : ndjsonBytes(batch, sel, cols)
+            }
+            n += hi - lo
+            if (pending.length > 0) {
+              await writeStdout(pending)
+              pending = ''
+            }
+          }
+          if (n >= limit) break
         }
-        if (++n >= limit) break
       }
+    } finally {
+      // Whatever was formatted goes out before an error is reported: the rows
+      // printed are exactly the rows the error calls intact.
+      await writeStdout(pending)
+      if (table) await writeStdout(table.end())
     }
-    if (table) chunk += table.end()
-    await write(chunk)
   }
+}
+
+function range(lo: number, hi: number): Uint32Array {
+  const out = new Uint32Array(hi - lo)
+  for (let i = 0; i < out.length; i++) out[i] = lo + i
+  return out
 }
 
 function pickColumns(file: RecordingFile, wanted: string[] | undefined, format: OutputFormat): StoreColumn[] {
@@ -82,16 +124,4 @@ function pickColumns(file: RecordingFile, wanted: string[] | undefined, format: 
     display = file.feedColumns.slice(0, 6).map((c) => c.name)
   }
   return ['recv_ts', 'symbol', 'kind', ...display].filter((n) => byName.has(n)).map((n) => byName.get(n)!)
-}
-
-/** Write to stdout honouring backpressure (recordings can be far larger than memory). */
-function write(s: string): Promise<void> {
-  if (s === '') return Promise.resolve()
-  return new Promise((resolve, reject) => {
-    const ok = process.stdout.write(s, (err) => {
-      if (err) reject(err)
-    })
-    if (ok) resolve()
-    else process.stdout.once('drain', resolve)
-  })
 }

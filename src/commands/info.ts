@@ -1,24 +1,39 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
-import {openRecording} from '../store/reader.js'
-import {recordingInfo, type RecordingInfo} from '../store/info.js'
+import {groupRuns, openInputs} from '../store/inputs.js'
+import {recordingProblem, runInfo, type RecordingInfo} from '../store/info.js'
 import {formatBytes, formatDuration} from '../util/units.js'
 
 export default class Info extends BaseCommand<typeof Info> {
   static override summary = 'Summarise recordings: feed, time span, rows by kind and symbol, gaps, size, compression.'
-  static override description = 'Reads each file once, streaming. With --json, prints a JSON array with one object per file.'
-  static override examples = ['<%= config.bin %> info AAPL.arrow', '<%= config.bin %> info a.arrow b.arrow --json']
+  static override description =
+    'Reads each file once, streaming. Files, directories and globs (quoted or not) are accepted; the rotated parts of one run (same mdrec.run_id) are summarised together, in order, with a line per part. With --json, prints a JSON array with one object per recording (a run has `parts`).\n\n' +
+    'A damaged or cut file is summarised up to the damage; the exit code is then 1, with a one-line error naming the file and byte offset.'
+  static override examples = [
+    '<%= config.bin %> info AAPL.arrow',
+    '<%= config.bin %> info a.arrow b.arrow --json',
+    "<%= config.bin %> info 'day.*.arrow'",
+  ]
   static override strict = false
-  static override args = {file: Args.string({description: 'recording(s) to summarise', required: true})}
+  static override args = {file: Args.string({description: 'recording(s) to summarise: files, directories or globs', required: true})}
 
   public async run(): Promise<RecordingInfo[]> {
-    const {argv} = await this.parse(Info)
+    const files = await openInputs(this.positional)
     const out: RecordingInfo[] = []
-    for (const path of argv as string[]) {
-      const info = await recordingInfo(await openRecording(path))
+    let problem: Error | null = null
+    for (const run of groupRuns(files)) {
+      const info = await runInfo(run)
       out.push(info)
+      problem ??= recordingProblem(info)
       if (!this.jsonEnabled()) this.log(render(info))
+    }
+    if (problem) {
+      if (this.jsonEnabled()) {
+        this.logJson(out)
+        this.exit(1)
+      }
+      throw problem
     }
     return out
   }
@@ -33,7 +48,7 @@ function top(rec: Record<string, number>, n: number): string {
 
 function render(i: RecordingInfo): string {
   const lines = [
-    `${i.path}`,
+    i.parts ? `run ${i.runId ?? '?'}: ${i.parts.length} files` : `${i.path}`,
     `  feed          ${i.feed}  ${i.endpoint}`,
     `  subscriptions ${i.subscriptions.join(' ') || '(none)'}`,
     `  format        version ${i.formatVersion}, written by mdrec ${i.toolVersion}, raw ${i.rawMode}${i.complete ? '' : ', not closed (no end-of-stream marker: live, or the recorder stopped abruptly)'}`,
@@ -43,5 +58,12 @@ function render(i: RecordingInfo): string {
     `  gaps          ${i.gaps}${i.gaps ? ` (${formatDuration(i.gapMs)} disconnected)` : ''}, rejects ${i.rejects}`,
     `  size          ${formatBytes(i.bytesOnDisk)} on disk in ${i.batches} batches, ${i.rows ? (i.bytesOnDisk / i.rows).toFixed(1) : '-'} B/row, compression ${i.compressionRatio.toFixed(1)}x, ${i.rawRows} rows keep raw payloads`,
   ]
+  if (i.problem) lines.push(`  DAMAGED       ${i.problem.path} at byte ${i.problem.offset} (${i.problem.reason}); the counts above are the rows before it`)
+  if (i.parts) {
+    lines.push('  parts')
+    for (const p of i.parts) {
+      lines.push(`    ${p.path}  part ${p.part ?? '-'}  ${p.rows} rows  ${p.firstRow ?? '-'} → ${p.lastRow ?? '-'}${p.complete ? '' : '  not closed'}${p.problem ? '  DAMAGED' : ''}`)
+    }
+  }
   return lines.join('\n')
 }

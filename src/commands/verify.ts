@@ -2,48 +2,64 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
 import {MdrecError} from '../errors.js'
+import {stalePartials} from '../store/atomic.js'
+import {expandInputs} from '../store/inputs.js'
 import {defaultRepairPath, repairRecording, verifyRecording, type VerifyResult} from '../store/verify.js'
 
+export type VerifyReport = VerifyResult & {out?: string; stalePartials: string[]}
+
 export default class Verify extends BaseCommand<typeof Verify> {
-  static override summary = 'Check every batch of a recording; with --repair, write a valid copy holding every complete batch.'
+  static override summary = 'Check every batch of recordings; with --repair, write a valid copy holding every complete batch.'
   static override description =
-    'Exit code 0 when the file is sound, 1 when it is damaged or truncated (the report names the first bad byte and how many rows are intact). --repair never touches the original.'
+    'Checks each file given (files, directories or globs, quoted or not) and reports each. Exit code 0 when every file is sound, 1 when any is damaged or truncated (the report names the first bad byte and how many rows are intact). With --json: one object for one file, an array for several.\n\n' +
+    '--repair writes a valid copy of each damaged or unclosed file (no end-of-stream marker; a sound, closed file needs none) and never touches the original. The exit code is still 1 when an original was damaged, even though the repair succeeded, so scripts notice the damage; an unclosed but sound file exits 0.\n\n' +
+    'Also reports temporaries left by a killed mdrec (`<file>.<pid>.mdrec-partial`, `<file>.compact-tmp`), which can be deleted.'
   static override examples = [
     '<%= config.bin %> verify AAPL.arrow',
+    "<%= config.bin %> verify 'day.*.arrow'",
     '<%= config.bin %> verify AAPL.arrow --repair',
     '<%= config.bin %> verify AAPL.arrow --repair --out fixed.arrow',
   ]
-  static override args = {file: Args.string({description: 'recording to check', required: true})}
+  static override strict = false
+  static override args = {file: Args.string({description: 'recording(s) to check: files, directories or globs', required: true})}
   static override flags = {
-    repair: Flags.boolean({description: 'write a valid copy with every complete batch (to --out, default <name>.repaired.arrow)'}),
-    out: Flags.string({char: 'o', description: 'path of the repaired copy (never overwritten)', dependsOn: ['repair']}),
+    repair: Flags.boolean({
+      description: 'write a valid copy of each damaged file with every complete batch (to --out, default <name>.repaired.arrow); exit code 1 still says the original was damaged',
+    }),
+    out: Flags.string({char: 'o', description: 'path of the repaired copy (never overwritten; one input file only)', dependsOn: ['repair']}),
   }
 
-  public async run(): Promise<VerifyResult & {out?: string}> {
-    const {file} = this.args
-    if (this.flags.repair) {
-      const out = this.flags.out ?? defaultRepairPath(file)
-      const r = await repairRecording(file, out)
-      if (!this.jsonEnabled()) {
-        this.log(describe(r))
-        this.log(`repaired: wrote ${r.rowsIntact} rows in ${r.batches} batches to ${r.out}`)
-      }
-      return r
+  public async run(): Promise<VerifyReport | VerifyReport[]> {
+    const paths = await expandInputs(this.positional)
+    if (this.flags.out && paths.length > 1) {
+      throw new MdrecError('E_USAGE', `--out names one repaired copy, but ${paths.length} files were given; leave --out out to write <name>.repaired.arrow beside each`)
     }
-    const r = await verifyRecording(file)
-    if (!this.jsonEnabled()) this.log(describe(r))
-    if (!r.ok) {
+    const reports: VerifyReport[] = []
+    let firstBad: VerifyReport | undefined
+    for (const path of paths) {
+      let r: VerifyReport = {...(await verifyRecording(path)), stalePartials: stalePartials(path)}
+      const damaged = !r.ok
+      if ((damaged || !r.complete) && this.flags.repair) r = {...(await repairRecording(path, this.flags.out ?? defaultRepairPath(path))), stalePartials: r.stalePartials}
+      reports.push(r)
+      if (damaged) firstBad ??= r
+      if (!this.jsonEnabled()) this.log(describe(r))
+    }
+    const result = paths.length === 1 && this.positional.length === 1 ? reports[0] : reports
+    if (firstBad) {
       if (this.jsonEnabled()) {
-        this.logJson(r)
+        this.logJson(result)
         this.exit(1)
       }
-      throw new MdrecError('E_TRUNCATED', `${file}: damaged at byte ${r.problem!.offset}; run \`mdrec verify --repair ${file}\``)
+      const bad = reports.filter((r) => !r.ok).length
+      const more = bad > 1 ? ` (and ${bad - 1} more damaged file${bad > 2 ? 's' : ''})` : ''
+      const next = firstBad.out ? `a repaired copy is at ${firstBad.out}` : `run \`mdrec verify --repair ${firstBad.path}\``
+      throw new MdrecError('E_TRUNCATED', `${firstBad.path}: damaged at byte ${firstBad.problem?.offset ?? firstBad.validBytes}${more}; ${next}`)
     }
-    return r
+    return result
   }
 }
 
-function describe(r: VerifyResult): string {
+function describe(r: VerifyReport): string {
   const head = r.ok ? 'ok' : 'DAMAGED'
   const lines = [
     `${r.path}: ${head}: ${r.rowsIntact} rows in ${r.batches} complete batches, ${r.validBytes} of ${r.sizeBytes} bytes sound`,
@@ -51,5 +67,7 @@ function describe(r: VerifyResult): string {
   if (r.problem) lines.push(`  first bad byte: ${r.problem.offset} (${r.problem.reason})`)
   if (!r.complete && !r.problem) lines.push('  no end-of-stream marker: still being written, or the recorder stopped abruptly (every batch is readable)')
   if (r.trailingBytes) lines.push(`  ${r.trailingBytes} bytes after the end-of-stream marker are ignored`)
+  for (const p of r.stalePartials) lines.push(`  a temporary from a killed run: ${p}; delete it`)
+  if (r.out) lines.push(`repaired: wrote ${r.rowsIntact} rows in ${r.batches} batches to ${r.out}`)
   return lines.join('\n')
 }

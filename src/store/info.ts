@@ -1,7 +1,7 @@
 import type * as A from 'apache-arrow'
 
 import {nsToIso} from '../util/time.js'
-import {readBatches, type RecordingFile, type StreamEnd, timestampAt} from './reader.js'
+import {readBatches, type RecordingFile, type StreamEnd, timestampAt, truncatedError} from './reader.js'
 import type {RecordingMeta} from './schema.js'
 
 export interface RecordingInfo {
@@ -34,9 +34,21 @@ export interface RecordingInfo {
   /** The end-of-stream marker is present (closed by the recorder). */
   complete: boolean
   columns: string[]
+  /** Where the file is damaged or cut (the summary counts the rows before it); absent when sound. */
+  problem?: NonNullable<StreamEnd['problem']> & {path: string}
+  /** A rotated run (several files sharing mdrec.run_id): its id. */
+  runId?: string
+  /** This file's index among its run's parts (mdrec.part). */
+  part?: number
+  /** A run's files, in order, each summarised (only for a run of several files). */
+  parts?: RecordingInfo[]
 }
 
-/** Scan a whole recording once (streaming) and summarise it. */
+/**
+ * Scan a whole recording once (streaming) and summarise it. A damaged or cut
+ * file is summarised up to the damage, which `problem` names (see
+ * recordingProblem for the error to report).
+ */
 export async function recordingInfo(file: RecordingFile): Promise<RecordingInfo> {
   const meta: RecordingMeta = file.meta
   const byKind = new Map<string, number>()
@@ -51,7 +63,7 @@ export async function recordingInfo(file: RecordingFile): Promise<RecordingInfo>
   const onMessage = (_f: unknown, bytes: Uint8Array) => {
     uncompressed += bodyUncompressedBytes(_f as Parameters<typeof bodyUncompressedBytes>[0], bytes)
   }
-  for await (const {batch} of readBatches(file, {onMessage, onEnd: (e) => (end = e)})) {
+  for await (const {batch} of readBatches(file, {onMessage, onEnd: (e) => (end = e), onTruncated: 'stop'})) {
     const n = batch.numRows
     rows += n
     const ts = batch.getChildAt(0)!.data[0]
@@ -106,6 +118,70 @@ export async function recordingInfo(file: RecordingFile): Promise<RecordingInfo>
     compressionRatio: headerAndBodies > 0 ? uncompressed / headerAndBodies : 0,
     complete: e?.eos ?? false,
     columns: file.columns.map((c) => c.name),
+    ...(e?.problem ? {problem: {path: file.path, ...e.problem}} : {}),
+    ...(meta.runId === undefined ? {} : {runId: meta.runId}),
+    ...(meta.part === undefined ? {} : {part: meta.part}),
+  }
+}
+
+/** The error a damaged recording reports (the same one line `mdrec cat` gives), or null when sound. */
+export function recordingProblem(info: RecordingInfo): Error | null {
+  const damaged = info.problem ? info : info.parts?.find((p) => p.problem)
+  if (!damaged?.problem) return null
+  return truncatedError(damaged.problem.path, {
+    eos: false,
+    validEnd: damaged.problem.offset,
+    messages: 0,
+    batches: damaged.batches,
+    rows: damaged.rows,
+    problem: (({path: _path, ...p}) => p)(damaged.problem),
+  })
+}
+
+/**
+ * Summarise the files of one rotated run (in order) as one recording, with
+ * each file's own summary in `parts`. One file: its summary as it is.
+ */
+export async function runInfo(files: readonly RecordingFile[]): Promise<RecordingInfo> {
+  const parts: RecordingInfo[] = []
+  for (const f of files) parts.push(await recordingInfo(f))
+  if (parts.length === 1) return parts[0]
+  const first = parts[0]
+  const last = parts.at(-1)!
+  const sum = (k: 'rows' | 'rawRows' | 'gaps' | 'gapMs' | 'rejects' | 'batches' | 'bytesOnDisk' | 'uncompressedBytes') =>
+    parts.reduce((a, p) => a + p[k], 0)
+  const merge = (k: 'rowsByKind' | 'rowsBySymbol') => {
+    const m = new Map<string, number>()
+    for (const p of parts) for (const [name, n] of Object.entries(p[k])) m.set(name, (m.get(name) ?? 0) + n)
+    return Object.fromEntries([...m].sort((a, b) => b[1] - a[1]))
+  }
+  const firsts = parts.map((p) => p.firstRow).filter((t): t is string => t !== null)
+  const lasts = parts.map((p) => p.lastRow).filter((t): t is string => t !== null)
+  const firstRow = firsts.length ? firsts.reduce((a, b) => (b < a ? b : a)) : null
+  const lastRow = lasts.length ? lasts.reduce((a, b) => (b > a ? b : a)) : null
+  const bytes = sum('bytesOnDisk')
+  const uncompressed = sum('uncompressedBytes')
+  const problem = parts.find((p) => p.problem)?.problem
+  return {
+    ...first,
+    endTime: last.endTime,
+    firstRow,
+    lastRow,
+    durationMs: firstRow && lastRow ? (Date.parse(lastRow) - Date.parse(firstRow)) : 0,
+    rows: sum('rows'),
+    rowsByKind: merge('rowsByKind'),
+    rowsBySymbol: merge('rowsBySymbol'),
+    rawRows: sum('rawRows'),
+    gaps: sum('gaps'),
+    gapMs: sum('gapMs'),
+    rejects: sum('rejects'),
+    batches: sum('batches'),
+    bytesOnDisk: bytes,
+    uncompressedBytes: uncompressed,
+    compressionRatio: bytes > 0 ? uncompressed / bytes : 0,
+    complete: parts.every((p) => p.complete),
+    ...(problem ? {problem} : {}),
+    parts,
   }
 }
 

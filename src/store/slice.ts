@@ -35,10 +35,15 @@ export interface SliceResult {
  * `partialPath(out)` and linked to `out` only when complete: a killed slice
  * leaves no `out`, and the next run removes its stale temporary. `seq` is
  * numbered anew from 0. Throws E_EXISTS when `out` exists (before any work,
- * and again atomically at the end).
+ * and again atomically at the end). Several inputs (the parts of one run,
+ * in order, of one feed: see store/inputs.ts) are read one after the other
+ * into the one output.
  */
-export async function sliceRecording(input: string, out: string, opts: SliceOptions = {}): Promise<SliceResult> {
-  const file = await openRecording(input)
+export async function sliceRecording(input: string | readonly string[], out: string, opts: SliceOptions = {}): Promise<SliceResult> {
+  const inputs = typeof input === 'string' ? [input] : input
+  const files = []
+  for (const p of inputs) files.push(await openRecording(p))
+  const file = files[0]
   if (opts.from !== undefined && opts.to !== undefined && opts.to <= opts.from) {
     throw new MdrecError('E_USAGE', `--to (${nsToIso(opts.to)}) must be after --from (${nsToIso(opts.from)})`)
   }
@@ -53,11 +58,13 @@ export async function sliceRecording(input: string, out: string, opts: SliceOpti
   const filter = {from: opts.from, to: opts.to, symbols: opts.symbols}
   let rows = 0
   let last: bigint | undefined
-  for await (const {batch, idx} of readBatches(file, filter)) {
-    const n = idx ? idx.length : batch.numRows
-    const t = batch.getChildAt(0)!.data[0]
-    last = (t.values as BigInt64Array)[t.offset + (idx ? idx[n - 1] : n - 1)]
-    rows += n
+  for (const f of files) {
+    for await (const {batch, idx} of readBatches(f, filter)) {
+      const n = idx ? idx.length : batch.numRows
+      const t = batch.getChildAt(0)!.data[0]
+      last = (t.values as BigInt64Array)[t.offset + (idx ? idx[n - 1] : n - 1)]
+      rows += n
+    }
   }
   const tmp = partialPath(out)
   const w = RecordingWriter.create(
@@ -71,7 +78,8 @@ export async function sliceRecording(input: string, out: string, opts: SliceOpti
         // a slice is numbered from 0: no longer one part of its run's numbered stream (run_id stays, as provenance)
         part: undefined,
         derivedFrom: JSON.stringify({
-          file: input,
+          file: inputs[0],
+          ...(inputs.length > 1 ? {files: inputs} : {}),
           from: opts.from === undefined ? null : nsToIso(opts.from),
           to: opts.to === undefined ? null : nsToIso(opts.to),
           symbols: opts.symbols ?? null,
@@ -84,12 +92,14 @@ export async function sliceRecording(input: string, out: string, opts: SliceOpti
   )
   try {
     let left = rows
-    for await (const {batch, idx} of readBatches(file, filter)) {
-      const n = idx ? idx.length : batch.numRows
-      if (n <= left) w.appendBatch(batch, idx)
-      else w.appendBatch(batch, (idx ?? Uint32Array.from({length: n}, (_, k) => k)).subarray(0, left))
-      left -= Math.min(n, left)
-      if (left === 0) break
+    copy: for (const f of files) {
+      for await (const {batch, idx} of readBatches(f, filter)) {
+        const n = idx ? idx.length : batch.numRows
+        if (n <= left) w.appendBatch(batch, idx)
+        else w.appendBatch(batch, (idx ?? Uint32Array.from({length: n}, (_, k) => k)).subarray(0, left))
+        left -= Math.min(n, left)
+        if (left === 0) break copy
+      }
     }
     const stats = await w.close()
     commitPartial(tmp, out, {overwrite: false, flag: '--out'})

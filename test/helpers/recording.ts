@@ -1,16 +1,13 @@
 import {yahooCodec} from '../../src/feeds/yahoo/adapter.js'
 import {syntheticYahooTape} from '../../src/feeds/yahoo/synthetic.js'
 import type {PricingData} from '../../src/feeds/yahoo/types.js'
+import type {RecordingMeta} from '../../src/store/schema.js'
 import {RecordingWriter, type WriterOptions} from '../../src/store/writer.js'
 
-/** Write a Yahoo recording of `frames` synthetic ticks straight through the store (no network). */
-export async function makeYahooRecording(
-  path: string,
-  frames: number,
-  opts: {symbols?: number | string[]; seed?: number; writer?: WriterOptions; meanGapMs?: number} = {},
-): Promise<{sent: {recv_ts: bigint; data: PricingData}[]}> {
+/** A writer for a Yahoo (v2) recording with test metadata (`meta` overrides it). */
+export function createYahooWriter(path: string, writer: WriterOptions = {}, meta: Partial<RecordingMeta> = {}): RecordingWriter {
   const codec = yahooCodec('v2')
-  const w = RecordingWriter.create(
+  return RecordingWriter.create(
     path,
     {
       meta: {
@@ -21,12 +18,22 @@ export async function makeYahooRecording(
         toolVersion: 'test',
         startTime: '2025-11-24T10:40:00.000000000Z',
         rawMode: 'auto',
+        ...meta,
       },
       exchTsUnit: codec.exchTsUnit,
       columns: codec.columns,
     },
-    {flushIntervalMs: 0, ...opts.writer},
+    {flushIntervalMs: 0, ...writer},
   )
+}
+
+/** Write a Yahoo recording of `frames` synthetic ticks straight through the store (no network). */
+export async function makeYahooRecording(
+  path: string,
+  frames: number,
+  opts: {symbols?: number | string[]; seed?: number; writer?: WriterOptions; meanGapMs?: number} = {},
+): Promise<{sent: {recv_ts: bigint; data: PricingData}[]}> {
+  const w = createYahooWriter(path, opts.writer)
   const sent: {recv_ts: bigint; data: PricingData}[] = []
   for (const f of syntheticYahooTape({frames, symbols: opts.symbols ?? 5, seed: opts.seed, meanGapMs: opts.meanGapMs})) {
     const {id, time, ...fields} = f.data
