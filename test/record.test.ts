@@ -9,6 +9,7 @@ import {encodeFrame} from '../src/feeds/yahoo/codec.js'
 import {YahooServer} from '../src/feeds/yahoo/server.js'
 import type {PricingData} from '../src/feeds/yahoo/types.js'
 import type {RowView} from '../src/feeds/types.js'
+import {Recorder} from '../src/record/recorder.js'
 import {openRecording, readRows} from '../src/store/reader.js'
 import {closedPort} from './helpers/ports.js'
 import {BIN, runCli} from './helpers/cli.js'
@@ -290,6 +291,36 @@ describe('mdrec record against a local Yahoo feed', () => {
     expect(r.stderr).toMatch(/invalid duration "30": a bare number is ambiguous \(30s or 30m\?\), add a unit/)
     const help = await runCli(['record', '--help'])
     expect(help.stdout.replace(/\s+/g, ' ')).toMatch(/a unit is required, since a bare 30 could mean 30s or 30m/)
+  })
+
+  it('stats() counts every row once while recording, while files close and after the stop (50,000 rows, rotated files)', async () => {
+    const feed = await TestFeed.start(SYMS)
+    cleanups.push(() => feed.server.close())
+    const dir = tmp()
+    const rec = await Recorder.start({symbols: SYMS, url: feed.server.url(2), out: join(dir, 's.arrow'), rotate: {kind: 'size', bytes: 16 * 1024}, flushIntervalMs: 20})
+    cleanups.push(() => void rec.stop().catch(() => {}))
+    await feed.waitForSubscribe()
+    let last = 0
+    const t0 = Date.now()
+    while (feed.sent.length < 50_000 && Date.now() - t0 < 60_000) {
+      for (let i = 0; i < 2000; i++) feed.publishNext()
+      await feed.drained()
+      const rows = rec.stats().rows
+      expect(rows).toBeGreaterThanOrEqual(last) // never counted twice then dropped, nor the other way
+      expect(rows).toBeLessThanOrEqual(feed.sent.length)
+      last = rows
+    }
+    for (let i = 0; i < 500 && rec.stats().rows < feed.sent.length; i++) await sleep(10)
+    const summary = await rec.stop()
+    const after = rec.stats()
+    expect(summary.rows).toBe(feed.sent.length)
+    expect(after.rows).toBe(summary.rows) // the bar's last frame is drawn from this
+    expect(after.bytesWritten).toBe(summary.bytesWritten)
+    expect(summary.files.length, JSON.stringify(summary)).toBeGreaterThan(3)
+    // `bytes` is the finished files' size (after compaction); `bytesWritten` what was written while recording
+    expect(summary.bytes).toBe(summary.files.reduce((n, f) => n + statSync(f).size, 0))
+    expect(summary.bytesWritten).toBeGreaterThan(0)
+    expect(summary).toMatchObject({connected: true, failedAttempts: 0, lastError: null, gaps: 0})
   })
 
   it('rotates by size with no row lost or duplicated at the seams', async () => {

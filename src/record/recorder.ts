@@ -415,7 +415,13 @@ function validateUrl(url: string): void {
   parseFeedUrl(url, '--url')
 }
 
-/** Record until the duration ends, the signal aborts, or a fatal error. */
+/**
+ * Record until the duration ends, the signal aborts, or a fatal error
+ * (rejects with an MdrecError). A feed that was never reachable is not an
+ * error here: the summary has `connected: false`, `failedAttempts` and
+ * `lastError`, and the file holds one gap row covering the run (the CLI
+ * turns that into exit 1).
+ */
 export async function record(opts: RecordOptions): Promise<RecordSummary> {
   const r = await Recorder.start(opts)
   return r.done
