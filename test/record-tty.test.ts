@@ -132,11 +132,11 @@ describe('mdrec record on a terminal', () => {
     expect(rows.length).toBe(summaryRows)
   })
 
-  it('without --duration: no empty bar, and elapsed is not glued to anything', async () => {
+  it('without --duration, on an 80-column terminal: no empty bar, the line cut to the width, the Ctrl-C message whole', async () => {
     const feed = await TestFeed.start(['NVDA'])
     cleanups.push(() => feed.server.close())
     const out = join(mkdtempSync(join(tmpdir(), 'mdrec-tty-')), 'tty2.arrow')
-    const s = recordInPty(['NVDA', '--url', feed.server.url(2), '--out', out])
+    const s = recordInPty(['NVDA', '--url', feed.server.url(2), '--out', out], 80)
     await feed.waitForSubscribe()
     feed.publishNext()
     await s.waitFor(/\b1 row\b/)
@@ -146,6 +146,8 @@ describe('mdrec record on a terminal', () => {
     expect(bars[0]).not.toMatch(/░{5,}/) // a bar that can never fill is not drawn
     expect(bars[0]).toMatch(/^\d+(?:\.\d)?(?:ms|s) \|/)
     expect(bars[0]).toMatch(/\b1 row\b/)
+    expect(bars[0].length).toBeLessThan(80) // cut, not wrapped onto a second line
+    expect(shown).toMatch(/^SIGINT: finishing\b.*\bat once\)$/m)
     expect(shown).toMatch(/^recorded 1 row of 1 symbol\b/m)
   })
 

@@ -163,8 +163,8 @@ function startStatusLines(recorder: Recorder, say: (l: string) => void): {stop()
  * which SingleBar cannot: text written past a bar lands on the bar's line.
  * The line is built by our own format function (cli-progress's `{total}`
  * and `{value}` tokens are its own, so payload keys of those names are
- * shadowed) and cut to the terminal's width, so it never wraps; wrapping
- * stays on for the lines printed above it.
+ * shadowed) and cut short of the terminal's width, so it never wraps;
+ * wrapping stays on for the lines printed above it.
  */
 class StatusBar {
   private readonly multi: cliProgress.MultiBar
@@ -185,7 +185,9 @@ class StatusBar {
           const s = payload.stats
           // Without --duration the bar could never fill: no bar, only the figures.
           const fill = s.durationMs === null ? '' : `${cliProgress.Format.BarFormat(params.progress, options)} `
-          return truncate(fill + statusText(s), params.maxWidth - 1)
+          // 3 columns short of the width: the terminal echoes a typed Ctrl-C as `^C` after the
+          // line, and two characters past the last column would wrap and leave a stale frame
+          return truncate(fill + statusText(s), params.maxWidth - 3)
         },
       },
       cliProgress.Presets.shades_classic,
