@@ -9,7 +9,9 @@ import {encodeFrame} from '../src/feeds/yahoo/codec.js'
 import {YahooServer} from '../src/feeds/yahoo/server.js'
 import type {PricingData} from '../src/feeds/yahoo/types.js'
 import type {RowView} from '../src/feeds/types.js'
+import {Recorder} from '../src/record/recorder.js'
 import {openRecording, readRows} from '../src/store/reader.js'
+import {closedPort} from './helpers/ports.js'
 import {BIN, runCli} from './helpers/cli.js'
 import {expectPolarsAgrees} from './helpers/polars.js'
 import {TestFeed, sleep} from './helpers/feed.js'
@@ -196,6 +198,8 @@ describe('mdrec record against a local Yahoo feed', () => {
     const summary = JSON.parse(r.stdout)
     expect(summary.reconnects).toBe(5)
     expect(summary.gaps).toBe(5)
+    expect(summary.failedAttempts).toBeGreaterThan(0) // the refusal
+    expect(summary.lastError).toMatch(/closed by the feed|cannot connect/)
     const rows = await rowsOf(out)
     expect(tickData(rows)).toEqual(sent.map(strip))
     const gaps = rows.filter((x) => x.kind === 'gap').map((x) => JSON.parse(x.info!))
@@ -208,6 +212,115 @@ describe('mdrec record against a local Yahoo feed', () => {
     expect(Math.max(...gaps.map((g) => g.duration_ms))).toBeGreaterThan(1400)
     // gap rows sit in time order among the ticks
     for (let i = 1; i < rows.length; i++) expect(rows[i].recv_ts >= rows[i - 1].recv_ts).toBe(true)
+  })
+
+  it('offline (nothing listens): one gap row covering the whole run, attempts counted, the reason shown, exit 1, file kept', async () => {
+    const port = await closedPort()
+    const out = join(tmp(), 'offline.arrow')
+    const t0 = Date.now()
+    const rec = startRecorder(['AAPL', '--url', `ws://127.0.0.1:${port}/?version=2`, '--out', out, '--duration', '1500ms', '--reconnect-min', '50ms', '--reconnect-max', '200ms'])
+    const r = await rec.out
+    const t1 = Date.now()
+    expect(r.code, r.stderr).toBe(1)
+    // the reason, once (repeats of the same failure are counted, not printed)
+    expect(r.stderr.match(/^connection: cannot connect: ECONNREFUSED 127\.0\.0\.1:\d+; retrying in \d+ ms$/gm)).toHaveLength(1)
+    const err = new RegExp(`^Error: never connected to ws://127\\.0\\.0\\.1:${port}/\\?version=2 \\((\\d+) failed attempts; last: cannot connect: ECONNREFUSED 127\\.0\\.0\\.1:${port}\\); the recording ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} holds a gap row covering the outage \\([\\d.]+s\\)$`, 'm')
+    expect(r.stderr).toMatch(err)
+    const attempts = Number(err.exec(r.stderr)![1])
+    expect(attempts).toBeGreaterThanOrEqual(3)
+    expect(r.stdout).toMatch(new RegExp(`^  reconnects  0 \\(${attempts} failed attempts\\), gaps 1, rejects 0$`, 'm'))
+    expect(r.stdout).toMatch(/^recorded 1 row of 0 symbols in /m)
+    // the file is kept, complete, and its one row is the outage: from the start to the stop
+    const v = JSON.parse((await runCli(['verify', out, '--json'])).stdout)
+    expect(v.ok).toBe(true)
+    const rows = await rowsOf(out)
+    expect(rows.map((x) => x.kind)).toEqual(['gap'])
+    const g = JSON.parse(rows[0].info!)
+    expect(g).toMatchObject({reason: `before the first connection: cannot connect: ECONNREFUSED 127.0.0.1:${port}`, attempts, until_stop: true})
+    expect(g.duration_ms).toBeGreaterThanOrEqual(1450)
+    expect(Date.parse(g.start)).toBeGreaterThanOrEqual(t0 - 1000)
+    expect(Date.parse(g.end)).toBeLessThanOrEqual(t1)
+    expect(rows[0].recv_ts).toBe(BigInt(Date.parse(g.start)) * 1_000_000n + BigInt(g.start.slice(23, 29)))
+  })
+
+  it('offline with --json: the error object names the outage; the file is kept', async () => {
+    const port = await closedPort()
+    const out = join(tmp(), 'offline-json.arrow')
+    const r = await startRecorder(['AAPL', '--url', `ws://127.0.0.1:${port}/`, '--out', out, '--duration', '500ms', '--reconnect-min', '50ms', '--json']).out
+    expect(r.code).toBe(1)
+    expect(JSON.parse(r.stdout).error).toMatchObject({code: 'E_FEED', exitCode: 1, message: expect.stringMatching(/^never connected to .*ECONNREFUSED.*holds a gap row covering the outage/)})
+    expect((await rowsOf(out)).map((x) => x.kind)).toEqual(['gap'])
+  })
+
+  it('connects, loses the feed, and is stopped while disconnected: the last row is a gap up to the stop', async () => {
+    const feed = await TestFeed.start(SYMS)
+    cleanups.push(() => feed.server.close())
+    const out = join(tmp(), 'lost.arrow')
+    const rec = startRecorder([...SYMS, '--url', feed.server.url(2), '--out', out, '--reconnect-min', '50ms', '--reconnect-max', '200ms', '--json'])
+    await feed.waitForSubscribe()
+    for (let i = 0; i < 100; i++) feed.publishNext()
+    await feed.drained()
+    await sleep(200)
+    const lostAt = Date.now()
+    await feed.server.close() // gone: every reconnect is refused
+    await sleep(1000)
+    const stopAt = Date.now()
+    rec.child.kill('SIGINT')
+    const r = await rec.out
+    expect(r.code, r.stderr).toBe(0) // it did record: not the never-connected failure
+    const summary = JSON.parse(r.stdout)
+    expect(summary).toMatchObject({rows: 101, gaps: 1, reconnects: 0, connected: true})
+    expect(summary.failedAttempts).toBeGreaterThanOrEqual(2)
+    const rows = await rowsOf(out)
+    expect(tickData(rows)).toEqual(feed.sent.map(strip))
+    const last = rows.at(-1)!
+    expect(last.kind).toBe('gap')
+    const g = JSON.parse(last.info!)
+    expect(g.reason).toMatch(/^closed by the feed \(code 10\d\d/)
+    expect(g.last_error).toMatch(/^cannot connect: ECONNREFUSED/)
+    expect(g.until_stop).toBe(true)
+    expect(g.attempts).toBe(summary.failedAttempts)
+    expect(Date.parse(g.start)).toBeGreaterThanOrEqual(lostAt - 50)
+    expect(Date.parse(g.end)).toBeGreaterThanOrEqual(stopAt)
+    expect(g.duration_ms).toBeGreaterThan(900)
+  })
+
+  it('--duration needs a unit: a bare number could be seconds or minutes, and the help says so', async () => {
+    const r = await runCli(['record', 'AAPL', '--duration', '30'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/invalid duration "30": a bare number is ambiguous \(30s or 30m\?\), add a unit/)
+    const help = await runCli(['record', '--help'])
+    expect(help.stdout.replace(/\s+/g, ' ')).toMatch(/a unit is required, since a bare 30 could mean 30s or 30m/)
+  })
+
+  it('stats() counts every row once while recording, while files close and after the stop (50,000 rows, rotated files)', async () => {
+    const feed = await TestFeed.start(SYMS)
+    cleanups.push(() => feed.server.close())
+    const dir = tmp()
+    const rec = await Recorder.start({symbols: SYMS, url: feed.server.url(2), out: join(dir, 's.arrow'), rotate: {kind: 'size', bytes: 16 * 1024}, flushIntervalMs: 20})
+    cleanups.push(() => void rec.stop().catch(() => {}))
+    await feed.waitForSubscribe()
+    let last = 0
+    const t0 = Date.now()
+    while (feed.sent.length < 50_000 && Date.now() - t0 < 60_000) {
+      for (let i = 0; i < 2000; i++) feed.publishNext()
+      await feed.drained()
+      const rows = rec.stats().rows
+      expect(rows).toBeGreaterThanOrEqual(last) // never counted twice then dropped, nor the other way
+      expect(rows).toBeLessThanOrEqual(feed.sent.length)
+      last = rows
+    }
+    for (let i = 0; i < 500 && rec.stats().rows < feed.sent.length; i++) await sleep(10)
+    const summary = await rec.stop()
+    const after = rec.stats()
+    expect(summary.rows).toBe(feed.sent.length)
+    expect(after.rows).toBe(summary.rows) // the bar's last frame is drawn from this
+    expect(after.bytesWritten).toBe(summary.bytesWritten)
+    expect(summary.files.length, JSON.stringify(summary)).toBeGreaterThan(3)
+    // `bytes` is the finished files' size (after compaction); `bytesWritten` what was written while recording
+    expect(summary.bytes).toBe(summary.files.reduce((n, f) => n + statSync(f).size, 0))
+    expect(summary.bytesWritten).toBeGreaterThan(0)
+    expect(summary).toMatchObject({connected: true, failedAttempts: 0, lastError: null, gaps: 0})
   })
 
   it('rotates by size with no row lost or duplicated at the seams', async () => {
@@ -276,31 +389,6 @@ describe('mdrec record against a local Yahoo feed', () => {
     const v = JSON.parse((await runCli(['verify', out, '--json'])).stdout)
     expect(v.ok).toBe(true)
     expect(v.rowsIntact).toBeGreaterThan(0)
-  })
-
-  it('shows a progress bar on a terminal', async () => {
-    const feed = await TestFeed.start(SYMS)
-    cleanups.push(() => feed.server.close())
-    const out = join(tmp(), 'tty.arrow')
-    // `script` gives the recorder a pseudo-terminal, as a user's shell would
-    const cmd = `${process.execPath} ${BIN} record NVDA --url '${feed.server.url(2)}' --out ${out} --duration 2s`
-    const child = spawn('script', ['-qfec', cmd, '/dev/null'], {stdio: ['ignore', 'pipe', 'pipe']})
-    let screen = ''
-    child.stdout.on('data', (d) => (screen += d))
-    cleanups.push(() => {
-      if (child.exitCode === null) child.kill('SIGKILL')
-    })
-    await feed.waitForSubscribe()
-    for (let i = 0; i < 100; i++) {
-      feed.publishNext()
-      await sleep(5)
-    }
-    const code = await new Promise((resolve) => child.on('close', resolve))
-    expect(code).toBe(0)
-    expect(screen).toMatch(/rows [\d.]+\/s/)
-    expect(screen).toMatch(/connected/)
-    expect(screen).toMatch(/reconnects 0/)
-    expect(screen).toMatch(/recorded \d+ rows/)
   })
 
   it('refuses to overwrite, and reports a missing output directory clearly', async () => {

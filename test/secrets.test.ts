@@ -382,8 +382,9 @@ describe('error messages show the URL without its secrets', () => {
           // without --json the state lines are printed
           runCli([...args, '--out', join(tmp(), 'b.arrow')], {timeoutMs: 30_000}),
         ])
-        expect(r.code, r.stderr).toBe(0)
-        expect(JSON.parse(r.stdout).endpoint).toBe(`ws://127.0.0.1:${port}/*/`)
+        // never connected: exit 1 naming the sanitized endpoint; the file (one gap row) is kept
+        expect(r.code, r.stderr).toBe(1)
+        expect(JSON.parse(r.stdout).error.message).toContain(`never connected to ws://127.0.0.1:${port}/*/ (`)
         await expectNoLeak(out, r)
         expect(plain.stderr).toMatch(/cannot connect/)
         expect(plain.stderr).toMatch(new RegExp(`from ws://127\\.0\\.0\\.1:${port}/\\*/ to`))

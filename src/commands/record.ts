@@ -2,17 +2,20 @@ import {Args, Flags} from '@oclif/core'
 import cliProgress from 'cli-progress'
 
 import {BaseCommand} from '../cli/base.js'
+import {MdrecError} from '../errors.js'
 import {duration, feedUrl, rotate} from '../cli/flags.js'
 import {FEED_NAMES} from '../feeds/registry.js'
 import {Recorder, type RecorderStats, type RecordSummary} from '../record/recorder.js'
 import {RAW_MODES, type RawMode} from '../store/schema.js'
-import {formatBytes, formatDuration} from '../util/units.js'
+import {formatBytes, formatDuration, formatDurationSpec, plural} from '../util/units.js'
 
 export default class Record extends BaseCommand<typeof Record> {
   static override summary = 'Record a live feed to a zstd-compressed Arrow recording.'
   static override description = `Connects, subscribes to SYMBOL..., decodes every message and appends the rows to the recording, flushing and fsyncing a batch every --flush-interval. Survives disconnects (reconnects with backoff; each outage is a gap row) and crashes (a killed recorder loses at most one flush interval; \`mdrec verify --repair\` recovers the rest).
 
-Stops at the end of --duration, or on SIGINT/SIGTERM (Ctrl-C): flushes, closes the file, prints a summary, exits 0. A second Ctrl-C exits at once, still leaving a readable file.
+Stops at the end of --duration, or on SIGINT/SIGTERM (Ctrl-C): flushes, closes the file, prints a summary, exits 0. A second Ctrl-C exits at once, still leaving a readable file. A run that never connected (the feed unreachable the whole time) keeps its file, which holds one gap row covering the outage, and exits 1 naming the last connection error.
+
+On a terminal a status bar shows elapsed time (/ --duration), rows and rows/s, bytes written so far, reconnects, gaps, rejects and the connection state with the last connection error; connection events are printed above it. Elsewhere the same status is a line every 10 s. The summary's file size is after compaction on close, so it differs from the bytes written while recording.
 
 The URL defaults to the feed's public endpoint; --url or the feed's variable (MDREC_YAHOO_URL, MDREC_UPBIT_URL, MDREC_KIS_URL, MDREC_GENERIC_URL) overrides it, ws:// included. The generic feed has no public endpoint: give --url.
 
@@ -29,7 +32,7 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
   static override args = {symbol: Args.string({description: 'symbols to subscribe to', required: true})}
   static override flags = {
     feed: Flags.string({description: 'feed protocol', options: FEED_NAMES, default: 'yahoo'}),
-    duration: duration({char: 'd', description: 'stop after this long (90s, 30m, 1h30m, 2d); default: until Ctrl-C'}),
+    duration: duration({char: 'd', description: 'stop after this long (90s, 30m, 1h30m, 2d); a unit is required, since a bare 30 could mean 30s or 30m; default: until Ctrl-C'}),
     out: Flags.string({char: 'o', description: 'output path (default ./<feed>-<symbols>-<UTC start>.arrow); never overwritten'}),
     url: feedUrl({description: "feed URL (default: the feed's public endpoint, or MDREC_<FEED>_URL); stored and shown without user info, query (Yahoo keeps ?version=), fragment or opaque path segments"}),
     'flush-interval': duration({description: 'write and fsync a batch at least this often', default: 1000, defaultHelp: async () => '1s'}),
@@ -52,6 +55,9 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
     const say = (line: string) => {
       if (!quiet) process.stderr.write(`${line}\n`)
     }
+    // Event lines go above the status bar once it is up (and plainly before).
+    let bar: StatusBar | null = null
+    const log = (line: string) => (bar ? bar.log(line) : say(line))
     const recorder = await Recorder.start({
       feed: f.feed,
       symbols: argv as string[],
@@ -65,20 +71,18 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
       rotate: f.rotate,
       raw: f.raw as RawMode,
       supervisor: {staleMs: f['stale-timeout'], minBackoffMs: f['reconnect-min'], maxBackoffMs: f['reconnect-max']},
-      // on a terminal the bar shows the connection state; other lines go above it only before it starts
-      log: (line) => {
-        if (!tty || line.startsWith('recording ')) say(line)
-      },
+      log,
     })
 
     let interrupts = 0
     const onSignal = (sig: NodeJS.Signals) => {
       interrupts++
       if (interrupts === 1) {
-        say(`${sig}: finishing (flushing and closing the file; press Ctrl-C again to exit at once)`)
+        log(`${sig}: finishing: flushing and closing the file (Ctrl-C again: exit at once)`)
         void recorder.stop().catch(() => {})
       } else {
         recorder.abort()
+        bar?.stop(recorder.stats())
         process.stderr.write('exiting at once; rows flushed so far are readable\n')
         process.exit(130)
       }
@@ -86,79 +90,133 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
 
-    const progress = tty ? startBar(recorder) : startStatusLines(recorder, quiet ? null : say)
+    if (tty) bar = new StatusBar(recorder)
+    const lines = !tty && !quiet ? startStatusLines(recorder, say) : null
     let summary: RecordSummary
     try {
       summary = await recorder.done
     } finally {
-      progress.stop()
+      // the last frame shows the final counts, the same the summary prints
+      bar?.stop(recorder.stats())
+      bar = null
+      lines?.stop()
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
     }
     if (!this.jsonEnabled()) {
+      const written = summary.bytesWritten === summary.bytes ? '' : ` (after compaction; ${formatBytes(summary.bytesWritten)} written while recording)`
       this.log(
         [
-          `recorded ${summary.rows} rows of ${summary.symbols} symbols in ${formatDuration(summary.elapsedMs)}`,
-          `  files       ${summary.files.join(', ')}`,
-          `  bytes       ${formatBytes(summary.bytes)}`,
-          `  reconnects  ${summary.reconnects}, gaps ${summary.gaps}, rejects ${summary.rejects}`,
+          `recorded ${plural(summary.rows, 'row')} of ${plural(summary.symbols, 'symbol')} in ${formatDuration(summary.elapsedMs)}`,
+          `  ${summary.files.length === 1 ? 'file ' : 'files'}       ${summary.files.join(', ')}`,
+          `  file size   ${formatBytes(summary.bytes)}${written}`,
+          `  reconnects  ${summary.reconnects} (${plural(summary.failedAttempts, 'failed attempt')}), gaps ${summary.gaps}, rejects ${summary.rejects}`,
         ].join('\n'),
+      )
+    }
+    if (!summary.connected) {
+      const last = summary.lastError ? `${plural(summary.failedAttempts, 'failed attempt')}; last: ${summary.lastError}` : 'stopped while the first attempt was under way'
+      throw new MdrecError(
+        'E_FEED',
+        `never connected to ${summary.endpoint} (${last}); the recording ${summary.files.join(', ')} holds a gap row covering the outage (${formatDuration(summary.elapsedMs)})`,
       )
     }
     return summary
   }
 }
 
-function statusLine(s: RecorderStats): string {
+/**
+ * The status as one line: `4.3s / 30m | connected | 270 rows 54.0/s |
+ * written 12.08 KiB | reconnects 1, gaps 1, rejects 0`. While not connected the
+ * state says why: `disconnected, 6 failed attempts: ECONNREFUSED 127.0.0.1:8765`.
+ */
+export function statusText(s: RecorderStats): string {
   const rate = s.elapsedMs > 0 ? (s.rows / s.elapsedMs) * 1000 : 0
-  const total = s.durationMs === null ? '' : ` / ${formatDuration(s.durationMs)}`
-  return `${formatDuration(s.elapsedMs)}${total}  rows ${s.rows} (${rate.toFixed(1)}/s)  ${formatBytes(s.bytes)}  ${s.state}  reconnects ${s.reconnects}  gaps ${s.gaps}  rejects ${s.rejects}`
+  const total = s.durationMs === null ? '' : ` / ${formatDurationSpec(s.durationMs)}`
+  // the connection first: while offline its reason matters most, and a narrow terminal cuts the end
+  return [
+    `${formatDuration(s.elapsedMs)}${total}`,
+    connectionText(s),
+    `${plural(s.rows, 'row')} ${rate.toFixed(1)}/s`,
+    `written ${formatBytes(s.bytesWritten)}`,
+    `reconnects ${s.reconnects}, gaps ${s.gaps}, rejects ${s.rejects}`,
+  ].join(' | ')
 }
 
-function startStatusLines(recorder: Recorder, say: ((l: string) => void) | null): {stop(): void} {
-  if (!say) return {stop() {}}
+function connectionText(s: RecorderStats): string {
+  if (s.state === 'connected' || s.state === 'stopped') return s.state
+  const state = s.state === 'connecting' ? 'connecting' : 'disconnected'
+  if (s.lastError === null) return state
+  return `${state}, ${plural(s.failedAttempts, 'failed attempt')}: ${s.lastError.replace(/^cannot connect: /, '')}`
+}
+
+function startStatusLines(recorder: Recorder, say: (l: string) => void): {stop(): void} {
   // Not a TTY (CI, a pipe): a plain status line at most every 10 s.
-  const t = setInterval(() => say(statusLine(recorder.stats())), 10_000)
+  const t = setInterval(() => say(statusText(recorder.stats())), 10_000)
   t.unref()
   return {stop: () => clearInterval(t)}
 }
 
-function startBar(recorder: Recorder): {stop(): void} {
-  const s0 = recorder.stats()
-  const bar = new cliProgress.SingleBar(
-    {
-      stream: process.stderr,
-      format: '{bar} {elapsed}{total} | {rows} rows {rate}/s | {bytes} | {state} | reconnects {reconnects} gaps {gaps} rejects {rejects}',
-      hideCursor: true,
-      clearOnComplete: false,
-      barsize: 24,
-    },
-    cliProgress.Presets.shades_classic,
-  )
-  const payload = (s: RecorderStats) => ({
-    elapsed: formatDuration(s.elapsedMs),
-    total: s.durationMs === null ? '' : ` / ${formatDuration(s.durationMs)}`,
-    rows: s.rows,
-    rate: s.elapsedMs > 0 ? ((s.rows / s.elapsedMs) * 1000).toFixed(1) : '0',
-    bytes: formatBytes(s.bytes),
-    state: s.state,
-    reconnects: s.reconnects,
-    gaps: s.gaps,
-    rejects: s.rejects,
-  })
-  // Without a duration the bar cannot fill: it shows activity, not a fraction.
-  const total = s0.durationMs ?? 1
-  bar.start(total, 0, payload(s0))
-  const t = setInterval(() => {
-    const s = recorder.stats()
-    bar.update(s.durationMs === null ? 0 : Math.min(s.elapsedMs, total), payload(s))
-  }, 250)
-  return {
-    stop() {
-      clearInterval(t)
-      const s = recorder.stats()
-      bar.update(s.durationMs === null ? 0 : Math.min(s.elapsedMs, total), payload(s))
-      bar.stop()
-    },
+/**
+ * The status bar on a terminal, drawn by cli-progress. Its MultiBar (with a
+ * single bar) is used because it can print lines above the bar (`log`),
+ * which SingleBar cannot: text written past a bar lands on the bar's line.
+ * The line is built by our own format function (cli-progress's `{total}`
+ * and `{value}` tokens are its own, so payload keys of those names are
+ * shadowed) and cut short of the terminal's width, so it never wraps;
+ * wrapping stays on for the lines printed above it.
+ */
+class StatusBar {
+  private readonly multi: cliProgress.MultiBar
+  private readonly bar: cliProgress.SingleBar
+  private readonly timer: NodeJS.Timeout
+  private stopped = false
+
+  constructor(private readonly recorder: Recorder) {
+    const s0 = recorder.stats()
+    this.multi = new cliProgress.MultiBar(
+      {
+        stream: process.stderr,
+        hideCursor: true,
+        clearOnComplete: false,
+        linewrap: true,
+        barsize: 12,
+        format: (options, params, payload: {stats: RecorderStats}) => {
+          const s = payload.stats
+          // Without --duration the bar could never fill: no bar, only the figures.
+          const fill = s.durationMs === null ? '' : `${cliProgress.Format.BarFormat(params.progress, options)} `
+          // 3 columns short of the width: the terminal echoes a typed Ctrl-C as `^C` after the
+          // line, and two characters past the last column would wrap and leave a stale frame
+          return truncate(fill + statusText(s), params.maxWidth - 3)
+        },
+      },
+      cliProgress.Presets.shades_classic,
+    )
+    this.bar = this.multi.create(s0.durationMs ?? 1, 0, {stats: s0})
+    this.timer = setInterval(() => this.update(this.recorder.stats()), 250)
   }
+
+  private update(s: RecorderStats): void {
+    this.bar.update(s.durationMs === null ? 0 : Math.min(s.elapsedMs, s.durationMs), {stats: s})
+  }
+
+  /** A line above the bar (shown at the next redraw, within 100 ms). */
+  log(line: string): void {
+    if (this.stopped) process.stderr.write(`${line}\n`)
+    else this.multi.log(`${line}\n`)
+  }
+
+  /** Draw the last frame from `final`, print pending lines, and leave the cursor on the line below. */
+  stop(final: RecorderStats): void {
+    if (this.stopped) return
+    this.stopped = true
+    clearInterval(this.timer)
+    this.update(final)
+    this.multi.update() // flushes lines logged since the last redraw
+    this.multi.stop()
+  }
+}
+
+function truncate(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`
 }

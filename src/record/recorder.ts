@@ -38,13 +38,23 @@ export interface RecordOptions {
   log?: (line: string) => void
 }
 
+/** A snapshot while recording (`Recorder.stats()`). */
 export interface RecorderStats {
   elapsedMs: number
   durationMs: number | null
+  /** Rows of every file so far, gap and reject rows included (each row counted once, also while a file closes). */
   rows: number
-  bytes: number
+  /** Bytes written to the files so far (fsynced batches, before compaction on close). */
+  bytesWritten: number
   state: ConnectionState
+  /** Connections made again after a loss. */
   reconnects: number
+  /** Connection attempts that failed, over the whole run (refused, DNS, handshake). */
+  failedAttempts: number
+  /** Why the last attempt failed or the last connection was lost, secrets masked; null before any. */
+  lastError: string | null
+  /** Whether a connection was ever open. */
+  connected: boolean
   gaps: number
   rejects: number
   files: string[]
@@ -57,6 +67,8 @@ export interface RecordSummary extends Omit<RecorderStats, 'state' | 'elapsedMs'
   startedAt: string
   endedAt: string
   elapsedMs: number
+  /** Size of the finished files in bytes: after compaction on close (compare `bytesWritten`). */
+  bytes: number
 }
 
 const TE = new TextEncoder()
@@ -98,8 +110,11 @@ export class Recorder {
   private readonly closing: Promise<unknown>[] = []
   private readonly startMs = Date.now()
   private readonly startNs: bigint
+  /** Rows and bytes of closed files; `open` holds the current writer and any still closing. */
   private rowsDone = 0
   private bytesDone = 0
+  private writtenDone = 0
+  private readonly open = new Set<RecordingWriter>()
   private gaps = 0
   private rejects = 0
   private readonly symbolsSeen = new Set<string>()
@@ -178,13 +193,26 @@ export class Recorder {
     // Temporaries left by a run killed while compacting this output (its final file is whole).
     logStaleRemoved(removeStalePartials(first), o.log)
     this.writer = this.newWriter(first, o.rotate ? 0 : undefined, 0n)
+    this.open.add(this.writer)
     this.files.push(first)
 
     this.sup.on('frame', (frame: Frame, recvNs: bigint) => this.onFrame(frame, recvNs))
     this.sup.on('gap', (g: GapEvent) => this.onGap(g))
+    let lastFailure = ''
     this.sup.on('state', (s: ConnectionState, detail?: string) => {
+      // every attempt starts with 'connecting': the backoff line before it already says so;
+      // and 'stopped' follows the stop the user (or --duration) asked for
+      if (s === 'connecting' || s === 'stopped') return
+      if (s === 'connected') lastFailure = ''
+      if (s === 'backoff' && detail) {
+        // one line per outage and per new reason; the status shows the running count of failed attempts
+        const why = detail.replace(/; retrying in \d+ ms$/, '')
+        if (why === lastFailure) return
+        lastFailure = why
+      }
       // a server's close reason can echo what the client sent: mask secrets in it
-      o.log?.(`connection: ${s}${detail ? ` (${setup.redact(detail)})` : ''}`)
+      // backoff: `connection: cannot connect: ECONNREFUSED …; retrying in 400 ms`
+      o.log?.(`connection: ${s === 'backoff' && detail ? setup.redact(detail) : `${s}${detail ? ` (${setup.redact(detail)})` : ''}`}`)
     })
     if (o.rotate?.kind === 'time') {
       this.rotateTimer = setInterval(() => this.rotate(), o.rotate.ms)
@@ -269,6 +297,7 @@ export class Recorder {
       this.part++
       const next = partPath(this.basePath, this.part)
       this.writer = this.newWriter(next, this.part, old.nextSeq)
+      this.open.add(this.writer)
       this.files.push(next)
       this.o.log?.(`rotated: now writing ${next}`)
       this.closing.push(this.closeWriter(old))
@@ -277,19 +306,36 @@ export class Recorder {
 
   private async closeWriter(w: RecordingWriter): Promise<void> {
     // After a write failure (a full disk) keep the file as it is: no rewrite.
-    const s = await w.close({compact: this.failure ? false : undefined})
+    const compact = this.failure ? false : undefined
+    // the last batch first, so the bytes written before compaction are known
+    if (compact !== false) w.flush()
+    const written = w.stats.bytes
+    const s = await w.close({compact})
+    // moved from `open` to the totals in one step: stats() counts each file once
+    this.open.delete(w)
     this.rowsDone += s.rows
     this.bytesDone += s.bytes
+    this.writtenDone += compact === false ? s.bytes : written
   }
 
   stats(): RecorderStats {
+    let rows = this.rowsDone
+    let written = this.writtenDone
+    for (const w of this.open) {
+      rows += w.rows
+      written += w.stats.bytes
+    }
+    const lastError = this.sup.lastError
     return {
       elapsedMs: Date.now() - this.startMs,
       durationMs: this.o.durationMs ?? null,
-      rows: this.rowsDone + this.writer.rows,
-      bytes: this.bytesDone + this.writer.stats.bytes,
+      rows,
+      bytesWritten: written,
       state: this.sup.state,
       reconnects: this.sup.reconnects,
+      failedAttempts: this.sup.failedAttempts,
+      lastError: lastError === null ? null : this.redact(lastError),
+      connected: this.sup.everConnected,
       gaps: this.gaps,
       rejects: this.rejects,
       files: [...this.files],
@@ -326,7 +372,11 @@ export class Recorder {
       elapsedMs: s.elapsedMs,
       rows: this.rowsDone,
       bytes: this.bytesDone,
+      bytesWritten: this.writtenDone,
       reconnects: s.reconnects,
+      failedAttempts: s.failedAttempts,
+      lastError: s.lastError,
+      connected: s.connected,
       gaps: s.gaps,
       rejects: s.rejects,
       files: s.files,
@@ -348,20 +398,16 @@ export class Recorder {
 }
 
 function gapRow(g: GapEvent, redact: (text: string) => string): RowInput {
-  return {
-    recv_ts: g.startNs,
-    exch_ts: null,
-    symbol: '',
-    kind: 'gap',
-    raw: null,
-    info: JSON.stringify({
-      start: nsToIso(g.startNs),
-      end: nsToIso(g.endNs),
-      duration_ms: Number(g.endNs - g.startNs) / 1e6,
-      reason: redact(g.reason),
-    }),
-    fields: null,
+  const info: Record<string, unknown> = {
+    start: nsToIso(g.startNs),
+    end: nsToIso(g.endNs),
+    duration_ms: Number(g.endNs - g.startNs) / 1e6,
+    reason: redact(g.reason),
+    attempts: g.attempts,
   }
+  if (g.lastError !== undefined) info.last_error = redact(g.lastError)
+  if (g.untilStop) info.until_stop = true
+  return {recv_ts: g.startNs, exch_ts: null, symbol: '', kind: 'gap', raw: null, info: JSON.stringify(info), fields: null}
 }
 
 /** A ws:// or wss:// URL, or E_USAGE showing only its sanitized form (a URL may carry a token). */
@@ -369,7 +415,13 @@ function validateUrl(url: string): void {
   parseFeedUrl(url, '--url')
 }
 
-/** Record until the duration ends, the signal aborts, or a fatal error. */
+/**
+ * Record until the duration ends, the signal aborts, or a fatal error
+ * (rejects with an MdrecError). A feed that was never reachable is not an
+ * error here: the summary has `connected: false`, `failedAttempts` and
+ * `lastError`, and the file holds one gap row covering the run (the CLI
+ * turns that into exit 1).
+ */
 export async function record(opts: RecordOptions): Promise<RecordSummary> {
   const r = await Recorder.start(opts)
   return r.done

@@ -41,11 +41,22 @@ export interface SupervisorOptions {
 
 export type ConnectionState = 'connecting' | 'connected' | 'backoff' | 'stopped'
 
+/**
+ * A time the recording was not connected: from the loss (or, before the
+ * first connection, from start()) to the next connection or to stop().
+ */
 export interface GapEvent {
+  /** ns since the Unix epoch (the supervisor's clock). */
   startNs: bigint
   endNs: bigint
+  /** Why: the loss's reason; before the first connection, `before the first connection: <first failure>`. */
   reason: string
+  /** Connection attempts that failed during the outage (0 for a loss mended by the first retry). */
   attempts: number
+  /** The last failed attempt's reason, when it differs from `reason`'s. */
+  lastError?: string
+  /** The gap ended because the recording stopped, not because a connection was made. */
+  untilStop?: boolean
 }
 
 /**
@@ -54,20 +65,35 @@ export interface GapEvent {
  * reconnects with capped exponential backoff plus jitter. Every frame is
  * timestamped on arrival from a monotonic clock anchored to UTC.
  *
+ * Every outage is one gap: a loss until the next connection, the time
+ * from start() to the first connection when attempts failed before it, and
+ * an outage still open at stop() (returned by stop(), ending then).
+ *
  * Events: 'frame' (frame: Frame, recvNs: bigint), 'gap' (GapEvent),
  * 'state' (ConnectionState, detail?: string).
  */
 export class ConnectionSupervisor extends EventEmitter {
   state: ConnectionState = 'connecting'
+  /** Connections made again after a loss (successful reconnects). */
   reconnects = 0
-  /** Set while disconnected after having been connected: when the gap began. */
+  /** Connection attempts that failed (refused, DNS, handshake, timeout), over the whole run. */
+  failedAttempts = 0
+  /** The last reason a connection failed or was lost (unmasked: pass it through the feed's redact before showing it). */
+  lastError: string | null = null
+  /** Whether a connection was ever open. */
+  everConnected = false
+  /** Set while not connected (after a loss, or after the first attempt failed): when the gap began. */
   private gapStart: bigint | null = null
   private gapReason = ''
+  private gapFailures = 0
+  private gapLastError = ''
+  /** When start() was called: the start of an outage before the first connection. */
+  private startedNs: bigint | null = null
+  /** Attempts since the last stable connection (drives the backoff). */
   private attempts = 0
   private ws: WebSocket | null = null
   private timers = new Set<NodeJS.Timeout>()
   private lastActivity = 0
-  private everConnected = false
   private stopped = false
   readonly clock: MonotonicUtcClock
   private readonly o: Required<Omit<SupervisorOptions, 'clock'>>
@@ -89,6 +115,7 @@ export class ConnectionSupervisor extends EventEmitter {
   }
 
   start(): void {
+    this.startedNs ??= this.clock.nowNs()
     this.connect()
   }
 
@@ -119,7 +146,7 @@ export class ConnectionSupervisor extends EventEmitter {
     try {
       ws = new WebSocket(this.spec.url, {headers: this.spec.headers, handshakeTimeout: 15_000, maxPayload: MAX_FRAME_BYTES})
     } catch (error) {
-      this.lost(`cannot connect: ${(error as Error).message}`)
+      this.lost(`cannot connect: ${(error as Error).message}`, true)
       return
     }
     this.ws = ws
@@ -130,10 +157,7 @@ export class ConnectionSupervisor extends EventEmitter {
       const now = this.clock.nowNs()
       this.lastActivity = Date.now()
       for (const m of this.spec.subscribeMessages()) ws.send(m)
-      if (this.gapStart !== null) {
-        this.emit('gap', {startNs: this.gapStart, endNs: now, reason: this.gapReason, attempts: this.attempts} satisfies GapEvent)
-        this.gapStart = null
-      }
+      if (this.gapStart !== null) this.emit('gap', this.closeGap(now, false))
       if (this.everConnected) this.reconnects++
       this.everConnected = true
       this.setState('connected')
@@ -174,18 +198,19 @@ export class ConnectionSupervisor extends EventEmitter {
       this.lastActivity = Date.now()
     })
     ws.on('error', (err) => {
-      if (!opened) this.lost(`cannot connect: ${describe(err)}`)
+      if (!opened) this.lost(`cannot connect: ${describe(err)}`, true)
       else if ((err as {code?: string}).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
         this.lost(`the feed sent a message larger than ${MAX_FRAME_BYTES} bytes, the largest mdrec records`)
       }
     })
     ws.on('close', (code, reason) => {
       if (opened) this.lost(`closed by the feed (code ${code}${reason.length ? `, ${reason.toString()}` : ''})`)
-      else this.lost(`cannot connect (code ${code})`)
+      else this.lost(`cannot connect (code ${code})`, true)
     })
   }
 
-  private lost(reason: string): void {
+  /** The connection was lost, or (`failedAttempt`) an attempt to make one failed: note the outage, retry after a backoff. */
+  private lost(reason: string, failedAttempt = false): void {
     const ws = this.ws
     if (!ws) return
     this.ws = null
@@ -195,9 +220,18 @@ export class ConnectionSupervisor extends EventEmitter {
     if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.terminate()
     this.clearTimers()
     if (this.stopped) return
-    if (this.everConnected && this.gapStart === null) {
-      this.gapStart = this.clock.nowNs()
-      this.gapReason = reason
+    this.lastError = reason
+    if (this.gapStart === null) {
+      // before the first connection the outage began when the recording did
+      this.gapStart = this.everConnected ? this.clock.nowNs() : (this.startedNs ?? this.clock.nowNs())
+      this.gapReason = this.everConnected ? reason : `before the first connection: ${reason}`
+      this.gapFailures = 0
+      this.gapLastError = ''
+    }
+    if (failedAttempt) {
+      this.failedAttempts++
+      this.gapFailures++
+      this.gapLastError = reason
     }
     const exp = Math.min(this.o.maxBackoffMs, this.o.minBackoffMs * 2 ** Math.max(0, this.attempts - 1))
     const delay = Math.round(exp * (0.5 + this.o.random()))
@@ -229,12 +263,22 @@ export class ConnectionSupervisor extends EventEmitter {
       } else ws.terminate()
     }
     this.setState('stopped')
-    if (this.gapStart !== null) {
-      const g: GapEvent = {startNs: this.gapStart, endNs: this.clock.nowNs(), reason: this.gapReason, attempts: this.attempts}
-      this.gapStart = null
-      return g
+    if (this.gapStart === null && !this.everConnected && this.startedNs !== null) {
+      // stopped while the first attempt was still under way: no data was possible either
+      this.gapStart = this.startedNs
+      this.gapReason = 'before the first connection: stopped while the first attempt was under way'
+      this.gapFailures = 0
+      this.gapLastError = ''
     }
-    return null
+    return this.gapStart === null ? null : this.closeGap(this.clock.nowNs(), true)
+  }
+
+  private closeGap(endNs: bigint, untilStop: boolean): GapEvent {
+    const g: GapEvent = {startNs: this.gapStart!, endNs, reason: this.gapReason, attempts: this.gapFailures}
+    if (this.gapLastError && !this.gapReason.endsWith(this.gapLastError)) g.lastError = this.gapLastError
+    if (untilStop) g.untilStop = true
+    this.gapStart = null
+    return g
   }
 }
 
@@ -244,7 +288,11 @@ function toBytes(d: RawData): Uint8Array {
   return new Uint8Array(d as ArrayBuffer)
 }
 
+/** `ECONNREFUSED 127.0.0.1:8765`, `ENOTFOUND example.com`: the code first, without node's syscall prefix (`connect `, `getaddrinfo `). */
 function describe(err: Error): string {
   const e = err as NodeJS.ErrnoException
-  return e.code ? `${e.code}${e.message && !e.message.includes(e.code) ? ` ${e.message}` : ''}` : e.message
+  if (!e.code) return e.message
+  let msg = e.message ?? ''
+  if (e.syscall && msg.startsWith(`${e.syscall} `)) msg = msg.slice(e.syscall.length + 1)
+  return msg.startsWith(e.code) ? msg : `${e.code}${msg && !msg.includes(e.code) ? ` ${msg}` : ''}`
 }

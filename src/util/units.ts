@@ -37,7 +37,9 @@ function durationMs(raw: string, what: string): number | string {
   const bad = (why: string) => `invalid ${what} ${q(raw)}: ${why}`
   if (s === '') return bad(DURATION_FORMS)
   if (s.startsWith('-')) return bad(`must be greater than zero; ${DURATION_FORMS}`)
-  if (/^\d+(?:\.\d+)?$/.test(s)) return bad(`a bare number is ambiguous, add a unit; ${DURATION_FORMS}`)
+  // Refused rather than read as seconds: `--duration 30` could as well mean 30 minutes.
+  // (A speed takes a bare number because it has one unit, x.)
+  if (/^\d+(?:\.\d+)?$/.test(s)) return bad(`a bare number is ambiguous (${s}s or ${s}m?), add a unit; ${DURATION_FORMS}`)
   let ms: number
   const dec = DECIMAL_DURATION_RE.exec(s)
   if (dec) {
@@ -96,6 +98,33 @@ export function formatDuration(ms: number): string {
   if (d > 0) return `${d}d${p2(h)}h${p2(m)}m${p2(sec)}s`
   if (h > 0) return `${h}h${p2(m)}m${p2(sec)}s`
   return `${m}m${p2(sec)}s`
+}
+
+/**
+ * A count and its noun, singular for exactly 1: `plural(1, 'row')` is
+ * `1 row`, `plural(270, 'row')` is `270 rows`, `plural(2, 'batch', 'batches')`
+ * is `2 batches`. English only; `many` defaults to `one` + `s`.
+ */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`
+}
+
+/**
+ * A duration as a user would type it, whole units only and zero units left
+ * out: `30m` (not `30m00s`), `1h30m`, `1m30s`, `2d`, `1500ms`; for limits
+ * such as `--duration` shown next to an elapsed time. `parseDuration` reads
+ * it back exactly.
+ */
+export function formatDurationSpec(ms: number): string {
+  if (!Number.isFinite(ms) || ms <= 0 || !Number.isInteger(ms)) return formatDuration(ms)
+  let rest = ms
+  let out = ''
+  for (const unit of DURATION_ORDER) {
+    const n = Math.floor(rest / DURATION_UNITS_MS[unit])
+    rest -= n * DURATION_UNITS_MS[unit]
+    if (n > 0) out += `${n}${unit}`
+  }
+  return out
 }
 
 // ---------------------------------------------------------------------------
