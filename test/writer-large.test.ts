@@ -163,6 +163,28 @@ describe('batches bounded by bytes', () => {
   })
 })
 
+describe('large payloads and zstd', () => {
+  it('stores a large incompressible payload as it is and still compresses a large compressible one, both exact', async () => {
+    const {randomBytes} = await import('node:crypto')
+    const path = join(tmp(), 'payloads.arrow')
+    const w = yahooWriter(path, {compactOnClose: false})
+    const noise = randomBytes(6 << 20)
+    const text = Buffer.from('{"type":"trade","price":"95000000.0","size":"0.001"}'.repeat(130_000))
+    w.append({...rejectRow(0, 0), raw: noise})
+    w.append({...rejectRow(1, 0), raw: text})
+    await w.close()
+    const size = statSync(path).size
+    // the noise is kept whole (≈6 MiB); the text shrinks to a small part of its 6.5 MB
+    expect(size).toBeGreaterThan(noise.length)
+    expect(size).toBeLessThan(noise.length + text.length / 4)
+    const got: Buffer[] = []
+    for await (const r of readRows(await openRecording(path))) got.push(Buffer.from(r.raw!))
+    expect(got[0].equals(noise)).toBe(true)
+    expect(got[1].equals(text)).toBe(true)
+    expect((await verifyRecording(path)).ok).toBe(true)
+  })
+})
+
 describe('a frame over the largest mdrec records', () => {
   it('ends the connection with a gap naming the limit, and recording goes on after the reconnect', async () => {
     const {MAX_FRAME_BYTES} = await import('../src/store/writer.js')

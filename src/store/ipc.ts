@@ -99,9 +99,9 @@ export class IpcStreamEncoder extends A.RecordBatchStreamWriter {
         regions.push(new BufferRegionCtor(offset, 0))
         continue
       }
-      const packed = this.compressor.compress(bytes)
-      const useCompressed = packed.byteLength < bytes.byteLength
-      const body = useCompressed ? packed : bytes
+      const packed = looksIncompressible(this.compressor, bytes) ? null : this.compressor.compress(bytes)
+      const useCompressed = packed !== null && packed.byteLength < bytes.byteLength
+      const body = useCompressed ? packed! : bytes
       const prefix = new Uint8Array(8)
       new DataView(prefix.buffer).setBigInt64(0, useCompressed ? BigInt(bytes.byteLength) : NOT_COMPRESSED, true)
       out.push(prefix, body)
@@ -111,6 +111,30 @@ export class IpcStreamEncoder extends A.RecordBatchStreamWriter {
     }
     return {byteLength: (offset + 7) & ~7, bufferRegions: regions, buffers: out}
   }
+}
+
+/** Buffers at least this large are sampled before zstd sees all of them. */
+const SAMPLE_FROM = 4 << 20
+const SAMPLE_BYTES = 64 << 10
+
+/**
+ * True when three 64 KiB samples (start, middle, end) of a large buffer shrink
+ * by less than 5 % under zstd: the buffer is then stored as it is (prefix -1)
+ * without compressing all of it. A large incompressible payload (an already
+ * compressed binary frame) would otherwise cost a full-size zstd output buffer
+ * and the time to fill it, only to be thrown away; zstd itself has no such
+ * early exit.
+ */
+function looksIncompressible(c: Compressor, bytes: Uint8Array): boolean {
+  if (bytes.byteLength < SAMPLE_FROM) return false
+  let raw = 0
+  let packed = 0
+  for (const at of [0, (bytes.byteLength - SAMPLE_BYTES) >> 1, bytes.byteLength - SAMPLE_BYTES]) {
+    const sample = bytes.subarray(at, at + SAMPLE_BYTES)
+    raw += sample.byteLength
+    packed += c.compress(sample).byteLength
+  }
+  return packed > raw * 0.95
 }
 
 // BufferRegion is not exported from the package root; it is a plain {offset, length} class.
