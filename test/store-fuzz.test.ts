@@ -14,7 +14,7 @@ import {afterAll, beforeAll, describe, expect, test} from 'vitest'
 
 import {MdrecError} from '../src/errors.js'
 import {ReplayBatch} from '../src/replay/rows.js'
-import {recordingInfo} from '../src/store/info.js'
+import {recordingInfo, recordingProblem} from '../src/store/info.js'
 import {BatchRows, messageStream, openRecording, readBatches} from '../src/store/reader.js'
 import {verifyRecording, repairRecording} from '../src/store/verify.js'
 import {makeBigYahooRecording} from './helpers/big-recording.js'
@@ -303,8 +303,10 @@ async function replayAll(path: string): Promise<Outcome> {
 
 async function infoAll(path: string): Promise<Outcome> {
   try {
+    // info summarises a damaged file up to the damage and reports it (what `mdrec info` prints before exiting 1)
     const info = await recordingInfo(await openRecording(path))
-    return {rows: info.rows}
+    const problem = recordingProblem(info)
+    return problem ? {rows: info.rows, error: asMdrec(problem, 'info')} : {rows: info.rows}
   } catch (error) {
     return {rows: -1, error: asMdrec(error, 'info')}
   }
@@ -362,6 +364,7 @@ async function runCase(n: number, path: string): Promise<void> {
     expect(info.error, label).toBeDefined()
     expect(cat.rows, label).toBe(verdict.rows)
     expect(replay.rows, label).toBe(verdict.rows)
+    expect(info.rows, label).toBe(verdict.rows)
     expect(cat.error!.message, label).toContain(`${verdict.rows} rows`)
     expect(cat.error!.message, label).toContain(`at byte ${verdict.at} (`)
     expect(info.error!.message, label).toContain(`at byte ${verdict.at} (`)
