@@ -136,6 +136,15 @@ describe('help and completion', () => {
 })
 
 describe('--json errors: the JSON object on stdout and the one line on stderr', () => {
+  it('usage errors are one line too (oclif writes "Parsing --flag \\n\\t…\\nSee more help with --help")', async () => {
+    for (const args of [['cat', big, '--from', 'yesterday'], ['info', big, '--nosuch'], ['slice', big], ['cat', big, '--format', 'xml']]) {
+      const r = await runCli(args)
+      expect(r.code, args.join(' ')).toBe(2)
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1)
+      expect(r.stderr, args.join(' ')).toMatch(new RegExp(`^Error: .*\\(see mdrec ${args[0]} --help\\)\\n$`))
+    }
+  })
+
   it('a usage error', async () => {
     const r = await runCli(['slice', join(dir, 'nope.arrow'), '-o', join(dir, 'x.arrow'), '--json'])
     expect(r.code).toBe(1)

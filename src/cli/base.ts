@@ -9,7 +9,8 @@
  *   2  usage: a bad flag value, an unknown flag, a missing argument (oclif's
  *      parse errors and MdrecError('E_USAGE'))
  *
- * Errors: one line `Error: <message>` on stderr, always, with or without
+ * Errors: one line `Error: <message>` on stderr (oneLine: oclif's
+ * several-line parse errors are joined, ending `(see mdrec <cmd> --help)`), always, with or without
  * `--json` (stderr is for people and logs; scripts branch on the exit code).
  * With `--json`, stdout also gets a JSON document, so a program reading stdout
  * always gets one to parse (npm's `--json` does the same: the error object on
@@ -62,6 +63,30 @@ export function classifyError(err: unknown): ClassifiedError {
   }
   const message = err instanceof Error ? err.message || err.name : String(err)
   return {kind: 'unexpected', code: 'E_INTERNAL', message, exitCode: 1}
+}
+
+/**
+ * An error message as one line: oclif's parse errors span several
+ * (`Parsing --from \n\t<why>\nSee more help with --help`,
+ * `The following error occurred:\n  Missing required flag out\n…`). The
+ * trailing help pointer becomes ` (see <help>)`.
+ */
+export function oneLine(message: string, help: string): string {
+  let m = message
+  let hint = ''
+  const more = /\s*See more help with --help\s*$/
+  if (more.test(m)) {
+    m = m.replace(more, '')
+    hint = ` (see ${help})`
+  }
+  m = m
+    .replace(/^\s*The following errors? occurred:\s*/, '')
+    .replace(/^Parsing (--?[\w-]+)\s*\n\s*/, '$1: ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ')
+  return m + hint
 }
 
 /**
@@ -182,7 +207,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       if (ux.action.running) ux.action.stop('failed')
     } catch {}
     if (this.jsonEnabled() && !this.jsonResultPrinted) this.logJson(this.toErrorJson(err))
-    let line = `Error: ${c.message}`
+    let line = `Error: ${this.oneLineMessage(c.message)}`
     if (c.kind === 'unexpected' && !debugEnabled()) line += ' (set MDREC_DEBUG=1 for a stack trace)'
     process.stderr.write(`${line}\n`)
     if (debugEnabled() && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`)
@@ -205,12 +230,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     throw err
   }
 
+  private oneLineMessage(message: string): string {
+    return oneLine(message, `${this.config.bin} ${this.id ?? ''} --help`.replace(/\s+/g, ' '))
+  }
+
   protected override toErrorJson(err: unknown): {error: Record<string, unknown>} {
     const c = classifyError(err)
     const error: Record<string, unknown> = {
       name: err instanceof Error ? err.name : 'Error',
       code: c.code,
-      message: c.message,
+      message: this.oneLineMessage(c.message),
       exitCode: c.exitCode,
     }
     if (debugEnabled() && err instanceof Error) error.stack = err.stack

@@ -13,6 +13,7 @@ import {readdirSync, statSync} from 'node:fs'
 import {isAbsolute, join} from 'node:path'
 import {glob, isDynamicPattern} from 'tinyglobby'
 
+import {plural} from '../cli/plural.js'
 import {MdrecError} from '../errors.js'
 import {nsToIso} from '../util/time.js'
 import {resolveTimeSpec, type TimeSpec} from '../util/units.js'
@@ -233,7 +234,7 @@ export async function whyNoRows(files: readonly RecordingFile[], filter: RowFilt
     const near = closeSymbols(s, span.symbols)
     const hint = near.length
       ? `did you mean ${near.join(' or ')}?`
-      : `it has ${span.symbols.size} symbols: ${[...span.symbols].sort().slice(0, 10).join(', ')}${span.symbols.size > 10 ? ', …' : ''}`
+      : `it has ${plural(span.symbols.size, 'symbol')}: ${[...span.symbols].sort().slice(0, 10).join(', ')}${span.symbols.size > 10 ? ', …' : ''}`
     reasons.push(`symbol ${s} is not in the recording (symbols match exactly; ${hint})`)
   }
   if (!wanted || present.length) {
