@@ -9,6 +9,7 @@ export type MdrecErrorCode =
   | 'E_NOT_FOUND' // a path that does not exist
   | 'E_IS_DIRECTORY'
   | 'E_EMPTY_FILE'
+  | 'E_NO_ROWS' // a selection (--from/--to/--symbol) holds no row where one is required (`slice` without --allow-empty)
   | 'E_NOT_ARROW' // not an Arrow IPC stream
   | 'E_NOT_RECORDING' // an Arrow file without mdrec metadata
   | 'E_FORMAT_VERSION' // written by a newer mdrec

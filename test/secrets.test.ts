@@ -321,10 +321,14 @@ describe('kis: credentials of any length stay out of everything', () => {
         expect(r.code).toBe(1)
         const text = r.stdout + r.stderr
         expect(text).toMatch(/KIS refused the approval key request \(HTTP \d+ from http:\/\/127\.0\.0\.1:\d+\/oauth2\/Approval\)/)
-        // the part of the message that quotes the server, where an echoed credential would show
-        const echoed = text.slice(text.indexOf('Approval)') + 9, text.lastIndexOf('; check'))
-        expect(echoed).toContain('***')
-        expect(leaks(echoed, [appKey, appSecret]), echoed).toEqual([])
+        // the part of the message that quotes the server, where an echoed credential would show:
+        // in the stderr line, and with --json also in the error object on stdout
+        const messages = [r.stderr, ...(cases[i].json ? [JSON.parse(r.stdout).error.message as string] : [])]
+        for (const m of messages) {
+          const echoed = m.slice(m.indexOf('Approval)') + 9, m.lastIndexOf('; check'))
+          expect(echoed).toContain('***')
+          expect(leaks(echoed, [appKey, appSecret]), echoed).toEqual([])
+        }
         // mdrec's own wording holds no credential either (searched where the credential is not an everyday letter)
         if (appKey.length >= 4 || /[^\x20-\x7e]/.test(appKey)) expect(leaks(text, [appKey, appSecret])).toEqual([])
         expect(leaks(text)).toEqual([])

@@ -9,9 +9,19 @@
  *   2  usage: a bad flag value, an unknown flag, a missing argument (oclif's
  *      parse errors and MdrecError('E_USAGE'))
  *
- * With `--json`, an error is written to stdout as
- *   {"error": {"name": ..., "code": "E_USAGE", "message": ..., "exitCode": 2}}
- * and the process exits with the same code as without `--json`.
+ * Errors: one line `Error: <message>` on stderr (oneLine: oclif's
+ * several-line parse errors are joined, ending `(see mdrec <cmd> --help)`), always, with or without
+ * `--json` (stderr is for people and logs; scripts branch on the exit code).
+ * With `--json`, stdout also gets a JSON document, so a program reading stdout
+ * always gets one to parse (npm's `--json` does the same: the error object on
+ * stdout, the human lines on stderr; `gh` prints errors on stderr only, which
+ * leaves a `--json` reader with an empty stdout):
+ *   - for an error before any result: the error object
+ *       {"error": {"name": ..., "code": "E_USAGE", "message": ..., "exitCode": 2}}
+ *     (`message` is the stderr line without `Error: `);
+ *   - for a result that reports damage (`info`, `verify` on a damaged file):
+ *     the result itself (failAfterJson), not the error object.
+ * The exit code is the same as without `--json`.
  *
  * Set MDREC_DEBUG=1 to get stack traces on stderr.
  */
@@ -53,6 +63,30 @@ export function classifyError(err: unknown): ClassifiedError {
   }
   const message = err instanceof Error ? err.message || err.name : String(err)
   return {kind: 'unexpected', code: 'E_INTERNAL', message, exitCode: 1}
+}
+
+/**
+ * An error message as one line: oclif's parse errors span several
+ * (`Parsing --from \n\t<why>\nSee more help with --help`,
+ * `The following error occurred:\n  Missing required flag out\n…`). The
+ * trailing help pointer becomes ` (see <help>)`.
+ */
+export function oneLine(message: string, help: string): string {
+  let m = message
+  let hint = ''
+  const more = /\s*See more help with --help\s*$/
+  if (more.test(m)) {
+    m = m.replace(more, '')
+    hint = ` (see ${help})`
+  }
+  m = m
+    .replace(/^\s*The following errors? occurred:\s*/, '')
+    .replace(/^Parsing (--?[\w-]+)\s*\n\s*/, '$1: ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ')
+  return m + hint
 }
 
 /**
@@ -134,6 +168,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected args!: Args<T>
   /** Every positional argument, in order (for commands with `strict = false` taking several files). */
   protected positional: string[] = []
+  /** The --json result is on stdout already: catch() adds only the stderr line. */
+  private jsonResultPrinted = false
 
   public override async init(): Promise<void> {
     await super.init()
@@ -170,13 +206,10 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     try {
       if (ux.action.running) ux.action.stop('failed')
     } catch {}
-    if (this.jsonEnabled()) {
-      this.logJson(this.toErrorJson(err))
-    } else {
-      let line = `Error: ${c.message}`
-      if (c.kind === 'unexpected' && !debugEnabled()) line += ' (set MDREC_DEBUG=1 for a stack trace)'
-      process.stderr.write(`${line}\n`)
-    }
+    if (this.jsonEnabled() && !this.jsonResultPrinted) this.logJson(this.toErrorJson(err))
+    let line = `Error: ${this.oneLineMessage(c.message)}`
+    if (c.kind === 'unexpected' && !debugEnabled()) line += ' (set MDREC_DEBUG=1 for a stack trace)'
+    process.stderr.write(`${line}\n`)
     if (debugEnabled() && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`)
     await drained(process.stdout)
     await drained(process.stderr)
@@ -184,12 +217,29 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.exit(c.exitCode)
   }
 
+  /**
+   * With --json, print `result` (a report that names damage) on stdout, then
+   * fail with `err`: its one line goes to stderr and its exit code is used,
+   * and no error object is added to stdout. Without --json, just throws `err`.
+   */
+  protected failAfterJson(result: unknown, err: Error): never {
+    if (this.jsonEnabled()) {
+      this.logJson(result)
+      this.jsonResultPrinted = true
+    }
+    throw err
+  }
+
+  private oneLineMessage(message: string): string {
+    return oneLine(message, `${this.config.bin} ${this.id ?? ''} --help`.replace(/\s+/g, ' '))
+  }
+
   protected override toErrorJson(err: unknown): {error: Record<string, unknown>} {
     const c = classifyError(err)
     const error: Record<string, unknown> = {
       name: err instanceof Error ? err.name : 'Error',
       code: c.code,
-      message: c.message,
+      message: this.oneLineMessage(c.message),
       exitCode: c.exitCode,
     }
     if (debugEnabled() && err instanceof Error) error.stack = err.stack

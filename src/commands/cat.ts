@@ -13,10 +13,9 @@ import {
   type OutputFormat,
   TableFormatter,
 } from '../store/format.js'
-import {assertOneFeed, openInputs} from '../store/inputs.js'
+import {assertOneFeed, openInputs, resolveRange, whyNoRows} from '../store/inputs.js'
 import {readBatches, recordingStartNs, type RecordingFile} from '../store/reader.js'
 import type {StoreColumn} from '../store/schema.js'
-import {resolveTimeSpec} from '../util/units.js'
 
 /** Rows formatted per step: bounds the text held in memory (~10 MB of NDJSON) between writes. */
 const ROWS_PER_WRITE = 16_384
@@ -26,7 +25,8 @@ export default class Cat extends BaseCommand<typeof Cat> {
   static override description =
     'Streams the file: works on recordings larger than memory, and exits quietly when the reader closes the pipe (`| head`). Times are ISO-8601 UTC with ns; 64-bit integers print exactly; raw payloads print as base64.\n\n' +
     'Several files, a directory or a glob (quoted or not) print as one recording: the rotated parts of a run in order (by mdrec.run_id and mdrec.part), other files by start time. They must be of one feed. --from/--to offsets count from the first file\'s start.\n\n' +
-    'A damaged or cut file: every intact row is printed, then a one-line error names the file and byte offset, and the exit code is 1.'
+    'A damaged or cut file: every intact row is printed, then a one-line error names the file and byte offset, and the exit code is 1.\n\n' +
+    'When nothing matches, cat prints no row (table and CSV: the header only), says why in one line on stderr (`note: no rows: …`: the range is before or after the recording, whose span it gives; a symbol is not in it, with close matches such as AAPL for aapl) and exits 0: an empty selection is an answer, not an error. --from not before --to is a usage error (exit 2).'
   static override examples = [
     '<%= config.bin %> cat AAPL.arrow --limit 20',
     '<%= config.bin %> cat AAPL.arrow --format ndjson --symbol AAPL --from +5m --to +10m',
@@ -39,7 +39,7 @@ export default class Cat extends BaseCommand<typeof Cat> {
   static override args = {file: Args.string({description: 'recording(s) to print: files, a directory or a glob', required: true})}
   static override flags = {
     format: Flags.string({char: 'f', description: 'output format', options: [...OUTPUT_FORMATS], default: 'table'}),
-    symbol: Flags.string({char: 's', description: 'only this symbol (repeatable)', multiple: true}),
+    symbol: Flags.string({char: 's', description: 'only this symbol (repeatable; exact, case-sensitive)', multiple: true}),
     from: timeSpec({description: 'first receive time: ISO-8601 (2025-11-24T14:30:00Z) or an offset from the start (+90s)'}),
     to: timeSpec({description: 'end receive time (exclusive): ISO-8601 or +offset'}),
     limit: Flags.integer({char: 'n', description: 'print at most N rows', min: 0}),
@@ -54,8 +54,7 @@ export default class Cat extends BaseCommand<typeof Cat> {
     const format = this.flags.format as OutputFormat
     const cols = pickColumns(first, this.flags.columns, format)
     const start = recordingStartNs(first)
-    const from = this.flags.from && resolveTimeSpec(this.flags.from, start)
-    const to = this.flags.to && resolveTimeSpec(this.flags.to, start)
+    const {from, to} = resolveRange(this.flags.from, this.flags.to, start)
     const limit = this.flags.limit ?? Number.POSITIVE_INFINITY
     const follow = this.flags.follow
     const table = format === 'table' ? new TableFormatter(cols, follow ? 20 : 200) : null
@@ -97,6 +96,10 @@ export default class Cat extends BaseCommand<typeof Cat> {
       // printed are exactly the rows the error calls intact.
       await writeStdout(pending)
       if (table) await writeStdout(table.end())
+    }
+    if (n === 0 && limit > 0) {
+      // Never silent: say why nothing was printed (a second, light scan; only in this case).
+      process.stderr.write(`note: no rows: ${await whyNoRows(files, {from, to, symbols: this.flags.symbol})}\n`)
     }
   }
 }

@@ -1,6 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
+import {plural} from '../cli/plural.js'
 import {groupRuns, openInputs} from '../store/inputs.js'
 import {recordingProblem, runInfo, type RecordingInfo} from '../store/info.js'
 import {formatBytes, formatDuration} from '../util/units.js'
@@ -28,13 +29,7 @@ export default class Info extends BaseCommand<typeof Info> {
       problem ??= recordingProblem(info)
       if (!this.jsonEnabled()) this.log(render(info))
     }
-    if (problem) {
-      if (this.jsonEnabled()) {
-        this.logJson(out)
-        this.exit(1)
-      }
-      throw problem
-    }
+    if (problem) this.failAfterJson(out, problem)
     return out
   }
 }
@@ -48,7 +43,7 @@ function top(rec: Record<string, number>, n: number): string {
 
 function render(i: RecordingInfo): string {
   const lines = [
-    i.parts ? `run ${i.runId ?? '?'}: ${i.parts.length} files` : `${i.path}`,
+    i.parts ? `run ${i.runId ?? '?'}: ${plural(i.parts.length, 'file')}` : `${i.path}`,
     `  feed          ${i.feed}  ${i.endpoint}`,
     `  subscriptions ${i.subscriptions.join(' ') || '(none)'}`,
     `  format        version ${i.formatVersion}, written by mdrec ${i.toolVersion}, raw ${i.rawMode}${i.complete ? '' : ', not closed (no end-of-stream marker: live, or the recorder stopped abruptly)'}`,
@@ -56,13 +51,13 @@ function render(i: RecordingInfo): string {
     `  rows          ${i.rows} (${top(i.rowsByKind, 8)})`,
     `  symbols       ${Object.keys(i.rowsBySymbol).length}: ${top(i.rowsBySymbol, 10)}`,
     `  gaps          ${i.gaps}${i.gaps ? ` (${formatDuration(i.gapMs)} disconnected)` : ''}, rejects ${i.rejects}`,
-    `  size          ${formatBytes(i.bytesOnDisk)} on disk in ${i.batches} batches, ${i.rows ? (i.bytesOnDisk / i.rows).toFixed(1) : '-'} B/row, compression ${i.compressionRatio.toFixed(1)}x, ${i.rawRows} rows keep raw payloads`,
+    `  size          ${formatBytes(i.bytesOnDisk)} on disk in ${plural(i.batches, 'batch')}, ${i.rows ? (i.bytesOnDisk / i.rows).toFixed(1) : '-'} B/row, compression ${i.compressionRatio.toFixed(1)}x, ${i.rawRows === 1 ? '1 row keeps' : `${i.rawRows} rows keep`} raw payloads`,
   ]
   if (i.problem) lines.push(`  DAMAGED       ${i.problem.path} at byte ${i.problem.offset} (${i.problem.reason}); the counts above are the rows before it`)
   if (i.parts) {
     lines.push('  parts')
     for (const p of i.parts) {
-      lines.push(`    ${p.path}  part ${p.part ?? '-'}  ${p.rows} rows  ${p.firstRow ?? '-'} → ${p.lastRow ?? '-'}${p.complete ? '' : '  not closed'}${p.problem ? '  DAMAGED' : ''}`)
+      lines.push(`    ${p.path}  part ${p.part ?? '-'}  ${plural(p.rows, 'row')}  ${p.firstRow ?? '-'} → ${p.lastRow ?? '-'}${p.complete ? '' : '  not closed'}${p.problem ? '  DAMAGED' : ''}`)
     }
   }
   return lines.join('\n')

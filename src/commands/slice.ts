@@ -2,16 +2,18 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
 import {timeSpec} from '../cli/flags.js'
-import {assertOneFeed, openInputs} from '../store/inputs.js'
+import {plural} from '../cli/plural.js'
+import {isMdrecError, MdrecError} from '../errors.js'
+import {assertOneFeed, openInputs, resolveRange, whyNoRows} from '../store/inputs.js'
 import {recordingStartNs} from '../store/reader.js'
 import {sliceRecording, type SliceResult} from '../store/slice.js'
-import {resolveTimeSpec} from '../util/units.js'
 
 export default class Slice extends BaseCommand<typeof Slice> {
   static override summary = 'Cut a smaller recording (a CI fixture) out of a big one.'
   static override description =
     'Keeps the rows received in [--from, --to) of the given symbols, with the metadata of the original and a note of where it came from. Streams; the output is a spec-conformant recording and is never overwritten.\n\n' +
-    "Several files, a directory or a glob (quoted or not) are cut as one recording into one file: the rotated parts of a run in order (by mdrec.run_id and mdrec.part), other files by start time; they must be of one feed. +offsets count from the first file's start. A damaged input is an error (exit 1) and leaves no output."
+    "Several files, a directory or a glob (quoted or not) are cut as one recording into one file: the rotated parts of a run in order (by mdrec.run_id and mdrec.part), other files by start time; they must be of one feed. +offsets count from the first file's start. A damaged input is an error (exit 1) and leaves no output.\n\n" +
+    'Exit codes: 0 written; 1 a bad or damaged input, an existing --out, or a selection with no row (the error says why: the range is before or after the recording, whose span it gives, or a symbol is not in it, with close matches; nothing is written unless --allow-empty); 2 a usage error, e.g. --from not before --to.'
   static override examples = [
     '<%= config.bin %> slice day.arrow -o fixture.arrow --from +10m --to +12m --symbol AAPL',
     '<%= config.bin %> slice day.arrow -o open.arrow --from 2025-11-24T14:30:00Z --to 2025-11-24T14:35:00Z',
@@ -23,23 +25,28 @@ export default class Slice extends BaseCommand<typeof Slice> {
     out: Flags.string({char: 'o', description: 'path of the new recording (must not exist)', required: true}),
     from: timeSpec({description: 'first receive time: ISO-8601 or +offset from the start'}),
     to: timeSpec({description: 'end receive time (exclusive): ISO-8601 or +offset'}),
-    symbol: Flags.string({char: 's', description: 'keep this symbol (repeatable; default all)', multiple: true}),
+    symbol: Flags.string({char: 's', description: 'keep this symbol (repeatable; default all; exact, case-sensitive)', multiple: true}),
+    'allow-empty': Flags.boolean({description: 'write the recording even when no row is selected (default: refuse, exit 1)'}),
   }
 
   public async run(): Promise<SliceResult> {
     const files = await openInputs(this.positional)
     assertOneFeed(files, 'slice')
-    const start = recordingStartNs(files[0])
-    const r = await sliceRecording(
-      files.map((f) => f.path),
-      this.flags.out,
-      {
-        from: this.flags.from && resolveTimeSpec(this.flags.from, start),
-        to: this.flags.to && resolveTimeSpec(this.flags.to, start),
-        symbols: this.flags.symbol,
-      },
-    )
-    if (!this.jsonEnabled()) this.log(`wrote ${r.rows} rows (${r.bytes} bytes) to ${r.out}`)
+    const range = resolveRange(this.flags.from, this.flags.to, recordingStartNs(files[0]))
+    const filter = {...range, symbols: this.flags.symbol}
+    let r: SliceResult
+    try {
+      r = await sliceRecording(
+        files.map((f) => f.path),
+        this.flags.out,
+        {...filter, refuseEmpty: !this.flags['allow-empty']},
+      )
+    } catch (error) {
+      if (!isMdrecError(error) || error.code !== 'E_NO_ROWS') throw error
+      const why = await whyNoRows(files, filter)
+      throw new MdrecError('E_NO_ROWS', `no rows to slice: ${why}; nothing written to ${this.flags.out} (--allow-empty writes a 0-row recording)`)
+    }
+    if (!this.jsonEnabled()) this.log(`wrote ${plural(r.rows, 'row')} (${plural(r.bytes, 'byte')}) to ${r.out}`)
     return r
   }
 }

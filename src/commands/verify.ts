@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
+import {plural} from '../cli/plural.js'
 import {MdrecError} from '../errors.js'
 import {stalePartials} from '../store/atomic.js'
 import {expandInputs} from '../store/inputs.js'
@@ -46,14 +47,10 @@ export default class Verify extends BaseCommand<typeof Verify> {
     }
     const result = paths.length === 1 && this.positional.length === 1 ? reports[0] : reports
     if (firstBad) {
-      if (this.jsonEnabled()) {
-        this.logJson(result)
-        this.exit(1)
-      }
       const bad = reports.filter((r) => !r.ok).length
-      const more = bad > 1 ? ` (and ${bad - 1} more damaged file${bad > 2 ? 's' : ''})` : ''
+      const more = bad > 1 ? ` (and ${plural(bad - 1, 'more damaged file', 'more damaged files')})` : ''
       const next = firstBad.out ? `a repaired copy is at ${firstBad.out}` : `run \`mdrec verify --repair ${firstBad.path}\``
-      throw new MdrecError('E_TRUNCATED', `${firstBad.path}: damaged at byte ${firstBad.problem?.offset ?? firstBad.validBytes}${more}; ${next}`)
+      this.failAfterJson(result, new MdrecError('E_TRUNCATED', `${firstBad.path}: damaged at byte ${firstBad.problem?.offset ?? firstBad.validBytes}${more}; ${next}`))
     }
     return result
   }
@@ -62,12 +59,12 @@ export default class Verify extends BaseCommand<typeof Verify> {
 function describe(r: VerifyReport): string {
   const head = r.ok ? 'ok' : 'DAMAGED'
   const lines = [
-    `${r.path}: ${head}: ${r.rowsIntact} rows in ${r.batches} complete batches, ${r.validBytes} of ${r.sizeBytes} bytes sound`,
+    `${r.path}: ${head}: ${plural(r.rowsIntact, 'row')} in ${plural(r.batches, 'complete batch', 'complete batches')}, ${r.validBytes} of ${plural(r.sizeBytes, 'byte')} sound`,
   ]
   if (r.problem) lines.push(`  first bad byte: ${r.problem.offset} (${r.problem.reason})`)
   if (!r.complete && !r.problem) lines.push('  no end-of-stream marker: still being written, or the recorder stopped abruptly (every batch is readable)')
-  if (r.trailingBytes) lines.push(`  ${r.trailingBytes} bytes after the end-of-stream marker are ignored`)
+  if (r.trailingBytes) lines.push(`  ${plural(r.trailingBytes, 'byte')} after the end-of-stream marker are ignored`)
   for (const p of r.stalePartials) lines.push(`  a temporary from a killed run: ${p}; delete it`)
-  if (r.out) lines.push(`repaired: wrote ${r.rowsIntact} rows in ${r.batches} batches to ${r.out}`)
+  if (r.out) lines.push(`repaired: wrote ${plural(r.rowsIntact, 'row')} in ${plural(r.batches, 'batch')} to ${r.out}`)
   return lines.join('\n')
 }

@@ -7,12 +7,17 @@
  * rotated parts of one `mdrec record` run by `mdrec.run_id` and `mdrec.part`,
  * other files by their start time, then name.
  */
+import {distance} from 'fastest-levenshtein'
+import type * as A from 'apache-arrow'
 import {readdirSync, statSync} from 'node:fs'
 import {isAbsolute, join} from 'node:path'
 import {glob, isDynamicPattern} from 'tinyglobby'
 
+import {plural} from '../cli/plural.js'
 import {MdrecError} from '../errors.js'
-import {openRecording, recordingStartNs, type RecordingFile} from './reader.js'
+import {nsToIso} from '../util/time.js'
+import {resolveTimeSpec, type TimeSpec} from '../util/units.js'
+import {openRecording, readBatches, recordingStartNs, type RecordingFile} from './reader.js'
 
 /**
  * Expand inputs to file paths, in the order given (a directory's or a glob's
@@ -140,4 +145,108 @@ export function groupRuns(ordered: readonly RecordingFile[]): RecordingFile[][] 
     g.push(f)
   }
   return groups
+}
+
+/** A selection of rows: receive times in [from, to) (ns since the epoch) and symbols (none: all). */
+export interface RowFilter {
+  from?: bigint
+  to?: bigint
+  symbols?: readonly string[]
+}
+
+/**
+ * Resolve `--from`/`--to` (ISO or +offset from `startNs`, the first file's
+ * start) to ns. Throws E_USAGE (exit 2) when --from is not before --to: the
+ * range [from, to) would be empty whatever the recording holds.
+ */
+export function resolveRange(from: TimeSpec | undefined, to: TimeSpec | undefined, startNs: bigint): {from?: bigint; to?: bigint} {
+  const f = from && resolveTimeSpec(from, startNs)
+  const t = to && resolveTimeSpec(to, startNs)
+  if (f !== undefined && t !== undefined && f >= t) {
+    const how = f === t ? 'is the same time as' : 'is after'
+    throw new MdrecError('E_USAGE', `--from ${nsToIso(f)} ${how} --to ${nsToIso(t)}: the range [--from, --to) is empty; give a --to later than --from`)
+  }
+  return {from: f, to: t}
+}
+
+/** What a set of recordings holds: rows, first and last receive time (ns), symbols. */
+export interface RecordingSpan {
+  rows: number
+  first: bigint | null
+  last: bigint | null
+  symbols: Set<string>
+}
+
+/**
+ * Scan recordings (streaming, every batch; a damaged tail ends the scan
+ * quietly) for their span and symbols. Reads only the receive-time column
+ * and the symbol dictionaries.
+ */
+export async function recordingSpan(files: readonly RecordingFile[]): Promise<RecordingSpan> {
+  const span: RecordingSpan = {rows: 0, first: null, last: null, symbols: new Set()}
+  for (const f of files) {
+    for await (const {batch} of readBatches(f, {onTruncated: 'stop'})) {
+      const n = batch.numRows
+      const t = batch.getChildAt(0)!.data[0]
+      const ts = t.values as BigInt64Array
+      const t0 = ts[t.offset]
+      const t1 = ts[t.offset + n - 1]
+      if (span.first === null || t0 < span.first) span.first = t0
+      if (span.last === null || t1 > span.last) span.last = t1
+      span.rows += n
+      const dict = batch.getChildAt(2)!.data[0].dictionary as A.Vector<A.Utf8> | undefined
+      if (dict) for (let k = 0; k < dict.length; k++) span.symbols.add(dict.get(k) ?? '')
+    }
+  }
+  return span
+}
+
+/**
+ * Symbols of `have` close to `want`: a case-insensitive match first, else
+ * those within an edit distance of 2 (nearest first, at most 3).
+ */
+export function closeSymbols(want: string, have: Iterable<string>): string[] {
+  const all = [...have].filter((s) => s !== '')
+  const ci = all.filter((s) => s.toLowerCase() === want.toLowerCase())
+  if (ci.length) return ci
+  const near = all
+    .map((s) => ({s, d: distance(want.toUpperCase(), s.toUpperCase())}))
+    .filter((x) => x.d <= 2)
+    .sort((a, b) => a.d - b.d || (a.s < b.s ? -1 : 1))
+  return near.slice(0, 3).map((x) => x.s)
+}
+
+/**
+ * Why `filter` selects no row of `files`, as one line for stderr: the
+ * recording is empty; a symbol is not in it (with close matches: `aapl` →
+ * `did you mean AAPL?`); the range is after or before the recording's span,
+ * or falls in it without a row. Scans the files once (recordingSpan).
+ */
+export async function whyNoRows(files: readonly RecordingFile[], filter: RowFilter): Promise<string> {
+  const span = await recordingSpan(files)
+  if (span.rows === 0 || span.first === null || span.last === null) return `${files.length > 1 ? 'the recordings hold' : 'the recording holds'} no rows`
+  const spans = `the recording spans ${nsToIso(span.first)} → ${nsToIso(span.last)}`
+  const reasons: string[] = []
+  const wanted = filter.symbols?.length ? filter.symbols : undefined
+  const present = wanted?.filter((s) => span.symbols.has(s)) ?? []
+  for (const s of wanted ?? []) {
+    if (span.symbols.has(s)) continue
+    const near = closeSymbols(s, span.symbols)
+    const hint = near.length
+      ? `did you mean ${near.join(' or ')}?`
+      : `it has ${plural(span.symbols.size, 'symbol')}: ${[...span.symbols].sort().slice(0, 10).join(', ')}${span.symbols.size > 10 ? ', …' : ''}`
+    reasons.push(`symbol ${s} is not in the recording (symbols match exactly; ${hint})`)
+  }
+  if (!wanted || present.length) {
+    const of = present.length ? ` of ${present.join(', ')}` : ''
+    if (filter.from !== undefined && filter.from > span.last) {
+      reasons.push(`--from ${nsToIso(filter.from)} is after the recording's last row (${spans})`)
+    } else if (filter.to !== undefined && filter.to <= span.first) {
+      reasons.push(`--to ${nsToIso(filter.to)} is before the recording's first row (${spans})`)
+    } else if (filter.from !== undefined || filter.to !== undefined) {
+      const range = `[${filter.from === undefined ? 'start' : nsToIso(filter.from)}, ${filter.to === undefined ? 'end' : nsToIso(filter.to)})`
+      reasons.push(`no row${of} was received in ${range} (${spans})`)
+    }
+  }
+  return reasons.length ? reasons.join('; ') : `no row matches (${spans})`
 }

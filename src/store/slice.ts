@@ -16,6 +16,12 @@ export interface SliceOptions {
   batchBytes?: number
   /** Status lines (stale temporaries of `out` removed). */
   log?: (line: string) => void
+  /**
+   * Throw E_NO_ROWS, before anything is written, when the selection holds no
+   * row (`mdrec slice` without --allow-empty). Default false: a 0-row
+   * recording is written.
+   */
+  refuseEmpty?: boolean
 }
 
 export interface SliceResult {
@@ -35,7 +41,8 @@ export interface SliceResult {
  * `partialPath(out)` and linked to `out` only when complete: a killed slice
  * leaves no `out`, and the next run removes its stale temporary. `seq` is
  * numbered anew from 0. Throws E_EXISTS when `out` exists (before any work,
- * and again atomically at the end). Several inputs (the parts of one run,
+ * and again atomically at the end), and E_NO_ROWS when nothing is selected
+ * and `refuseEmpty` is set (nothing written). Several inputs (the parts of one run,
  * in order, of one feed: see store/inputs.ts) are read one after the other
  * into the one output.
  */
@@ -66,6 +73,7 @@ export async function sliceRecording(input: string | readonly string[], out: str
       rows += n
     }
   }
+  if (rows === 0 && opts.refuseEmpty) throw new MdrecError('E_NO_ROWS', `no rows selected from ${inputs.join(', ')}; nothing written to ${out}`)
   const tmp = partialPath(out)
   const w = RecordingWriter.create(
     tmp,
