@@ -9,7 +9,7 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {beforeAll, describe, expect, it} from 'vitest'
 
-import {plural} from '../src/cli/plural.js'
+import {plural} from '../src/util/units.js'
 import {runCli} from './helpers/cli.js'
 import {makeBigYahooRecording} from './helpers/big-recording.js'
 import {makeYahooRecording} from './helpers/recording.js'
@@ -173,13 +173,6 @@ describe('--json errors: the JSON object on stdout and the one line on stderr', 
 })
 
 describe('docs: URLs with ? are quoted in shell code blocks (zsh globs an unquoted ?)', () => {
-  /**
-   * Examples owned by another builder's files (src/commands/record.ts:23),
-   * fixed there; the generated README reference repeats them. Remove once
-   * merged: the checks below then cover them too.
-   */
-  const PENDING = ['record AAPL --url ws://127.0.0.1:8765/?version=2 --duration 90s --json']
-  const pending = (line: string) => PENDING.some((p) => line.includes(p))
   /** Lines of shell code blocks in a markdown file, with their line numbers. */
   function shellLines(path: string): {n: number; line: string}[] {
     const out: {n: number; line: string}[] = []
@@ -207,7 +200,7 @@ describe('docs: URLs with ? are quoted in shell code blocks (zsh globs an unquot
     const bad: string[] = []
     for (const f of files) {
       for (const {n, line} of shellLines(join(ROOT, f))) {
-        if (unquotedQueryUrls(line).length && !pending(line)) bad.push(`${f}:${n}: ${line.trim()}`)
+        if (unquotedQueryUrls(line).length) bad.push(`${f}:${n}: ${line.trim()}`)
       }
     }
     expect(bad).toEqual([])
@@ -217,7 +210,7 @@ describe('docs: URLs with ? are quoted in shell code blocks (zsh globs an unquot
     const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, {examples?: string[]}>}
     const bad: string[] = []
     for (const [id, c] of Object.entries(manifest.commands)) {
-      for (const ex of c.examples ?? []) if (unquotedQueryUrls(ex).length && !pending(ex)) bad.push(`${id}: ${ex}`)
+      for (const ex of c.examples ?? []) if (unquotedQueryUrls(ex).length) bad.push(`${id}: ${ex}`)
     }
     expect(bad).toEqual([])
   })

@@ -1,10 +1,9 @@
 import {Args} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
-import {plural} from '../cli/plural.js'
 import {groupRuns, openInputs} from '../store/inputs.js'
 import {recordingProblem, runInfo, type RecordingInfo} from '../store/info.js'
-import {formatBytes, formatDuration} from '../util/units.js'
+import {formatBytes, formatDuration, plural} from '../util/units.js'
 
 export default class Info extends BaseCommand<typeof Info> {
   static override summary = 'Summarise recordings: feed, time span, rows by kind and symbol, gaps, size, compression.'

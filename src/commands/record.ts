@@ -23,7 +23,7 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
   static override examples = [
     '<%= config.bin %> record AAPL --duration 30m',
     '<%= config.bin %> record AAPL MSFT BTC-USD --out ticks.arrow --rotate 1h',
-    '<%= config.bin %> record AAPL --url ws://127.0.0.1:8765/?version=2 --duration 90s --json',
+    '<%= config.bin %> record AAPL --url "ws://127.0.0.1:8765/?version=2" --duration 90s --json',
     '<%= config.bin %> record KRW-BTC KRW-ETH --feed upbit --types ticker,trade,orderbook',
     'KIS_APP_KEY=… KIS_APP_SECRET=… <%= config.bin %> record 005930 000660 --feed kis --types H0STCNT0,H0STASP0',
     '<%= config.bin %> record prices trades --feed generic --url ws://127.0.0.1:9000/',

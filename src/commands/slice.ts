@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
 import {timeSpec} from '../cli/flags.js'
-import {plural} from '../cli/plural.js'
+import {plural} from '../util/units.js'
 import {isMdrecError, MdrecError} from '../errors.js'
 import {assertOneFeed, openInputs, resolveRange, whyNoRows} from '../store/inputs.js'
 import {recordingStartNs} from '../store/reader.js'

@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
-import {plural} from '../cli/plural.js'
+import {plural} from '../util/units.js'
 import {MdrecError} from '../errors.js'
 import {stalePartials} from '../store/atomic.js'
 import {expandInputs} from '../store/inputs.js'

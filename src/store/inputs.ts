@@ -13,10 +13,9 @@ import {readdirSync, statSync} from 'node:fs'
 import {isAbsolute, join} from 'node:path'
 import {glob, isDynamicPattern} from 'tinyglobby'
 
-import {plural} from '../cli/plural.js'
 import {MdrecError} from '../errors.js'
 import {nsToIso} from '../util/time.js'
-import {resolveTimeSpec, type TimeSpec} from '../util/units.js'
+import {type TimeSpec, plural, resolveTimeSpec} from '../util/units.js'
 import {openRecording, readBatches, recordingStartNs, type RecordingFile} from './reader.js'
 
 /**

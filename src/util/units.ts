@@ -102,11 +102,13 @@ export function formatDuration(ms: number): string {
 
 /**
  * A count and its noun, singular for exactly 1: `plural(1, 'row')` is
- * `1 row`, `plural(270, 'row')` is `270 rows`, `plural(2, 'batch', 'batches')`
- * is `2 batches`. English only; `many` defaults to `one` + `s`.
+ * `1 row`, `plural(270, 'row')` is `270 rows`, `plural(2, 'batch')` is
+ * `2 batches`. English's regular plurals only (+es after s, x, z, ch, sh;
+ * otherwise +s); pass `many` for anything else. Hand-written: an inflection
+ * library for the handful of nouns mdrec prints is not worth a dependency.
  */
-export function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`
+export function plural(n: number, one: string, many?: string): string {
+  return `${n} ${n === 1 ? one : (many ?? (/(?:s|x|z|ch|sh)$/.test(one) ? `${one}es` : `${one}s`))}`
 }
 
 /**
