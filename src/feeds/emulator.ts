@@ -47,13 +47,40 @@ export function sendPoliced(
       return false
     }
     policy.log?.(`client ${client.id}: stopped reading (${ws.bufferedAmount} bytes buffered > ${policy.maxBufferedBytes}); closing with 1013`)
-    ws.close(1013, 'client too slow')
+    closeSlowClient(ws)
     server.emit('slow', client)
     return false
   }
   if (!binary && typeof payload === 'string' && cb === undefined) ws.send(payload)
   else ws.send(payload, binary ? BINARY_FRAME : TEXT_FRAME, cb)
   return true
+}
+
+/** How long a client closed for being slow has to read up to our 1013 close frame before its connection is reset (ms). */
+export const SLOW_CLOSE_MS = 1000
+
+/**
+ * Close a client that stopped reading: what it sees, and when the server lets go.
+ *
+ * The 1013 close frame ("client too slow") is queued behind every frame
+ * already sent to it (up to the send-buffer limit in the server, plus what the
+ * kernel buffers hold), and nothing is sent after it. A client that reads
+ * again within {@link SLOW_CLOSE_MS} receives those frames, then the close
+ * frame with 1013. After that the connection is reset (RST) and its buffers
+ * are freed, instead of after ws's 30 s close timeout: a client that still
+ * has not read sees the connection reset (ECONNRESET) when it next reads
+ * or writes, never our close code.
+ */
+export function closeSlowClient(ws: WebSocket, graceMs = SLOW_CLOSE_MS): void {
+  ws.close(1013, 'client too slow')
+  const timer = setTimeout(() => {
+    if (ws.readyState === WebSocket.CLOSED) return
+    const sock = (ws as unknown as {_socket?: {resetAndDestroy?: () => void}})._socket
+    if (sock && typeof sock.resetAndDestroy === 'function') sock.resetAndDestroy()
+    else ws.terminate()
+  }, graceMs)
+  timer.unref()
+  ws.once('close', () => clearTimeout(timer))
 }
 
 /**

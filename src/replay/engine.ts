@@ -71,7 +71,11 @@
  * stops reading meets the slow-client policy (close 1013, or drop frames)
  * once its send buffer passes `maxBufferedBytes`. `speed: 'max'` sends as
  * fast as the client reads: it waits while a socket's buffer is above a
- * high-water mark (in `clock: 'shared'` the slowest client sets the pace).
+ * high-water mark. In `clock: 'shared'` the fastest reader sets the pace: the
+ * timeline waits only while every subscribed client is above the mark, so a
+ * client that stops reading meets the slow-client policy like at any speed,
+ * and the others carry on. What a client closed with 1013 sees: see
+ * `closeSlowClient` in `feeds/emulator.ts`.
  */
 import {setImmediate as yieldToLoop} from 'node:timers/promises'
 
@@ -168,6 +172,7 @@ export interface ReplayHandle {
   stats(): ReplayStats
 }
 
+const OPEN = 1 // WebSocket.OPEN
 const GAP_CLOSE_CODE = 1012
 const ERROR_CLOSE_CODE = 1011
 /** Rows handled without returning to the event loop before yielding once. */
@@ -577,6 +582,18 @@ class Replayer {
       }
       const timer = setTimeout(done, Math.max(0, Math.floor((untilNs - nowNs()) / 1e6)))
       this.idle.add(done)
+    })
+  }
+
+  /** Resolves when `p` does or at the next subscription change, whichever is first (the waiter is removed either way). */
+  untilInterestOr(p: Promise<void>): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        this.idle.delete(done)
+        resolve()
+      }
+      this.idle.add(done)
+      void p.then(done, done)
     })
   }
 
@@ -1089,7 +1106,7 @@ class SharedTarget implements Target {
   }
 
   receptive(): boolean {
-    for (const c of this.r.emu.clients) if (c.subscriptions > 0) return true
+    for (const c of this.r.emu.clients) if (c.subscriptions > 0 && c.ws.readyState === OPEN) return true
     return false
   }
 
@@ -1103,12 +1120,25 @@ class SharedTarget implements Target {
     return bp
   }
 
+  /**
+   * At 'max' the shared timeline goes at the pace of its fastest reader: it
+   * waits only while every open, subscribed client is above the high-water
+   * mark, and then only until one of them drains or the subscriptions change
+   * (a new client joins). A client that falls behind the others therefore
+   * keeps receiving frames until its buffer passes `maxBufferedBytes`, where
+   * the slow-client policy applies (1013, or dropped frames): one stalled
+   * socket never holds the timeline for the others.
+   */
   drained(): Promise<void> | null {
     let waits: Promise<void>[] | null = null
-    for (const bp of this.bps.values()) {
-      if (bp.blocked) (waits ??= []).push(bp.drained())
+    for (const c of this.r.emu.clients) {
+      if (c.subscriptions === 0 || c.ws.readyState !== OPEN) continue
+      const bp = this.bp(c)
+      if (!bp.blocked) return null
+      ;(waits ??= []).push(bp.drained())
     }
-    return waits ? Promise.all(waits).then(() => {}) : null
+    if (waits === null) return null
+    return this.r.untilInterestOr(Promise.race(waits))
   }
 
   gap(info: string | null): void {
