@@ -73,14 +73,20 @@ export const SLOW_CLOSE_MS = 1000
  */
 export function closeSlowClient(ws: WebSocket, graceMs = SLOW_CLOSE_MS): void {
   ws.close(1013, 'client too slow')
+  const timer = resetAfter(ws, graceMs)
+  ws.once('close', () => clearTimeout(timer))
+}
+
+/** Reset (RST) the connection in `ms` unless it has closed by then (an unref'd timer; ws's terminate() where the socket has no resetAndDestroy). */
+function resetAfter(ws: WebSocket, ms: number): NodeJS.Timeout {
   const timer = setTimeout(() => {
     if (ws.readyState === WebSocket.CLOSED) return
     const sock = (ws as unknown as {_socket?: {resetAndDestroy?: () => void}})._socket
     if (sock && typeof sock.resetAndDestroy === 'function') sock.resetAndDestroy()
     else ws.terminate()
-  }, graceMs)
+  }, ms)
   timer.unref()
-  ws.once('close', () => clearTimeout(timer))
+  return timer
 }
 
 /**
@@ -158,13 +164,7 @@ export function answerClosesPromptly(ws: WebSocket, graceMs = CLOSE_ANSWER_MS): 
   ws.close = function (this: WebSocket, code?: number, data?: string | Buffer): void {
     close.call(this, code, data)
     if (timer || !(this as unknown as {_closeFrameReceived?: boolean})._closeFrameReceived) return
-    timer = setTimeout(() => {
-      if (ws.readyState === WebSocket.CLOSED) return
-      const sock = (ws as unknown as {_socket?: {resetAndDestroy?: () => void}})._socket
-      if (sock && typeof sock.resetAndDestroy === 'function') sock.resetAndDestroy()
-      else ws.terminate()
-    }, graceMs)
-    timer.unref()
+    timer = resetAfter(ws, graceMs)
   }
   ws.once('close', () => {
     if (timer) clearTimeout(timer)
