@@ -19,6 +19,7 @@ import {WebSocket} from 'ws'
 import {SLOW_CLOSE_MS} from '../src/feeds/emulator.js'
 import {replay, type ReplayHandle, type ReplayOptions} from '../src/replay/engine.js'
 import {makeYahooRecording} from './helpers/recording.js'
+import {until} from './replay-clients.js'
 
 /** Rows in the recording: a play is ~10 MB of v2 frames, more than loopback's kernel buffers hold for a client that stops reading. */
 const ROWS = 80_000
@@ -99,13 +100,6 @@ async function reader(url: string): Promise<{ws: WebSocket; count: () => number;
   return {ws, count: () => n, closed}
 }
 
-async function until(what: string, cond: () => boolean, ms: number): Promise<void> {
-  const end = performance.now() + ms
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 describe('a shared clock never waits for one client', () => {
   it('--speed max --loop: a stalled client is closed with 1013 and freed; the reading client gets the whole timeline', async () => {

@@ -84,7 +84,7 @@ import {openRecording, recordingStartNs, type RecordingFile} from '../store/read
 import {nsToIso} from '../util/time.js'
 import {parseSpeed, parseTimeSpec, resolveTimeSpec, type TimeSpec} from '../util/units.js'
 import {replayFeed, type Emulator, type EmulatorClient, type ReplayFeed, type RowEncoder} from './feed.js'
-import {MergedSource, RowClass} from './rows.js'
+import {MergedSource, RowClass, SharedBatches} from './rows.js'
 import {Backpressure, DEFAULT_SETTLE_MS, LatencyHistogram, SETTLE_CAP_FACTOR, Waker, nowNs} from './scheduler.js'
 
 export interface ReplayOptions {
@@ -145,6 +145,10 @@ export interface ReplayStats {
   gaps: number
   /** Reject rows skipped. */
   rejects: number
+  /** `clock: 'connection'`: record batches read and decoded from the files so far, shared by every timeline (a client alone reads each once per play). */
+  batchesRead: number
+  /** Decoded batches held for the timelines now, in bytes (0 once no timeline runs). */
+  cacheBytes: number
   /** Lateness of sent frames (timed speeds only; null at 'max' or before the first frame). */
   p50LagMs: number | null
   p99LagMs: number | null
@@ -409,6 +413,7 @@ class Replayer {
     o: ReplayOptions,
   ) {
     this.encoders = p.recs.map((f) => p.feed.encoder(f))
+    this.batchCache = p.clock === 'connection' ? p.recs.map((f, k) => new SharedBatches(f, k, {from: p.from, to: p.to})) : null
     this.speed = p.speed
     this.plays = p.loop === true ? Number.POSITIVE_INFINITY : 1 + p.loop
     this.log = o.log ?? (() => {})
@@ -476,7 +481,30 @@ class Replayer {
   }
 
   openSource(signal: AbortSignal): MergedSource {
-    return new MergedSource(this.p.recs, {from: this.p.from, to: this.p.to, signal})
+    return new MergedSource(this.p.recs, {from: this.p.from, to: this.p.to, signal, shared: this.batchCache ?? undefined})
+  }
+
+  /**
+   * Connection clock: the decoded batches of each file, shared by every
+   * timeline (and loop play) instead of each reading and decompressing the
+   * files on its own; emptied when no timeline is running.
+   */
+  private readonly batchCache: SharedBatches[] | null
+
+  /** Batches read from the files so far by the shared caches (connection clock), and the decoded bytes they hold now. */
+  cacheStats(): {reads: number; heldBytes: number} {
+    let reads = 0
+    let heldBytes = 0
+    for (const c of this.batchCache ?? []) {
+      reads += c.reads
+      heldBytes += c.heldBytes
+    }
+    return {reads, heldBytes}
+  }
+
+  private releaseIfIdle(): void {
+    if (this.timelines.size > 0 || !this.batchCache) return
+    for (const c of this.batchCache) c.reset()
   }
 
   async begin(): Promise<void> {
@@ -631,6 +659,7 @@ class Replayer {
 
   private timelineEnded(t: Timeline): void {
     this.timelines.delete(t)
+    this.releaseIfIdle()
     this.unpark(t)
     if (t.stopped) return
     t.target.end()
@@ -642,6 +671,7 @@ class Replayer {
 
   private timelineFailed(t: Timeline, error: unknown): void {
     this.timelines.delete(t)
+    this.releaseIfIdle()
     this.unpark(t)
     if (t.stopped || this.closed) return
     const e = isMdrecError(error) ? error : new MdrecError('E_INTERNAL', `replay failed: ${(error as Error)?.message ?? String(error)}`, {cause: error})
@@ -691,6 +721,7 @@ class Replayer {
       dropped += c.dropped
     }
     const q = (x: number | null) => (x === null ? null : Math.round(x / 1000) / 1000)
+    const cache = this.cacheStats()
     return {
       connected,
       clients: this.connections,
@@ -704,6 +735,8 @@ class Replayer {
       position: this.furthestTs === null ? null : nsToIso(this.furthestTs),
       gaps: this.gapsReached,
       rejects: this.rejects,
+      batchesRead: cache.reads,
+      cacheBytes: cache.heldBytes,
       p50LagMs: q(this.hist.quantileNs(0.5)),
       p99LagMs: q(this.hist.quantileNs(0.99)),
       maxLagMs: this.hist.count === 0 ? null : q(this.hist.maxNs),
@@ -732,6 +765,7 @@ class Replayer {
       this.settling.clear()
       this.waker.close()
       this.wakeIdle()
+      for (const c of this.batchCache ?? []) c.reset()
       await this.emu.close(1000, 'replay closed')
       await Promise.allSettled([...this.runs])
       const s = this.summary()
