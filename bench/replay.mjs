@@ -632,8 +632,8 @@ CASES.connections = async (lib, dir, clients) => {
   const offsets = recv.map((t) => Number(t - recv[0]))
   const syms = rec.meta.subscriptions
   const out = []
-  for (const n of [300, 1000]) {
-    const server = fork(HERE, ['--connections-server', path], {stdio: ['ignore', 'inherit', 'inherit', 'ipc']})
+  for (const n of (process.env.MDREC_BENCH_CLIENTS ?? '300,1000').split(',').map(Number)) {
+    const server = fork(HERE, ['--connections-server', path], {stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: process.env.MDREC_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.MDREC_BENCH_PROF}`] : []})
     const fromServer = (type) => new Promise((resolve) => server.on('message', (m) => m.type === type && resolve(m)))
     const {url} = await fromServer('url')
     log(`${n} clients`)

@@ -83,6 +83,7 @@ import {MdrecError, isMdrecError} from '../errors.js'
 import {openRecording, recordingStartNs, type RecordingFile} from '../store/reader.js'
 import {nsToIso} from '../util/time.js'
 import {parseSpeed, parseTimeSpec, resolveTimeSpec, type TimeSpec} from '../util/units.js'
+import {FrameBurst} from '../feeds/emulator.js'
 import {replayFeed, type Emulator, type EmulatorClient, type ReplayFeed, type RowEncoder} from './feed.js'
 import {MergedSource, RowClass, SharedBatches} from './rows.js'
 import {Backpressure, DEFAULT_SETTLE_MS, LatencyHistogram, SETTLE_CAP_FACTOR, Waker, nowNs} from './scheduler.js'
@@ -183,7 +184,7 @@ const ERROR_CLOSE_CODE = 1011
 const BURST = 1024
 /** On a timed schedule, frames held back in a catch-up burst are written every this many rows (a power of two). */
 const CATCHUP_FLUSH = 32
-/** A timed row this late is sent in a batched burst (see {@link Corked}). */
+/** A timed row this late is sent in a batched burst (see {@link FrameBurst}). */
 const CATCHUP_NS = 1e6
 /** A row nobody can receive is skipped up to twice this long before it is due (see Idle). */
 const IDLE_AHEAD_NS = 20e6
@@ -203,46 +204,18 @@ interface Target {
   /** Frames sent so far. */
   readonly sent: number
   gap(info: string | null): void
-  /** Hand frames held back for batching (see {@link Corked}) to the kernel; called before every await. */
+  /**
+   * Hand frames held back for batching to the kernel; called before every await.
+   * At 'max', and on a timed schedule while catching up (rows already more
+   * than {@link CATCHUP_NS} late), a burst's frames are packed per socket
+   * ({@link FrameBurst}) and written when the timeline next awaits (at most
+   * {@link BURST} rows later; on a timed schedule every {@link CATCHUP_FLUSH}
+   * rows, since those frames are late already). Frames that are on time are
+   * written at once.
+   */
   flush(): void
   end(): void
   stop(): void
-}
-
-interface CorkableSocket {
-  cork(): void
-  uncork(): void
-}
-
-/**
- * At 'max', and on a timed schedule while catching up (rows already more than
- * {@link CATCHUP_NS} late), the frames of a burst are written to a client's
- * socket with one writev instead of one per frame: the socket is corked at
- * the first frame of a burst and uncorked before the timeline next awaits
- * (at most {@link BURST} rows later; on a timed schedule every
- * {@link CATCHUP_FLUSH} rows, since those frames are late already). On loopback a send is otherwise
- * dominated by its syscall. Frames that are on time are written at once.
- * ws keeps its net.Socket in `_socket` (not public API, but stable across
- * ws 6-8); without it frames simply go out one by one.
- */
-class Corked {
-  private corked: CorkableSocket[] = []
-  add(ws: EmulatorClient['ws']): void {
-    const sock = (ws as unknown as {_socket?: Partial<CorkableSocket> & {_mdrecCorked?: boolean}})._socket
-    if (!sock || typeof sock.cork !== 'function' || typeof sock.uncork !== 'function' || sock._mdrecCorked) return
-    sock._mdrecCorked = true
-    sock.cork()
-    this.corked.push(sock as CorkableSocket)
-  }
-  flush(): void {
-    const list = this.corked
-    if (list.length === 0) return
-    this.corked = []
-    for (const sock of list) {
-      ;(sock as {_mdrecCorked?: boolean})._mdrecCorked = false
-      sock.uncork()
-    }
-  }
 }
 
 /** Open the recordings and validate the options (everything that can fail before listening). */
@@ -871,6 +844,11 @@ class Timeline {
     try {
       for (let play = 0; play < r.plays && !this.stopped; play++) {
         if (play > 0) {
+          // a play from cached batches starts without any I/O: let the event loop turn (closes, new clients) first
+          target.flush()
+          await yieldToLoop()
+          if (this.stopped) break
+          burst = 0
           src = r.openSource(this.abort.signal)
           this.source = src
           const n = src.next()
@@ -1003,7 +981,7 @@ class ClientTarget implements Target {
   client: EmulatorClient | null
   sent = 0
   private bp: Backpressure | undefined
-  private readonly corked = new Corked()
+  private readonly burst = new FrameBurst()
   private attachWait: {promise: Promise<void>; resolve: () => void} | null = null
   timeline!: Timeline
 
@@ -1021,8 +999,13 @@ class ClientTarget implements Target {
     const b = src.batch
     const i = src.row
     if (!c.wants(b.symbol(i))) return
-    if (batch) this.corked.add(c.ws)
-    if (this.r.send(c, this.r.encoders[b.fileIndex].encode(b, i, c.variant, shiftNs), due, this.bp)) this.sent++
+    const payload = this.r.encoders[b.fileIndex].encode(b, i, c.variant, shiftNs)
+    if (batch) this.burst.open()
+    try {
+      if (this.r.send(c, payload, due, this.bp)) this.sent++
+    } finally {
+      if (batch) this.burst.close()
+    }
   }
 
   wants(symbol: string): boolean {
@@ -1035,7 +1018,7 @@ class ClientTarget implements Target {
   }
 
   flush(): void {
-    this.corked.flush()
+    this.burst.flush()
   }
 
   drained(): Promise<void> | null {
@@ -1107,14 +1090,14 @@ class SharedTarget implements Target {
   sent = 0
   private readonly cache: (string | Uint8Array | undefined)[]
   private readonly bps = new Map<EmulatorClient, Backpressure>()
-  private readonly corked = new Corked()
+  private readonly burst = new FrameBurst()
 
   constructor(private readonly r: Replayer) {
     this.cache = new Array(r.feed.variants.length).fill(undefined)
   }
 
   flush(): void {
-    this.corked.flush()
+    this.burst.flush()
   }
 
   deliver(src: MergedSource, shiftNs: number, due: number, batch: boolean): void {
@@ -1124,14 +1107,18 @@ class SharedTarget implements Target {
     const cache = this.cache
     const enc = this.r.encoders[b.fileIndex]
     const max = this.r.speed === 'max'
-    for (const c of this.r.emu.clients) {
-      if (!c.wants(sym)) continue
-      let payload = cache[c.variant]
-      if (payload === undefined) payload = cache[c.variant] = enc.encode(b, i, c.variant, shiftNs)
-      if (batch) this.corked.add(c.ws)
-      if (this.r.send(c, payload, due, max ? this.bp(c) : undefined)) this.sent++
+    if (batch) this.burst.open()
+    try {
+      for (const c of this.r.emu.clients) {
+        if (!c.wants(sym)) continue
+        let payload = cache[c.variant]
+        if (payload === undefined) payload = cache[c.variant] = enc.encode(b, i, c.variant, shiftNs)
+        if (this.r.send(c, payload, due, max ? this.bp(c) : undefined)) this.sent++
+      }
+    } finally {
+      if (batch) this.burst.close()
+      cache.fill(undefined)
     }
-    cache.fill(undefined)
   }
 
   wants(symbol: string): boolean {
