@@ -184,8 +184,6 @@ const ERROR_CLOSE_CODE = 1011
 const BURST = 1024
 /** On a timed schedule, frames held back in a catch-up burst are written every this many rows (a power of two). */
 const CATCHUP_FLUSH = 32
-/** A timed row this late is sent in a batched burst (see {@link FrameBurst}). */
-const CATCHUP_NS = 1e6
 /** A row nobody can receive is skipped up to twice this long before it is due (see Idle). */
 const IDLE_AHEAD_NS = 20e6
 /** A parked timeline (its client closed at a gap) waits this long past the gap for a reconnect. */
@@ -193,8 +191,8 @@ const RESUME_GRACE_NS = 10e9
 const DEFAULT_MAX_BUFFERED = 8 * 1024 * 1024
 
 interface Target {
-  /** Send the current row of `src`; `due` is its scheduled time (NaN at 'max'); `batch`: hold it for one writev per burst. */
-  deliver(src: MergedSource, shiftNs: number, due: number, batch: boolean): void
+  /** Send the current row of `src` (held in the target's burst until {@link flush}); `due` is its scheduled time (NaN at 'max'). */
+  deliver(src: MergedSource, shiftNs: number, due: number): void
   /** At 'max': a promise while the receivers cannot take more (or there is nobody to send to yet), else null. */
   drained(): Promise<void> | null
   /** Whether a row of `symbol` would go to anyone now. */
@@ -205,13 +203,12 @@ interface Target {
   readonly sent: number
   gap(info: string | null): void
   /**
-   * Hand frames held back for batching to the kernel; called before every await.
-   * At 'max', and on a timed schedule while catching up (rows already more
-   * than {@link CATCHUP_NS} late), a burst's frames are packed per socket
-   * ({@link FrameBurst}) and written when the timeline next awaits (at most
-   * {@link BURST} rows later; on a timed schedule every {@link CATCHUP_FLUSH}
-   * rows, since those frames are late already). Frames that are on time are
-   * written at once.
+   * Hand the frames held in the burst to the kernel; called before every await.
+   * Frames are packed per socket ({@link FrameBurst}) and written when the
+   * timeline next awaits: at 'max' at most {@link BURST} rows later; on a
+   * timed schedule before it waits for the next due time (so rows due at the
+   * same moment go out in one write) and every {@link CATCHUP_FLUSH} rows
+   * while catching up.
    */
   flush(): void
   end(): void
@@ -929,7 +926,7 @@ class Timeline {
               r.gapsReached++
               target.gap(b.info(i))
             } else {
-              target.deliver(src, shift, due, !timed || now - due > CATCHUP_NS)
+              target.deliver(src, shift, due)
             }
           }
           // On a timed schedule a catch-up burst goes out every CATCHUP_FLUSH rows, not once at its end:
@@ -993,18 +990,18 @@ class ClientTarget implements Target {
     this.bp = r.speed === 'max' ? new Backpressure(client.ws, r.high, r.low) : undefined
   }
 
-  deliver(src: MergedSource, shiftNs: number, due: number, batch: boolean): void {
+  deliver(src: MergedSource, shiftNs: number, due: number): void {
     const c = this.client
     if (c === null) return
     const b = src.batch
     const i = src.row
     if (!c.wants(b.symbol(i))) return
     const payload = this.r.encoders[b.fileIndex].encode(b, i, c.variant, shiftNs)
-    if (batch) this.burst.open()
+    this.burst.open()
     try {
       if (this.r.send(c, payload, due, this.bp)) this.sent++
     } finally {
-      if (batch) this.burst.close()
+      this.burst.close()
     }
   }
 
@@ -1100,14 +1097,14 @@ class SharedTarget implements Target {
     this.burst.flush()
   }
 
-  deliver(src: MergedSource, shiftNs: number, due: number, batch: boolean): void {
+  deliver(src: MergedSource, shiftNs: number, due: number): void {
     const b = src.batch
     const i = src.row
     const sym = b.symbol(i)
     const cache = this.cache
     const enc = this.r.encoders[b.fileIndex]
     const max = this.r.speed === 'max'
-    if (batch) this.burst.open()
+    this.burst.open()
     try {
       for (const c of this.r.emu.clients) {
         if (!c.wants(sym)) continue
@@ -1116,7 +1113,7 @@ class SharedTarget implements Target {
         if (this.r.send(c, payload, due, max ? this.bp(c) : undefined)) this.sent++
       }
     } finally {
-      if (batch) this.burst.close()
+      this.burst.close()
       cache.fill(undefined)
     }
   }
