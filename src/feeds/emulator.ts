@@ -79,6 +79,8 @@ interface RawSocket {
 }
 /** Size of the buffers frames are packed into (a larger frame gets a buffer of its own). */
 const BURST_CHUNK = 64 * 1024
+/** Size of a socket's first buffer in a burst: under 4 KiB, so Buffer.allocUnsafe slices it from Node's pool. */
+const FIRST_CHUNK = 4000
 /** A frame's header is at most this long (RFC 6455 §5.2, unmasked: 2 + 8 bytes). */
 const MAX_HEADER = 10
 
@@ -132,7 +134,8 @@ export class FrameBurst {
     const size = n + (n < 126 ? 2 : n < 65536 ? 4 : 10)
     let buf = h.chunks.length > 0 ? h.chunks[h.chunks.length - 1] : null
     if (buf === null || h.fill + size > buf.length) {
-      buf = Buffer.allocUnsafe(Math.max(BURST_CHUNK, size + MAX_HEADER))
+      // the first buffer is small (from Node's shared pool): most on-time flushes hold one frame
+      buf = Buffer.allocUnsafe(Math.max(h.chunks.length === 0 ? FIRST_CHUNK : BURST_CHUNK, size + MAX_HEADER))
       if (h.chunks.length > 0) h.chunks[h.chunks.length - 1] = h.chunks[h.chunks.length - 1].subarray(0, h.fill)
       h.chunks.push(buf)
       h.fill = 0

@@ -85,7 +85,7 @@ import {nsToIso} from '../util/time.js'
 import {parseSpeed, parseTimeSpec, resolveTimeSpec, type TimeSpec} from '../util/units.js'
 import {FrameBurst} from '../feeds/emulator.js'
 import {replayFeed, type Emulator, type EmulatorClient, type ReplayFeed, type RowEncoder} from './feed.js'
-import {MergedSource, RowClass, SharedBatches} from './rows.js'
+import {MergedSource, RowClass, SharedBatches, type ReplayBatch} from './rows.js'
 import {Backpressure, DEFAULT_SETTLE_MS, LatencyHistogram, SETTLE_CAP_FACTOR, Waker, nowNs} from './scheduler.js'
 
 export interface ReplayOptions {
@@ -189,6 +189,8 @@ const IDLE_AHEAD_NS = 20e6
 /** A parked timeline (its client closed at a gap) waits this long past the gap for a reconnect. */
 const RESUME_GRACE_NS = 10e9
 const DEFAULT_MAX_BUFFERED = 8 * 1024 * 1024
+/** Loop shifts whose encoded payloads a cached batch keeps (timelines in different plays of a loop). */
+const MEMO_SHIFTS = 4
 
 interface Target {
   /** Send the current row of `src` (held in the target's burst until {@link flush}); `due` is its scheduled time (NaN at 'max'). */
@@ -460,6 +462,29 @@ class Replayer {
    * files on its own; emptied when no timeline is running.
    */
   private readonly batchCache: SharedBatches[] | null
+
+  /**
+   * Connection clock: the payload of batch row `i` for `variant`, encoded once
+   * for every timeline that plays the same (cached) batch with the same loop
+   * shift, kept with the batch (for the last {@link MEMO_SHIFTS} shifts) and
+   * freed with it. Without the cache (shared clock: one timeline) it is
+   * simply encoded.
+   */
+  encodeShared(b: ReplayBatch, i: number, variant: number, shiftNs: number): string | Uint8Array {
+    const enc = this.encoders[b.fileIndex]
+    if (this.batchCache === null) return enc.encode(b, i, variant, shiftNs)
+    const memo = (b.memo ??= new Map())
+    let byVariant = memo.get(shiftNs)
+    if (byVariant === undefined) {
+      if (memo.size >= MEMO_SHIFTS) memo.delete(memo.keys().next().value!)
+      byVariant = []
+      memo.set(shiftNs, byVariant)
+    }
+    const rows = (byVariant[variant] ??= new Array<string | Uint8Array | undefined>(b.batch.numRows))
+    let p = rows[i]
+    if (p === undefined) p = rows[i] = enc.encode(b, i, variant, shiftNs)
+    return p
+  }
 
   /** Batches read from the files so far by the shared caches (connection clock), and the decoded bytes they hold now. */
   cacheStats(): {reads: number; heldBytes: number} {
@@ -996,7 +1021,7 @@ class ClientTarget implements Target {
     const b = src.batch
     const i = src.row
     if (!c.wants(b.symbol(i))) return
-    const payload = this.r.encoders[b.fileIndex].encode(b, i, c.variant, shiftNs)
+    const payload = this.r.encodeShared(b, i, c.variant, shiftNs)
     this.burst.open()
     try {
       if (this.r.send(c, payload, due, this.bp)) this.sent++

@@ -135,6 +135,8 @@ export class ReplayBatch {
   private readonly fieldNames: string[]
   private readonly fieldGets: Getter[]
   private view: BatchRows | null = null
+  /** Payloads already encoded from this batch, for timelines that share it (see the replay engine's `encodeShared`). */
+  memo: Map<number, (string | Uint8Array | undefined)[][]> | null = null
 
   constructor(
     readonly batch: A.RecordBatch,
