@@ -5,7 +5,10 @@
  *
  * ## Clocks
  * - `clock: 'connection'` (default): every connection gets its own timeline.
- *   Its reader is opened when the client connects; its clock starts (t0), at
+ *   Its reader is opened when the client connects (all of them read through
+ *   one {@link SharedBatches} cache per file, and share the payloads encoded
+ *   from its batches, so hundreds of timelines decode and encode the file
+ *   about once); its clock starts (t0), at
  *   the recording's first row, when its subscriptions have settled (below).
  *   So every client, e.g. every test run, sees the whole recording the same
  *   way. A client receives the rows of the symbols it is subscribed to at the
