@@ -35,6 +35,17 @@
  *               subscribed only to a symbol the recording does not hold (1x,
  *               and --loop at max); --clock shared --loop at max after its
  *               last client has gone. Target: under 2 % of a core each.
+ *   connections 300 and 1,000 clients, each on its own timeline (`clock:
+ *               'connection'`, the default) of one 1x replay of the bundled
+ *               fixture yahoo-us-equities.arrow (2,511 rows over 60 s, 8
+ *               symbols, every client subscribed to all), the replay in its
+ *               own process: the server's lateness (every send), a sampling
+ *               client's arrival error (arrival − (subscribe sent + recorded
+ *               offset), in the harness process, minus its smallest error),
+ *               and the replay process's RSS: idle before, peak, and 5 s
+ *               after every client has left (then also after a forced full
+ *               GC, with the V8 heap in use at each point). Targets: p99 ≤ 5 ms at the server
+ *               and at the client, peak RSS ≤ 300 MiB, after ≤ idle + 60 MiB.
  *   memory      a large recording (MDREC_BENCH_MEMORY_ROWS, default 20M rows:
  *               ~390 MiB, ~35 s to write; 50M rows is ~1 GiB) written to a temp
  *               dir, replayed at 'max' to one client by a replay in its own
@@ -162,7 +173,7 @@ async function loadLib() {
 
 async function main() {
   const lib = await loadLib()
-  const all = ['throughput', 'fanout', 'accuracy', 'client-timing', 'idle', 'memory']
+  const all = ['throughput', 'fanout', 'accuracy', 'client-timing', 'idle', 'connections', 'memory']
   const picked = process.argv.slice(2).filter((a) => a !== '--case')
   for (const p of picked) if (!all.includes(p)) throw new Error(`unknown case ${p}; cases: ${all.join(', ')}`)
   const cases = picked.length > 0 ? picked : all
@@ -609,6 +620,117 @@ const CASES = {
   },
 }
 
+CASES.connections = async (lib, dir, clients) => {
+  const {WebSocket} = await import('ws')
+  const path = fileURLToPath(new URL('../fixtures/yahoo-us-equities.arrow', import.meta.url))
+  const rec = await lib.openRecording(path)
+  const recv = []
+  for await (const {batch, idx} of lib.readBatches(rec)) {
+    const ts = batch.getChildAt(0).data[0].values
+    if (idx) for (const i of idx) recv.push(ts[i])
+    else for (const t of ts) recv.push(t)
+  }
+  const offsets = recv.map((t) => Number(t - recv[0]))
+  const syms = rec.meta.subscriptions
+  const out = []
+  for (const n of (process.env.MDREC_BENCH_CLIENTS ?? '300,1000').split(',').map(Number)) {
+    const server = fork(HERE, ['--connections-server', path], {stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: ['--expose-gc', ...(process.env.MDREC_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.MDREC_BENCH_PROF}`] : [])]})
+    const fromServer = (type) => new Promise((resolve) => server.on('message', (m) => m.type === type && resolve(m)))
+    const {url} = await fromServer('url')
+    log(`${n} clients`)
+    await clients.connect(url, n - 1)
+    // the sampling client, in this process: arrival times on the monotonic clock
+    const arrivals = new Float64Array(offsets.length)
+    let got = 0
+    const sampler = new WebSocket(url, {perMessageDeflate: false})
+    sampler.on('message', () => {
+      if (got < arrivals.length) arrivals[got++] = Number(process.hrtime.bigint())
+    })
+    const samplerClosed = new Promise((r) => sampler.once('close', r))
+    await new Promise((r, j) => {
+      sampler.once('open', r)
+      sampler.once('error', j)
+    })
+    const run = clients.run(syms)
+    const sentAt = Number(process.hrtime.bigint())
+    sampler.send(JSON.stringify({subscribe: syms}))
+    const r = await run
+    await samplerClosed
+    const left = performance.now()
+    await new Promise((res) => setTimeout(res, 5000))
+    const report = fromServer('report')
+    server.send({type: 'report'})
+    const rep = await report
+    const err = new Float64Array(got)
+    for (let i = 0; i < got; i++) err[i] = arrivals[i] - (sentAt + offsets[i])
+    let min = Infinity
+    for (const e of err) if (e < min) min = e
+    for (let i = 0; i < got; i++) err[i] -= min
+    const q = quantiles(err)
+    const mib = (b) => +(b / 2 ** 20).toFixed(1)
+    const received = r.counts.reduce((a, b) => a + b, 0) + got
+    out.push({
+      case: 'connections',
+      clients: n,
+      speed: '1x',
+      recording: 'fixtures/yahoo-us-equities.arrow (2511 rows, 60 s)',
+      received,
+      expected: n * offsets.length,
+      serverLagP50Ms: rep.lag.p50,
+      serverLagP99Ms: rep.lag.p99,
+      serverLagMaxMs: rep.lag.max,
+      clientErrP50Ms: ms(q.p50),
+      clientErrP99Ms: ms(q.p99),
+      clientErrMaxMs: ms(q.max),
+      clientFirstOffsetMs: ms(min),
+      rssIdleMiB: mib(rep.rssIdle),
+      rssPeakMiB: mib(rep.peak),
+      rssAfterMiB: mib(rep.rssAfter),
+      rssAfterGcMiB: mib(rep.rssAfterGc),
+      heapIdleMiB: mib(rep.heapIdle),
+      heapAfterMiB: mib(rep.heapAfter),
+      heapAfterGcMiB: mib(rep.heapAfterGc),
+      afterS: +((performance.now() - left) / 1000).toFixed(1),
+      batchesRead: rep.batchesRead,
+      slowClientsClosed: rep.slowClientsClosed,
+      target: 'p99 <= 5 ms (server and client), peak RSS <= 300 MiB, after <= idle + 60 MiB',
+      meets: rep.lag.p99 <= 5 && ms(q.p99) <= 5 && mib(rep.peak) <= 300 && mib(rep.rssAfter) <= mib(rep.rssIdle) + 60,
+      loadavg: loadavg().map((x) => +x.toFixed(2)),
+    })
+    log(JSON.stringify(out[out.length - 1]))
+  }
+  return out
+}
+
+/** The connections case's replay server (1x, connection clock): reports its URL, then lateness, RSS and stats when asked. */
+async function connectionsServerProcess(path) {
+  const lib = await loadLib()
+  const {LatencyHistogram} = await import(new URL('../dist/replay/scheduler.js', import.meta.url))
+  const hist = new LatencyHistogram()
+  const h = await lib.replay(path, {port: 0, speed: 1, settleMs: 0, atEnd: 'close', onLateness: (ns) => hist.record(ns)})
+  await new Promise((r) => setTimeout(r, 500))
+  globalThis.gc()
+  const {rss: rssIdle, heapUsed: heapIdle} = process.memoryUsage()
+  let peak = rssIdle
+  const sampler = setInterval(() => {
+    const r = process.memoryUsage().rss
+    if (r > peak) peak = r
+  }, 50)
+  process.send({type: 'url', url: h.url})
+  process.on('message', async () => {
+    clearInterval(sampler)
+    const after = process.memoryUsage()
+    // what is still reachable: after a full collection (RSS alone also shows pages V8 has not given back yet)
+    globalThis.gc()
+    await new Promise((r) => setTimeout(r, 200))
+    const afterGc = process.memoryUsage()
+    const rssAfter = after.rss
+    const s = h.stats()
+    await h.close()
+    process.send({type: 'report', rssIdle, heapIdle, peak, rssAfter, heapAfter: after.heapUsed, rssAfterGc: afterGc.rss, heapAfterGc: afterGc.heapUsed, lag: hist.summaryMs(), batchesRead: s.batchesRead, slowClientsClosed: s.slowClientsClosed}, () => process.exit(0))
+  })
+}
+
 /** Write a recording in a child process, so the server process's RSS is its own. */
 function generateElsewhere(path, opts) {
   return new Promise((resolve, reject) => {
@@ -643,6 +765,8 @@ async function generateProcess(path, opts) {
 // (after every declaration: classes and consts are not hoisted)
 if (process.argv[2] === '--client') {
   await clientProcess()
+} else if (process.argv[2] === '--connections-server') {
+  await connectionsServerProcess(process.argv[3])
 } else if (process.argv[2] === '--memory-server') {
   await memoryServerProcess(process.argv[3])
 } else if (process.argv[2] === '--generate') {

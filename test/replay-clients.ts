@@ -112,3 +112,12 @@ export function collect(url: string, messages: string[], gapMs: number, isData: 
     })
   })
 }
+
+/** Poll `cond` every 10 ms until it holds; throws naming `what` after `ms`. */
+export async function until(what: string, cond: () => boolean, ms: number): Promise<void> {
+  const end = performance.now() + ms
+  while (!cond()) {
+    if (performance.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}

@@ -41,19 +41,189 @@ export function sendPoliced(
 ): boolean {
   const ws = client.ws
   if (ws.readyState !== WebSocket.OPEN) return false
-  if (ws.bufferedAmount > policy.maxBufferedBytes) {
+  // frames of this socket held in a burst go out first, so a frame sent now joins them (order is kept)
+  const burst = activeBurst ?? (ws as BurstSocket)[HELD]?.burst ?? null
+  const held = burst ? burst.heldBytes(ws) : 0
+  if (ws.bufferedAmount + held > policy.maxBufferedBytes) {
     if (policy.slowClient === 'drop') {
       client.dropped++
       return false
     }
     policy.log?.(`client ${client.id}: stopped reading (${ws.bufferedAmount} bytes buffered > ${policy.maxBufferedBytes}); closing with 1013`)
-    ws.close(1013, 'client too slow')
+    closeSlowClient(ws)
     server.emit('slow', client)
     return false
   }
+  if (burst && burst.add(ws, payload, binary, cb)) return true
   if (!binary && typeof payload === 'string' && cb === undefined) ws.send(payload)
   else ws.send(payload, binary ? BINARY_FRAME : TEXT_FRAME, cb)
   return true
+}
+
+/** The burst frames go to while one is open (see {@link FrameBurst.open}). */
+let activeBurst: FrameBurst | null = null
+const HELD = Symbol('mdrec.burst')
+/** Frames held for one socket: whole frames (header + payload) in `chunks`, the last one being filled. */
+interface Held {
+  burst: FrameBurst
+  chunks: Buffer[]
+  fill: number
+  bytes: number
+  cbs: ((err?: Error) => void)[]
+}
+type BurstSocket = WebSocket & {[HELD]?: Held}
+interface RawSocket {
+  cork(): void
+  uncork(): void
+  write(chunk: Buffer, cb?: (err?: Error | null) => void): boolean
+}
+/** Size of the buffers frames are packed into (a larger frame gets a buffer of its own). */
+const BURST_CHUNK = 64 * 1024
+/** Size of a socket's first buffer in a burst: under 4 KiB, so Buffer.allocUnsafe slices it from Node's pool. */
+const FIRST_CHUNK = 4000
+/** A frame's header is at most this long (RFC 6455 §5.2, unmasked: 2 + 8 bytes). */
+const MAX_HEADER = 10
+
+/**
+ * Frames of a burst, packed per socket and handed to each socket with one
+ * write when the burst is flushed.
+ *
+ * At `--speed max` a frame's cost is dominated by what is done per frame
+ * (ws's sender: a header buffer, a cork/uncork and two writes per frame),
+ * not by the bytes: so in a burst the frames (RFC 6455 §5.2 server frames:
+ * FIN, text or binary opcode, unmasked — what ws itself writes with
+ * `perMessageDeflate: false`, which every emulator sets) are written
+ * straight into 64 KiB buffers and the socket gets one write per buffer. ws
+ * has no batched send; its `_socket` (not public API, stable across ws 6-8)
+ * is written behind its back only between frames, and `bufferedAmount`
+ * (socket bytes + ws's queue) still counts them once written. Frames held
+ * for a socket count toward the slow-client limit; a socket that is no
+ * longer OPEN at the flush (closed with 1013 in the burst, for instance) gets
+ * none of them, so nothing follows a close frame.
+ */
+export class FrameBurst {
+  private held: BurstSocket[] = []
+
+  /** Send frames through this burst until {@link close}: `sendPoliced` queues them here. */
+  open(): void {
+    activeBurst = this
+  }
+
+  close(): void {
+    if (activeBurst === this) activeBurst = null
+  }
+
+  /** Bytes held for `ws` (not yet written). */
+  heldBytes(ws: WebSocket): number {
+    const h = (ws as BurstSocket)[HELD]
+    return h && h.burst === this ? h.bytes : 0
+  }
+
+  /** Queue one frame; false when the socket cannot be written to directly (the caller sends it through ws). */
+  add(ws: WebSocket, payload: string | Uint8Array, binary: boolean, cb?: (err?: Error) => void): boolean {
+    const b = ws as BurstSocket
+    let h = b[HELD]
+    if (!h) {
+      const sock = (ws as unknown as {_socket?: Partial<RawSocket>})._socket
+      if (!sock || typeof sock.write !== 'function' || typeof sock.cork !== 'function') return false
+      h = {burst: this, chunks: [], fill: 0, bytes: 0, cbs: []}
+      b[HELD] = h
+      this.held.push(b)
+    } else if (h.burst !== this) return false
+    const n = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength
+    const size = n + (n < 126 ? 2 : n < 65536 ? 4 : 10)
+    let buf = h.chunks.length > 0 ? h.chunks[h.chunks.length - 1] : null
+    if (buf === null || h.fill + size > buf.length) {
+      // the first buffer is small (from Node's shared pool): most on-time flushes hold one frame
+      buf = Buffer.allocUnsafe(Math.max(h.chunks.length === 0 ? FIRST_CHUNK : BURST_CHUNK, size + MAX_HEADER))
+      if (h.chunks.length > 0) h.chunks[h.chunks.length - 1] = h.chunks[h.chunks.length - 1].subarray(0, h.fill)
+      h.chunks.push(buf)
+      h.fill = 0
+    }
+    let o = h.fill
+    buf[o++] = binary ? 0x82 : 0x81
+    if (n < 126) buf[o++] = n
+    else if (n < 65536) {
+      buf[o++] = 126
+      buf.writeUInt16BE(n, o)
+      o += 2
+    } else {
+      buf[o++] = 127
+      buf.writeUInt32BE(Math.floor(n / 2 ** 32), o)
+      buf.writeUInt32BE(n >>> 0, o + 4)
+      o += 8
+    }
+    if (typeof payload === 'string') o += buf.write(payload, o, 'utf8')
+    else {
+      buf.set(payload, o)
+      o += n
+    }
+    h.fill = o
+    h.bytes += size
+    if (cb) h.cbs.push(cb)
+    return true
+  }
+
+  /** Write every socket's held frames (one write per 64 KiB buffer, in one writev). Safe to call at any time. */
+  flush(): void {
+    const list = this.held
+    if (list.length === 0) return
+    this.held = []
+    for (const ws of list) {
+      const h = ws[HELD]!
+      delete ws[HELD]
+      const cbs = h.cbs
+      if (ws.readyState !== WebSocket.OPEN) {
+        for (const cb of cbs) cb(new Error('closed'))
+        continue
+      }
+      const sock = (ws as unknown as {_socket: RawSocket})._socket
+      const last = h.chunks.length - 1
+      h.chunks[last] = h.chunks[last].subarray(0, h.fill)
+      const done =
+        cbs.length === 0
+          ? undefined
+          : (err?: Error | null) => {
+              for (const cb of cbs) cb(err ?? undefined)
+            }
+      if (last > 0) sock.cork()
+      for (let k = 0; k <= last; k++) sock.write(h.chunks[k], k === last ? done : undefined)
+      if (last > 0) sock.uncork()
+    }
+  }
+}
+
+/** How long a client closed for being slow has to read up to our 1013 close frame before its connection is reset (ms). */
+export const SLOW_CLOSE_MS = 1000
+
+/**
+ * Close a client that stopped reading: what it sees, and when the server lets go.
+ *
+ * The 1013 close frame ("client too slow") is queued behind every frame
+ * already sent to it (up to the send-buffer limit in the server, plus what the
+ * kernel buffers hold), and nothing is sent after it. A client that reads
+ * again within {@link SLOW_CLOSE_MS} receives those frames, then the close
+ * frame with 1013. After that the connection is reset (RST) and its buffers
+ * are freed, instead of after ws's 30 s close timeout: a client that still
+ * has not read sees the connection reset (ECONNRESET) when it next reads
+ * or writes, never our close code.
+ */
+export function closeSlowClient(ws: WebSocket, graceMs = SLOW_CLOSE_MS): void {
+  ws.close(1013, 'client too slow')
+  const timer = resetAfter(ws, graceMs)
+  ws.once('close', () => clearTimeout(timer))
+}
+
+/** Reset (RST) the connection in `ms` unless it has closed by then (an unref'd timer; ws's terminate() where the socket has no resetAndDestroy). */
+function resetAfter(ws: WebSocket, ms: number): NodeJS.Timeout {
+  const timer = setTimeout(() => {
+    if (ws.readyState === WebSocket.CLOSED) return
+    const sock = (ws as unknown as {_socket?: {resetAndDestroy?: () => void}})._socket
+    if (sock && typeof sock.resetAndDestroy === 'function') sock.resetAndDestroy()
+    else ws.terminate()
+  }, ms)
+  timer.unref()
+  return timer
 }
 
 /**
@@ -131,13 +301,7 @@ export function answerClosesPromptly(ws: WebSocket, graceMs = CLOSE_ANSWER_MS): 
   ws.close = function (this: WebSocket, code?: number, data?: string | Buffer): void {
     close.call(this, code, data)
     if (timer || !(this as unknown as {_closeFrameReceived?: boolean})._closeFrameReceived) return
-    timer = setTimeout(() => {
-      if (ws.readyState === WebSocket.CLOSED) return
-      const sock = (ws as unknown as {_socket?: {resetAndDestroy?: () => void}})._socket
-      if (sock && typeof sock.resetAndDestroy === 'function') sock.resetAndDestroy()
-      else ws.terminate()
-    }, graceMs)
-    timer.unref()
+    timer = resetAfter(ws, graceMs)
   }
   ws.once('close', () => {
     if (timer) clearTimeout(timer)

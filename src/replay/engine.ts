@@ -5,7 +5,10 @@
  *
  * ## Clocks
  * - `clock: 'connection'` (default): every connection gets its own timeline.
- *   Its reader is opened when the client connects; its clock starts (t0), at
+ *   Its reader is opened when the client connects (all of them read through
+ *   one {@link SharedBatches} cache per file, and share the payloads encoded
+ *   from its batches, so hundreds of timelines decode and encode the file
+ *   about once); its clock starts (t0), at
  *   the recording's first row, when its subscriptions have settled (below).
  *   So every client, e.g. every test run, sees the whole recording the same
  *   way. A client receives the rows of the symbols it is subscribed to at the
@@ -71,7 +74,11 @@
  * stops reading meets the slow-client policy (close 1013, or drop frames)
  * once its send buffer passes `maxBufferedBytes`. `speed: 'max'` sends as
  * fast as the client reads: it waits while a socket's buffer is above a
- * high-water mark (in `clock: 'shared'` the slowest client sets the pace).
+ * high-water mark. In `clock: 'shared'` the fastest reader sets the pace: the
+ * timeline waits only while every subscribed client is above the mark, so a
+ * client that stops reading meets the slow-client policy like at any speed,
+ * and the others carry on. What a client closed with 1013 sees: see
+ * `closeSlowClient` in `feeds/emulator.ts`.
  */
 import {setImmediate as yieldToLoop} from 'node:timers/promises'
 
@@ -79,8 +86,9 @@ import {MdrecError, isMdrecError} from '../errors.js'
 import {openRecording, recordingStartNs, type RecordingFile} from '../store/reader.js'
 import {nsToIso} from '../util/time.js'
 import {parseSpeed, parseTimeSpec, resolveTimeSpec, type TimeSpec} from '../util/units.js'
+import {FrameBurst} from '../feeds/emulator.js'
 import {replayFeed, type Emulator, type EmulatorClient, type ReplayFeed, type RowEncoder} from './feed.js'
-import {MergedSource, RowClass} from './rows.js'
+import {MergedSource, RowClass, SharedBatches, type ReplayBatch} from './rows.js'
 import {Backpressure, DEFAULT_SETTLE_MS, LatencyHistogram, SETTLE_CAP_FACTOR, Waker, nowNs} from './scheduler.js'
 
 export interface ReplayOptions {
@@ -141,6 +149,10 @@ export interface ReplayStats {
   gaps: number
   /** Reject rows skipped. */
   rejects: number
+  /** `clock: 'connection'`: record batches read and decoded from the files so far, shared by every timeline (a client alone reads each once per play). */
+  batchesRead: number
+  /** Decoded batches held for the timelines now, in bytes (0 once no timeline runs). */
+  cacheBytes: number
   /** Lateness of sent frames (timed speeds only; null at 'max' or before the first frame). */
   p50LagMs: number | null
   p99LagMs: number | null
@@ -168,23 +180,24 @@ export interface ReplayHandle {
   stats(): ReplayStats
 }
 
+const OPEN = 1 // WebSocket.OPEN
 const GAP_CLOSE_CODE = 1012
 const ERROR_CLOSE_CODE = 1011
 /** Rows handled without returning to the event loop before yielding once. */
 const BURST = 1024
 /** On a timed schedule, frames held back in a catch-up burst are written every this many rows (a power of two). */
 const CATCHUP_FLUSH = 32
-/** A timed row this late is sent in a batched burst (see {@link Corked}). */
-const CATCHUP_NS = 1e6
 /** A row nobody can receive is skipped up to twice this long before it is due (see Idle). */
 const IDLE_AHEAD_NS = 20e6
 /** A parked timeline (its client closed at a gap) waits this long past the gap for a reconnect. */
 const RESUME_GRACE_NS = 10e9
 const DEFAULT_MAX_BUFFERED = 8 * 1024 * 1024
+/** Loop shifts whose encoded payloads a cached batch keeps (timelines in different plays of a loop). */
+const MEMO_SHIFTS = 4
 
 interface Target {
-  /** Send the current row of `src`; `due` is its scheduled time (NaN at 'max'); `batch`: hold it for one writev per burst. */
-  deliver(src: MergedSource, shiftNs: number, due: number, batch: boolean): void
+  /** Send the current row of `src` (held in the target's burst until {@link flush}); `due` is its scheduled time (NaN at 'max'). */
+  deliver(src: MergedSource, shiftNs: number, due: number): void
   /** At 'max': a promise while the receivers cannot take more (or there is nobody to send to yet), else null. */
   drained(): Promise<void> | null
   /** Whether a row of `symbol` would go to anyone now. */
@@ -194,46 +207,17 @@ interface Target {
   /** Frames sent so far. */
   readonly sent: number
   gap(info: string | null): void
-  /** Hand frames held back for batching (see {@link Corked}) to the kernel; called before every await. */
+  /**
+   * Hand the frames held in the burst to the kernel; called before every await.
+   * Frames are packed per socket ({@link FrameBurst}) and written when the
+   * timeline next awaits: at 'max' at most {@link BURST} rows later; on a
+   * timed schedule before it waits for the next due time (so rows due at the
+   * same moment go out in one write) and every {@link CATCHUP_FLUSH} rows
+   * while catching up.
+   */
   flush(): void
   end(): void
   stop(): void
-}
-
-interface CorkableSocket {
-  cork(): void
-  uncork(): void
-}
-
-/**
- * At 'max', and on a timed schedule while catching up (rows already more than
- * {@link CATCHUP_NS} late), the frames of a burst are written to a client's
- * socket with one writev instead of one per frame: the socket is corked at
- * the first frame of a burst and uncorked before the timeline next awaits
- * (at most {@link BURST} rows later; on a timed schedule every
- * {@link CATCHUP_FLUSH} rows, since those frames are late already). On loopback a send is otherwise
- * dominated by its syscall. Frames that are on time are written at once.
- * ws keeps its net.Socket in `_socket` (not public API, but stable across
- * ws 6-8); without it frames simply go out one by one.
- */
-class Corked {
-  private corked: CorkableSocket[] = []
-  add(ws: EmulatorClient['ws']): void {
-    const sock = (ws as unknown as {_socket?: Partial<CorkableSocket> & {_mdrecCorked?: boolean}})._socket
-    if (!sock || typeof sock.cork !== 'function' || typeof sock.uncork !== 'function' || sock._mdrecCorked) return
-    sock._mdrecCorked = true
-    sock.cork()
-    this.corked.push(sock as CorkableSocket)
-  }
-  flush(): void {
-    const list = this.corked
-    if (list.length === 0) return
-    this.corked = []
-    for (const sock of list) {
-      ;(sock as {_mdrecCorked?: boolean})._mdrecCorked = false
-      sock.uncork()
-    }
-  }
 }
 
 /** Open the recordings and validate the options (everything that can fail before listening). */
@@ -404,6 +388,7 @@ class Replayer {
     o: ReplayOptions,
   ) {
     this.encoders = p.recs.map((f) => p.feed.encoder(f))
+    this.batchCache = p.clock === 'connection' ? p.recs.map((f, k) => new SharedBatches(f, k, {from: p.from, to: p.to})) : null
     this.speed = p.speed
     this.plays = p.loop === true ? Number.POSITIVE_INFINITY : 1 + p.loop
     this.log = o.log ?? (() => {})
@@ -471,7 +456,53 @@ class Replayer {
   }
 
   openSource(signal: AbortSignal): MergedSource {
-    return new MergedSource(this.p.recs, {from: this.p.from, to: this.p.to, signal})
+    return new MergedSource(this.p.recs, {from: this.p.from, to: this.p.to, signal, shared: this.batchCache ?? undefined})
+  }
+
+  /**
+   * Connection clock: the decoded batches of each file, shared by every
+   * timeline (and loop play) instead of each reading and decompressing the
+   * files on its own; emptied when no timeline is running.
+   */
+  private readonly batchCache: SharedBatches[] | null
+
+  /**
+   * Connection clock: the payload of batch row `i` for `variant`, encoded once
+   * for every timeline that plays the same (cached) batch with the same loop
+   * shift, kept with the batch (for the last {@link MEMO_SHIFTS} shifts) and
+   * freed with it. Without the cache (shared clock: one timeline) it is
+   * simply encoded.
+   */
+  encodeShared(b: ReplayBatch, i: number, variant: number, shiftNs: number): string | Uint8Array {
+    const enc = this.encoders[b.fileIndex]
+    if (this.batchCache === null) return enc.encode(b, i, variant, shiftNs)
+    const memo = (b.memo ??= new Map())
+    let byVariant = memo.get(shiftNs)
+    if (byVariant === undefined) {
+      if (memo.size >= MEMO_SHIFTS) memo.delete(memo.keys().next().value!)
+      byVariant = []
+      memo.set(shiftNs, byVariant)
+    }
+    const rows = (byVariant[variant] ??= new Array<string | Uint8Array | undefined>(b.batch.numRows))
+    let p = rows[i]
+    if (p === undefined) p = rows[i] = enc.encode(b, i, variant, shiftNs)
+    return p
+  }
+
+  /** Batches read from the files so far by the shared caches (connection clock), and the decoded bytes they hold now. */
+  cacheStats(): {reads: number; heldBytes: number} {
+    let reads = 0
+    let heldBytes = 0
+    for (const c of this.batchCache ?? []) {
+      reads += c.reads
+      heldBytes += c.heldBytes
+    }
+    return {reads, heldBytes}
+  }
+
+  private releaseIfIdle(): void {
+    if (this.timelines.size > 0 || !this.batchCache) return
+    for (const c of this.batchCache) c.reset()
   }
 
   async begin(): Promise<void> {
@@ -580,6 +611,18 @@ class Replayer {
     })
   }
 
+  /** Resolves when `p` does or at the next subscription change, whichever is first (the waiter is removed either way). */
+  untilInterestOr(p: Promise<void>): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        this.idle.delete(done)
+        resolve()
+      }
+      this.idle.add(done)
+      void p.then(done, done)
+    })
+  }
+
   wakeIdle(): void {
     if (this.idle.size === 0) return
     const all = [...this.idle]
@@ -614,6 +657,7 @@ class Replayer {
 
   private timelineEnded(t: Timeline): void {
     this.timelines.delete(t)
+    this.releaseIfIdle()
     this.unpark(t)
     if (t.stopped) return
     t.target.end()
@@ -625,6 +669,7 @@ class Replayer {
 
   private timelineFailed(t: Timeline, error: unknown): void {
     this.timelines.delete(t)
+    this.releaseIfIdle()
     this.unpark(t)
     if (t.stopped || this.closed) return
     const e = isMdrecError(error) ? error : new MdrecError('E_INTERNAL', `replay failed: ${(error as Error)?.message ?? String(error)}`, {cause: error})
@@ -674,6 +719,7 @@ class Replayer {
       dropped += c.dropped
     }
     const q = (x: number | null) => (x === null ? null : Math.round(x / 1000) / 1000)
+    const cache = this.cacheStats()
     return {
       connected,
       clients: this.connections,
@@ -687,6 +733,8 @@ class Replayer {
       position: this.furthestTs === null ? null : nsToIso(this.furthestTs),
       gaps: this.gapsReached,
       rejects: this.rejects,
+      batchesRead: cache.reads,
+      cacheBytes: cache.heldBytes,
       p50LagMs: q(this.hist.quantileNs(0.5)),
       p99LagMs: q(this.hist.quantileNs(0.99)),
       maxLagMs: this.hist.count === 0 ? null : q(this.hist.maxNs),
@@ -715,6 +763,7 @@ class Replayer {
       this.settling.clear()
       this.waker.close()
       this.wakeIdle()
+      for (const c of this.batchCache ?? []) c.reset()
       await this.emu.close(1000, 'replay closed')
       await Promise.allSettled([...this.runs])
       const s = this.summary()
@@ -820,6 +869,11 @@ class Timeline {
     try {
       for (let play = 0; play < r.plays && !this.stopped; play++) {
         if (play > 0) {
+          // a play from cached batches starts without any I/O: let the event loop turn (closes, new clients) first
+          target.flush()
+          await yieldToLoop()
+          if (this.stopped) break
+          burst = 0
           src = r.openSource(this.abort.signal)
           this.source = src
           const n = src.next()
@@ -900,7 +954,7 @@ class Timeline {
               r.gapsReached++
               target.gap(b.info(i))
             } else {
-              target.deliver(src, shift, due, !timed || now - due > CATCHUP_NS)
+              target.deliver(src, shift, due)
             }
           }
           // On a timed schedule a catch-up burst goes out every CATCHUP_FLUSH rows, not once at its end:
@@ -952,7 +1006,7 @@ class ClientTarget implements Target {
   client: EmulatorClient | null
   sent = 0
   private bp: Backpressure | undefined
-  private readonly corked = new Corked()
+  private readonly burst = new FrameBurst()
   private attachWait: {promise: Promise<void>; resolve: () => void} | null = null
   timeline!: Timeline
 
@@ -964,14 +1018,19 @@ class ClientTarget implements Target {
     this.bp = r.speed === 'max' ? new Backpressure(client.ws, r.high, r.low) : undefined
   }
 
-  deliver(src: MergedSource, shiftNs: number, due: number, batch: boolean): void {
+  deliver(src: MergedSource, shiftNs: number, due: number): void {
     const c = this.client
     if (c === null) return
     const b = src.batch
     const i = src.row
     if (!c.wants(b.symbol(i))) return
-    if (batch) this.corked.add(c.ws)
-    if (this.r.send(c, this.r.encoders[b.fileIndex].encode(b, i, c.variant, shiftNs), due, this.bp)) this.sent++
+    const payload = this.r.encodeShared(b, i, c.variant, shiftNs)
+    this.burst.open()
+    try {
+      if (this.r.send(c, payload, due, this.bp)) this.sent++
+    } finally {
+      this.burst.close()
+    }
   }
 
   wants(symbol: string): boolean {
@@ -984,7 +1043,7 @@ class ClientTarget implements Target {
   }
 
   flush(): void {
-    this.corked.flush()
+    this.burst.flush()
   }
 
   drained(): Promise<void> | null {
@@ -1056,31 +1115,35 @@ class SharedTarget implements Target {
   sent = 0
   private readonly cache: (string | Uint8Array | undefined)[]
   private readonly bps = new Map<EmulatorClient, Backpressure>()
-  private readonly corked = new Corked()
+  private readonly burst = new FrameBurst()
 
   constructor(private readonly r: Replayer) {
     this.cache = new Array(r.feed.variants.length).fill(undefined)
   }
 
   flush(): void {
-    this.corked.flush()
+    this.burst.flush()
   }
 
-  deliver(src: MergedSource, shiftNs: number, due: number, batch: boolean): void {
+  deliver(src: MergedSource, shiftNs: number, due: number): void {
     const b = src.batch
     const i = src.row
     const sym = b.symbol(i)
     const cache = this.cache
     const enc = this.r.encoders[b.fileIndex]
     const max = this.r.speed === 'max'
-    for (const c of this.r.emu.clients) {
-      if (!c.wants(sym)) continue
-      let payload = cache[c.variant]
-      if (payload === undefined) payload = cache[c.variant] = enc.encode(b, i, c.variant, shiftNs)
-      if (batch) this.corked.add(c.ws)
-      if (this.r.send(c, payload, due, max ? this.bp(c) : undefined)) this.sent++
+    this.burst.open()
+    try {
+      for (const c of this.r.emu.clients) {
+        if (!c.wants(sym)) continue
+        let payload = cache[c.variant]
+        if (payload === undefined) payload = cache[c.variant] = enc.encode(b, i, c.variant, shiftNs)
+        if (this.r.send(c, payload, due, max ? this.bp(c) : undefined)) this.sent++
+      }
+    } finally {
+      this.burst.close()
+      cache.fill(undefined)
     }
-    cache.fill(undefined)
   }
 
   wants(symbol: string): boolean {
@@ -1089,7 +1152,7 @@ class SharedTarget implements Target {
   }
 
   receptive(): boolean {
-    for (const c of this.r.emu.clients) if (c.subscriptions > 0) return true
+    for (const c of this.r.emu.clients) if (c.subscriptions > 0 && c.ws.readyState === OPEN) return true
     return false
   }
 
@@ -1103,12 +1166,25 @@ class SharedTarget implements Target {
     return bp
   }
 
+  /**
+   * At 'max' the shared timeline goes at the pace of its fastest reader: it
+   * waits only while every open, subscribed client is above the high-water
+   * mark, and then only until one of them drains or the subscriptions change
+   * (a new client joins). A client that falls behind the others therefore
+   * keeps receiving frames until its buffer passes `maxBufferedBytes`, where
+   * the slow-client policy applies (1013, or dropped frames): one stalled
+   * socket never holds the timeline for the others.
+   */
   drained(): Promise<void> | null {
     let waits: Promise<void>[] | null = null
-    for (const bp of this.bps.values()) {
-      if (bp.blocked) (waits ??= []).push(bp.drained())
+    for (const c of this.r.emu.clients) {
+      if (c.subscriptions === 0 || c.ws.readyState !== OPEN) continue
+      const bp = this.bp(c)
+      if (!bp.blocked) return null
+      ;(waits ??= []).push(bp.drained())
     }
-    return waits ? Promise.all(waits).then(() => {}) : null
+    if (waits === null) return null
+    return this.r.untilInterestOr(Promise.race(waits))
   }
 
   gap(info: string | null): void {

@@ -4,7 +4,8 @@
  * streaming readers by receive time.
  *
  * Memory: each file contributes two decoded record batches at a time (the
- * current one and the one read ahead), whatever the recording's size.
+ * current one and the one read ahead), whatever the recording's size; sources
+ * that share a {@link SharedBatches} cache share its batches instead.
  */
 import * as A from 'apache-arrow'
 import {makeVector} from 'apache-arrow'
@@ -134,6 +135,8 @@ export class ReplayBatch {
   private readonly fieldNames: string[]
   private readonly fieldGets: Getter[]
   private view: BatchRows | null = null
+  /** Payloads already encoded from this batch, for timelines that share it (see the replay engine's `encodeShared`). */
+  memo: Map<number, (string | Uint8Array | undefined)[][]> | null = null
 
   constructor(
     readonly batch: A.RecordBatch,
@@ -243,25 +246,148 @@ export interface SourceOptions {
   from?: bigint
   to?: bigint
   signal?: AbortSignal
+  /** One cache per file (same order as the files): read and decode each batch once for every source on the same files (see {@link SharedBatches}). */
+  shared?: readonly SharedBatches[]
 }
 
-/** One file's rows in file order, a batch at a time. */
+/** What {@link SharedBatches.get} returns for a batch it has read and let go of. */
+export const EVICTED = Symbol('evicted')
+
+/** Decoded size of an Arrow Data (its buffers, children and dictionary), in bytes. */
+function dataBytes(d: A.Data): number {
+  let n = (d.values?.byteLength ?? 0) + (d.valueOffsets?.byteLength ?? 0) + (d.nullBitmap?.byteLength ?? 0) + (d.typeIds?.byteLength ?? 0)
+  for (const c of d.children) n += dataBytes(c)
+  if (d.dictionary) for (const c of d.dictionary.data) n += dataBytes(c)
+  return n
+}
+
+/** Default budget of a {@link SharedBatches} cache: decoded batches kept, in bytes. */
+export const SHARED_BATCH_BUDGET = 64 * 1024 * 1024
+
+/**
+ * The selected batches of one file, read and decoded once and shared by every
+ * source (timeline) that reads the file with the same `from`/`to`: with
+ * `clock: 'connection'` hundreds of timelines play the same recording at
+ * different positions, and each reading and decompressing the file on its
+ * own cost a core and hundreds of MB.
+ *
+ * One reader moves a frontier forward on demand (one read in flight, shared by
+ * every caller). Batches behind it are kept while their decoded size fits
+ * `budgetBytes` (least recently used first out; the batch just read always
+ * stays); a batch asked for after it was let go is {@link EVICTED}, and that
+ * caller reads on its own from then on (see FileCursor). {@link reset} drops
+ * everything (no timeline left): memory returns to what it was before.
+ * A damaged file's error is thrown to every caller that reaches it, after
+ * every sound batch, as with a reader of its own.
+ */
+export class SharedBatches {
+  private entries = new Map<number, {batch: ReplayBatch; bytes: number}>()
+  private bytes = 0
+  private frontier = 0
+  private ended = false
+  private error: unknown = null
+  private it: AsyncGenerator<{batch: A.RecordBatch; idx: Uint32Array | null}> | null = null
+  private reading: Promise<void> | null = null
+  private gen = 0
+  /** Batches read from the file (for tests and stats). */
+  reads = 0
+
+  constructor(
+    readonly file: RecordingFile,
+    readonly index: number,
+    private readonly range: {from?: bigint; to?: bigint},
+    readonly budgetBytes = SHARED_BATCH_BUDGET,
+  ) {}
+
+  /** Decoded bytes held now. */
+  get heldBytes(): number {
+    return this.bytes
+  }
+
+  /** Batch `k` (0-based among the selected batches), null past the end, or {@link EVICTED}. */
+  get(k: number): ReplayBatch | null | typeof EVICTED | Promise<ReplayBatch | null | typeof EVICTED> {
+    const e = this.entries.get(k)
+    if (e) {
+      // least recently used first out: move it to the end
+      this.entries.delete(k)
+      this.entries.set(k, e)
+      return e.batch
+    }
+    if (k < this.frontier) return EVICTED
+    return this.readUpTo(k)
+  }
+
+  private async readUpTo(k: number): Promise<ReplayBatch | null | typeof EVICTED> {
+    while (this.frontier <= k) {
+      if (this.error !== null) throw this.error
+      if (this.ended) return null
+      await (this.reading ??= this.readOne())
+    }
+    return this.entries.get(k)?.batch ?? EVICTED
+  }
+
+  private async readOne(): Promise<void> {
+    const gen = this.gen
+    try {
+      this.it ??= readBatches(this.file, {from: this.range.from, to: this.range.to})
+      const r = await this.it.next()
+      if (gen !== this.gen) return
+      this.reads++
+      if (r.done) {
+        this.ended = true
+        return
+      }
+      const batch = new ReplayBatch(r.value.batch, r.value.idx, this.file, this.index)
+      const bytes = dataBytes(r.value.batch.data)
+      this.entries.set(this.frontier++, {batch, bytes})
+      this.bytes += bytes
+      for (const [k, e] of this.entries) {
+        if (this.bytes <= this.budgetBytes || this.entries.size <= 1) break
+        this.entries.delete(k)
+        this.bytes -= e.bytes
+      }
+    } catch (error) {
+      if (gen === this.gen) this.error = error
+    } finally {
+      if (gen === this.gen) this.reading = null
+    }
+  }
+
+  /** Drop every batch and the reader (nobody is reading): the next get starts from the file's start. */
+  reset(): void {
+    this.gen++
+    this.entries = new Map()
+    this.bytes = 0
+    this.frontier = 0
+    this.ended = false
+    this.error = null
+    this.reading = null
+    const it = this.it
+    this.it = null
+    void it?.return(undefined).catch(() => {})
+  }
+}
+
+type Fetched = {batch: A.RecordBatch; idx: Uint32Array | null} | ReplayBatch | null
+
+/** One file's rows in file order, a batch at a time: from a {@link SharedBatches} cache, or from a reader of its own. */
 class FileCursor {
   batch: ReplayBatch | null = null
   k = 0
   i = 0
   ts = 0n
   done = false
-  private readonly it: AsyncGenerator<{batch: A.RecordBatch; idx: Uint32Array | null}>
-  private ahead: Promise<IteratorResult<{batch: A.RecordBatch; idx: Uint32Array | null}>> | null = null
+  /** Ordinal (among the file's selected batches) of the next batch to load. */
+  private ord = 0
+  private own: AsyncGenerator<{batch: A.RecordBatch; idx: Uint32Array | null}> | null = null
+  private ahead: Promise<Fetched> | null = null
 
   constructor(
     readonly file: RecordingFile,
     readonly index: number,
-    opts: SourceOptions,
-  ) {
-    this.it = readBatches(file, {from: opts.from, to: opts.to, signal: opts.signal})
-  }
+    private readonly opts: SourceOptions,
+    private readonly shared: SharedBatches | undefined,
+  ) {}
 
   /** Move past the current row; false when the batch is used up (call refill). */
   advance(): boolean {
@@ -275,27 +401,48 @@ class FileCursor {
     return false
   }
 
+  /** Batch number `ord`: from the shared cache while it has it, else from this cursor's own reader (opened at `ord` the first time). */
+  private async fetch(ord: number): Promise<Fetched> {
+    if (this.shared && !this.own) {
+      const r = await this.shared.get(ord)
+      if (r !== EVICTED) return r
+      // let go of by the cache: read on our own from here (decoding the batches before it once)
+      this.own = readBatches(this.file, {from: this.opts.from, to: this.opts.to, signal: this.opts.signal})
+      for (let skip = 0; skip < ord; skip++) if ((await this.own.next()).done) return null
+    }
+    this.own ??= readBatches(this.file, {from: this.opts.from, to: this.opts.to, signal: this.opts.signal})
+    const r = await this.own.next()
+    return r.done ? null : r.value
+  }
+
   /**
-   * Load the next batch. The one after it is read ahead right away, so its
+   * Load the next batch. The one after it is asked for right away, so its
    * file read and decompression happen while the timeline waits for due
-   * times rather than when its first row is due (two batches per file in memory).
+   * times rather than when its first row is due (two batches per file in memory,
+   * or shared with other cursors through the cache).
    */
   async refill(): Promise<void> {
     for (;;) {
-      const r = await (this.ahead ?? this.it.next())
-      this.ahead = null
-      if (r.done) {
+      if (this.opts.signal?.aborted) {
         this.done = true
         this.batch = null
         return
       }
-      const b = new ReplayBatch(r.value.batch, r.value.idx, this.file, this.index)
+      const r = await (this.ahead ?? this.fetch(this.ord))
+      this.ahead = null
+      this.ord++
+      if (r === null) {
+        this.done = true
+        this.batch = null
+        return
+      }
+      const b = r instanceof ReplayBatch ? r : new ReplayBatch(r.batch, r.idx, this.file, this.index)
       if (b.length === 0) continue
       this.batch = b
       this.k = 0
       this.i = b.at(0)
       this.ts = b.recv[this.i]
-      const next = this.it.next()
+      const next = this.fetch(this.ord)
       next.catch(() => {}) // reported when awaited
       this.ahead = next
       return
@@ -303,7 +450,7 @@ class FileCursor {
   }
 
   async close(): Promise<void> {
-    await this.it.return(undefined)
+    await this.own?.return(undefined)
   }
 }
 
@@ -326,7 +473,7 @@ export class MergedSource {
   ts = 0n
 
   constructor(files: readonly RecordingFile[], opts: SourceOptions = {}) {
-    this.cursors = files.map((f, k) => new FileCursor(f, k, opts))
+    this.cursors = files.map((f, k) => new FileCursor(f, k, opts, opts.shared?.[k]))
   }
 
   /** Move to the next row: true when there is one, false at the end. */

@@ -244,6 +244,7 @@ function bucketUpperUs(i: number): number {
 export class Backpressure {
   private sinceCheckpoint = 0
   private waiting: (() => void) | null = null
+  private pending: Promise<void> | null = null
   private readonly onCheckpoint = (): void => {
     const w = this.waiting
     if (w && (this.ws.bufferedAmount < this.low || this.ws.readyState !== 1)) {
@@ -279,13 +280,21 @@ export class Backpressure {
     w?.()
   }
 
-  /** Resolves when the buffer is below `low` or the socket is no longer open. */
+  /**
+   * Resolves when the buffer is below `low` or the socket is no longer open.
+   * While one wait is pending, every call returns that same promise (so a
+   * sender that races several sockets' waits adds no listeners).
+   */
   drained(): Promise<void> {
     if (!this.blocked) return Promise.resolve()
-    return new Promise<void>((resolve) => {
+    this.pending ??= new Promise<void>((resolve) => {
       this.waiting = resolve
       // A close ends the wait too (pending write callbacks are then called with an error, or not at all).
       this.ws.once('close', this.onCheckpoint)
-    }).finally(() => this.ws.off('close', this.onCheckpoint))
+    }).finally(() => {
+      this.ws.off('close', this.onCheckpoint)
+      this.pending = null
+    })
+    return this.pending
   }
 }

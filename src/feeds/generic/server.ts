@@ -13,6 +13,10 @@ export const CLOSE_TOO_BIG = 1009
 /** Close code for a client silent past `pingTimeoutMs` (what Python's websockets uses for a keepalive timeout). */
 export const CLOSE_PING_TIMEOUT = 1011
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024
+/** Default bound on the channels one client may be subscribed to at once. */
+export const GENERIC_MAX_CHANNELS = 1000
+/** Longest channel name accepted (characters). */
+export const GENERIC_MAX_CHANNEL_LENGTH = 256
 
 /** One connected client of the emulator. */
 export interface GenericClient {
@@ -38,6 +42,8 @@ export interface GenericServerOptions {
   pingTimeoutMs?: number
   /** Channels that exist: subscribing to another gets `success:false`. Default: every non-empty name exists. */
   channels?: Iterable<string> | ((channel: string) => boolean)
+  /** Channels one client may be subscribed to at once (default {@link GENERIC_MAX_CHANNELS}); one more gets `success:false`. */
+  maxChannels?: number
   /** Per-client send buffer limit before the slow-client policy applies. Default 8 MiB. */
   maxBufferedBytes?: number
   /** A client that stops reading: close it with 1013 (default) or drop frames for it. */
@@ -55,6 +61,7 @@ export interface GenericServerOptions {
  * | `{"type":"pong",…}` | nothing (counts as activity for the ping timeout) |
  * | `{"type":"subscribe","channel":C}` | `{"type":"subscription_result","channel":C,"success":true}`; an unknown C (see `channels`): `"success":false,"message":"unknown channel"`. Re-subscribing is harmless (one stream). |
  * | `{"type":"unsubscribe","channel":C}` | `{"type":"unsubscription_result","channel":C,"success":true}` (also when C was not subscribed: the client is not subscribed either way) |
+ * | a subscribe past `maxChannels` (1,000) channels, or to a name over 256 characters | `"success":false,"message":"too many channels (limit N)"` / `"channel name too long (limit 256)"`; the channel is not subscribed |
  * | (un)subscribe without a non-empty string `channel` | `{"type":"error","message":"missing channel"}` |
  * | text that is not JSON | `{"type":"error","message":"bad JSON"}`, connection kept |
  * | JSON that is not an object / has no string `type` / an unknown `type` | `{"type":"error","message":…}` |
@@ -82,7 +89,7 @@ export class GenericServer extends EventEmitter {
   private constructor(
     readonly http: Server,
     readonly wss: WebSocketServer,
-    private readonly opts: {pingTimeoutMs: number; maxBufferedBytes: number; slowClient: 'disconnect' | 'drop'; log?: (l: string) => void},
+    private readonly opts: {pingTimeoutMs: number; maxChannels: number; maxBufferedBytes: number; slowClient: 'disconnect' | 'drop'; log?: (l: string) => void},
     channels: GenericServerOptions['channels'],
   ) {
     super()
@@ -110,6 +117,7 @@ export class GenericServer extends EventEmitter {
       wss,
       {
         pingTimeoutMs: options.pingTimeoutMs ?? 0,
+        maxChannels: options.maxChannels ?? GENERIC_MAX_CHANNELS,
         maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
         slowClient: options.slowClient ?? 'disconnect',
         log: options.log,
@@ -194,8 +202,17 @@ export class GenericServer extends EventEmitter {
           return
         }
         if (type === 'subscribe') {
-          if (!this.exists(channel)) {
-            this.reply(client, {type: 'subscription_result', channel, success: false, message: 'unknown channel'})
+          const refused =
+            channel.length > GENERIC_MAX_CHANNEL_LENGTH
+              ? `channel name too long (limit ${GENERIC_MAX_CHANNEL_LENGTH})`
+              : !client.channels.has(channel) && client.channels.size >= this.opts.maxChannels
+                ? `too many channels (limit ${this.opts.maxChannels})`
+                : !this.exists(channel)
+                  ? 'unknown channel'
+                  : null
+          if (refused) {
+            // a refused name is not echoed whole: the reply stays small whatever the client sent
+            this.reply(client, {type: 'subscription_result', channel: channel.slice(0, GENERIC_MAX_CHANNEL_LENGTH), success: false, message: refused})
             return
           }
           const added = client.channels.has(channel) ? [] : [channel]

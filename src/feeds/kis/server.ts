@@ -75,6 +75,12 @@ export interface KisServerOptions {
   /** Accept only these credentials at /oauth2/Approval (403 otherwise). Default: any non-empty pair. */
   credentials?: {appKey: string; appSecret: string}
   /**
+   * Approval keys remembered (default {@link KIS_MAX_APPROVALS}): past it the
+   * oldest is forgotten, as if expired (KIS's expire after 24 h): with
+   * `strictApproval` a registration with it is refused with OPSP0011.
+   */
+  maxApprovals?: number
+  /**
    * Delay the 'subscribe' event this long after a registration, gathering the
    * burst a client sends (KIS takes one registration per message) into one
    * event. Default 0. `mdrec replay` does not use it: the replay engine's
@@ -98,6 +104,11 @@ function randomText(n: number): string {
   return s
 }
 
+/** Default bound on the approval keys the emulator remembers. */
+export const KIS_MAX_APPROVALS = 10_000
+/** Longest app key /oauth2/Approval accepts (KIS's are 36 characters); a longer one gets KIS's invalid-AppKey 403. */
+export const KIS_MAX_APPKEY_LENGTH = 64
+
 const TR_ID = /^H[0-9A-Z]{7}$/
 const TR_KEY = /^[\x21-\x7e]{1,32}$/
 
@@ -111,6 +122,13 @@ const TR_KEY = /^[\x21-\x7e]{1,32}$/
  * `<enc>|<TR_ID>|<NNN>|<records>` sent to the sessions registered for the
  * TR and the first record's key; encrypted TRs (notices) are encrypted with
  * each session's key/iv.
+ *
+ * Bounds: a session holds at most `maxRegistrations` (41) registrations
+ * (OPSP0008 past it) with tr_keys of 1-32 printable characters (OPSP8992);
+ * the emulator remembers `maxApprovals` (10,000) approval keys, forgetting
+ * the oldest (OPSP0011 under `strictApproval`); app keys over
+ * {@link KIS_MAX_APPKEY_LENGTH} characters get a 403 (EGW00103); request
+ * bodies and messages are at most `maxPayload` (64 KiB: 413, or close 1009).
  *
  * Events: 'connection' (client), 'register' / 'unregister' (client,
  * Registration), 'refuse' (client, {trId, trKey, msgCd}), 'subscribe'
@@ -150,6 +168,7 @@ export class KisServer extends EventEmitter {
       slowClient: options.slowClient ?? 'disconnect',
       log: options.log,
       credentials: options.credentials,
+      maxApprovals: options.maxApprovals ?? KIS_MAX_APPROVALS,
     })
     const s = srv
     wss.on('connection', (ws, req) => s.accept(ws, req))
@@ -226,11 +245,12 @@ export class KisServer extends EventEmitter {
       if (missing.length) return json(400, {error_code: 'BAD_REQUEST', error_description: `missing ${missing.join(', ')}`})
       if (body.grant_type !== 'client_credentials') return json(400, {error_code: 'BAD_REQUEST', error_description: 'grant_type must be client_credentials'})
       const cred = this.o.credentials
-      if (cred && (body.appkey !== cred.appKey || body.secretkey !== cred.appSecret)) {
+      if ((cred && (body.appkey !== cred.appKey || body.secretkey !== cred.appSecret)) || (body.appkey as string).length > KIS_MAX_APPKEY_LENGTH) {
         // what KIS answers for an unknown app key (unverified code)
         return json(403, {error_code: 'EGW00103', error_description: '유효하지 않은 AppKey입니다.'})
       }
       const key = randomUUID()
+      if (this.approvals.size >= this.o.maxApprovals) this.approvals.delete(this.approvals.keys().next().value!)
       this.approvals.set(key, body.appkey as string)
       this.emit('approval', body.appkey)
       json(200, {approval_key: key})

@@ -27,6 +27,10 @@
  *   NO_CODES, INVALID_PARAM, and INVALID_AUTH for private types (myOrder,
  *   myAsset) without `Authorization: Bearer …` on the private endpoint; the
  *   previous subscription set stays;
+ * - bounds: a request may subscribe `maxPairs` (5,000) (type, code) pairs,
+ *   codes of at most 32 characters (more: INVALID_PARAM, the previous set
+ *   stays); error replies echo at most 32 characters of a bad name; replies
+ *   go out under the slow-client policy like data;
  * - a connection with no traffic either way for `idleTimeoutMs` (120 s) is
  *   closed;
  * - `GET /v1/market/all[?isDetails=true]` on the same port lists the markets.
@@ -43,7 +47,10 @@ import {decodeUpbitFrame, encodeMessage, encodeWithLayout, layoutOf, type Unit, 
 import {DEFAULT_DEPTH, FORMATS, ORDERBOOK_DEPTHS, PRIVATE_TYPES, QUOTATION_TYPES, type UpbitFormat} from './fields.js'
 import {addressOf, answerClosesPromptly, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
 
-const BINARY = {binary: true} as const
+/** Default bound on one connection's subscribed (type, code) pairs (Upbit lists ~600 markets, 4 quotation types). */
+export const UPBIT_MAX_PAIRS = 5000
+/** Longest code accepted (characters; `KRW-BTC.15` is 10), and the most of a refused name echoed in an error. */
+export const UPBIT_MAX_CODE_LENGTH = 32
 
 /** A message as the server routes it; `payload` gives its bytes in a client's format. */
 export interface OutMessage {
@@ -115,6 +122,8 @@ export interface UpbitServerOptions {
   idleTimeoutMs?: number
   /** Largest client message accepted (bytes). Default 64 KiB. */
   maxPayload?: number
+  /** (type, code) pairs one request (which replaces the connection's set) may subscribe; more: INVALID_PARAM. Default {@link UPBIT_MAX_PAIRS}. */
+  maxPairs?: number
   /** Per-client send buffer limit before the slow-client policy applies. Default 8 MiB. */
   maxBufferedBytes?: number
   /** A client that stops reading: close it with 1013 (default) or drop frames for it. */
@@ -299,6 +308,7 @@ export class UpbitServer extends EventEmitter {
       statusIntervalMs: options.statusIntervalMs ?? 10_000,
       idleTimeoutMs: options.idleTimeoutMs ?? 120_000,
       maxPayload: options.maxPayload ?? 64 * 1024,
+      maxPairs: options.maxPairs ?? UPBIT_MAX_PAIRS,
       maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
       slowClient: options.slowClient ?? 'disconnect',
       log: options.log,
@@ -397,11 +407,9 @@ export class UpbitServer extends EventEmitter {
     }
   }
 
-  /** Send a control reply (error, status, subscription list) as a binary frame. */
+  /** Send a control reply (error, status, subscription list) as a binary frame, under the slow-client policy like data: a client that sends requests and never reads cannot pile replies up. */
   private reply(client: UpbitClient, text: string): void {
-    if (client.ws.readyState !== WebSocket.OPEN) return
-    client.lastActivity = Date.now()
-    client.ws.send(text, BINARY)
+    this.write(client, text)
   }
 
   private onRequest(client: UpbitClient, text: string): void {
@@ -478,7 +486,7 @@ export class UpbitServer extends EventEmitter {
         if (!client.authorized) throw new RequestError(ERR.auth())
         continue // accepted; no recording carries private data
       }
-      if (!QUOTATION_TYPES.includes(type)) throw new RequestError(ERR.badType(type))
+      if (!QUOTATION_TYPES.includes(type)) throw new RequestError(ERR.badType(type.slice(0, UPBIT_MAX_CODE_LENGTH)))
       if (!('codes' in o)) throw new RequestError(ERR.codes())
       const codes = o.codes
       if (!Array.isArray(codes) || codes.length === 0) throw new RequestError(ERR.emptyCodes())
@@ -499,6 +507,8 @@ export class UpbitServer extends EventEmitter {
       }
       for (const c of codes) {
         if (typeof c !== 'string' || c === '') throw new RequestError(ERR.emptyCodes())
+        if (c.length > UPBIT_MAX_CODE_LENGTH) throw new RequestError(ERR.badParam(`codes ${c.slice(0, UPBIT_MAX_CODE_LENGTH)}… is not supported.`))
+        if (subs.length >= this.o.maxPairs) throw new RequestError(ERR.badParam(`too many codes: at most ${this.o.maxPairs} (type, code) pairs per connection.`))
         let code = c
         let depth = DEFAULT_DEPTH
         const dot = c.lastIndexOf('.')

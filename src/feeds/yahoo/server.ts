@@ -6,6 +6,13 @@ import {addressOf, answerClosesPromptly, closeGracefully, listenOn, sendPoliced}
 import type {YahooEnvelope} from './types.js'
 
 
+/** Default bound on one client's subscribed symbols. */
+export const YAHOO_MAX_SYMBOLS = 1000
+/** Longest symbol accepted (characters; Yahoo's are at most ~20, e.g. `EURUSD=X`, `BTC-USD`). */
+export const YAHOO_MAX_SYMBOL_LENGTH = 64
+/** Close code for a subscription past the bounds (Policy Violation: Yahoo has no error message to send). */
+export const YAHOO_LIMIT_CLOSE = 1008
+
 /** One connected client of the emulator. */
 export interface YahooClient {
   readonly id: number
@@ -23,6 +30,8 @@ export interface YahooServerOptions {
   closeOnBadJson?: boolean
   /** Largest client message accepted (bytes). Default 64 KiB. */
   maxPayload?: number
+  /** Symbols one client may be subscribed to at once (default {@link YAHOO_MAX_SYMBOLS}); past it the client is closed with 1008. */
+  maxSymbols?: number
   /** Per-client send buffer limit before the slow-client policy applies. Default 8 MiB. */
   maxBufferedBytes?: number
   /** What happens to a client that stops reading: close it with 1013 (default) or drop frames for it. */
@@ -36,6 +45,11 @@ export interface YahooServerOptions {
  * the client's `?version=`, `{"subscribe":[…]}` / `{"unsubscribe":[…]}`, no
  * acknowledgements, re-subscribes harmless. Used by `mdrec replay` and by tests
  * that need a feed to record from.
+ *
+ * Bounds: a client may hold `maxSymbols` (1,000) symbols of at most
+ * {@link YAHOO_MAX_SYMBOL_LENGTH} characters; a subscribe past either is
+ * closed with 1008 and a reason naming the limit (the protocol has no error
+ * message). Messages are at most `maxPayload` (64 KiB; larger: 1009).
  *
  * Events: 'connection' (client), 'subscribe' (client, added symbols),
  * 'unsubscribe' (client, symbols), 'disconnect' (client), 'slow' (client):
@@ -61,6 +75,7 @@ export class YahooServer extends EventEmitter {
     const srv = new YahooServer(http, wss, {
       closeOnBadJson: options.closeOnBadJson ?? false,
       maxPayload: options.maxPayload ?? 64 * 1024,
+      maxSymbols: options.maxSymbols ?? YAHOO_MAX_SYMBOLS,
       maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
       slowClient: options.slowClient ?? 'disconnect',
       log: options.log,
@@ -119,7 +134,9 @@ export class YahooServer extends EventEmitter {
       const added: string[] = []
       for (const s of m.subscribe) {
         if (typeof s !== 'string' || s === '') continue
+        if (s.length > YAHOO_MAX_SYMBOL_LENGTH) return this.refuse(client, `symbol longer than ${YAHOO_MAX_SYMBOL_LENGTH} characters`)
         if (!client.symbols.has(s)) {
+          if (client.symbols.size >= this.opts.maxSymbols) return this.refuse(client, `more than ${this.opts.maxSymbols} symbols subscribed`)
           client.symbols.add(s)
           added.push(s)
         }
@@ -131,6 +148,12 @@ export class YahooServer extends EventEmitter {
       const removed = m.unsubscribe.filter((s): s is string => typeof s === 'string' && client.symbols.delete(s))
       this.emit('unsubscribe', client, removed)
     }
+  }
+
+  /** Close a client whose subscription passes a bound (see the class comment); what it subscribed before stays until then. */
+  private refuse(client: YahooClient, reason: string): void {
+    this.opts.log?.(`client ${client.id}: ${reason}; closing with ${YAHOO_LIMIT_CLOSE}`)
+    client.ws.close(YAHOO_LIMIT_CLOSE, reason)
   }
 
   /**

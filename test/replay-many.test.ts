@@ -1,0 +1,102 @@
+/**
+ * Many clients on connection clocks share the work of reading and decoding
+ * the recording (one decoded-batch cache per file): every client still gets
+ * the whole recording, byte for byte the same; the file is read about once,
+ * not once per client; and the cache lets go of everything once they leave.
+ */
+import {createHash} from 'node:crypto'
+import {once} from 'node:events'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {WebSocket} from 'ws'
+
+import {replay} from '../src/replay/engine.js'
+import {EVICTED, MergedSource, SharedBatches} from '../src/replay/rows.js'
+import {openRecording} from '../src/store/reader.js'
+import {makeYahooRecording} from './helpers/recording.js'
+import {until} from './replay-clients.js'
+
+const ROWS = 20_000
+/** Rows per batch: 20 batches. */
+const BATCH_ROWS = 1000
+const CLIENTS = 50
+const SYMBOLS = ['A', 'B', 'C', 'D', 'E']
+
+let dir: string
+let file: string
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mdrec-many-'))
+  file = join(dir, 'many.arrow')
+  await makeYahooRecording(file, ROWS, {symbols: SYMBOLS, writer: {flushRows: BATCH_ROWS, compactOnClose: false}})
+}, 60_000)
+afterAll(() => rmSync(dir, {recursive: true, force: true}))
+
+/** A client that subscribes to everything and hashes every frame until `n` have arrived. */
+async function client(url: string, n: number): Promise<{count: number; digest: string}> {
+  const ws = new WebSocket(url)
+  const h = createHash('sha256')
+  let count = 0
+  const done = new Promise<void>((resolve, reject) => {
+    ws.on('message', (d) => {
+      h.update(d as Buffer)
+      if (++count === n) resolve()
+    })
+    ws.once('close', () => reject(new Error(`closed after ${count} frames`)))
+  })
+  await once(ws, 'open')
+  ws.send(JSON.stringify({subscribe: SYMBOLS}))
+  await done
+  ws.close()
+  return {count, digest: h.digest('hex')}
+}
+
+
+describe('connection clocks share one decoded-batch cache', () => {
+  it(`${CLIENTS} clients at max: each gets all ${ROWS} frames, identical; the file is decoded about once; the cache empties when they leave`, async () => {
+    const h = await replay(file, {port: 0, speed: 'max', settleMs: 0})
+    try {
+      const solo = await client(h.url, ROWS)
+      await until('the solo timeline to end', () => h.stats().cacheBytes === 0, 10_000)
+      const readsSolo = h.stats().batchesRead
+      // one play: the batches, and one read that finds the end
+      expect(readsSolo).toBeLessThanOrEqual(ROWS / BATCH_ROWS + 2)
+
+      const before = h.stats().batchesRead
+      const all = await Promise.all(Array.from({length: CLIENTS}, () => client(h.url, ROWS)))
+      for (const r of all) expect(r).toEqual(solo)
+      const reads = h.stats().batchesRead - before
+      // shared: not one read of the file per client (50 × 21 without the cache)
+      expect(reads).toBeLessThanOrEqual(3 * (ROWS / BATCH_ROWS + 2))
+      await until('the cache to be emptied', () => h.stats().cacheBytes === 0 && h.stats().connected === 0, 10_000)
+    } finally {
+      await h.close()
+    }
+  }, 120_000)
+
+  it('a batch the cache has let go of is read by the late cursor on its own: same rows', async () => {
+    const rec = await openRecording(file)
+    // a budget of one byte keeps only the batch just read
+    const cache = [new SharedBatches(rec, 0, {}, 1)]
+    const rows = async (src: MergedSource): Promise<bigint[]> => {
+      const out: bigint[] = []
+      for (let ok = await src.next(); ok; ) {
+        out.push(src.ts)
+        const n = src.next()
+        ok = n === true || n === false ? n : await n
+      }
+      await src.close()
+      return out
+    }
+    const first = await rows(new MergedSource([rec], {shared: cache}))
+    expect(first.length).toBe(ROWS)
+    expect(cache[0].get(0)).toBe(EVICTED)
+    const late = await rows(new MergedSource([rec], {shared: cache}))
+    expect(late).toEqual(first)
+    const own = await rows(new MergedSource([rec]))
+    expect(own).toEqual(first)
+    cache[0].reset()
+    expect(cache[0].heldBytes).toBe(0)
+  }, 60_000)
+})
