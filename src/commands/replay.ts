@@ -6,7 +6,7 @@ import {MdrecError} from '../errors.js'
 import {replay, type ReplayStats, type ReplaySummary} from '../replay/engine.js'
 import {DEFAULT_SETTLE_MS, SETTLE_CAP_FACTOR} from '../replay/scheduler.js'
 import {openRecording, recordingStartNs} from '../store/reader.js'
-import {formatDuration, resolveTimeSpec} from '../util/units.js'
+import {formatDuration, plural, resolveTimeSpec} from '../util/units.js'
 
 export default class Replay extends BaseCommand<typeof Replay> {
   static override summary = "Serve recordings over a local WebSocket that speaks the original feed's protocol."
@@ -67,8 +67,18 @@ Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which close
     // times are relative to the first file's start
     const start = recordingStartNs(await openRecording(files[0]))
     const quiet = f.quiet || this.jsonEnabled()
+    const tty = Boolean(process.stderr.isTTY) && !quiet
+    // On a terminal the status line is redrawn in place: an event line first
+    // erases it, takes its own line, and the status is drawn again below it.
+    let status = ''
     const say = (line: string) => {
-      if (!quiet) process.stderr.write(`${line}\n`)
+      if (quiet) return
+      if (tty && status) process.stderr.write(`\r\u001B[K${line}\n${status}`)
+      else process.stderr.write(`${line}\n`)
+    }
+    const fit = (line: string) => {
+      const width = process.stderr.columns ?? 0
+      return width > 3 && line.length > width - 3 ? `${line.slice(0, width - 4)}…` : line
     }
     const handle = await replay(files, {
       speed: f.speed,
@@ -89,12 +99,12 @@ Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which close
       if (!f.quiet) process.stderr.write(`${handle.url}\n`)
     } else process.stdout.write(`${handle.url}\n`)
 
-    const tty = Boolean(process.stderr.isTTY) && !quiet
     const progress = setInterval(
       () => {
         const line = statusLine(handle.stats())
-        if (tty) process.stderr.write(`\r${line}\u001B[K`)
-        else say(line)
+        if (!tty) return say(line)
+        status = fit(line)
+        process.stderr.write(`\r${status}\u001B[K`)
       },
       tty ? 1000 : 10_000,
     )
@@ -111,7 +121,8 @@ Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which close
       await handle.done
     } finally {
       clearInterval(progress)
-      if (tty) process.stderr.write('\n')
+      if (tty && status) process.stderr.write('\n')
+      status = ''
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
     }
@@ -122,5 +133,5 @@ Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which close
 function statusLine(s: ReplayStats): string {
   const lag = s.p99LagMs === null ? '' : `  behind schedule p50 ${s.p50LagMs!.toFixed(2)} ms p99 ${s.p99LagMs.toFixed(2)} ms`
   const at = s.positionMs === null ? 'waiting for a subscription' : `at +${formatDuration(s.positionMs)} (${s.position})`
-  return `${formatDuration(s.elapsedMs)}  ${at}  clients ${s.connected} (${s.clients} so far)  frames sent ${s.framesSent}  plays ${s.plays}${lag}`
+  return `${formatDuration(s.elapsedMs)}  ${at}  ${plural(s.connected, 'client')} (${s.clients} so far)  ${plural(s.framesSent, 'frame')} sent  ${plural(s.plays, 'play')}${lag}`
 }
