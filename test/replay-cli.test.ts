@@ -38,3 +38,17 @@ describe('mdrec replay --json', () => {
     expect(frames === null || frames.length === 989).toBe(true)
   })
 })
+
+describe('mdrec replay with a range that holds nothing', () => {
+  it('refuses before listening, saying why (exit 1); --from after --to is a usage error (exit 2)', async () => {
+    const {runCli} = await import('./helpers/cli.js')
+    const past = await runCli(['replay', fixture('yahoo-us-equities.arrow'), '--from', '+2m', '--port', '0'], {timeoutMs: 30_000})
+    expect(past.code).toBe(1)
+    expect(past.stdout).toBe('') // no URL: nothing is served
+    expect(past.stderr.trim().split('\n')).toHaveLength(1)
+    expect(past.stderr).toMatch(/no rows to replay: --from \S+ is after the recording's last row \(the recording spans /)
+    const backwards = await runCli(['replay', fixture('yahoo-us-equities.arrow'), '--from', '+20s', '--to', '+10s', '--port', '0'], {timeoutMs: 30_000})
+    expect(backwards.code).toBe(2)
+    expect(backwards.stderr).toMatch(/--from \S+ is after --to/)
+  }, 60_000)
+})

@@ -5,8 +5,9 @@ import {duration, size, speed, timeSpec} from '../cli/flags.js'
 import {MdrecError} from '../errors.js'
 import {replay, type ReplayStats, type ReplaySummary} from '../replay/engine.js'
 import {DEFAULT_SETTLE_MS, SETTLE_CAP_FACTOR} from '../replay/scheduler.js'
-import {openRecording, recordingStartNs} from '../store/reader.js'
-import {formatDuration, plural, resolveTimeSpec} from '../util/units.js'
+import {resolveRange, whyNoRows} from '../store/inputs.js'
+import {openRecording, readBatches, recordingStartNs, type RecordingFile} from '../store/reader.js'
+import {formatDuration, plural} from '../util/units.js'
 
 export default class Replay extends BaseCommand<typeof Replay> {
   static override summary = "Serve recordings over a local WebSocket that speaks the original feed's protocol."
@@ -16,7 +17,9 @@ export default class Replay extends BaseCommand<typeof Replay> {
 
 --json: stdout holds exactly one JSON document, printed at exit: the summary with the URL in it ({"url":…,"framesSent":…}); the URL is also logged on stderr (first line) unless --quiet.
 
-Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which closes clients with code 1000.`
+Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which closes clients with code 1000.
+
+A --from/--to range that holds no row is refused before listening (exit 1, saying why: the recording's span, the range); --from not before --to is a usage error (exit 2).`
   static override examples = [
     '<%= config.bin %> replay fixtures/yahoo-us-equities.arrow',
     '<%= config.bin %> replay day.arrow --speed 10x --port 0',
@@ -66,6 +69,14 @@ Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which close
     }
     // times are relative to the first file's start
     const start = recordingStartNs(await openRecording(files[0]))
+    const range = resolveRange(f.from, f.to, start)
+    if (range.from !== undefined || range.to !== undefined) {
+      // A range that holds no row would serve nothing, silently: say why and stop (exit 1).
+      const opened = await Promise.all(files.map((p) => openRecording(p)))
+      if (!(await anyRowIn(opened, range))) {
+        throw new MdrecError('E_NO_ROWS', `no rows to replay: ${await whyNoRows(opened, range)}; nothing to serve`)
+      }
+    }
     const quiet = f.quiet || this.jsonEnabled()
     const tty = Boolean(process.stderr.isTTY) && !quiet
     // On a terminal the status line is redrawn in place: an event line first
@@ -85,8 +96,8 @@ Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which close
       port: f.port,
       host: f.host,
       loop,
-      from: f.from && resolveTimeSpec(f.from, start),
-      to: f.to && resolveTimeSpec(f.to, start),
+      from: range.from,
+      to: range.to,
       clock: f.clock as 'connection' | 'shared',
       gaps: f.gaps as 'silent' | 'disconnect',
       slowClient: f['slow-client'] as 'disconnect' | 'drop',
@@ -134,4 +145,12 @@ function statusLine(s: ReplayStats): string {
   const lag = s.p99LagMs === null ? '' : `  behind schedule p50 ${s.p50LagMs!.toFixed(2)} ms p99 ${s.p99LagMs.toFixed(2)} ms`
   const at = s.positionMs === null ? 'waiting for a subscription' : `at +${formatDuration(s.positionMs)} (${s.position})`
   return `${formatDuration(s.elapsedMs)}  ${at}  ${plural(s.connected, 'client')} (${s.clients} so far)  ${plural(s.framesSent, 'frame')} sent  ${plural(s.plays, 'play')}${lag}`
+}
+
+/** Whether any file holds a row received in [from, to) (stops at the first one found). */
+async function anyRowIn(files: readonly RecordingFile[], range: {from?: bigint; to?: bigint}): Promise<boolean> {
+  for (const file of files) {
+    for await (const _ of readBatches(file, {from: range.from, to: range.to, onTruncated: 'stop'})) return true
+  }
+  return false
 }
