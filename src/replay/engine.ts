@@ -85,7 +85,7 @@ import {setImmediate as yieldToLoop} from 'node:timers/promises'
 import {MdrecError, isMdrecError} from '../errors.js'
 import {openRecording, recordingStartNs, type RecordingFile} from '../store/reader.js'
 import {nsToIso} from '../util/time.js'
-import {parseSpeed, parseTimeSpec, resolveTimeSpec, type TimeSpec} from '../util/units.js'
+import {parseSpeed, parseTimeSpec, plural, resolveTimeSpec, type TimeSpec} from '../util/units.js'
 import {FrameBurst} from '../feeds/emulator.js'
 import {replayFeed, type Emulator, type EmulatorClient, type ReplayFeed, type RowEncoder} from './feed.js'
 import {MergedSource, RowClass, SharedBatches, type ReplayBatch} from './rows.js'
@@ -662,7 +662,7 @@ class Replayer {
     if (t.stopped) return
     t.target.end()
     if (t === this.shared) {
-      this.log(`the shared timeline has played everything (${this.framesSent} frames sent)`)
+      this.log(`the shared timeline has played everything (${plural(this.framesSent, 'frame')} sent)`)
       this.settle()
     }
   }
@@ -767,7 +767,7 @@ class Replayer {
       await this.emu.close(1000, 'replay closed')
       await Promise.allSettled([...this.runs])
       const s = this.summary()
-      this.log(`replay closed: ${s.framesSent} frames sent to ${s.clients} clients`)
+      this.log(`replay closed: ${plural(s.framesSent, 'frame')} sent to ${plural(s.clients, 'client')}`)
       this.settle()
       return s
     })()
