@@ -1,6 +1,5 @@
-import {yahooCodec} from '../../src/feeds/yahoo/adapter.js'
 import {syntheticYahooTape} from '../../src/feeds/yahoo/synthetic.js'
-import {RecordingWriter} from '../../src/store/writer.js'
+import {createYahooWriter} from './recording.js'
 
 export interface BigRecordingOptions {
   /** Rows per record batch (the writer's flushRows); default 50,000 — small enough that batches straddle 1 MiB read windows. */
@@ -18,25 +17,8 @@ export interface BigRecordingOptions {
  * Resolves to the rows and record batches written.
  */
 export async function makeBigYahooRecording(path: string, rows: number, opts: BigRecordingOptions = {}): Promise<{rows: number; batches: number}> {
-  const codec = yahooCodec('v2')
   const flushRows = opts.flushRows ?? 50_000
-  const w = RecordingWriter.create(
-    path,
-    {
-      meta: {
-        feed: 'yahoo',
-        endpoint: 'ws://127.0.0.1:8765/?version=2',
-        subscriptions: [],
-        feedOptions: {envelope: 'v2'},
-        toolVersion: 'test',
-        startTime: '2025-11-24T10:40:00.000000000Z',
-        rawMode: 'auto',
-      },
-      exchTsUnit: codec.exchTsUnit,
-      columns: codec.columns,
-    },
-    {flushIntervalMs: 0, flushRows, fsync: false, compactOnClose: false},
-  )
+  const w = createYahooWriter(path, {flushRows, fsync: false, compactOnClose: false})
   for (const f of syntheticYahooTape({frames: rows, symbols: opts.symbols ?? 50, seed: opts.seed})) {
     const {id, time, ...fields} = f.data
     w.append({recv_ts: f.recv_ts, exch_ts: time ?? null, symbol: id ?? '', kind: 'tick', raw: null, info: null, fields})
