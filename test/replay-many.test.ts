@@ -58,7 +58,7 @@ describe('connection clocks share one decoded-batch cache', () => {
     const h = await replay(file, {port: 0, speed: 'max', settleMs: 0})
     try {
       const solo = await client(h.url, ROWS)
-      await until('the solo timeline to end', () => h.stats().cacheBytes === 0, 10_000)
+      await until('the solo timeline to end', () => h.stats().cacheBytes === 0, 30_000)
       const readsSolo = h.stats().batchesRead
       // one play: the batches, and one read that finds the end
       expect(readsSolo).toBeLessThanOrEqual(ROWS / BATCH_ROWS + 2)
@@ -69,7 +69,7 @@ describe('connection clocks share one decoded-batch cache', () => {
       const reads = h.stats().batchesRead - before
       // shared: not one read of the file per client (50 × 21 without the cache)
       expect(reads).toBeLessThanOrEqual(3 * (ROWS / BATCH_ROWS + 2))
-      await until('the cache to be emptied', () => h.stats().cacheBytes === 0 && h.stats().connected === 0, 10_000)
+      await until('the cache to be emptied', () => h.stats().cacheBytes === 0 && h.stats().connected === 0, 30_000)
     } finally {
       await h.close()
     }
