@@ -40,6 +40,8 @@ export interface EmulatorOptions {
   maxBufferedBytes?: number
   /** A client that stops reading: close it with 1013 ('disconnect') or drop frames for it ('drop'). */
   slowClient?: 'disconnect' | 'drop'
+  /** Feed-specific emulator options (`ReplayOptions.emulator`); a feed refuses names it does not know. */
+  feed?: Readonly<Record<string, unknown>>
   log?: (line: string) => void
 }
 
