@@ -177,6 +177,8 @@ describe('generic emulator options through replay', () => {
   it('refuses a bad emulator option naming it', async () => {
     await expect(replay(GENERIC, {port: 0, emulator: {maxConnections: -1}})).rejects.toThrow(/maxConnections/)
     await expect(replay(GENERIC, {port: 0, emulator: {bogus: 1}})).rejects.toThrow(/bogus/)
+    // other feeds' emulators take none: refused, not ignored
+    await expect(replay(YAHOO, {port: 0, emulator: {maxConnections: 2}})).rejects.toThrow(/the yahoo emulator takes no option maxConnections/)
   })
 
   it('mdrec replay --feed generic flags: limits, heartbeat, pings, client id path, /stats', async () => {

@@ -146,6 +146,27 @@ describe.skipIf(skip !== null)('generic Redis fan-out', () => {
     expect(rows[2].data).toBe('{"p":2}')
   }, 120_000)
 
+  it('a quiet Redis subscription is not stale: the Redis PING at the ping interval keeps it (no reconnect, no gap)', async () => {
+    const r = await redis()
+    const out = join(tmp(), 'quiet.arrow')
+    const rec = cli(['record', 'prices', '--feed', 'generic', '--url', `redis://127.0.0.1:${r.port}/md`, '--out', out, '--stale-timeout', '400ms'])
+    await rec.line(/connection: connected/)
+    await new Promise((res) => setTimeout(res, 2000)) // five stale timeouts without a message
+    const pub = new Redis({port: r.port, host: '127.0.0.1'})
+    cleanups.push(() => pub.disconnect())
+    await pub.publish('md:prices', '{"type":"price_update","channel":"prices","data":{"p":3},"timestamp":5}')
+    await pub.ping()
+    await new Promise((res) => setTimeout(res, 300))
+    rec.child.kill('SIGINT')
+    const done = await rec.out
+    expect(done.code, done.stderr).toBe(0)
+    expect(done.stdout).toMatch(/reconnects\s+0 \(0 failed attempts\), gaps 0/)
+    expect(done.stderr).not.toMatch(/stale/)
+    const kinds: string[] = []
+    for await (const row of readRows(await openRecording(out))) kinds.push(row.kind)
+    expect(kinds).toEqual(['tick'])
+  }, 60_000)
+
   it('keeps a Redis password out of output, logs, errors and the recording', async () => {
     const secret = 'Zq9-redis-pass-7731'
     const r = await redis(['--requirepass', secret])

@@ -301,6 +301,8 @@ type Prepared = Awaited<ReturnType<typeof prepare>>
  */
 export async function replay(files: string | string[], options: ReplayOptions = {}): Promise<ReplayHandle> {
   const p = await prepare(files, options)
+  const extra = Object.keys(options.emulator ?? {}).filter((k) => !(p.feed.emulatorOptions ?? []).includes(k))
+  if (extra.length > 0) throw new MdrecError('E_USAGE', `the ${p.feed.name} emulator takes no option ${extra.join(', ')} (${p.feed.emulatorOptions?.length ? `its options: ${p.feed.emulatorOptions.join(', ')}` : 'it has none'})`)
   let emu: Emulator
   try {
     emu = await p.feed.listen({

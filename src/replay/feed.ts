@@ -82,6 +82,8 @@ export interface ReplayFeed {
   readonly name: string
   /** Wire variants the emulator serves (Yahoo: ['v1', 'v2']). */
   readonly variants: readonly string[]
+  /** Names of the feed-specific emulator options it takes (`EmulatorOptions.feed`); none when absent. */
+  readonly emulatorOptions?: readonly string[]
   listen(options: EmulatorOptions): Promise<Emulator>
   /** The variant the recording was made with: clients of it get the recorded bytes as they are. */
   recordedVariant(file: RecordingFile): number

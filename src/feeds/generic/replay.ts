@@ -103,6 +103,7 @@ class GenericRowEncoder implements RowEncoder {
 export const genericReplay: ReplayFeed = {
   name: 'generic',
   variants: VARIANTS,
+  emulatorOptions: GENERIC_EMULATOR_OPTIONS,
   async listen(o: EmulatorOptions): Promise<Emulator> {
     const srv = await GenericServer.listen({
       ...genericEmulatorOptions(o.feed),
