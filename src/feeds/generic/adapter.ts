@@ -149,6 +149,7 @@ export const genericAdapter: FeedAdapter = {
         spec: {
           feed: 'generic',
           url: raw,
+          // RedisSubscription has the part of ws's WebSocket the supervisor uses (FeedClientSpec.open)
           open: () => new RedisSubscription(target, channels, patterns) as unknown as WebSocket,
           subscribeMessages: () => [],
           control: guardControl(target.redactor, genericControl(safeLog), log, 'generic'),
