@@ -1,4 +1,3 @@
-import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -14,7 +13,7 @@ import type {Frame, RowView} from '../src/feeds/types.js'
 import {ConnectionSupervisor} from '../src/record/supervisor.js'
 import {replay} from '../src/replay/engine.js'
 import {openRecording, readRows} from '../src/store/reader.js'
-import {BIN, runCli} from './helpers/cli.js'
+import {runCli, startCli} from './helpers/cli.js'
 import {expectPolarsAgrees} from './helpers/polars.js'
 
 const CHANNELS = ['prices', 'trades', 'orderbook', 'news']
@@ -29,24 +28,7 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'mdrec-generic-'))
 // no MDREC_GENERIC_URL from the developer's shell
 const ENV = {MDREC_GENERIC_URL: ''}
 
-function spawnCli(args: string[], env: Record<string, string> = ENV): {child: ChildProcess; out: Promise<{code: number | null; stdout: string; stderr: string}>} {
-  const child = spawn(process.execPath, [BIN, ...args], {stdio: ['ignore', 'pipe', 'pipe'], env: {...process.env, ...env}})
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (d) => (stdout += d))
-  child.stderr!.on('data', (d) => (stderr += d))
-  const kill = setTimeout(() => child.kill('SIGKILL'), 90_000)
-  const out = new Promise<{code: number | null; stdout: string; stderr: string}>((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(kill)
-      resolve({code, stdout, stderr})
-    }),
-  )
-  cleanups.push(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  return {child, out}
-}
+const spawnCli = (args: string[], env: Record<string, string> = ENV) => startCli(args, cleanups, env, 90_000)
 
 async function rowsOf(path: string): Promise<RowView[]> {
   const rows: RowView[] = []

@@ -3,8 +3,9 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {WebSocket} from 'ws'
 
 import {GenericServer, type GenericServerOptions} from '../src/feeds/generic/server.js'
+import {QueueClient} from './helpers/ws-client.js'
 
-const cleanups: Array<() => Promise<void> | void> = []
+const cleanups: Array<() => unknown> = []
 afterEach(async () => {
   for (const c of cleanups.splice(0)) await c()
 })
@@ -15,73 +16,8 @@ async function server(opts: GenericServerOptions = {}): Promise<GenericServer> {
   return s
 }
 
-/** A plain ws client that queues what it receives, with bounded waits. */
-class Client {
-  readonly messages: Array<{text: string; binary: boolean}> = []
-  closed: {code: number; reason: string} | null = null
-  private waiters: Array<() => void> = []
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (d, binary) => {
-      this.messages.push({text: String(d), binary})
-      this.wake()
-    })
-    ws.on('close', (code, reason) => {
-      this.closed = {code, reason: reason.toString()}
-      this.wake()
-    })
-    ws.on('error', () => {})
-  }
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w()
-  }
-  static async open(url: string): Promise<Client> {
-    const ws = new WebSocket(url, {perMessageDeflate: false})
-    const c = new Client(ws)
-    cleanups.push(() => ws.terminate())
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve())
-      ws.once('error', reject)
-    })
-    return c
-  }
-  send(m: unknown): void {
-    this.ws.send(typeof m === 'string' ? m : JSON.stringify(m))
-  }
-  private async until(ok: () => boolean, what: string, ms = 5000): Promise<void> {
-    const end = Date.now() + ms
-    while (!ok()) {
-      const left = end - Date.now()
-      if (left <= 0) throw new Error(`timed out waiting for ${what}`)
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left)
-        this.waiters.push(() => {
-          clearTimeout(t)
-          resolve()
-        })
-      })
-    }
-  }
-  /** The next message as text (in order). */
-  private read = 0
-  async next(): Promise<string> {
-    await this.until(() => this.messages.length > this.read, 'a message')
-    const m = this.messages[this.read++]
-    expect(m.binary).toBe(false) // text frames only
-    return m.text
-  }
-  async nextJson(): Promise<unknown> {
-    return JSON.parse(await this.next())
-  }
-  async closedWith(ms = 5000): Promise<{code: number; reason: string}> {
-    await this.until(() => this.closed !== null, 'the close', ms)
-    return this.closed!
-  }
-  /** Nothing more arrives within `ms`. */
-  async quiet(ms = 150): Promise<void> {
-    await new Promise((r) => setTimeout(r, ms))
-    expect(this.messages.slice(this.read).map((m) => m.text)).toEqual([])
-  }
-}
+/** A plain ws client that queues what it receives (test/helpers/ws-client.ts), terminated after each test. */
+const Client = {open: (url: string) => QueueClient.open(url, cleanups)}
 
 describe('generic emulator: requests and replies', () => {
   it('answers ping with pong echoing the timestamp exactly as sent', async () => {

@@ -15,7 +15,7 @@
 import {Errors, Flags, type Interfaces} from '@oclif/core'
 
 import {isMdrecError} from '../errors.js'
-import {parseFeedUrl} from '../util/redact.js'
+import {FEED_URL_SCHEMES, parseFeedUrl} from '../util/redact.js'
 import {
   parseColumns,
   parseDuration,
@@ -91,7 +91,7 @@ export const feedUrl = Flags.custom<string>({
   helpValue: '<ws-url>',
   parse: async (input) =>
     parseFlagValue((u) => {
-      parseFeedUrl(u, '--url')
+      parseFeedUrl(u, '--url', FEED_URL_SCHEMES)
       return u
     }, input),
 })

@@ -4,6 +4,7 @@ import cliProgress from 'cli-progress'
 import {BaseCommand} from '../cli/base.js'
 import {MdrecError} from '../errors.js'
 import {duration, feedUrl, rotate} from '../cli/flags.js'
+import {isRedisUrl} from '../feeds/generic/redis.js'
 import {FEED_NAMES} from '../feeds/registry.js'
 import {Recorder, type RecorderStats, type RecordSummary} from '../record/recorder.js'
 import {RAW_MODES, type RawMode} from '../store/schema.js'
@@ -19,7 +20,7 @@ On a terminal a status bar shows elapsed time (/ --duration), rows and rows/s, b
 
 The URL defaults to the feed's public endpoint; --url or the feed's variable (MDREC_YAHOO_URL, MDREC_UPBIT_URL, MDREC_KIS_URL, MDREC_GENERIC_URL) overrides it, ws:// included. The generic feed has no public endpoint: give --url.
 
-Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise bare base64); upbit (--types ticker,trade,orderbook,candle.1m…, --format default|simple); kis (--types H0STCNT0,H0STASP0…, approval key from KIS_APP_KEY/KIS_APP_SECRET, --paper; at most 41 registrations); generic (SYMBOL... are channels).`
+Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise bare base64); upbit (--types ticker,trade,orderbook,candle.1m…, --format default|simple); kis (--types H0STCNT0,H0STASP0…, approval key from KIS_APP_KEY/KIS_APP_SECRET, --paper; at most 41 registrations); generic (SYMBOL... are channels; --url redis://HOST:PORT/PREFIX records the Redis channels PREFIX:SYMBOL instead, a SYMBOL with * ? [ being a pattern: '*' records every channel; password in the URL or MDREC_REDIS_PASSWORD, never stored or shown).`
   static override examples = [
     '<%= config.bin %> record AAPL --duration 30m',
     '<%= config.bin %> record AAPL MSFT BTC-USD --out ticks.arrow --rotate 1h',
@@ -27,6 +28,7 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
     '<%= config.bin %> record KRW-BTC KRW-ETH --feed upbit --types ticker,trade,orderbook',
     'KIS_APP_KEY=… KIS_APP_SECRET=… <%= config.bin %> record 005930 000660 --feed kis --types H0STCNT0,H0STASP0',
     '<%= config.bin %> record prices trades --feed generic --url ws://127.0.0.1:9000/',
+    "<%= config.bin %> record '*' --feed generic --url redis://127.0.0.1:6379/md",
   ]
   static override strict = false
   static override args = {symbol: Args.string({description: 'symbols to subscribe to', required: true})}
@@ -50,6 +52,9 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
   public async run(): Promise<RecordSummary> {
     const {argv} = await this.parse(Record)
     const f = this.flags
+    if (f.url !== undefined && isRedisUrl(f.url) && f.feed !== 'generic') {
+      throw new MdrecError('E_USAGE', `a redis:// --url is for --feed generic (Redis channels PREFIX:<channel>); the ${f.feed} feed speaks WebSocket: give a ws:// or wss:// URL`)
+    }
     const quiet = f.quiet || this.jsonEnabled()
     const tty = Boolean(process.stderr.isTTY) && !quiet
     const say = (line: string) => {

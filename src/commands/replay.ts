@@ -3,6 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base.js'
 import {duration, size, speed, timeSpec} from '../cli/flags.js'
 import {MdrecError} from '../errors.js'
+import {RedisPublisher, parseRedisTarget, recordedChannels} from '../feeds/generic/redis.js'
 import {replay, type ReplayStats, type ReplaySummary} from '../replay/engine.js'
 import {DEFAULT_SETTLE_MS, SETTLE_CAP_FACTOR} from '../replay/scheduler.js'
 import {resolveRange, whyNoRows} from '../store/inputs.js'
@@ -19,12 +20,16 @@ export default class Replay extends BaseCommand<typeof Replay> {
 
 Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which closes clients with code 1000.
 
-A --from/--to range that holds no row is refused before listening (exit 1, saying why: the recording's span, the range); --from not before --to is a usage error (exit 2).`
+A --from/--to range that holds no row is refused before listening (exit 1, saying why: the recording's span, the range); --from not before --to is a usage error (exit 2).
+
+Generic recordings only (the channel service's limits, docs/feeds/generic.md; refused for other feeds): --max-connections (one more is closed with 1013), --allowed-origins (another Origin: HTTP 403), --heartbeat, --ping-interval/--ping-timeout (a client that does not pong is closed with 1011), --client-id-path (clients connect to /ws/{client_id}), and --publish redis://HOST:PORT/PREFIX: every frame of the shared timeline (--clock shared, implied) is also PUBLISHed to the Redis channel PREFIX:<channel>, exactly as the WebSocket sends it (password in the URL or MDREC_REDIS_PASSWORD; never shown). GET /health and GET /stats answer on the same port.`
   static override examples = [
     '<%= config.bin %> replay fixtures/yahoo-us-equities.arrow',
     '<%= config.bin %> replay day.arrow --speed 10x --port 0',
     '<%= config.bin %> replay a.arrow b.arrow --clock shared --loop --speed max',
     '<%= config.bin %> replay day.arrow --from +1h --to +1h30m --gaps disconnect',
+    '<%= config.bin %> replay fixtures/generic-channels.arrow --max-connections 100 --heartbeat 30s --ping-interval 20s --client-id-path',
+    '<%= config.bin %> replay fixtures/generic-channels.arrow --publish redis://127.0.0.1:6379/md --loop',
   ]
   static override strict = false
   static override args = {file: Args.string({description: 'recording(s) to serve', required: true})}
@@ -38,7 +43,10 @@ A --from/--to range that holds no row is refused before listening (exit 1, sayin
     }),
     from: timeSpec({description: 'first receive time: ISO-8601 or +offset from the start'}),
     to: timeSpec({description: 'end receive time (exclusive): ISO-8601 or +offset'}),
-    clock: Flags.string({description: 'one timeline per connection, or one shared by all clients', options: ['connection', 'shared'], default: 'connection'}),
+    clock: Flags.string({
+      description: 'one timeline per connection, or one shared by all clients (default: connection; shared with --publish)',
+      options: ['connection', 'shared'],
+    }),
     gaps: Flags.string({description: 'at a recorded gap: go silent for its duration, or close the connections (1012)', options: ['silent', 'disconnect'], default: 'silent'}),
     'slow-client': Flags.string({description: 'a client that stops reading: close it with 1013, or drop its frames', options: ['disconnect', 'drop'], default: 'disconnect'}),
     'max-buffer': size({description: 'per-client send buffer limit before --slow-client applies', default: 8 * 1024 * 1024, defaultHelp: async () => '8MiB'}),
@@ -48,7 +56,24 @@ A --from/--to range that holds no row is refused before listening (exit 1, sayin
       defaultHelp: async () => `${DEFAULT_SETTLE_MS}ms`,
     }),
     quiet: Flags.boolean({char: 'q', description: 'no progress output'}),
+    'max-connections': Flags.integer({description: 'generic: connections open at once; one more is accepted and closed with 1013 (try again later)', min: 1, helpGroup: 'GENERIC'}),
+    'allowed-origins': Flags.string({
+      description: 'generic: comma-separated origins (https://app.example) allowed to connect; another Origin gets HTTP 403 (clients sending none are allowed)',
+      helpGroup: 'GENERIC',
+    }),
+    heartbeat: duration({description: 'generic: send {"type":"heartbeat","timestamp":ms} to every client this often', helpGroup: 'GENERIC'}),
+    'ping-interval': duration({description: 'generic: send {"type":"ping","timestamp":ms} to every client this often', helpGroup: 'GENERIC'}),
+    'ping-timeout': duration({description: 'generic: close with 1011 a client that has not answered a ping with a pong this long (default: --ping-interval)', helpGroup: 'GENERIC'}),
+    'client-id-path': Flags.boolean({description: 'generic: clients connect to /ws/{client_id}; other paths get HTTP 403, an id in use is closed with 1008', helpGroup: 'GENERIC'}),
+    publish: Flags.string({
+      description: 'generic: also PUBLISH every frame of the shared timeline to the Redis channel PREFIX:<channel> (password: in the URL or MDREC_REDIS_PASSWORD)',
+      helpValue: 'redis://HOST:PORT/PREFIX',
+      helpGroup: 'GENERIC',
+    }),
   }
+
+  /** The flags that apply to generic recordings only (refused for other feeds). */
+  static readonly genericFlags = ['max-connections', 'allowed-origins', 'heartbeat', 'ping-interval', 'ping-timeout', 'client-id-path', 'publish'] as const
 
   /** `--loop` takes an optional count: a bare `--loop` (next token not a number) means forever. */
   public override async init(): Promise<void> {
@@ -57,7 +82,7 @@ A --from/--to range that holds no row is refused before listening (exit 1, sayin
     await super.init()
   }
 
-  public async run(): Promise<ReplaySummary & {url: string}> {
+  public async run(): Promise<ReplaySummary & {url: string; published?: number}> {
     const {argv} = await this.parse(Replay)
     const files = argv as string[]
     const f = this.flags
@@ -68,7 +93,20 @@ A --from/--to range that holds no row is refused before listening (exit 1, sayin
       else throw new MdrecError('E_USAGE', `invalid --loop "${f.loop}": use --loop (forever) or --loop N (N more plays)`)
     }
     // times are relative to the first file's start
-    const start = recordingStartNs(await openRecording(files[0]))
+    const first = await openRecording(files[0])
+    const start = recordingStartNs(first)
+    const given = Replay.genericFlags.filter((name) => f[name] !== undefined && f[name] !== false)
+    if (given.length > 0 && first.meta.feed !== 'generic') {
+      throw new MdrecError('E_USAGE', `--${given[0]} applies to generic recordings only; ${files[0]} is a "${first.meta.feed}" recording`)
+    }
+    if (f['ping-timeout'] !== undefined && f['ping-interval'] === undefined) {
+      throw new MdrecError('E_USAGE', '--ping-timeout needs --ping-interval (the server pings at that interval; a client has --ping-timeout to answer)')
+    }
+    const target = f.publish === undefined ? null : parseRedisTarget(f.publish, '--publish')
+    if (target && f.clock === 'connection') {
+      throw new MdrecError('E_USAGE', '--publish serves one timeline to Redis: use --clock shared (the default with --publish), not --clock connection')
+    }
+    const clock = (f.clock ?? (target ? 'shared' : 'connection')) as 'connection' | 'shared'
     const range = resolveRange(f.from, f.to, start)
     if (range.from !== undefined || range.to !== undefined) {
       // A range that holds no row would serve nothing, silently: say why and stop (exit 1).
@@ -91,20 +129,35 @@ A --from/--to range that holds no row is refused before listening (exit 1, sayin
       const width = process.stderr.columns ?? 0
       return width > 3 && line.length > width - 3 ? `${line.slice(0, width - 4)}…` : line
     }
-    const handle = await replay(files, {
-      speed: f.speed,
-      port: f.port,
-      host: f.host,
-      loop,
-      from: range.from,
-      to: range.to,
-      clock: f.clock as 'connection' | 'shared',
-      gaps: f.gaps as 'silent' | 'disconnect',
-      slowClient: f['slow-client'] as 'disconnect' | 'drop',
-      maxBufferedBytes: f['max-buffer'],
-      settleMs: f.settle,
-      log: say,
-    })
+    // --publish: Redis is reached before listening (a wrong address or password stops here)
+    const publisher = target ? await RedisPublisher.connect(target, say) : null
+    const channels = target ? await recordedChannels(await Promise.all(files.map((p) => openRecording(p))), range) : []
+    let handle
+    try {
+      handle = await replay(files, {
+        speed: f.speed,
+        port: f.port,
+        host: f.host,
+        loop,
+        from: range.from,
+        to: range.to,
+        clock,
+        gaps: f.gaps as 'silent' | 'disconnect',
+        slowClient: f['slow-client'] as 'disconnect' | 'drop',
+        maxBufferedBytes: f['max-buffer'],
+        settleMs: f.settle,
+        emulator: first.meta.feed === 'generic' ? genericEmulatorFlags(f) : undefined,
+        log: say,
+      })
+      if (publisher) {
+        await publisher.attach(handle.url, channels)
+        say(`publishing ${plural(channels.length, 'channel')} to ${target!.endpoint} as ${target!.prefix}:<channel>`)
+      }
+    } catch (error) {
+      publisher?.abort()
+      await handle?.close()
+      throw error
+    }
     // The first line on stdout: where clients connect. With --json stdout holds only the final document (which has the URL).
     if (this.jsonEnabled()) {
       if (!f.quiet) process.stderr.write(`${handle.url}\n`)
@@ -137,8 +190,36 @@ A --from/--to range that holds no row is refused before listening (exit 1, sayin
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
     }
-    return {url: handle.url, ...(await handle.close())}
+    const summary = await handle.close()
+    if (!publisher) return {url: handle.url, ...summary}
+    const published = await publisher.finish()
+    say(`published ${plural(published, 'frame')} to ${target!.endpoint}${publisher.failed > 0 ? ` (${publisher.failed} failed)` : ''}`)
+    return {url: handle.url, ...summary, published}
   }
+}
+
+/** The generic emulator's options from the flags (undefined ones left out). */
+function genericEmulatorFlags(f: {
+  'max-connections'?: number
+  'allowed-origins'?: string
+  heartbeat?: number
+  'ping-interval'?: number
+  'ping-timeout'?: number
+  'client-id-path'?: boolean
+}): Record<string, unknown> {
+  const o: Record<string, unknown> = {
+    maxConnections: f['max-connections'],
+    allowedOrigins: f['allowed-origins']
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    heartbeatMs: f.heartbeat,
+    pingIntervalMs: f['ping-interval'],
+    pongTimeoutMs: f['ping-timeout'],
+    clientIdPath: f['client-id-path'] || undefined,
+  }
+  for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k]
+  return o
 }
 
 function statusLine(s: ReplayStats): string {

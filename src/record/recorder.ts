@@ -8,7 +8,7 @@ import type {FeedCodec, Frame, RowInput} from '../feeds/types.js'
 import type {RawMode} from '../store/schema.js'
 import {removeStalePartials} from '../store/atomic.js'
 import {MAX_FRAME_BYTES, RecordingWriter, logStaleRemoved, type WriterOptions} from '../store/writer.js'
-import {parseFeedUrl} from '../util/redact.js'
+import {FEED_URL_SCHEMES, parseFeedUrl} from '../util/redact.js'
 import {nsToIso} from '../util/time.js'
 import {VERSION} from '../version.js'
 import {ConnectionSupervisor, type ConnectionState, type GapEvent, type SupervisorOptions} from './supervisor.js'
@@ -410,9 +410,9 @@ function gapRow(g: GapEvent, redact: (text: string) => string): RowInput {
   return {recv_ts: g.startNs, exch_ts: null, symbol: '', kind: 'gap', raw: null, info: JSON.stringify(info), fields: null}
 }
 
-/** A ws:// or wss:// URL, or E_USAGE showing only its sanitized form (a URL may carry a token). */
+/** A ws://, wss:// or (generic feed) redis:// URL, or E_USAGE showing only its sanitized form (a URL may carry a token). */
 function validateUrl(url: string): void {
-  parseFeedUrl(url, '--url')
+  parseFeedUrl(url, '--url', FEED_URL_SCHEMES)
 }
 
 /**

@@ -12,6 +12,13 @@ export interface FeedClientSpec {
   readonly url: string
   /** Extra upgrade headers (e.g. Authorization); never logged or recorded. */
   readonly headers?: Record<string, string>
+  /**
+   * A transport that is not a WebSocket (the generic feed's Redis
+   * subscription): a new connection shaped like ws's WebSocket (events open,
+   * message, pong, error, close; send, ping, close, terminate, readyState),
+   * made for every attempt. Default: a WebSocket to `url`.
+   */
+  open?(): WebSocket
   /** Messages sent after every (re)connect to subscribe everything. */
   subscribeMessages(): Array<string | Uint8Array>
   /** Messages the feed expects periodically to keep the subscription alive. */
@@ -144,7 +151,7 @@ export class ConnectionSupervisor extends EventEmitter {
     this.attempts++
     let ws: WebSocket
     try {
-      ws = new WebSocket(this.spec.url, {headers: this.spec.headers, handshakeTimeout: 15_000, maxPayload: MAX_FRAME_BYTES})
+      ws = this.spec.open ? this.spec.open() : new WebSocket(this.spec.url, {headers: this.spec.headers, handshakeTimeout: 15_000, maxPayload: MAX_FRAME_BYTES})
     } catch (error) {
       this.lost(`cannot connect: ${(error as Error).message}`, true)
       return

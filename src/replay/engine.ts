@@ -120,6 +120,8 @@ export interface ReplayOptions {
    * after the first one; 0 starts it at the first subscription.
    */
   settleMs?: number
+  /** Feed-specific emulator options, passed to the feed's emulator (generic: see `GenericEmulatorOptions`). */
+  emulator?: Readonly<Record<string, unknown>>
   /** Status lines (listening, clients, gaps, errors). */
   log?: (line: string) => void
   /** Called for every frame sent on a timed schedule with its lateness (actual − scheduled send time, ns). For benchmarks. */
@@ -299,6 +301,8 @@ type Prepared = Awaited<ReturnType<typeof prepare>>
  */
 export async function replay(files: string | string[], options: ReplayOptions = {}): Promise<ReplayHandle> {
   const p = await prepare(files, options)
+  const extra = Object.keys(options.emulator ?? {}).filter((k) => !(p.feed.emulatorOptions ?? []).includes(k))
+  if (extra.length > 0) throw new MdrecError('E_USAGE', `the ${p.feed.name} emulator takes no option ${extra.join(', ')} (${p.feed.emulatorOptions?.length ? `its options: ${p.feed.emulatorOptions.join(', ')}` : 'it has none'})`)
   let emu: Emulator
   try {
     emu = await p.feed.listen({
@@ -306,6 +310,7 @@ export async function replay(files: string | string[], options: ReplayOptions = 
       port: p.port,
       maxBufferedBytes: p.maxBufferedBytes,
       slowClient: p.slowClient,
+      feed: options.emulator,
       log: options.log,
     })
   } catch (error) {
@@ -322,6 +327,7 @@ export async function replay(files: string | string[], options: ReplayOptions = 
 }
 
 function listenError(error: unknown, host: string, port: number): MdrecError {
+  if (isMdrecError(error)) return error // the feed refused its options: already says what to do
   const e = error as NodeJS.ErrnoException
   const where = `${host}:${port}`
   switch (e?.code) {

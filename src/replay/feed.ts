@@ -40,6 +40,8 @@ export interface EmulatorOptions {
   maxBufferedBytes?: number
   /** A client that stops reading: close it with 1013 ('disconnect') or drop frames for it ('drop'). */
   slowClient?: 'disconnect' | 'drop'
+  /** Feed-specific emulator options (`ReplayOptions.emulator`); a feed refuses names it does not know. */
+  feed?: Readonly<Record<string, unknown>>
   log?: (line: string) => void
 }
 
@@ -80,6 +82,8 @@ export interface ReplayFeed {
   readonly name: string
   /** Wire variants the emulator serves (Yahoo: ['v1', 'v2']). */
   readonly variants: readonly string[]
+  /** Names of the feed-specific emulator options it takes (`EmulatorOptions.feed`); none when absent. */
+  readonly emulatorOptions?: readonly string[]
   listen(options: EmulatorOptions): Promise<Emulator>
   /** The variant the recording was made with: clients of it get the recorded bytes as they are. */
   recordedVariant(file: RecordingFile): number

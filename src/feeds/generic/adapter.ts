@@ -1,9 +1,12 @@
+import type {WebSocket} from 'ws'
+
 import {MdrecError} from '../../errors.js'
 import type {RecordingMeta} from '../../store/schema.js'
 import type {FeedAdapter} from '../registry.js'
 import type {ColumnDef, FeedCodec, Frame, FrameDecode, RowView} from '../types.js'
 import {guardControl, prepareFeedUrl, sanitizeEndpoint, urlSource} from '../../util/redact.js'
 import {decodeText, encodeEnvelope, envelopeOfRow, isPlainObject, parseJson, pingMessage, pongFor, subscribeMessage} from './codec.js'
+import {RedisSubscription, isRedisUrl, parseRedisTarget, redisSubscriptions} from './redis.js'
 
 /** There is no public generic server: the URL must come from --url or this variable. */
 export const GENERIC_URL_ENV = 'MDREC_GENERIC_URL'
@@ -64,8 +67,10 @@ function clip(v: unknown): string {
  * The recorder's control hook: protocol frames are answered or swallowed
  * before the codec sees them.
  * - `pong`: swallowed (the answer to the recorder's keep-alive).
- * - `ping` from the server (not in the protocol table, but answered in kind
- *   should a server send one): answered with `{"type":"pong","timestamp":<echo>}`, not recorded.
+ * - `ping` from the server (a service with server pings, e.g. the emulator's
+ *   `--ping-interval`): answered with `{"type":"pong","timestamp":<echo>}`, not recorded.
+ * - `heartbeat` without a `channel` (a service's keep-alive, e.g. the
+ *   emulator's `--heartbeat`): swallowed (it still counts as activity).
  * - `subscription_result` / `unsubscription_result` with `success: true`:
  *   swallowed. Any other result (success false or missing) is logged and
  *   recorded as a `status` row.
@@ -81,6 +86,8 @@ export function genericControl(log?: (line: string) => void): (frame: Frame) => 
     switch (m.type) {
       case 'pong':
         return true
+      case 'heartbeat':
+        return m.channel === undefined
       case 'ping':
         return pongFor(m)
       case 'subscription_result':
@@ -128,6 +135,26 @@ export const genericAdapter: FeedAdapter = {
         'E_USAGE',
         `the generic feed has no public endpoint: give the server's URL with --url ws://HOST:PORT/PATH or set ${GENERIC_URL_ENV}`,
       )
+    }
+    if (isRedisUrl(raw)) {
+      // Redis Pub/Sub (redis.ts): SYMBOLs are channels (or patterns) under the URL's PREFIX
+      const target = parseRedisTarget(raw, urlSource(given, GENERIC_URL_ENV, env), env)
+      const {channels, patterns} = redisSubscriptions(symbols)
+      const safeLog = log && ((line: string) => log(target.redactor.redact(line)))
+      return {
+        codec: genericCodec(),
+        endpoint: target.endpoint,
+        redact: (text) => target.redactor.redact(text),
+        feedOptions: {},
+        spec: {
+          feed: 'generic',
+          url: raw,
+          // RedisSubscription has the part of ws's WebSocket the supervisor uses (FeedClientSpec.open)
+          open: () => new RedisSubscription(target, channels, patterns) as unknown as WebSocket,
+          subscribeMessages: () => [],
+          control: guardControl(target.redactor, genericControl(safeLog), log, 'generic'),
+        },
+      }
     }
     const {url, endpoint, redactor} = prepareFeedUrl(raw, urlSource(given, GENERIC_URL_ENV, env), {}, 'ws://127.0.0.1:9000/')
     const safeLog = log && ((line: string) => log(redactor.redact(line)))

@@ -5,7 +5,8 @@
  * MDREC_GENERIC_URL).
  */
 export {genericAdapter, genericCodec, genericControl, redactEndpoint, GENERIC_COLUMNS, GENERIC_URL_ENV, GENERIC_PING_MS} from './adapter.js'
-export {genericReplay} from './replay.js'
-export {GenericServer, type GenericClient, type GenericServerOptions} from './server.js'
+export {genericReplay, genericEmulatorOptions, type GenericEmulatorOptions} from './replay.js'
+export {GenericServer, clientIdOf, type GenericClient, type GenericServerOptions, type GenericStats} from './server.js'
+export {RedisPublisher, RedisSubscription, parseRedisTarget, recordedChannels, REDIS_PASSWORD_ENV, type RedisTarget} from './redis.js'
 export {syntheticGenericTape, DEFAULT_CHANNELS, type GenericTapeFrame, type GenericTapeOptions} from './synthetic.js'
 export {decodeText, encodeEnvelope, type GenericEnvelope} from './codec.js'

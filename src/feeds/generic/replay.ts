@@ -21,7 +21,36 @@ import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} 
 import type {ReplayBatch} from '../../replay/rows.js'
 import {DEFAULT_SETTLE_MS} from '../../replay/scheduler.js'
 import {encodeEnvelope, envelopeOfRow} from './codec.js'
-import {GenericServer, type GenericClient} from './server.js'
+import {MdrecError} from '../../errors.js'
+import {GENERIC_EMULATOR_OPTIONS, GenericServer, type GenericClient, type GenericServerOptions} from './server.js'
+
+/** The generic emulator's own options, as `replay(…, {emulator})` and `mdrec replay`'s flags give them (see {@link GenericServerOptions}). */
+export type GenericEmulatorOptions = Pick<GenericServerOptions, (typeof GENERIC_EMULATOR_OPTIONS)[number]>
+
+/**
+ * Check `replay(…, {emulator})` for the generic feed: known names, whole
+ * non-negative numbers (ms, or a count), a string list of origins, a boolean.
+ * Throws MdrecError('E_USAGE') naming the option.
+ */
+export function genericEmulatorOptions(o: Readonly<Record<string, unknown>> = {}): GenericEmulatorOptions {
+  const bad = (name: string, want: string) =>
+    new MdrecError('E_USAGE', `invalid generic emulator option ${name} ${JSON.stringify(o[name])}: ${want}`)
+  for (const name of Object.keys(o)) {
+    if (!(GENERIC_EMULATOR_OPTIONS as readonly string[]).includes(name)) {
+      throw new MdrecError('E_USAGE', `unknown generic emulator option "${name}": use ${GENERIC_EMULATOR_OPTIONS.join(', ')}`)
+    }
+    const v = o[name]
+    if (v === undefined) continue
+    if (name === 'allowedOrigins') {
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && x !== '')) throw bad(name, 'use a list of origins such as ["https://app.example"]')
+    } else if (name === 'clientIdPath') {
+      if (typeof v !== 'boolean') throw bad(name, 'use true or false')
+    } else if (!(Number.isSafeInteger(v) && (v as number) >= 0)) {
+      throw bad(name, 'use a whole number ≥ 0 (ms for times, a count for maxConnections; 0 turns it off)')
+    }
+  }
+  return o as GenericEmulatorOptions
+}
 
 const VARIANTS: readonly string[] = ['json']
 
@@ -74,8 +103,10 @@ class GenericRowEncoder implements RowEncoder {
 export const genericReplay: ReplayFeed = {
   name: 'generic',
   variants: VARIANTS,
+  emulatorOptions: GENERIC_EMULATOR_OPTIONS,
   async listen(o: EmulatorOptions): Promise<Emulator> {
     const srv = await GenericServer.listen({
+      ...genericEmulatorOptions(o.feed),
       host: o.host,
       port: o.port,
       maxBufferedBytes: o.maxBufferedBytes,

@@ -1,5 +1,5 @@
 import {EventEmitter} from 'node:events'
-import {createServer, type IncomingMessage, type Server} from 'node:http'
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {WebSocket, WebSocketServer, type RawData} from 'ws'
 
 import {isPlainObject, jsonType, pongFor} from './codec.js'
@@ -12,6 +12,23 @@ export const CLOSE_UNSUPPORTED_DATA = 1003
 export const CLOSE_TOO_BIG = 1009
 /** Close code for a client silent past `pingTimeoutMs` (what Python's websockets uses for a keepalive timeout). */
 export const CLOSE_PING_TIMEOUT = 1011
+/**
+ * Close code for a connection over `maxConnections` (RFC 6455 / IANA 1013 "Try Again Later").
+ *
+ * Why accept-then-close and not a refused handshake: the FastAPI services this
+ * emulates check their connection count in the endpoint, around
+ * `await websocket.accept()`. Closing before accept makes Starlette/uvicorn
+ * answer the handshake with a bare HTTP 403 — the same answer as a refused
+ * origin, so a client cannot tell "full, come back" from "forbidden". The
+ * usual pattern (accept, then `websocket.close(code=1013)`) gives the client a
+ * close code made for this case, which reconnecting clients act on by backing
+ * off; that is what this emulator does.
+ */
+export const CLOSE_TRY_AGAIN_LATER = 1013
+/** Close code for a second connection with a client id already connected (1008 Policy Violation). */
+export const CLOSE_POLICY = 1008
+/** Reason of the close for a client that did not answer a server ping (what Python's websockets sends). */
+export const PONG_TIMEOUT_REASON = 'keepalive ping timeout'
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024
 /** Default bound on the channels one client may be subscribed to at once. */
 export const GENERIC_MAX_CHANNELS = 1000
@@ -28,6 +45,36 @@ export interface GenericClient {
   dropped: number
   /** Date.now() of the client's last message. */
   lastSeen: number
+  /** The `{client_id}` of `/ws/{client_id}` (decoded) with `clientIdPath`; else null. */
+  readonly clientId: string | null
+  /** Date.now() of the server ping not yet answered with a pong (server pings on); null when none is outstanding. */
+  pingSentAt: number | null
+}
+
+/**
+ * The counts `GET /stats` reports (snake_case, as the Python service's JSON).
+ * `errors`: error replies, refused subscriptions, and clients closed for a
+ * protocol fault (binary frame, message too big, ping or pong timeout,
+ * stopped reading) or a socket error.
+ */
+export interface GenericStats {
+  active_connections: number
+  /** Connections accepted since the start (refused ones not included). */
+  total_connections: number
+  /** Connections refused: over `maxConnections`, a forbidden origin or path, a client id in use. */
+  rejected_connections: number
+  /** Channels with at least one subscriber. */
+  channels: number
+  /** Subscribers per channel (channels without any are left out). */
+  channel_subscribers: Record<string, number>
+  /** Frames sent to clients (replies, broadcasts, heartbeats, pings). */
+  messages_sent: number
+  /** Text messages received from clients. */
+  messages_received: number
+  errors: number
+  uptime_seconds: number
+  /** With `clientIdPath`: the ids connected, in connection order. */
+  clients?: string[]
 }
 
 export interface GenericServerOptions {
@@ -48,8 +95,41 @@ export interface GenericServerOptions {
   maxBufferedBytes?: number
   /** A client that stops reading: close it with 1013 (default) or drop frames for it. */
   slowClient?: 'disconnect' | 'drop'
+  /**
+   * Connections open at once (default 0: no limit). One more is accepted and
+   * closed at once with 1013 "try again later: at most N connections" (see
+   * {@link CLOSE_TRY_AGAIN_LATER} for why not a refused handshake).
+   */
+  maxConnections?: number
+  /**
+   * Origins allowed to connect (exact `scheme://host[:port]`, as browsers send
+   * the Origin header); a handshake with another Origin is refused with HTTP
+   * 403. A handshake without an Origin (a non-browser client) is allowed.
+   * Default: every origin.
+   */
+  allowedOrigins?: readonly string[]
+  /** Send `{"type":"heartbeat","timestamp":<ms>}` to every client this often (ms). Default 0: never. */
+  heartbeatMs?: number
+  /**
+   * Send `{"type":"ping","timestamp":<ms>}` to every client this often (ms);
+   * a client that has not answered with `{"type":"pong",…}` within
+   * `pongTimeoutMs` is closed with 1011 "keepalive ping timeout". Default 0: never.
+   */
+  pingIntervalMs?: number
+  /** How long a client has to answer a server ping (ms). Default: `pingIntervalMs`. */
+  pongTimeoutMs?: number
+  /**
+   * Clients connect to `/ws/{client_id}` (the id is theirs: `GenericClient.clientId`);
+   * any other path is refused with HTTP 403 (what Starlette answers for a
+   * WebSocket route that does not match), and a second connection with an id
+   * already connected is accepted and closed with 1008. Default false: any path.
+   */
+  clientIdPath?: boolean
   log?: (line: string) => void
 }
+
+/** Option names {@link GenericServer.listen} takes that `mdrec replay` can set (see `genericReplay`). */
+export const GENERIC_EMULATOR_OPTIONS = ['maxConnections', 'allowedOrigins', 'heartbeatMs', 'pingIntervalMs', 'pongTimeoutMs', 'clientIdPath', 'pingTimeoutMs'] as const
 
 /**
  * A generic channel JSON server as clients see it (docs/feeds/generic.md): text
@@ -68,9 +148,19 @@ export interface GenericServerOptions {
  * | a binary frame | close 1003 (text frames only) |
  * | a message over `maxPayload` (1 MiB) | close 1009 |
  * | nothing for `pingTimeoutMs` (off by default) | close 1011 "ping timeout" |
+ * | no `pong` within `pongTimeoutMs` of a server ping (`pingIntervalMs`, off by default) | close 1011 "keepalive ping timeout" |
  *
- * The server never pings on its own (the protocol has only client pings);
- * WebSocket protocol pings are answered by ws. Broadcasts are
+ * Limits and operations (all off by default): `maxConnections` (one more:
+ * close 1013), `allowedOrigins` (another Origin: HTTP 403), `clientIdPath`
+ * (`/ws/{client_id}`; another path: HTTP 403; an id in use: close 1008),
+ * `heartbeatMs` (`{"type":"heartbeat","timestamp":ms}` to every client),
+ * `pingIntervalMs` (`{"type":"ping","timestamp":ms}`, answered with a pong).
+ * On the same port, `GET /health` answers `{"status":"healthy",…}` and
+ * `GET /stats` the counts of {@link GenericStats}, as JSON; any other plain
+ * HTTP request gets 426 (405 for another method on those two paths).
+ *
+ * Without `pingIntervalMs` the server never pings on its own; WebSocket
+ * protocol pings are answered by ws. Broadcasts are
  * `{"type":<event>,"channel":C,"data":…,"timestamp":…}` sent with
  * {@link publish} to the clients subscribed to C. Used by `mdrec replay` and
  * by tests that need a feed to record from.
@@ -83,13 +173,29 @@ export interface GenericServerOptions {
 export class GenericServer extends EventEmitter {
   readonly clients = new Set<GenericClient>()
   private nextId = 1
-  private sweep: NodeJS.Timeout | null = null
+  private readonly timers: NodeJS.Timeout[] = []
   private readonly exists: (channel: string) => boolean
+  private readonly startedAt = Date.now()
+  /** Counters behind `GET /stats`. */
+  private readonly counts = {total: 0, rejected: 0, sent: 0, received: 0, errors: 0}
+  private readonly byClientId = new Map<string, GenericClient>()
 
   private constructor(
     readonly http: Server,
     readonly wss: WebSocketServer,
-    private readonly opts: {pingTimeoutMs: number; maxChannels: number; maxBufferedBytes: number; slowClient: 'disconnect' | 'drop'; log?: (l: string) => void},
+    private readonly opts: {
+      pingTimeoutMs: number
+      maxChannels: number
+      maxBufferedBytes: number
+      slowClient: 'disconnect' | 'drop'
+      maxConnections: number
+      allowedOrigins: ReadonlySet<string> | null
+      heartbeatMs: number
+      pingIntervalMs: number
+      pongTimeoutMs: number
+      clientIdPath: boolean
+      log?: (l: string) => void
+    },
     channels: GenericServerOptions['channels'],
   ) {
     super()
@@ -98,21 +204,39 @@ export class GenericServer extends EventEmitter {
       const set = new Set(channels)
       this.exists = (c) => set.has(c)
     } else this.exists = () => true
-    if (opts.pingTimeoutMs > 0) {
-      const every = Math.max(20, Math.min(1000, opts.pingTimeoutMs / 4))
-      this.sweep = setInterval(() => this.closeIdle(), every)
-      this.sweep.unref()
+    this.on('slow', () => this.counts.errors++)
+    const every = (fn: () => void, ms: number) => {
+      const t = setInterval(fn, ms)
+      t.unref()
+      this.timers.push(t)
+    }
+    if (opts.pingTimeoutMs > 0) every(() => this.closeIdle(), Math.max(20, Math.min(1000, opts.pingTimeoutMs / 4)))
+    if (opts.heartbeatMs > 0) every(() => this.toAll(JSON.stringify({type: 'heartbeat', timestamp: Date.now()})), opts.heartbeatMs)
+    if (opts.pingIntervalMs > 0) {
+      every(() => this.pingAll(), opts.pingIntervalMs)
+      every(() => this.closeUnanswered(), Math.max(10, Math.min(1000, opts.pongTimeoutMs / 4)))
     }
   }
 
   static async listen(options: GenericServerOptions = {}): Promise<GenericServer> {
-    const http = createServer((req, res) => {
-      res.writeHead(426, {'content-type': 'text/plain'})
-      res.end('Upgrade to a WebSocket: this is a generic channel JSON server emulator\n')
-    })
+    let srv: GenericServer | null = null
+    const http = createServer((req, res) => srv!.onHttp(req, res))
     const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD
-    const wss = new WebSocketServer({server: http, perMessageDeflate: false, maxPayload})
-    const srv = new GenericServer(
+    const wss = new WebSocketServer({
+      server: http,
+      perMessageDeflate: false,
+      maxPayload,
+      // handshakes refused before the upgrade: HTTP 403, as Starlette answers a close before accept
+      verifyClient: (info, cb) => {
+        const why = srv!.refusal(info.req)
+        if (why === null) return cb(true)
+        srv!.counts.rejected++
+        srv!.opts.log?.(`refused a handshake for ${JSON.stringify(info.req.url ?? '')}: ${why}`)
+        cb(false, 403, 'Forbidden')
+      },
+    })
+    const pingIntervalMs = options.pingIntervalMs ?? 0
+    srv = new GenericServer(
       http,
       wss,
       {
@@ -120,13 +244,72 @@ export class GenericServer extends EventEmitter {
         maxChannels: options.maxChannels ?? GENERIC_MAX_CHANNELS,
         maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
         slowClient: options.slowClient ?? 'disconnect',
+        maxConnections: options.maxConnections ?? 0,
+        allowedOrigins: options.allowedOrigins && options.allowedOrigins.length > 0 ? new Set(options.allowedOrigins) : null,
+        heartbeatMs: options.heartbeatMs ?? 0,
+        pingIntervalMs,
+        pongTimeoutMs: options.pongTimeoutMs ?? pingIntervalMs,
+        clientIdPath: options.clientIdPath ?? false,
         log: options.log,
       },
       options.channels,
     )
-    wss.on('connection', (ws, req) => srv.accept(ws, req))
+    const s = srv
+    wss.on('connection', (ws, req) => s.accept(ws, req))
     await listenOn(http, wss, options.port, options.host)
-    return srv
+    return s
+  }
+
+  /** Why a handshake is refused with 403 (a forbidden origin or path), or null. */
+  private refusal(req: IncomingMessage): string | null {
+    const origin = req.headers.origin
+    if (this.opts.allowedOrigins && origin !== undefined && !this.opts.allowedOrigins.has(origin)) return `origin ${JSON.stringify(origin)} is not allowed`
+    if (this.opts.clientIdPath && clientIdOf(req.url) === null) return 'not /ws/{client_id}'
+    return null
+  }
+
+  /** Plain HTTP: `GET /health`, `GET /stats`; anything else 426 (405 for another method on those paths). */
+  private onHttp(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0]
+    if (path === '/health' || path === '/stats') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, {'content-type': 'application/json', allow: 'GET'})
+        res.end('{"detail":"Method Not Allowed"}')
+        return
+      }
+      const body =
+        path === '/health'
+          ? {status: 'healthy', timestamp: new Date().toISOString(), active_connections: this.clients.size, uptime_seconds: this.uptime()}
+          : this.stats()
+      res.writeHead(200, {'content-type': 'application/json'})
+      res.end(JSON.stringify(body))
+      return
+    }
+    res.writeHead(426, {'content-type': 'text/plain'})
+    res.end('Upgrade to a WebSocket: this is a generic channel JSON server emulator\n')
+  }
+
+  private uptime(): number {
+    return Math.round((Date.now() - this.startedAt) / 10) / 100
+  }
+
+  /** The counts `GET /stats` reports. */
+  stats(): GenericStats {
+    const subscribers: Record<string, number> = {}
+    for (const c of this.clients) for (const ch of c.channels) subscribers[ch] = (subscribers[ch] ?? 0) + 1
+    const out: GenericStats = {
+      active_connections: this.clients.size,
+      total_connections: this.counts.total,
+      rejected_connections: this.counts.rejected,
+      channels: Object.keys(subscribers).length,
+      channel_subscribers: subscribers,
+      messages_sent: this.counts.sent,
+      messages_received: this.counts.received,
+      errors: this.counts.errors,
+      uptime_seconds: this.uptime(),
+    }
+    if (this.opts.clientIdPath) out.clients = [...this.clients].map((c) => c.clientId!)
+    return out
   }
 
   get port(): number {
@@ -137,23 +320,42 @@ export class GenericServer extends EventEmitter {
     return addressOf(this.http).host
   }
 
+  /** Where clients connect; with `clientIdPath`, `ws://HOST:PORT/ws/{client_id}` (put the client's id in place of `{client_id}`). */
   url(): string {
-    return `ws://${this.host}:${this.port}/`
+    return `ws://${this.host}:${this.port}/${this.opts.clientIdPath ? 'ws/{client_id}' : ''}`
   }
 
-  private accept(ws: WebSocket, _req: IncomingMessage): void {
+  private accept(ws: WebSocket, req: IncomingMessage): void {
     answerClosesPromptly(ws)
-    const client: GenericClient = {id: this.nextId++, ws, channels: new Set(), dropped: 0, lastSeen: Date.now()}
+    ws.on('error', (err) => {
+      // a client's socket error ends that client only (ws closes it: 1009 for a message over maxPayload)
+      this.counts.errors++
+      this.opts.log?.(`connection: ${err.message}`)
+    })
+    const clientId = this.opts.clientIdPath ? clientIdOf(req.url) : null
+    // refusals after accept (see CLOSE_TRY_AGAIN_LATER): the client never joins `clients`
+    if (this.opts.maxConnections > 0 && this.clients.size >= this.opts.maxConnections) {
+      this.counts.rejected++
+      this.opts.log?.(`refused a connection: ${this.clients.size} of at most ${this.opts.maxConnections} open; closing with ${CLOSE_TRY_AGAIN_LATER}`)
+      ws.close(CLOSE_TRY_AGAIN_LATER, `try again later: at most ${this.opts.maxConnections} connections`)
+      return
+    }
+    if (clientId !== null && this.byClientId.has(clientId)) {
+      this.counts.rejected++
+      // the reason echoes at most 60 characters of the id (a close reason holds 123 bytes)
+      ws.close(CLOSE_POLICY, `client id ${JSON.stringify(clientId.slice(0, 60))} is in use`)
+      return
+    }
+    this.counts.total++
+    const client: GenericClient = {id: this.nextId++, ws, channels: new Set(), dropped: 0, lastSeen: Date.now(), clientId, pingSentAt: null}
     this.clients.add(client)
+    if (clientId !== null) this.byClientId.set(clientId, client)
     this.emit('connection', client)
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(client, data, isBinary))
     ws.on('close', () => {
       this.clients.delete(client)
+      if (clientId !== null && this.byClientId.get(clientId) === client) this.byClientId.delete(clientId)
       this.emit('disconnect', client)
-    })
-    ws.on('error', (err) => {
-      // a client's socket error ends that client only (ws closes it: 1009 for a message over maxPayload)
-      this.opts.log?.(`client ${client.id}: ${err.message}`)
     })
   }
 
@@ -162,13 +364,21 @@ export class GenericServer extends EventEmitter {
   }
 
   private error(client: GenericClient, message: string): void {
+    this.counts.errors++
     this.reply(client, {type: 'error', message})
+  }
+
+  /** Close a client for a protocol fault (counted in `errors`). */
+  private closeFor(client: GenericClient, code: number, reason: string): void {
+    this.counts.errors++
+    client.ws.close(code, reason)
   }
 
   private onMessage(client: GenericClient, data: RawData, isBinary: boolean): void {
     client.lastSeen = Date.now()
+    this.counts.received++
     if (isBinary) {
-      client.ws.close(CLOSE_UNSUPPORTED_DATA, 'text frames only')
+      this.closeFor(client, CLOSE_UNSUPPORTED_DATA, 'text frames only')
       return
     }
     let msg: unknown
@@ -193,7 +403,8 @@ export class GenericServer extends EventEmitter {
         this.send(client, pongFor(msg))
         return
       case 'pong':
-        return // a client answering a ping in kind: activity, no reply (this server never pings)
+        client.pingSentAt = null // answers the server's ping (pingIntervalMs); no reply
+        return
       case 'subscribe':
       case 'unsubscribe': {
         const channel = msg.channel
@@ -211,6 +422,7 @@ export class GenericServer extends EventEmitter {
                   ? 'unknown channel'
                   : null
           if (refused) {
+            this.counts.errors++
             // a refused name is not echoed whole: the reply stays small whatever the client sent
             this.reply(client, {type: 'subscription_result', channel: channel.slice(0, GENERIC_MAX_CHANNEL_LENGTH), success: false, message: refused})
             return
@@ -237,7 +449,33 @@ export class GenericServer extends EventEmitter {
     for (const c of this.clients) {
       if (c.lastSeen < limit && c.ws.readyState === WebSocket.OPEN) {
         this.opts.log?.(`client ${c.id}: nothing received for ${this.opts.pingTimeoutMs} ms; closing with ${CLOSE_PING_TIMEOUT}`)
-        c.ws.close(CLOSE_PING_TIMEOUT, 'ping timeout')
+        this.closeFor(c, CLOSE_PING_TIMEOUT, 'ping timeout')
+      }
+    }
+  }
+
+  /** One text frame to every client (heartbeats). */
+  private toAll(text: string): void {
+    for (const c of this.clients) this.send(c, text)
+  }
+
+  /** A server ping to every client without one outstanding (an unanswered ping keeps its time). */
+  private pingAll(): void {
+    const now = Date.now()
+    const text = JSON.stringify({type: 'ping', timestamp: now})
+    for (const c of this.clients) {
+      if (c.ws.readyState !== WebSocket.OPEN) continue
+      c.pingSentAt ??= now
+      this.send(c, text)
+    }
+  }
+
+  private closeUnanswered(): void {
+    const limit = Date.now() - this.opts.pongTimeoutMs
+    for (const c of this.clients) {
+      if (c.pingSentAt !== null && c.pingSentAt < limit && c.ws.readyState === WebSocket.OPEN) {
+        this.opts.log?.(`client ${c.id}: no pong within ${this.opts.pongTimeoutMs} ms of a ping; closing with ${CLOSE_PING_TIMEOUT}`)
+        this.closeFor(c, CLOSE_PING_TIMEOUT, PONG_TIMEOUT_REASON)
       }
     }
   }
@@ -249,7 +487,9 @@ export class GenericServer extends EventEmitter {
    * `cb` is called when the frame has been written to the socket.
    */
   send(client: GenericClient, text: string | Uint8Array, cb?: (err?: Error) => void): boolean {
-    return sendPoliced(this, this.opts, client, text, false, cb)
+    if (!sendPoliced(this, this.opts, client, text, false, cb)) return false
+    this.counts.sent++
+    return true
   }
 
   /** Send a broadcast text (already encoded) to every client subscribed to `channel`; returns how many got it. */
@@ -280,8 +520,18 @@ export class GenericServer extends EventEmitter {
    * within `graceMs` are cut off.
    */
   async close(code = 1001, reason = 'server shutting down', graceMs = 2000): Promise<void> {
-    if (this.sweep) clearInterval(this.sweep)
-    this.sweep = null
+    for (const t of this.timers.splice(0)) clearInterval(t)
     await closeGracefully(this.http, this.wss, this.clients, code, reason, graceMs)
+  }
+}
+
+/** The `{client_id}` of a request path `/ws/{client_id}` (one non-empty segment, percent-decoded), or null. */
+export function clientIdOf(url: string | undefined): string | null {
+  const m = /^\/ws\/([^/?#]+)(?:[?#]|$)/.exec(url ?? '')
+  if (!m) return null
+  try {
+    return decodeURIComponent(m[1])
+  } catch {
+    return null
   }
 }
