@@ -215,21 +215,23 @@ describe('export at real size: DuckDB and polars read what `mdrec cat` prints', 
 
   it('an export killed with SIGKILL midway, then run again: complete, no duplicate, no partial file', async () => {
     const ds = join(dir, 'dsKill')
-    const child = spawn(process.execPath, [BIN, 'export', yahoo, '--out', ds, '--rows-per-file', '50000'], {stdio: 'ignore'})
+    // by symbol: a step writes 50 files one after another, so the kill lands between two of them
+    const child = spawn(process.execPath, [BIN, 'export', yahoo, '--out', ds, '--partition-symbol', '--rows-per-file', '50000'], {stdio: 'ignore'})
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_c, s) => resolve(s)))
-    // kill once a step is recorded as done and the next one is in progress (its files being written)
+    // kill once steps are done and the next one is half written: some of its files are in place, some not
     const t0 = Date.now()
     let killedAt: {rows: number; pending: boolean} | null = null
     while (Date.now() - t0 < 120_000) {
       const runs = existsSync(join(ds, '_mdrec', 'runs')) ? readdirSync(join(ds, '_mdrec', 'runs')).filter((n) => n.endsWith('.json')) : []
       if (runs.length === 1) {
-        let m: {rows: number; pending: unknown} | null = null
+        let m: {rows: number; pending: {files: string[]} | null} | null = null
         try {
           m = JSON.parse(readFileSync(join(ds, '_mdrec', 'runs', runs[0]), 'utf8'))
         } catch {
           // replaced while read
         }
-        if (m && m.rows >= 150_000 && m.pending) {
+        const written = m?.pending ? m.pending.files.filter((f) => existsSync(join(ds, f))).length : 0
+        if (m && m.rows >= 100_000 && m.pending && written > 0 && written < m.pending.files.length) {
           child.kill('SIGKILL')
           killedAt = {rows: m.rows, pending: true}
           break
@@ -237,15 +239,16 @@ describe('export at real size: DuckDB and polars read what `mdrec cat` prints', 
       }
       await sleep(2)
     }
-    expect(killedAt, 'the export was still running at a step boundary').not.toBeNull()
+    expect(killedAt, 'the export was seen half-way through a step').not.toBeNull()
     expect(await exited).toBe('SIGKILL')
-    // what a reader sees now: whole files only, each row once, fewer than all
+    // what a reader sees now: whole files only (DuckDB reads every one), each row once, fewer than all
     const [mid] = await duckdb(`SELECT count(*) AS n, count(DISTINCT seq) AS d FROM ${glob(ds)}`)
     expect(mid.n).toBe(mid.d)
     expect(Number(mid.n)).toBeLessThan(ROWS)
     expect(Number(mid.n)).toBeGreaterThanOrEqual(killedAt!.rows)
 
-    const again = await runCli(['export', yahoo, '--out', ds, '--rows-per-file', '50000', '--json'], {timeoutMs: 300_000})
+    // steps of another size this time, as when a live recording grew meanwhile: the killed step's files have names no new step reuses
+    const again = await runCli(['export', yahoo, '--out', ds, '--partition-symbol', '--rows-per-file', '70000', '--json'], {timeoutMs: 300_000})
     expect(again.code, again.stderr).toBe(0)
     const res = JSON.parse(again.stdout)
     expect(res.rows + res.skipped).toBe(ROWS)
