@@ -11,9 +11,11 @@ import {spawn} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import * as A from 'apache-arrow'
 import pl from 'nodejs-polars'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {datasetSchema, takeBatch} from '../src/dataset/convert.js'
 import {exportRecordings} from '../src/dataset/export.js'
 import {escapePartition, hostLabel} from '../src/dataset/layout.js'
 import {addRange, lockRun} from '../src/dataset/manifest.js'
@@ -373,6 +375,25 @@ describe('export: layout and errors', () => {
     await makeYahooTape(p, 200, {symbols: 3})
     await exportRecordings([p], join(d, 'ds'))
     await expect(exportRecordings([p], join(d, 'ds'), {partitionBySymbol: true})).rejects.toThrow(/partitioned by feed\/date; export into it without --partition-symbol/)
+  })
+
+  it('conversion: s/ms timestamps become ns exactly (negative and large values too), rows taken in any order', () => {
+    const vals = [0n, 1n, -1n, 1_764_000_000_123n, -62_135_596_800_000n, 9_223_372_036_854n, 4_294_967_295n, 4_294_967_296n]
+    const data = A.makeData({type: new A.TimestampMillisecond('UTC'), length: vals.length, data: BigInt64Array.from(vals)})
+    const u64 = BigUint64Array.from(vals.map((v, i) => BigInt.asUintN(64, v * 7919n + BigInt(i))))
+    const seq = A.makeData({type: new A.Uint64(), length: vals.length, data: u64})
+    const schema = new A.Schema([new A.Field('t', data.type, true), new A.Field('u', seq.type, false)])
+    const batch = new A.RecordBatch(schema, A.makeData({type: new A.Struct(schema.fields), length: vals.length, children: [data, seq]}))
+    const cols = [
+      {name: 't', kind: 'timestamp', unit: 'ms', nullable: true},
+      {name: 'u', kind: 'plain', type: 'uint64', nullable: false},
+    ] as const
+    const out = datasetSchema(schema, cols, new Set(), new Map())
+    for (const idx of [Uint32Array.from(vals.keys()), Uint32Array.from([7, 2, 5, 0])]) {
+      const got = takeBatch(batch, cols, new Set(), out, idx)
+      expect([...(got.getChildAt(0)!.data[0].values as BigInt64Array)]).toEqual([...idx].map((i) => BigInt.asIntN(64, vals[i] * 1_000_000n)))
+      expect([...(got.getChildAt(1)!.data[0].values as BigUint64Array)]).toEqual([...idx].map((i) => u64[i]))
+    }
   })
 
   it('seq ranges merge', () => {

@@ -9,7 +9,7 @@ export default class Export extends BaseCommand<typeof Export> {
   static override description =
     'Writes the rows of the given recordings (files, a directory, a glob: one recording, several, the rotated parts of a run) under --out as feed=<feed>/date=<YYYY-MM-DD>/ (and symbol=<symbol>/ with --partition-symbol) Parquet files, ZSTD-compressed: timestamps ns UTC, 64-bit integers exact, order books lists of structs, each run\'s mdrec metadata inside every file and in --out/_mdrec/runs/<run>.json. Streams, in bounded memory.\n\n' +
     'Incremental and idempotent: rows already in the dataset (by run and seq) are skipped, so exporting again — a live recording as it grows, a run whose parts arrive one by one — adds only what is new. Files are named <host>.<run>.<first seq>-<last seq>.parquet and appear whole (written under a temporary name, then renamed); an export that was killed is cleaned up by the next. Several machines may export their own runs into one shared directory. See docs/DATASETS.md for queries.\n\n' +
-    'Exit codes: 0 written (also when nothing was new); 1 a bad or damaged input (its sound rows are exported first), or another process exporting the same run; 2 a usage error.'
+    'Exit codes: 0 written (also when nothing was new); 1 a bad or damaged input (its sound rows are exported first), or another process exporting the same run; 2 a usage error (also --partition-symbol differing from the partitioning of the dataset).'
   static override examples = [
     '<%= config.bin %> export day.arrow --out data/',
     "<%= config.bin %> export 'day.*.arrow' --out data/ --partition-symbol",

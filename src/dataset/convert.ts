@@ -43,6 +43,12 @@ export function datasetSchema(schema: A.Schema, columns: readonly StoreColumn[],
   return new A.Schema(fields, metadata)
 }
 
+const POPCOUNT = Uint8Array.from({length: 256}, (_, b) => {
+  let n = 0
+  for (let x = b; x; x >>= 1) n += x & 1
+  return n
+})
+
 function bit(bm: Uint8Array, j: number): boolean {
   return ((bm[j >> 3] >> (j & 7)) & 1) === 1
 }
@@ -53,11 +59,35 @@ function takeValidity(d: A.Data, idx: Uint32Array): [Uint8Array, number] {
   if (d.nullCount === 0 || !bm || bm.length === 0) return [new Uint8Array(0), 0]
   const out = new Uint8Array((idx.length + 7) >> 3)
   let nulls = 0
+  const a = runStart(idx)
+  if (a >= 0 && ((d.offset + a) & 7) === 0) {
+    // a byte-aligned run: copy the bitmap's bytes, clear the bits past the end, count the nulls
+    out.set(bm.subarray((d.offset + a) >> 3, ((d.offset + a) >> 3) + out.length))
+    if (idx.length & 7) out[out.length - 1] &= (1 << (idx.length & 7)) - 1
+    let valid = 0
+    for (const b of out) valid += POPCOUNT[b]
+    nulls = idx.length - valid
+    return nulls === 0 ? [new Uint8Array(0), 0] : [out, nulls]
+  }
   for (let k = 0; k < idx.length; k++) {
     if (bit(bm, d.offset + idx[k])) out[k >> 3] |= 1 << (k & 7)
     else nulls++
   }
   return nulls === 0 ? [new Uint8Array(0), 0] : [out, nulls]
+}
+
+/** The first index when `idx` is a run of consecutive rows, else -1 (the common case, copied in bulk). */
+function runStart(idx: Uint32Array): number {
+  return idx.length > 0 && idx[idx.length - 1] - idx[0] === idx.length - 1 ? idx[0] : -1
+}
+
+/**
+ * Copy bytes [s, e) of `src` to `dst` at `at`: a loop for short values
+ * (symbols, codes: a subarray per value would allocate), `set` for long ones.
+ */
+function copyBytes(src: Uint8Array, s: number, e: number, dst: Uint8Array, at: number): void {
+  if (e - s > 64) dst.set(src.subarray(s, e), at)
+  else for (let p = s; p < e; p++) dst[at++] = src[p]
 }
 
 /** Variable-length bytes (utf8/binary) of the selected rows. */
@@ -72,50 +102,109 @@ function takeVarBytes(type: A.Utf8 | A.Binary, d: A.Data, idx: Uint32Array): A.D
     total += offs[i + 1] - offs[i]
     valueOffsets[k + 1] = total
   }
-  const data = new Uint8Array(total)
-  for (let k = 0; k < idx.length; k++) {
-    const i = idx[k]
-    data.set(src.subarray(offs[i], offs[i + 1]), valueOffsets[k])
-  }
+  const a = runStart(idx)
+  const data = a >= 0 ? src.slice(offs[a], offs[a + idx.length]) : new Uint8Array(total)
+  if (a < 0) for (let k = 0; k < idx.length; k++) copyBytes(src, offs[idx[k]], offs[idx[k] + 1], data, valueOffsets[k])
   return A.makeData({type, length: idx.length, nullCount, nullBitmap, valueOffsets, data} as never)
 }
 
 /** A dictionary column's selected rows as plain utf8. */
 function takeDictAsUtf8(d: A.Data, idx: Uint32Array): A.Data {
+  // the dictionary's words, concatenated (a replacement dictionary is one Data; a chunked one is joined)
   const dict = d.dictionary as A.Vector<A.Utf8>
-  const words: Uint8Array[] = []
+  const wordOffs: number[] = [0]
+  const parts: Uint8Array[] = []
+  let size = 0
   for (const part of dict.data) {
     const offs = part.valueOffsets as Int32Array
-    const bytes = part.values as Uint8Array
-    for (let i = 0; i < part.length; i++) words.push(bytes.subarray(offs[i], offs[i + 1]))
+    parts.push((part.values as Uint8Array).subarray(offs[0], offs[part.length]))
+    for (let i = 1; i <= part.length; i++) wordOffs.push(size + offs[i] - offs[0])
+    size += offs[part.length] - offs[0]
   }
+  const words = new Uint8Array(size)
+  let at = 0
+  for (const p of parts) {
+    words.set(p, at)
+    at += p.length
+  }
+  const wo = Int32Array.from(wordOffs)
   const keys = d.values as Int32Array | Int8Array
   const [nullBitmap, nullCount] = takeValidity(d, idx)
   const valueOffsets = new Int32Array(idx.length + 1)
   let total = 0
   for (let k = 0; k < idx.length; k++) {
-    const isNull = nullCount > 0 && !bit(nullBitmap, k)
-    if (!isNull) total += words[keys[idx[k]]].length
+    if (nullCount === 0 || bit(nullBitmap, k)) {
+      const w = keys[idx[k]]
+      total += wo[w + 1] - wo[w]
+    }
     valueOffsets[k + 1] = total
   }
   const data = new Uint8Array(total)
-  for (let k = 0; k < idx.length; k++) if (valueOffsets[k + 1] > valueOffsets[k]) data.set(words[keys[idx[k]]], valueOffsets[k])
+  for (let k = 0; k < idx.length; k++) {
+    if (valueOffsets[k + 1] === valueOffsets[k]) continue
+    const w = keys[idx[k]]
+    copyBytes(words, wo[w], wo[w + 1], data, valueOffsets[k])
+  }
   return A.makeData({type: new A.Utf8(), length: idx.length, nullCount, nullBitmap, valueOffsets, data})
 }
 
-/** Fixed-width values (ints, floats, timestamps, with `scale` for timestamps). */
+/**
+ * `src[idx[k]] * scale` for every k, modulo 2^64 (exact for every timestamp
+ * that fits in int64 ns), without BigInts: the value as four 16-bit limbs,
+ * each times `scale` (< 2^30) exact in a double, with carries.
+ */
+function scale64(src: BigInt64Array, idx: Uint32Array, scale: number): BigInt64Array {
+  const s32 = new Uint32Array(src.buffer, src.byteOffset, src.length * 2)
+  const o32 = new Uint32Array(idx.length * 2)
+  for (let k = 0; k < idx.length; k++) {
+    const lo = s32[idx[k] * 2]
+    const hi = s32[idx[k] * 2 + 1]
+    let p = (lo & 0xffff) * scale
+    const r0 = p % 65536
+    p = (lo >>> 16) * scale + Math.floor(p / 65536)
+    const r1 = p % 65536
+    p = (hi & 0xffff) * scale + Math.floor(p / 65536)
+    const r2 = p % 65536
+    p = (hi >>> 16) * scale + Math.floor(p / 65536)
+    const r3 = p % 65536
+    o32[2 * k] = (r0 | (r1 << 16)) >>> 0
+    o32[2 * k + 1] = (r2 | (r3 << 16)) >>> 0
+  }
+  return new BigInt64Array(o32.buffer)
+}
+
+/**
+ * Fixed-width values (ints, floats, timestamps; `scale` multiplies a
+ * timestamp into ns). 64-bit values are copied as pairs of 32-bit words:
+ * reading a BigInt64Array element allocates a BigInt.
+ */
 function takeFixed(type: A.DataType, d: A.Data, idx: Uint32Array, scale = 1n): A.Data {
-  const src = d.values as ArrayLike<number | bigint> & {constructor: new (n: number) => never}
-  const Ctor = (src as unknown as {constructor: new (n: number) => Int32Array | BigInt64Array}).constructor
-  const out = new Ctor(idx.length)
-  if (scale === 1n) for (let k = 0; k < idx.length; k++) out[k] = src[idx[k]] as never
-  else {
-    const s = src as unknown as BigInt64Array
-    const o = out as BigInt64Array
-    for (let k = 0; k < idx.length; k++) o[k] = s[idx[k]] * scale
+  const src = d.values as Int32Array | BigInt64Array
+  const Ctor = src.constructor as new (n: number) => typeof src
+  const n = idx.length
+  const a = runStart(idx)
+  let out: typeof src
+  if (scale !== 1n) {
+    out = scale64(src as BigInt64Array, idx, Number(scale))
+  } else if (a >= 0) {
+    out = src.slice(a, a + n)
+  } else if (src.BYTES_PER_ELEMENT === 8) {
+    const s32 = new Int32Array(src.buffer, src.byteOffset, src.length * 2)
+    const o32 = new Int32Array(n * 2)
+    for (let k = 0; k < n; k++) {
+      const i = idx[k] * 2
+      o32[2 * k] = s32[i]
+      o32[2 * k + 1] = s32[i + 1]
+    }
+    out = new (Ctor as unknown as new (b: ArrayBuffer) => typeof src)(o32.buffer)
+  } else {
+    out = new Ctor(n)
+    const o = out as Int32Array
+    const s = src as Int32Array
+    for (let k = 0; k < n; k++) o[k] = s[idx[k]]
   }
   const [nullBitmap, nullCount] = takeValidity(d, idx)
-  return A.makeData({type, length: idx.length, nullCount, nullBitmap, data: out} as never)
+  return A.makeData({type, length: n, nullCount, nullBitmap, data: out} as never)
 }
 
 function takeBool(d: A.Data, idx: Uint32Array): A.Data {

@@ -42,7 +42,7 @@ export interface ExportOptions {
   partitionBySymbol?: boolean
   /** Rows per export step (one file per partition per step); default 1,048,576. */
   maxRows?: number
-  /** Converted bytes per export step; default 128 MiB. */
+  /** Converted bytes per export step; default 32 MiB. */
   maxBytes?: number
   /** Host name used in file names; default this machine's. */
   host?: string
@@ -71,7 +71,7 @@ export interface ExportResult {
 }
 
 export const DEFAULT_MAX_ROWS = 1 << 20
-export const DEFAULT_MAX_BYTES = 128 * 1024 * 1024
+export const DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 
 /** One partition's rows in the current step. */
 interface Pending {
