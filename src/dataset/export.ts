@@ -292,7 +292,8 @@ export async function exportFiles(files: readonly RecordingFile[], out: string, 
         ex.flush()
         const e = end as StreamEnd | null
         if (e?.problem?.code === 'E_CORRUPT') throw streamError(file.path, e)
-        if (e && !e.eos) {
+        // not closed: the walk ended early, or without an end marker in a file whose metadata lacks the end time a close writes
+        if (e && (e.problem || (!e.eos && file.meta.endTime === undefined))) {
           result.incomplete.push(file.path)
           o.log?.(`${file.path}: not closed (still being written, or its recorder was killed): exported its ${e.rows} rows in whole batches; export again to add what comes later`)
         }
