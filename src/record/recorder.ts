@@ -11,6 +11,7 @@ import {removeStalePartials} from '../store/atomic.js'
 import {MAX_FRAME_BYTES, RecordingWriter, logStaleRemoved, type WriterOptions} from '../store/writer.js'
 import {parseFeedUrl} from '../util/redact.js'
 import {nsToIso} from '../util/time.js'
+import {plural} from '../util/units.js'
 import {VERSION} from '../version.js'
 import {ConnectionSupervisor, type ConnectionState, type GapEvent, type SupervisorOptions} from './supervisor.js'
 
@@ -351,7 +352,7 @@ export class Recorder {
       const r = await exportRecordings([path], dir, {partitionBySymbol: this.o.datasetBySymbol, log: this.o.log})
       this.datasetStats.rows += r.rows
       this.datasetStats.files += r.files.length
-      this.o.log?.(`dataset: added ${r.rows} rows of ${path} to ${dir} (${r.files.length} files)`)
+      this.o.log?.(`dataset: added ${plural(r.rows, 'row')} of ${path} to ${dir} (${plural(r.files.length, 'file')})`)
     } catch (error) {
       const why = isMdrecError(error) ? error.message : (error as Error).message
       this.datasetStats.errors.push(path)
