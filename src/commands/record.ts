@@ -24,6 +24,7 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
   static override examples = [
     '<%= config.bin %> record AAPL --duration 30m',
     '<%= config.bin %> record AAPL MSFT BTC-USD --out ticks.arrow --rotate 1h',
+    '<%= config.bin %> record AAPL MSFT --rotate 1h --dataset /mnt/shared/md',
     '<%= config.bin %> record AAPL --url "ws://127.0.0.1:8765/?version=2" --duration 90s --json',
     '<%= config.bin %> record KRW-BTC KRW-ETH --feed upbit --types ticker,trade,orderbook',
     'KIS_APP_KEY=… KIS_APP_SECRET=… <%= config.bin %> record 005930 000660 --feed kis --types H0STCNT0,H0STASP0',
@@ -46,6 +47,8 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
     types: Flags.string({description: 'feed-specific message types, comma-separated (upbit: ticker,trade,orderbook,candle.1m…; kis: TR ids such as H0STCNT0,H0STASP0)'}),
     format: Flags.string({description: 'feed-specific wire format (upbit: default|simple)'}),
     paper: Flags.boolean({description: 'kis: use the paper-trading hosts'}),
+    dataset: Flags.string({description: 'also add every closed file (each rotated part, the last on stop) to this Parquet dataset directory, as `mdrec export` does; several recorders may share it'}),
+    'dataset-partition-symbol': Flags.boolean({description: 'with --dataset: partition by symbol too', dependsOn: ['dataset']}),
     quiet: Flags.boolean({char: 'q', description: 'no progress output (errors still go to stderr)'}),
   }
 
@@ -75,6 +78,8 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
       flushIntervalMs: f['flush-interval'],
       rotate: f.rotate,
       raw: f.raw as RawMode,
+      dataset: f.dataset,
+      datasetBySymbol: f['dataset-partition-symbol'],
       supervisor: {staleMs: f['stale-timeout'], minBackoffMs: f['reconnect-min'], maxBackoffMs: f['reconnect-max']},
       log,
     })
@@ -115,6 +120,7 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
           `recorded ${plural(summary.rows, 'row')} of ${plural(summary.symbols, 'symbol')} in ${formatDuration(summary.elapsedMs)}`,
           `  ${summary.files.length === 1 ? 'file ' : 'files'}       ${summary.files.join(', ')}`,
           `  file size   ${formatBytes(summary.bytes)}${written}`,
+          ...(summary.dataset ? [`  dataset     ${summary.dataset.dir}: ${plural(summary.dataset.rows, 'row')} in ${plural(summary.dataset.files, 'Parquet file')}${summary.dataset.errors.length ? `; not added: ${summary.dataset.errors.join(', ')}` : ''}`] : []),
           `  reconnects  ${summary.reconnects} (${plural(summary.failedAttempts, 'failed attempt')}), gaps ${summary.gaps}, rejects ${summary.rejects}`,
         ].join('\n'),
       )

@@ -1,8 +1,9 @@
 import {randomUUID} from 'node:crypto'
-import {existsSync} from 'node:fs'
+import {existsSync, mkdirSync} from 'node:fs'
 import {basename, dirname, extname, join} from 'node:path'
 
-import {MdrecError, isMdrecError} from '../errors.js'
+import {exportRecordings} from '../dataset/export.js'
+import {MdrecError, fsError, isMdrecError} from '../errors.js'
 import {getFeed, type ClientSetup} from '../feeds/registry.js'
 import type {FeedCodec, Frame, RowInput} from '../feeds/types.js'
 import type {RawMode} from '../store/schema.js'
@@ -10,6 +11,7 @@ import {removeStalePartials} from '../store/atomic.js'
 import {MAX_FRAME_BYTES, RecordingWriter, logStaleRemoved, type WriterOptions} from '../store/writer.js'
 import {FEED_URL_SCHEMES, parseFeedUrl} from '../util/redact.js'
 import {nsToIso} from '../util/time.js'
+import {plural} from '../util/units.js'
 import {VERSION} from '../version.js'
 import {ConnectionSupervisor, type ConnectionState, type GapEvent, type SupervisorOptions} from './supervisor.js'
 
@@ -31,6 +33,16 @@ export interface RecordOptions {
   flushIntervalMs?: number
   rotate?: RotatePolicy
   raw?: RawMode
+  /**
+   * A dataset directory (docs/DATASETS.md): every file of the run is added
+   * to it as Parquet when it is closed (each rotated part on rotation, the
+   * last on stop), as `mdrec export FILE --out DIR` would. A failed export
+   * is logged and counted (`RecordSummary.dataset.errors`); the recording
+   * itself is kept either way.
+   */
+  dataset?: string
+  /** With `dataset`: partition by symbol too. */
+  datasetBySymbol?: boolean
   signal?: AbortSignal
   supervisor?: SupervisorOptions
   writer?: WriterOptions
@@ -69,6 +81,8 @@ export interface RecordSummary extends Omit<RecorderStats, 'state' | 'elapsedMs'
   elapsedMs: number
   /** Size of the finished files in bytes: after compaction on close (compare `bytesWritten`). */
   bytes: number
+  /** With `--dataset`: the directory, the rows and Parquet files added to it, and the files whose export failed. */
+  dataset?: {dir: string; rows: number; files: number; errors: string[]}
 }
 
 const TE = new TextEncoder()
@@ -133,6 +147,9 @@ export class Recorder {
   /** One id for every file of this run (`mdrec.run_id`). */
   readonly runId = randomUUID()
   private readonly newWriter: (path: string, part: number | undefined, firstSeq: bigint) => RecordingWriter
+  /** With --dataset: the exports of closed files, one after another, and what they added. */
+  private exporting: Promise<void> = Promise.resolve()
+  private readonly datasetStats = {rows: 0, files: 0, errors: [] as string[]}
 
   /** Resolve the feed's client side (which may talk to the feed's REST API first), then start recording. */
   static async start(o: RecordOptions): Promise<Recorder> {
@@ -189,6 +206,13 @@ export class Recorder {
     if (o.rotate) {
       // Refuse up front if any part name is taken, rather than failing mid-recording.
       if (existsSync(first)) throw new MdrecError('E_EXISTS', `${first}: already exists; mdrec never overwrites a file. Choose another --out path`)
+    }
+    if (o.dataset !== undefined) {
+      try {
+        mkdirSync(o.dataset, {recursive: true})
+      } catch (error) {
+        throw fsError(error, o.dataset, 'creating the --dataset directory')
+      }
     }
     // Temporaries left by a run killed while compacting this output (its final file is whole).
     logStaleRemoved(removeStalePartials(first), o.log)
@@ -316,6 +340,24 @@ export class Recorder {
     this.rowsDone += s.rows
     this.bytesDone += s.bytes
     this.writtenDone += compact === false ? s.bytes : written
+    if (this.o.dataset !== undefined) {
+      const dir = this.o.dataset
+      this.exporting = this.exporting.then(() => this.exportClosed(w.path, dir))
+    }
+  }
+
+  /** Add a closed file to the --dataset directory; a failure is logged, never thrown (the recording is whole). */
+  private async exportClosed(path: string, dir: string): Promise<void> {
+    try {
+      const r = await exportRecordings([path], dir, {partitionBySymbol: this.o.datasetBySymbol, log: this.o.log})
+      this.datasetStats.rows += r.rows
+      this.datasetStats.files += r.files.length
+      this.o.log?.(`dataset: added ${plural(r.rows, 'row')} of ${path} to ${dir} (${plural(r.files.length, 'file')})`)
+    } catch (error) {
+      const why = isMdrecError(error) ? error.message : (error as Error).message
+      this.datasetStats.errors.push(path)
+      this.o.log?.(`dataset: could not add ${path} to ${dir}: ${why}; the recording is kept: run \`mdrec export ${path} --out ${dir}\` to add it`)
+    }
   }
 
   stats(): RecorderStats {
@@ -360,6 +402,7 @@ export class Recorder {
       }
       this.closing.push(this.closeWriter(this.writer))
       await Promise.all(this.closing)
+      await this.exporting
     } catch (error) {
       this.failure ??= isMdrecError(error) ? error : new MdrecError('E_INTERNAL', (error as Error).message, {cause: error})
     }
@@ -381,6 +424,7 @@ export class Recorder {
       rejects: s.rejects,
       files: s.files,
       symbols: s.symbols,
+      ...(this.o.dataset === undefined ? {} : {dataset: {dir: this.o.dataset, ...this.datasetStats, errors: [...this.datasetStats.errors]}}),
     }
     if (this.failure) this.rejectDone(this.failure)
     else this.resolveDone(summary)
