@@ -61,10 +61,13 @@
  * `gaps: 'disconnect'` the connections are closed with code 1012 (Service
  * Restart: "come back later", which reconnecting clients act on) when the gap
  * row is due. In `clock: 'connection'` the closed connection's timeline keeps
- * running for the gap's duration (at the replay speed) plus 10 s; the next
- * connection to subscribe in that window takes it over, so a client that
- * reconnects continues after the gap, as on the real feed, instead of
- * starting the recording again.
+ * running for the gap's duration (at the replay speed) plus 10 s. A new
+ * connection whose subscriptions, once settled, are the closed client's (the
+ * same wire variant, the same number of symbols and the same ones among the
+ * recording's symbols) takes it over, the oldest such timeline first: so the
+ * client that reconnects continues after the gap, as on the real feed,
+ * instead of starting the recording again. Any other connection gets a
+ * timeline of its own from the start.
  *
  * ## Loop
  * `loop: N` plays the recording N more times (`true`: until closed). Each
@@ -566,24 +569,28 @@ class Replayer {
     }
     const own = this.byClient.get(c)
     if (!own || own.begun) return
-    if (!this.settling.has(own)) {
-      // A reconnect after a gap takes over the parked timeline instead of starting the recording again.
-      let parked: Timeline | undefined
-      while ((parked = this.parked.shift())) if (!parked.stopped) break
+    this.startWhenSettled(own, `client ${c.id} subscribed: its timeline ${own.id} starts`, () => {
+      // A reconnect after a gap takes over its parked timeline instead of starting the recording again (see Rows).
+      const parked = this.parked.find((t) => !t.stopped && (t.target as ClientTarget).resumableBy(c))
       if (parked) {
+        this.unpark(parked)
         own.stop()
         this.byClient.set(c, parked)
         ;(parked.target as ClientTarget).attach(c)
-        this.log(`client ${c.id} subscribed: continues timeline ${parked.id} after its gap`)
-        return
+        this.log(`client ${c.id} subscribed: continues timeline ${parked.id} after its gap (same subscriptions)`)
+        return false
       }
       this.launch(own)
-    }
-    this.startWhenSettled(own, `client ${c.id} subscribed: its timeline ${own.id} starts`)
+      return true
+    })
   }
 
-  /** The settle rule (module comment): (re)start `t`'s quiet window; start it when the window passes or the cap is reached. */
-  private startWhenSettled(t: Timeline, line: string): void {
+  /**
+   * The settle rule (module comment): (re)start `t`'s quiet window; start it
+   * when the window passes or the cap is reached, after `settled` (if given)
+   * has said yes.
+   */
+  private startWhenSettled(t: Timeline, line: string, settled?: () => boolean): void {
     const settleNs = this.p.settleMs * 1e6
     const s = this.settling.get(t)
     const now = nowNs()
@@ -593,6 +600,7 @@ class Replayer {
     const go = () => {
       this.settling.delete(t)
       if (t.stopped || t.begun || this.closed) return
+      if (settled && !settled()) return
       this.log(line)
       t.start()
     }
@@ -662,7 +670,7 @@ class Replayer {
     void run.finally(() => this.runs.delete(run))
   }
 
-  private unpark(t: Timeline): void {
+  unpark(t: Timeline): void {
     const k = this.parked.indexOf(t)
     if (k >= 0) this.parked.splice(k, 1)
   }
@@ -863,6 +871,11 @@ class Timeline {
         return mask
       },
     }
+  }
+
+  /** The symbols of the recording seen so far (the symbol dictionaries of the batches being played). */
+  recordedSymbols(): Set<string> {
+    return this.source.symbols()
   }
 
   /** Read up to the first row. */
@@ -1098,6 +1111,8 @@ class ClientTarget implements Target {
   private bp: Backpressure | undefined
   private readonly burst = new FrameBurst()
   private attachWait: {promise: Promise<void>; resolve: () => void} | null = null
+  /** While parked at a gap: the closed client's subscriptions, for {@link resumableBy}. */
+  private parkedAs: Subscriptions | null = null
   timeline!: Timeline
 
   constructor(
@@ -1157,6 +1172,7 @@ class ClientTarget implements Target {
     this.flush()
     const t = this.timeline
     this.r.log(`client ${c.id}: gap in the recording${gapWhen(info)}; closing with ${GAP_CLOSE_CODE}`)
+    this.parkedAs = subscriptionsOf(c, this.timeline.recordedSymbols())
     this.r.emu.closeClient(c, GAP_CLOSE_CODE, 'gap in the recording')
     this.client = null
     this.bp = undefined
@@ -1178,7 +1194,16 @@ class ClientTarget implements Target {
     }
   }
 
+  /** Whether `c` is the client this timeline was parked for: same wire variant and same subscriptions (see Rows). */
+  resumableBy(c: EmulatorClient): boolean {
+    const was = this.parkedAs
+    if (was === null || c.variant !== was.variant || c.subscriptions !== was.count) return false
+    for (const [symbol, wanted] of was.wants) if (c.wants(symbol) !== wanted) return false
+    return true
+  }
+
   attach(c: EmulatorClient): void {
+    this.parkedAs = null
     this.client = c
     this.r.wantsGen++
     this.bp = this.r.speed === 'max' ? new Backpressure(c.ws, this.r.high, this.r.low) : undefined
@@ -1299,6 +1324,19 @@ class SharedTarget implements Target {
     this.flush()
     for (const bp of this.bps.values()) bp.cancel()
   }
+}
+
+/** A client's subscriptions as far as the recording can tell: its wire variant, how many symbols, and which of the recording's symbols. */
+interface Subscriptions {
+  variant: number
+  count: number
+  wants: Map<string, boolean>
+}
+
+function subscriptionsOf(c: EmulatorClient, symbols: Iterable<string>): Subscriptions {
+  const wants = new Map<string, boolean>()
+  for (const s of symbols) wants.set(s, c.wants(s))
+  return {variant: c.variant, count: c.subscriptions, wants}
 }
 
 function parseGapInfo(info: string | null): {start?: unknown; duration_ms?: unknown} {

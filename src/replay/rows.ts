@@ -719,6 +719,16 @@ export class MergedSource {
     return {ts: best ?? 0n, receivable}
   }
 
+  /** Every symbol in the dictionaries of the current batches (the file's symbols up to here). */
+  symbols(): Set<string> {
+    const out = new Set<string>()
+    for (const c of this.live) {
+      const b = c.batch
+      if (b) for (let d = 0; d < b.symbolEntries; d++) out.add(b.symbolOf(d))
+    }
+    return out
+  }
+
   /** Stop reading and close the files (safe to call more than once). */
   async close(): Promise<void> {
     if (this.closed) return
