@@ -859,16 +859,23 @@ class Timeline {
   receivers(): Receivers {
     const r = this.r
     const target = this.target
+    // the current batch's mask, without a WeakMap lookup per row
+    let lastBatch: ReplayBatch | null = null
+    let lastGen = -1
+    let lastMask: Uint8Array | null = null
     return {
       gapStops: r.p.gaps === 'disconnect',
       mask: (b) => {
         const gen = r.wantsGen
+        if (b === lastBatch && gen === lastGen) return lastMask!
         const m = this.masks.get(b)
-        if (m !== undefined && m.gen === gen) return m.mask
+        lastBatch = b
+        lastGen = gen
+        if (m !== undefined && m.gen === gen) return (lastMask = m.mask)
         const mask = m?.mask ?? new Uint8Array(b.symbolEntries)
         for (const d of b.summary().used) mask[d] = target.wants(b.symbolOf(d)) ? 1 : 0
         this.masks.set(b, {gen, mask})
-        return mask
+        return (lastMask = mask)
       },
     }
   }
