@@ -480,12 +480,15 @@ class Replayer {
    * Connection clock: the payload of batch row `i` for `variant`, encoded once
    * for every timeline that plays the same (cached) batch with the same loop
    * shift, kept with the batch (for the last {@link MEMO_SHIFTS} shifts) and
-   * freed with it. Without the cache (shared clock: one timeline) it is
-   * simply encoded.
+   * freed with it. Without the cache (shared clock: one timeline), or while
+   * only one timeline runs, it is simply encoded.
    */
   encodeShared(b: ReplayBatch, i: number, variant: number, shiftNs: number): string | Uint8Array {
     const enc = this.encoders[b.fileIndex]
-    if (this.batchCache === null) return enc.encode(b, i, variant, shiftNs)
+    // One timeline: nobody to share with, and keeping a payload per row (a view of the recorded
+    // bytes, or a string) until the batch goes would fill the old generation: at 'max' the
+    // garbage collector then cost more than the sending (measured: 0.93 s of GC per 500k frames).
+    if (this.batchCache === null || this.timelines.size <= 1) return enc.encode(b, i, variant, shiftNs)
     const memo = (b.memo ??= new Map())
     let byVariant = memo.get(shiftNs)
     if (byVariant === undefined) {
