@@ -1008,7 +1008,18 @@ class Timeline {
               lastTs = tally.lastTs
               if (r.furthestTs === null || lastTs > r.furthestTs) r.furthestTs = lastTs
             }
-            if (!ok || this.stopped || !timed) continue
+            if (!ok || this.stopped) continue
+            if (!timed) {
+              // rows passed over count towards the burst like rows sent: the event loop still turns
+              // (a client's close is answered) every BURST rows
+              burst += tally.rows
+              if (burst >= BURST) {
+                burst = 0
+                target.flush()
+                await yieldToLoop()
+              }
+              continue
+            }
             const b2 = src.batch
             const i2 = src.row
             const cls2 = b2.rowClass(i2)
