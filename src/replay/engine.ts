@@ -713,10 +713,10 @@ class Replayer {
     }
   }
 
-  private settle(): void {
+  private settle(s?: ReplaySummary): void {
     if (this.doneSettled) return
     this.doneSettled = true
-    this.resolveDone(this.summary())
+    this.resolveDone(s ?? this.summary())
   }
 
   /** Send one payload to one client, with accounting and lateness; false when not sent. */
@@ -791,7 +791,8 @@ class Replayer {
       await Promise.allSettled([...this.runs])
       const s = this.summary()
       this.log(`replay closed: ${plural(s.framesSent, 'frame')} sent to ${plural(s.clients, 'client')}`)
-      this.settle()
+      // the same summary object: computed again, its elapsedMs could differ by a ms
+      this.settle(s)
       return s
     })()
     return this.closing
