@@ -33,7 +33,9 @@
  *   idle        CPU share of the replay's process (process.cpuUsage over 2 s)
  *               while its clients can receive nothing: no client; one client
  *               subscribed only to a symbol the recording does not hold (1x,
- *               and --loop at max); --clock shared --loop at max after its
+ *               and --loop at max; and 10x on a 150k-row 5k frames/s
+ *               recording while its play runs, where reading the file's
+ *               batches is the floor); --clock shared --loop at max after its
  *               last client has gone. Target: under 2 % of a core each.
  *   connections 300 and 1,000 clients, each on its own timeline (`clock:
  *               'connection'`, the default) of one 1x replay of the bundled
@@ -559,8 +561,13 @@ const CASES = {
       ['one client subscribed to an absent symbol, --loop, max', {speed: 'max', loop: true}, ['NOPE']],
       ['--clock shared --loop, max, after its last client has gone', {speed: 'max', loop: true, clock: 'shared'}, syms],
     ]
-    for (const [name, o, subscribe] of scenarios) {
-      const h = await lib.replay(path, {port: 0, settleMs: 10, ...o})
+    // 150k rows at 5k frames/s (30 s at 1x, 3 s at 10x, 3 batches): measured while the 10x play runs;
+    // its floor is reading and decompressing the batches (about one a second at 10x)
+    const busy = join(dir, 'idle-busy.arrow')
+    await makeRecording(lib, busy, {frames: 150_000, meanGapMs: 0.2, seed: 32})
+    scenarios.push(['one client subscribed to an absent symbol, 10x, 150k-row 5k frames/s recording, while the play runs', {speed: 10}, ['NOPE'], busy])
+    for (const [name, o, subscribe, file = path] of scenarios) {
+      const h = await lib.replay(file, {port: 0, settleMs: 10, ...o})
       let done = null
       if (subscribe) {
         await clients.connect(h.url, 1)

@@ -37,11 +37,16 @@
  *
  * ## Idle
  * A row nobody can receive (no client, no subscription, no subscribed
- * symbol) is not waited for precisely: the timeline sleeps on a plain timer
- * to {@link IDLE_AHEAD_NS} before it and skips it with the others due in the
- * next 2 × IDLE_AHEAD_NS (so a subscription may miss rows up to 40 ms
- * ahead of it), waking early when a subscription changes, so a replay nobody
- * listens to costs a few timer wake-ups a second. At 'max', a timeline with
+ * symbol) is never waited for. The timeline passes over such rows in a tight
+ * loop (a whole batch at once when none of the symbols it holds is received:
+ * each batch's symbol set is computed once, with the batch, and shared by
+ * every timeline through the decoded batch cache), then sleeps on a plain
+ * timer until the next row someone can receive (or the last row of the
+ * batches read), waking early when a subscription changes. So a replay
+ * nobody can receive anything from costs one wake-up per record batch, plus
+ * reading the file (its batches are still read and decompressed in time).
+ * A subscription that arrives during such a sleep joins at the current
+ * position: only rows already due are passed over. At 'max', a timeline with
  * no subscribed client waits for a subscription (so a shared timeline whose
  * clients have all gone plays on, and `done` resolves, only once someone
  * subscribes again). At every speed, a `loop`
@@ -56,10 +61,13 @@
  * `gaps: 'disconnect'` the connections are closed with code 1012 (Service
  * Restart: "come back later", which reconnecting clients act on) when the gap
  * row is due. In `clock: 'connection'` the closed connection's timeline keeps
- * running for the gap's duration (at the replay speed) plus 10 s; the next
- * connection to subscribe in that window takes it over, so a client that
- * reconnects continues after the gap, as on the real feed, instead of
- * starting the recording again.
+ * running for the gap's duration (at the replay speed) plus 10 s. A new
+ * connection whose subscriptions, once settled, are the closed client's (the
+ * same wire variant, the same number of symbols and the same ones among the
+ * recording's symbols) takes it over, the oldest such timeline first: so the
+ * client that reconnects continues after the gap, as on the real feed,
+ * instead of starting the recording again. Any other connection gets a
+ * timeline of its own from the start.
  *
  * ## Loop
  * `loop: N` plays the recording N more times (`true`: until closed). Each
@@ -88,8 +96,8 @@ import {nsToIso} from '../util/time.js'
 import {parseSpeed, parseTimeSpec, plural, resolveTimeSpec, type TimeSpec} from '../util/units.js'
 import {FrameBurst} from '../feeds/emulator.js'
 import {replayFeed, type Emulator, type EmulatorClient, type ReplayFeed, type RowEncoder} from './feed.js'
-import {MergedSource, RowClass, SharedBatches, type ReplayBatch} from './rows.js'
-import {Backpressure, DEFAULT_SETTLE_MS, LatencyHistogram, SETTLE_CAP_FACTOR, Waker, nowNs} from './scheduler.js'
+import {MergedSource, RowClass, SharedBatches, type ReplayBatch, type Receivers, type SkipTally} from './rows.js'
+import {Backpressure, DEFAULT_SETTLE_MS, LatencyHistogram, SETTLE_CAP_FACTOR, SPIN_NS, Waker, nowNs} from './scheduler.js'
 
 export interface ReplayOptions {
   /** Multiplier of the recorded pace (default 1), or 'max': as fast as the client reads. */
@@ -189,8 +197,8 @@ const ERROR_CLOSE_CODE = 1011
 const BURST = 1024
 /** On a timed schedule, frames held back in a catch-up burst are written every this many rows (a power of two). */
 const CATCHUP_FLUSH = 32
-/** A row nobody can receive is skipped up to twice this long before it is due (see Idle). */
-const IDLE_AHEAD_NS = 20e6
+/** A receive time after every row (a skip at 'max' passes every row nobody can receive). */
+const END_TS = 2n ** 63n - 1n
 /** A parked timeline (its client closed at a gap) waits this long past the gap for a reconnect. */
 const RESUME_GRACE_NS = 10e9
 const DEFAULT_MAX_BUFFERED = 8 * 1024 * 1024
@@ -384,6 +392,8 @@ class Replayer {
   private readonly idle = new Set<() => void>()
   /** Subscription changes so far (a loop play that sent nothing waits for the next one). */
   subscriptionChanges = 0
+  /** Changes of who can receive what (subscribe, unsubscribe, disconnect, a client parked at a gap or taken back): the timelines' receiver masks are recomputed after each. */
+  wantsGen = 0
   /** First and furthest receive times reached by any timeline (progress display). */
   firstTs: bigint | null = null
   furthestTs: bigint | null = null
@@ -476,12 +486,15 @@ class Replayer {
    * Connection clock: the payload of batch row `i` for `variant`, encoded once
    * for every timeline that plays the same (cached) batch with the same loop
    * shift, kept with the batch (for the last {@link MEMO_SHIFTS} shifts) and
-   * freed with it. Without the cache (shared clock: one timeline) it is
-   * simply encoded.
+   * freed with it. Without the cache (shared clock: one timeline), or while
+   * only one timeline runs, it is simply encoded.
    */
   encodeShared(b: ReplayBatch, i: number, variant: number, shiftNs: number): string | Uint8Array {
     const enc = this.encoders[b.fileIndex]
-    if (this.batchCache === null) return enc.encode(b, i, variant, shiftNs)
+    // One timeline: nobody to share with, and keeping a payload per row (a view of the recorded
+    // bytes, or a string) until the batch goes would fill the old generation: at 'max' the
+    // garbage collector then cost more than the sending (measured: 0.93 s of GC per 500k frames).
+    if (this.batchCache === null || this.timelines.size <= 1) return enc.encode(b, i, variant, shiftNs)
     const memo = (b.memo ??= new Map())
     let byVariant = memo.get(shiftNs)
     if (byVariant === undefined) {
@@ -516,6 +529,9 @@ class Replayer {
     emu.on('connection', (c: EmulatorClient) => this.onConnection(c))
     emu.on('subscribe', (c: EmulatorClient) => this.onSubscribe(c))
     emu.on('disconnect', (c: EmulatorClient) => this.onDisconnect(c))
+    emu.on('unsubscribe', () => {
+      this.wantsGen++
+    })
     emu.on('slow', () => {
       this.slowClosed++
     })
@@ -552,6 +568,7 @@ class Replayer {
   private onSubscribe(c: EmulatorClient): void {
     if (this.closed) return
     this.subscriptionChanges++
+    this.wantsGen++
     this.wakeIdle()
     if (c.subscriptions === 0) return
     if (this.p.clock === 'shared') {
@@ -561,24 +578,28 @@ class Replayer {
     }
     const own = this.byClient.get(c)
     if (!own || own.begun) return
-    if (!this.settling.has(own)) {
-      // A reconnect after a gap takes over the parked timeline instead of starting the recording again.
-      let parked: Timeline | undefined
-      while ((parked = this.parked.shift())) if (!parked.stopped) break
+    this.startWhenSettled(own, `client ${c.id} subscribed: its timeline ${own.id} starts`, () => {
+      // A reconnect after a gap takes over its parked timeline instead of starting the recording again (see Rows).
+      const parked = this.parked.find((t) => !t.stopped && (t.target as ClientTarget).resumableBy(c))
       if (parked) {
+        this.unpark(parked)
         own.stop()
         this.byClient.set(c, parked)
         ;(parked.target as ClientTarget).attach(c)
-        this.log(`client ${c.id} subscribed: continues timeline ${parked.id} after its gap`)
-        return
+        this.log(`client ${c.id} subscribed: continues timeline ${parked.id} after its gap (same subscriptions)`)
+        return false
       }
       this.launch(own)
-    }
-    this.startWhenSettled(own, `client ${c.id} subscribed: its timeline ${own.id} starts`)
+      return true
+    })
   }
 
-  /** The settle rule (module comment): (re)start `t`'s quiet window; start it when the window passes or the cap is reached. */
-  private startWhenSettled(t: Timeline, line: string): void {
+  /**
+   * The settle rule (module comment): (re)start `t`'s quiet window; start it
+   * when the window passes or the cap is reached, after `settled` (if given)
+   * has said yes.
+   */
+  private startWhenSettled(t: Timeline, line: string, settled?: () => boolean): void {
     const settleNs = this.p.settleMs * 1e6
     const s = this.settling.get(t)
     const now = nowNs()
@@ -588,6 +609,7 @@ class Replayer {
     const go = () => {
       this.settling.delete(t)
       if (t.stopped || t.begun || this.closed) return
+      if (settled && !settled()) return
       this.log(line)
       t.start()
     }
@@ -638,6 +660,7 @@ class Replayer {
 
   private onDisconnect(c: EmulatorClient): void {
     this.droppedGone += c.dropped
+    this.wantsGen++
     this.log(`client ${c.id} disconnected`)
     this.refillSpare()
     const t = this.byClient.get(c)
@@ -656,7 +679,7 @@ class Replayer {
     void run.finally(() => this.runs.delete(run))
   }
 
-  private unpark(t: Timeline): void {
+  unpark(t: Timeline): void {
     const k = this.parked.indexOf(t)
     if (k >= 0) this.parked.splice(k, 1)
   }
@@ -696,10 +719,10 @@ class Replayer {
     }
   }
 
-  private settle(): void {
+  private settle(s?: ReplaySummary): void {
     if (this.doneSettled) return
     this.doneSettled = true
-    this.resolveDone(this.summary())
+    this.resolveDone(s ?? this.summary())
   }
 
   /** Send one payload to one client, with accounting and lateness; false when not sent. */
@@ -774,7 +797,8 @@ class Replayer {
       await Promise.allSettled([...this.runs])
       const s = this.summary()
       this.log(`replay closed: ${plural(s.framesSent, 'frame')} sent to ${plural(s.clients, 'client')}`)
-      this.settle()
+      // the same summary object: computed again, its elapsedMs could differ by a ms
+      this.settle(s)
       return s
     })()
     return this.closing
@@ -834,6 +858,43 @@ class Timeline {
     this.first = warm.first
   }
 
+  private readonly masks = new WeakMap<ReplayBatch, {gen: number; mask: Uint8Array}>()
+
+  /**
+   * Who can receive what, per batch (see {@link Receivers}): 1 at each symbol
+   * dictionary index the batch uses whose rows the target would send now.
+   * Recomputed for a batch when the subscriptions have changed (`wantsGen`),
+   * over the symbols the batch uses only.
+   */
+  receivers(): Receivers {
+    const r = this.r
+    const target = this.target
+    // the current batch's mask, without a WeakMap lookup per row
+    let lastBatch: ReplayBatch | null = null
+    let lastGen = -1
+    let lastMask: Uint8Array | null = null
+    return {
+      gapStops: r.p.gaps === 'disconnect',
+      mask: (b) => {
+        const gen = r.wantsGen
+        if (b === lastBatch && gen === lastGen) return lastMask!
+        const m = this.masks.get(b)
+        lastBatch = b
+        lastGen = gen
+        if (m !== undefined && m.gen === gen) return (lastMask = m.mask)
+        const mask = m?.mask ?? new Uint8Array(b.symbolEntries)
+        for (const d of b.summary().used) mask[d] = target.wants(b.symbolOf(d)) ? 1 : 0
+        this.masks.set(b, {gen, mask})
+        return (lastMask = mask)
+      },
+    }
+  }
+
+  /** The symbols of the recording seen so far (the symbol dictionaries of the batches being played). */
+  recordedSymbols(): Set<string> {
+    return this.source.symbols()
+  }
+
   /** Read up to the first row. */
   prefetch(): Promise<boolean> {
     return this.first
@@ -855,6 +916,35 @@ class Timeline {
     void this.source.close()
   }
 
+  /**
+   * At 'max': null when someone is subscribed and the receivers can take more
+   * (no await per row), else a wait until then (see Target.drained).
+   */
+  private untilReceptive(): Promise<void> | null {
+    const target = this.target
+    if (target.receptive()) {
+      const w = target.drained()
+      if (w === null) return null
+      target.flush()
+      return w
+    }
+    return this.waitReceptive()
+  }
+
+  private async waitReceptive(): Promise<void> {
+    const target = this.target
+    while (!target.receptive() && !this.stopped) {
+      target.flush()
+      await this.r.interest()
+    }
+    if (this.stopped) return
+    const w = target.drained()
+    if (w) {
+      target.flush()
+      await w
+    }
+  }
+
   async run(): Promise<void> {
     const r = this.r
     const target = this.target
@@ -870,8 +960,10 @@ class Timeline {
     if (ok && (r.firstTs === null || firstTs < r.firstTs)) r.firstTs = firstTs
     let period = 0
     let burst = 0
-    /** Rows nobody can receive that are due before this are skipped at once (see Idle). */
-    let skipUntil = 0
+    /** Found before a sleep while the subscriptions were at `aimGen`: every row before this receive time is nobody's, so after the sleep they are passed over at once. */
+    let aim: bigint | null = null
+    let aimGen = -1
+    const rx = this.receivers()
     try {
       for (let play = 0; play < r.plays && !this.stopped; play++) {
         if (play > 0) {
@@ -891,77 +983,110 @@ class Timeline {
         const changesBefore = r.subscriptionChanges
         let rows = 0
         let lastTs = firstTs
-        let now = nowNs()
         while (ok && !this.stopped) {
-          rows++
           const b = src.batch
           const i = src.row
+          const cls = b.rowClass(i)
+          if (!(cls === RowClass.data ? rx.mask(b)[b.symbolIndex(i)] === 1 : cls === RowClass.gap && rx.gapStops)) {
+            // Nobody can receive this row (see Idle): pass over it and the others like it without
+            // waiting for each, then sleep until the next row someone can receive.
+            if (!timed) {
+              const w = this.untilReceptive()
+              if (w) {
+                await w
+                burst = 0
+                if (this.stopped) break
+              }
+            }
+            const limit = !timed ? END_TS : aim !== null && aimGen === r.wantsGen ? aim - 1n : firstTs + BigInt(Math.floor((nowNs() - t0) * rate - shift))
+            aim = null
+            const tally: SkipTally = {rows: 0, rejects: 0, gaps: 0, lastTs: 0n}
+            const n = src.skip(limit, rx, tally)
+            if (n === true || n === false) ok = n
+            else {
+              target.flush()
+              ok = await n
+              burst = 0
+            }
+            rows += tally.rows
+            r.rejects += tally.rejects
+            r.gapsReached += tally.gaps
+            if (tally.rows > 0 && tally.lastTs > lastTs) {
+              lastTs = tally.lastTs
+              if (r.furthestTs === null || lastTs > r.furthestTs) r.furthestTs = lastTs
+            }
+            if (!ok || this.stopped) continue
+            if (!timed) {
+              // rows passed over count towards the burst like rows sent: the event loop still turns
+              // (a client's close is answered) every BURST rows
+              burst += tally.rows
+              if (burst >= BURST) {
+                burst = 0
+                target.flush()
+                await yieldToLoop()
+              }
+              continue
+            }
+            const b2 = src.batch
+            const i2 = src.row
+            const cls2 = b2.rowClass(i2)
+            if (cls2 === RowClass.data ? rx.mask(b2)[b2.symbolIndex(i2)] === 1 : cls2 === RowClass.gap && rx.gapStops) continue
+            // Still nobody's: sleep (a plain timer, woken by a subscription change) until the next row
+            // someone can receive, or until the last row of the batches read (then pass over them).
+            const next = src.peek(rx)
+            const nextDue = t0 + (Number(next.ts - firstTs) + shift) / rate
+            let wake = next.receivable ? nextDue - SPIN_NS : nextDue
+            if (wake > this.parkedUntil) wake = this.parkedUntil
+            // woken by the timer (not by a subscription change), every row before `aim` is known to be nobody's
+            aim = next.receivable ? next.ts : next.ts + 1n
+            aimGen = r.wantsGen
+            if (wake > nowNs()) {
+              target.flush()
+              await r.idleUntil(wake)
+              burst = 0
+            }
+            if (!this.stopped && nowNs() > this.parkedUntil) {
+              r.log(`timeline ${this.id}: no client reconnected after the gap; it ends`)
+              this.stop()
+            }
+            continue
+          }
+          rows++
           const ts = src.ts
           if (ts > lastTs) {
             lastTs = ts
             if (r.furthestTs === null || ts > r.furthestTs) r.furthestTs = ts
           }
-          const cls = b.rowClass(i)
-          if (cls === RowClass.reject) {
-            r.rejects++
-          } else if (cls === RowClass.gap && r.p.gaps === 'silent') {
-            r.gapsReached++
+          let due = Number.NaN
+          if (timed) {
+            due = t0 + (Number(ts - firstTs) + shift) / rate
+            let now = nowNs()
+            while (due > now) {
+              target.flush()
+              await r.waker.wait(due, this)
+              if (this.stopped) break
+              now = nowNs()
+              burst = 0
+            }
+            if (this.stopped) break
+            if (now > this.parkedUntil) {
+              r.log(`timeline ${this.id}: no client reconnected after the gap; it ends`)
+              this.stop()
+              break
+            }
           } else {
-            let due = Number.NaN
-            if (timed) {
-              due = t0 + (Number(ts - firstTs) + shift) / rate
-              if (due > now) now = nowNs()
-              while (due > now) {
-                if (cls !== RowClass.gap && !target.wants(b.symbol(i))) {
-                  // Nobody can receive it (see Idle): no precise wait; skip it once it is near.
-                  if (due <= skipUntil) break
-                  if (due - now <= IDLE_AHEAD_NS) {
-                    skipUntil = now + IDLE_AHEAD_NS
-                    break
-                  }
-                  target.flush()
-                  await r.idleUntil(due - IDLE_AHEAD_NS)
-                  if (this.stopped) break
-                  now = nowNs()
-                  // one wake-up per IDLE_AHEAD_NS at most: skip what is due within twice that
-                  skipUntil = now + 2 * IDLE_AHEAD_NS
-                  burst = 0
-                  continue
-                } else {
-                  target.flush()
-                  await r.waker.wait(due, this)
-                }
-                if (this.stopped) break
-                now = nowNs()
-                burst = 0
-              }
+            const w = this.untilReceptive()
+            if (w) {
+              await w
+              burst = 0
               if (this.stopped) break
-              if (now > this.parkedUntil) {
-                r.log(`timeline ${this.id}: no client reconnected after the gap; it ends`)
-                this.stop()
-                break
-              }
-            } else {
-              while (!target.receptive() && !this.stopped) {
-                target.flush()
-                await r.interest()
-                burst = 0
-              }
-              if (this.stopped) break
-              const w = target.drained()
-              if (w) {
-                target.flush()
-                await w
-                if (this.stopped) break
-                burst = 0
-              }
             }
-            if (cls === RowClass.gap) {
-              r.gapsReached++
-              target.gap(b.info(i))
-            } else {
-              target.deliver(src, shift, due)
-            }
+          }
+          if (cls === RowClass.gap) {
+            r.gapsReached++
+            target.gap(b.info(i))
+          } else {
+            target.deliver(src, shift, due)
           }
           // On a timed schedule a catch-up burst goes out every CATCHUP_FLUSH rows, not once at its end:
           // the frames held back are already late.
@@ -1014,6 +1139,8 @@ class ClientTarget implements Target {
   private bp: Backpressure | undefined
   private readonly burst = new FrameBurst()
   private attachWait: {promise: Promise<void>; resolve: () => void} | null = null
+  /** While parked at a gap: the closed client's subscriptions, for {@link resumableBy}. */
+  private parkedAs: Subscriptions | null = null
   timeline!: Timeline
 
   constructor(
@@ -1073,9 +1200,11 @@ class ClientTarget implements Target {
     this.flush()
     const t = this.timeline
     this.r.log(`client ${c.id}: gap in the recording${gapWhen(info)}; closing with ${GAP_CLOSE_CODE}`)
+    this.parkedAs = subscriptionsOf(c, this.timeline.recordedSymbols())
     this.r.emu.closeClient(c, GAP_CLOSE_CODE, 'gap in the recording')
     this.client = null
     this.bp = undefined
+    this.r.wantsGen++
     {
       const gapNs = gapDurationNs(info)
       const speed = this.r.speed === 'max' ? Number.POSITIVE_INFINITY : this.r.speed
@@ -1093,8 +1222,18 @@ class ClientTarget implements Target {
     }
   }
 
+  /** Whether `c` is the client this timeline was parked for: same wire variant and same subscriptions (see Rows). */
+  resumableBy(c: EmulatorClient): boolean {
+    const was = this.parkedAs
+    if (was === null || c.variant !== was.variant || c.subscriptions !== was.count) return false
+    for (const [symbol, wanted] of was.wants) if (c.wants(symbol) !== wanted) return false
+    return true
+  }
+
   attach(c: EmulatorClient): void {
+    this.parkedAs = null
     this.client = c
+    this.r.wantsGen++
     this.bp = this.r.speed === 'max' ? new Backpressure(c.ws, this.r.high, this.r.low) : undefined
     this.timeline.parkedUntil = Number.POSITIVE_INFINITY
     const w = this.attachWait
@@ -1213,6 +1352,19 @@ class SharedTarget implements Target {
     this.flush()
     for (const bp of this.bps.values()) bp.cancel()
   }
+}
+
+/** A client's subscriptions as far as the recording can tell: its wire variant, how many symbols, and which of the recording's symbols. */
+interface Subscriptions {
+  variant: number
+  count: number
+  wants: Map<string, boolean>
+}
+
+function subscriptionsOf(c: EmulatorClient, symbols: Iterable<string>): Subscriptions {
+  const wants = new Map<string, boolean>()
+  for (const s of symbols) wants.set(s, c.wants(s))
+  return {variant: c.variant, count: c.subscriptions, wants}
 }
 
 function parseGapInfo(info: string | null): {start?: unknown; duration_ms?: unknown} {

@@ -28,9 +28,9 @@ function validity(data: A.Data): ((i: number) => boolean) | null {
   }
 }
 
-/** A reader for one plain column of a batch; returns undefined for null. */
-function plainGetter(data: A.Data, type: Pick<StoreColumn & {kind: 'plain'}, 'type'>): Getter {
-  const valid = validity(data)
+/** A reader for one plain column of a batch; returns undefined for null (`checkNulls` false: the caller checks the validity bitmap). */
+function plainGetter(data: A.Data, type: Pick<StoreColumn & {kind: 'plain'}, 'type'>, checkNulls = true): Getter {
+  const valid = checkNulls ? validity(data) : null
   const off = data.offset
   let get: Getter
   switch (type.type) {
@@ -84,9 +84,9 @@ function plainGetter(data: A.Data, type: Pick<StoreColumn & {kind: 'plain'}, 'ty
 }
 
 /** A reader for any column of a batch (plain, dictionary-encoded string, timestamp); undefined for null. */
-function columnGetter(data: A.Data, col: StoreColumn): Getter {
-  if (col.kind === 'plain') return plainGetter(data, col)
-  const valid = validity(data)
+function columnGetter(data: A.Data, col: StoreColumn, checkNulls = true): Getter {
+  if (col.kind === 'plain') return plainGetter(data, col, checkNulls)
+  const valid = checkNulls ? validity(data) : null
   const off = data.offset
   let get: Getter
   if (col.kind === 'dict') {
@@ -108,6 +108,36 @@ function columnGetter(data: A.Data, col: StoreColumn): Getter {
   }
   if (!valid) return get
   return (i) => (valid(i) ? get(i) : undefined)
+}
+
+/** See {@link ReplayBatch.summary}. */
+export interface BatchSummary {
+  /** Symbol dictionary indices the selected rows use, ascending. */
+  used: Uint32Array
+  /** Positions (k, among the selected rows) of gap and reject rows, ascending. */
+  special: Uint32Array
+  /** Receive time of the last selected row (0n when none). */
+  lastTs: bigint
+}
+
+/**
+ * Which rows a timeline's receivers can take, for {@link MergedSource.skip}
+ * and {@link MergedSource.peek}: `mask(batch)` is 1 at each symbol
+ * dictionary index whose data rows someone would receive now; gap rows stop
+ * a skip when `gapStops`.
+ */
+export interface Receivers {
+  mask(b: ReplayBatch): Uint8Array
+  gapStops: boolean
+}
+
+/** Rows passed over by {@link MergedSource.skip}, by class. */
+export interface SkipTally {
+  rows: number
+  rejects: number
+  gaps: number
+  /** Receive time of the last row passed over (when `rows` > 0). */
+  lastTs: bigint
 }
 
 const KIND_DATA = 0
@@ -134,6 +164,9 @@ export class ReplayBatch {
   private readonly infoGet: Getter
   private readonly fieldNames: string[]
   private readonly fieldGets: Getter[]
+  /** Per field column: its validity bitmap (null: no nulls in this batch) and its offset. */
+  private readonly fieldNulls: (Uint8Array | null)[]
+  private readonly fieldOffsets: number[]
   private view: BatchRows | null = null
   /** Payloads already encoded from this batch, for timelines that share it (see the replay engine's `encodeShared`). */
   memo: Map<number, (string | Uint8Array | undefined)[][]> | null = null
@@ -167,12 +200,70 @@ export class ReplayBatch {
     }
     this.rawGet = plainGetter(col(5), {type: 'binary'})
     this.infoGet = plainGetter(col(6), {type: 'utf8'})
+    // Only the columns with a value in this batch (a Yahoo equities batch has 15 of its 32 all null), each
+    // with its validity bitmap checked inline in fields(): the per-frame cost of re-encoded replay.
     this.fieldNames = []
     this.fieldGets = []
+    this.fieldNulls = []
+    this.fieldOffsets = []
     file.feedColumns.forEach((c, j) => {
+      const d = col(7 + j)
+      if (d.length > 0 && d.nullCount === d.length) return
       this.fieldNames.push(c.name)
-      this.fieldGets.push(columnGetter(col(7 + j), c))
+      this.fieldGets.push(columnGetter(d, c, false))
+      const bm = d.nullCount > 0 && d.nullBitmap && d.nullBitmap.length > 0 ? d.nullBitmap : null
+      this.fieldNulls.push(bm)
+      this.fieldOffsets.push(d.offset)
     })
+  }
+
+  /** Per selected row class and symbol, computed once (see {@link summary}). */
+  private sum: BatchSummary | null = null
+
+  /**
+   * What the selected rows hold, computed once per batch (the batch is shared
+   * by every timeline through {@link SharedBatches}, and so is this): which
+   * symbol dictionary entries they use, and the positions (among the selected
+   * rows) of the rows that are not data (gaps, rejects). A timeline uses it to
+   * skip a whole batch none of its receivers can take.
+   */
+  summary(): BatchSummary {
+    if (this.sum) return this.sum
+    const present = new Uint8Array(this.symDict.length)
+    const special: number[] = []
+    const n = this.length
+    const sym = this.symIdx
+    const kind = this.kindIdx
+    const cls = this.kindClass
+    for (let k = 0; k < n; k++) {
+      const i = this.idx ? this.idx[k] : k
+      present[sym[i]] = 1
+      if (cls[kind[i]] !== KIND_DATA) special.push(k)
+    }
+    const used: number[] = []
+    for (let d = 0; d < present.length; d++) if (present[d]) used.push(d)
+    this.sum = {used: Uint32Array.from(used), special: Uint32Array.from(special), lastTs: n > 0 ? this.recv[this.at(n - 1)] : 0n}
+    return this.sum
+  }
+
+  /** Number of entries in the symbol dictionary (indices of {@link symbolIndex}). */
+  get symbolEntries(): number {
+    return this.symDict.length
+  }
+
+  /** Symbol dictionary index of batch row i. */
+  symbolIndex(i: number): number {
+    return this.symIdx[i]
+  }
+
+  /** The symbol of dictionary entry `d`. */
+  symbolOf(d: number): string {
+    let s = this.symCache[d]
+    if (s === undefined) {
+      s = (this.symDict.get(d) as string | null) ?? ''
+      this.symCache[d] = s
+    }
+    return s
   }
 
   /** Number of selected rows. */
@@ -199,13 +290,7 @@ export class ReplayBatch {
   }
 
   symbol(i: number): string {
-    const k = this.symIdx[i]
-    let s = this.symCache[k]
-    if (s === undefined) {
-      s = (this.symDict.get(k) as string | null) ?? ''
-      this.symCache[k] = s
-    }
-    return s
+    return this.symbolOf(this.symIdx[i])
   }
 
   /** The recorded payload bytes, or null. A view into the batch: do not modify. */
@@ -228,7 +313,14 @@ export class ReplayBatch {
     const out: Record<string, unknown> = {}
     const names = this.fieldNames
     const gets = this.fieldGets
+    const nulls = this.fieldNulls
+    const offs = this.fieldOffsets
     for (let c = 0; c < gets.length; c++) {
+      const bm = nulls[c]
+      if (bm !== null) {
+        const j = offs[c] + i
+        if (((bm[j >> 3] >> (j & 7)) & 1) === 0) continue
+      }
       const v = gets[c](i)
       if (v !== undefined) out[names[c]] = v
     }
@@ -401,6 +493,11 @@ class FileCursor {
     return false
   }
 
+  /** Pass over the rest of the current batch (call refill next). */
+  drop(): void {
+    this.batch = null
+  }
+
   /** Batch number `ord`: from the shared cache while it has it, else from this cursor's own reader (opened at `ord` the first time). */
   private async fetch(ord: number): Promise<Fetched> {
     if (this.shared && !this.own) {
@@ -511,6 +608,144 @@ export class MergedSource {
     this.row = best.i
     this.ts = best.ts
     return true
+  }
+
+  /**
+   * Pass over the rows nobody can receive (see {@link Receivers}) whose
+   * receive time is at or before `limit`, counting them in `tally`; stops at
+   * a row someone can receive, at the first row after `limit`, or at the end
+   * (like {@link next}: true at a row, false at the end, a Promise when a
+   * batch must be read). Call it only at a row (after `next` gave true).
+   * A batch none of whose symbols is received and whose last row is at or
+   * before `limit` is passed over whole, without looking at its rows.
+   */
+  skip(limit: bigint, rx: Receivers, tally: SkipTally): boolean | Promise<boolean> {
+    for (;;) {
+      const c = this.cur
+      if (c === null) return false
+      // rows of c may be passed while they come before every other file's current row
+      let other: FileCursor | null = null
+      for (const o of this.live) if (o !== c && (other === null || o.ts < other.ts)) other = o
+      let bound = limit
+      let boundIncl = true
+      if (other !== null && other.ts <= bound) {
+        bound = other.ts
+        boundIncl = c.index < other.index
+      }
+      const b = c.batch!
+      const mask = rx.mask(b)
+      const sum = b.summary()
+      const n = b.length
+      if (sum.lastTs < bound || (boundIncl && sum.lastTs === bound)) {
+        let wanted = false
+        for (const d of sum.used) {
+          if (mask[d]) {
+            wanted = true
+            break
+          }
+        }
+        if (!wanted) {
+          let stop = -1
+          let rejects = 0
+          let gaps = 0
+          for (const k of sum.special) {
+            if (k < c.k) continue
+            if (b.rowClass(b.at(k)) === KIND_GAP) {
+              if (rx.gapStops) {
+                stop = k
+                break
+              }
+              gaps++
+            } else rejects++
+          }
+          if (stop < 0) {
+            tally.rows += n - c.k
+            tally.lastTs = sum.lastTs
+            tally.rejects += rejects
+            tally.gaps += gaps
+            c.drop()
+            // keep passing over rows once the next batch is in
+            return this.refill(c).then((ok) => (ok ? this.skip(limit, rx, tally) : false))
+          }
+        }
+      }
+      // row by row
+      const recv = b.recv
+      let byOther = false
+      for (;;) {
+        const i = c.i
+        const ts = recv[i]
+        if (ts > bound || (ts === bound && !boundIncl)) {
+          // past the limit, or another file's row comes first (then go on from there)
+          byOther = ts <= limit && other !== null
+          break
+        }
+        const cls = b.rowClass(i)
+        if (cls === KIND_DATA) {
+          if (mask[b.symbolIndex(i)]) break
+        } else if (cls === KIND_GAP) {
+          if (rx.gapStops) break
+          tally.gaps++
+        } else tally.rejects++
+        tally.rows++
+        tally.lastTs = ts
+        if (!c.advance()) {
+          const r = this.refill(c)
+          return r.then((ok) => (ok ? this.skip(limit, rx, tally) : false))
+        }
+      }
+      this.choose()
+      if (!byOther || this.cur === c) return true
+    }
+  }
+
+  /**
+   * The receive time of the next row someone can receive within the batches
+   * already read (without moving), and whether there is one: else the last
+   * receive time of the current batches (the earliest of them), up to which
+   * nothing is received.
+   */
+  peek(rx: Receivers): {ts: bigint; receivable: boolean} {
+    let best: bigint | null = null
+    let receivable = false
+    for (const c of this.live) {
+      const b = c.batch
+      if (!b) continue
+      const mask = rx.mask(b)
+      const sum = b.summary()
+      let found: bigint | null = null
+      let anyWanted = rx.gapStops && sum.special.length > 0
+      if (!anyWanted) for (const d of sum.used) if (mask[d]) {
+        anyWanted = true
+        break
+      }
+      if (anyWanted) {
+        for (let k = c.k; k < b.length; k++) {
+          const i = b.at(k)
+          const cls = b.rowClass(i)
+          if ((cls === KIND_DATA && mask[b.symbolIndex(i)]) || (cls === KIND_GAP && rx.gapStops)) {
+            found = b.recv[i]
+            break
+          }
+        }
+      }
+      const ts = found ?? sum.lastTs
+      if (best === null || ts < best || (ts === best && found !== null)) {
+        best = ts
+        receivable = found !== null
+      }
+    }
+    return {ts: best ?? 0n, receivable}
+  }
+
+  /** Every symbol in the dictionaries of the current batches (the file's symbols up to here). */
+  symbols(): Set<string> {
+    const out = new Set<string>()
+    for (const c of this.live) {
+      const b = c.batch
+      if (b) for (let d = 0; d < b.symbolEntries; d++) out.add(b.symbolOf(d))
+    }
+    return out
   }
 
   /** Stop reading and close the files (safe to call more than once). */
