@@ -17,30 +17,14 @@ import {signUpbitToken} from '../src/feeds/upbit/auth.js'
 import {upbitCodec} from '../src/feeds/upbit/codec.js'
 import {syntheticUpbitPrivateTape} from '../src/feeds/upbit/synthetic.js'
 import {replay} from '../src/replay/engine.js'
-import {RecordingWriter} from '../src/store/writer.js'
+import {createUpbitPrivateWriter} from './helpers/upbit-private.js'
 
 const ROWS = 1_000_000
 const FLUSH_ROWS = 40_000
 
 async function build(path: string): Promise<{hash: string; rows: number}> {
   const codec = upbitCodec('DEFAULT')
-  const w = RecordingWriter.create(
-    path,
-    {
-      meta: {
-        feed: 'upbit',
-        endpoint: 'wss://api.upbit.com/websocket/v1/private',
-        subscriptions: ['*'],
-        feedOptions: {format: 'DEFAULT', types: ['myOrder', 'myAsset']},
-        toolVersion: 'test',
-        startTime: '2025-11-24T10:40:00.000000000Z',
-        rawMode: 'auto',
-      },
-      exchTsUnit: codec.exchTsUnit,
-      columns: codec.columns,
-    },
-    {flushRows: FLUSH_ROWS, fsync: false, compactOnClose: false},
-  )
+  const w = createUpbitPrivateWriter(path, {flushRows: FLUSH_ROWS, fsync: false, compactOnClose: false})
   const h = createHash('sha256')
   let rows = 0
   for (const f of syntheticUpbitPrivateTape({frames: ROWS, seed: 9, codes: ['KRW-BTC', 'KRW-ETH', 'KRW-XRP', 'KRW-SOL'], meanGapMs: 1})) {

@@ -26,8 +26,8 @@ import {UpbitServer, rowMessage} from '../src/feeds/upbit/server.js'
 import {syntheticUpbitPrivateTape} from '../src/feeds/upbit/synthetic.js'
 import type {RowView} from '../src/feeds/types.js'
 import {replay} from '../src/replay/engine.js'
+import {createUpbitPrivateWriter} from './helpers/upbit-private.js'
 import {openRecording, readRows} from '../src/store/reader.js'
-import {RecordingWriter} from '../src/store/writer.js'
 import {Redactor} from '../src/util/redact.js'
 import {runCli, startCli} from './helpers/cli.js'
 
@@ -95,23 +95,7 @@ async function rowsOf(path: string): Promise<RowView[]> {
 /** A recording of `n` synthetic private messages (myOrder and myAsset), written straight through the store. */
 async function privateRecording(path: string, n: number, codes = ['KRW-BTC', 'KRW-ETH']): Promise<string[]> {
   const codec = upbitCodec('DEFAULT')
-  const w = RecordingWriter.create(
-    path,
-    {
-      meta: {
-        feed: 'upbit',
-        endpoint: 'wss://api.upbit.com/websocket/v1/private',
-        subscriptions: ['*'],
-        feedOptions: {format: 'DEFAULT', types: ['myOrder', 'myAsset']},
-        toolVersion: 'test',
-        startTime: '2025-11-24T10:40:00.000000000Z',
-        rawMode: 'auto',
-      },
-      exchTsUnit: codec.exchTsUnit,
-      columns: codec.columns,
-    },
-    {flushIntervalMs: 0},
-  )
+  const w = createUpbitPrivateWriter(path, {flushIntervalMs: 0})
   const texts: string[] = []
   for (const f of syntheticUpbitPrivateTape({frames: n, seed: 5, codes})) {
     const d = codec.decode({data: Buffer.from(f.text), binary: true})
@@ -173,7 +157,8 @@ describe('the emulator: private endpoint', () => {
     const s = await UpbitServer.listen({secretKey: SECRET})
     cleanups.push(() => s.close())
     const url = `${s.url()}/private`
-    for (const headers of [{}, {Authorization: 'Bearer x.y.z'}, {Authorization: `Bearer ${signUpbitToken(ACCESS, 'wrong-secret')}`}]) {
+    const refused: Array<Record<string, string>> = [{}, {Authorization: 'Bearer x.y.z'}, {Authorization: `Bearer ${signUpbitToken(ACCESS, 'wrong-secret')}`}]
+    for (const headers of refused) {
       const r = await open(url, headers)
       expect(r.status).toBe(401)
       expect(JSON.parse(r.body!)).toMatchObject({error: {name: 'jwt_verification', message: expect.any(String)}})
@@ -196,7 +181,7 @@ describe('the emulator: private endpoint', () => {
     for (const f of tape) {
       const d = decodeUpbitFrame({data: f.text, binary: true}, false)
       if (!d.ok) throw new Error(d.message)
-      s.publish(rowMessage(d.rows[0]))
+      s.publish(rowMessage({...d.rows[0], fields: d.rows[0].fields ?? {}}))
     }
     const wantD = tape.map((f) => f.text).filter((t) => t.includes('"type":"myAsset"') || t.includes('"code":"KRW-BTC"'))
     const orders = tape.filter((f) => f.text.includes('"type":"myOrder"'))
