@@ -1,6 +1,7 @@
 import {afterEach, describe, expect, it} from 'vitest'
 import {WebSocket} from 'ws'
 
+import {signUpbitToken} from '../src/feeds/upbit/auth.js'
 import {encodeMessage, type UpbitRow} from '../src/feeds/upbit/codec.js'
 import {groupLevels, rowMessage, UpbitServer, type UpbitServerOptions} from '../src/feeds/upbit/server.js'
 import {syntheticUpbitTape, type UpbitTapeFrame} from '../src/feeds/upbit/synthetic.js'
@@ -119,9 +120,10 @@ describe('upbit emulator: requests and errors', () => {
     expect(list.json).toEqual({method: 'LIST_SUBSCRIPTIONS', result: [{type: 'ticker', codes: ['KRW-ETH']}], ticket: 'q'})
   })
 
-  it('accepts myOrder on the private endpoint with a Bearer token', async () => {
+  it('accepts myOrder on the private endpoint with a well-formed Bearer token', async () => {
     const s = await server()
-    const c = await connect(`ws://127.0.0.1:${s.port}/websocket/v1/private`, {authorization: 'Bearer abc.def.ghi'})
+    // (malformed tokens are refused with HTTP 401: test/upbit-private.test.ts)
+    const c = await connect(`ws://127.0.0.1:${s.port}/websocket/v1/private`, {authorization: `Bearer ${signUpbitToken('access-key', 'secret-key')}`})
     c.send([{ticket: 't'}, {type: 'myOrder'}])
     await settle(c)
     expect(c.got[0].json).toMatchObject({method: 'LIST_SUBSCRIPTIONS'})

@@ -20,7 +20,7 @@ On a terminal a status bar shows elapsed time (/ --duration), rows and rows/s, b
 
 The URL defaults to the feed's public endpoint; --url or the feed's variable (MDREC_YAHOO_URL, MDREC_UPBIT_URL, MDREC_KIS_URL, MDREC_GENERIC_URL) overrides it, ws:// included. The generic feed has no public endpoint: give --url.
 
-Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise bare base64); upbit (--types ticker,trade,orderbook,candle.1m…, --format default|simple); kis (--types H0STCNT0,H0STASP0…, approval key from KIS_APP_KEY/KIS_APP_SECRET, --paper; at most 41 registrations); generic (SYMBOL... are channels; --url redis://HOST:PORT/PREFIX records the Redis channels PREFIX:SYMBOL instead, a SYMBOL with * ? [ being a pattern: '*' records every channel; password in the URL or MDREC_REDIS_PASSWORD, never stored or shown).`
+Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise bare base64); upbit (--types ticker,trade,orderbook,candle.1m…, --format default|simple; --types myOrder,myAsset records the private endpoint with a JWT signed from UPBIT_ACCESS_KEY/UPBIT_SECRET_KEY, SYMBOL * for every market); kis (--types H0STCNT0,H0STASP0…, approval key from KIS_APP_KEY/KIS_APP_SECRET, --paper; at most 41 registrations); generic (SYMBOL... are channels; --url redis://HOST:PORT/PREFIX records the Redis channels PREFIX:SYMBOL instead, a SYMBOL with * ? [ being a pattern: '*' records every channel; password in the URL or MDREC_REDIS_PASSWORD, never stored or shown).`
   static override examples = [
     '<%= config.bin %> record AAPL --duration 30m',
     '<%= config.bin %> record AAPL MSFT BTC-USD --out ticks.arrow --rotate 1h',

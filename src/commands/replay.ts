@@ -22,7 +22,9 @@ Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which close
 
 A --from/--to range that holds no row is refused before listening (exit 1, saying why: the recording's span, the range); --from not before --to is a usage error (exit 2).
 
-Generic recordings only (the channel service's limits, docs/feeds/generic.md; refused for other feeds): --max-connections (one more is closed with 1013), --allowed-origins (another Origin: HTTP 403), --heartbeat, --ping-interval/--ping-timeout (a client that does not pong is closed with 1011), --client-id-path (clients connect to /ws/{client_id}), and --publish redis://HOST:PORT/PREFIX: every frame of the shared timeline (--clock shared, implied) is also PUBLISHed to the Redis channel PREFIX:<channel>, exactly as the WebSocket sends it (password in the URL or MDREC_REDIS_PASSWORD; never shown). GET /health and GET /stats answer on the same port.`
+Generic recordings only (the channel service's limits, docs/feeds/generic.md; refused for other feeds): --max-connections (one more is closed with 1013), --allowed-origins (another Origin: HTTP 403), --heartbeat, --ping-interval/--ping-timeout (a client that does not pong is closed with 1011), --client-id-path (clients connect to /ws/{client_id}), and --publish redis://HOST:PORT/PREFIX: every frame of the shared timeline (--clock shared, implied) is also PUBLISHed to the Redis channel PREFIX:<channel>, exactly as the WebSocket sends it (password in the URL or MDREC_REDIS_PASSWORD; never shown). GET /health and GET /stats answer on the same port.
+
+Upbit recordings: Upbit's WebSocket limits are enforced (5 connections/s per IP or access key, 5 messages/s and 100/min per connection: HTTP 429 or a TOO_MANY_REQ error, docs/feeds/upbit.md); --no-rate-limits turns them off. The private endpoint (/websocket/v1/private) serves recorded myOrder/myAsset messages to clients with a well-formed bearer JWT; with UPBIT_SECRET_KEY (and UPBIT_ACCESS_KEY) in the environment their signature (and key) is verified, never shown.`
   static override examples = [
     '<%= config.bin %> replay fixtures/yahoo-us-equities.arrow',
     '<%= config.bin %> replay day.arrow --speed 10x --port 0',
@@ -30,6 +32,7 @@ Generic recordings only (the channel service's limits, docs/feeds/generic.md; re
     '<%= config.bin %> replay day.arrow --from +1h --to +1h30m --gaps disconnect',
     '<%= config.bin %> replay fixtures/generic-channels.arrow --max-connections 100 --heartbeat 30s --ping-interval 20s --client-id-path',
     '<%= config.bin %> replay fixtures/generic-channels.arrow --publish redis://127.0.0.1:6379/md --loop',
+    '<%= config.bin %> replay fixtures/upbit-krw.arrow --no-rate-limits',
   ]
   static override strict = false
   static override args = {file: Args.string({description: 'recording(s) to serve', required: true})}
@@ -70,6 +73,11 @@ Generic recordings only (the channel service's limits, docs/feeds/generic.md; re
       helpValue: 'redis://HOST:PORT/PREFIX',
       helpGroup: 'GENERIC',
     }),
+    'rate-limits': Flags.boolean({
+      description: "upbit: enforce Upbit's WebSocket connection and message limits (HTTP 429 / TOO_MANY_REQ); on unless --no-rate-limits",
+      allowNo: true,
+      helpGroup: 'UPBIT',
+    }),
   }
 
   /** The flags that apply to generic recordings only (refused for other feeds). */
@@ -98,6 +106,9 @@ Generic recordings only (the channel service's limits, docs/feeds/generic.md; re
     const given = Replay.genericFlags.filter((name) => f[name] !== undefined && f[name] !== false)
     if (given.length > 0 && first.meta.feed !== 'generic') {
       throw new MdrecError('E_USAGE', `--${given[0]} applies to generic recordings only; ${files[0]} is a "${first.meta.feed}" recording`)
+    }
+    if (f['rate-limits'] !== undefined && first.meta.feed !== 'upbit') {
+      throw new MdrecError('E_USAGE', `--${f['rate-limits'] ? '' : 'no-'}rate-limits applies to upbit recordings only; ${files[0]} is a "${first.meta.feed}" recording`)
     }
     if (f['ping-timeout'] !== undefined && f['ping-interval'] === undefined) {
       throw new MdrecError('E_USAGE', '--ping-timeout needs --ping-interval (the server pings at that interval; a client has --ping-timeout to answer)')
@@ -146,7 +157,7 @@ Generic recordings only (the channel service's limits, docs/feeds/generic.md; re
         slowClient: f['slow-client'] as 'disconnect' | 'drop',
         maxBufferedBytes: f['max-buffer'],
         settleMs: f.settle,
-        emulator: first.meta.feed === 'generic' ? genericEmulatorFlags(f) : undefined,
+        emulator: first.meta.feed === 'generic' ? genericEmulatorFlags(f) : first.meta.feed === 'upbit' ? upbitEmulatorFlags(f['rate-limits'], process.env, say) : undefined,
         log: say,
       })
       if (publisher) {
@@ -219,6 +230,16 @@ function genericEmulatorFlags(f: {
     clientIdPath: f['client-id-path'] || undefined,
   }
   for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k]
+  return o
+}
+
+/** The Upbit emulator's options: rate limits on unless --no-rate-limits; the keys that verify private-endpoint tokens from the environment (never shown). */
+function upbitEmulatorFlags(rateLimits: boolean | undefined, env: NodeJS.ProcessEnv, say: (line: string) => void): Record<string, unknown> {
+  const o: Record<string, unknown> = {rateLimits: rateLimits ?? true}
+  if (env.UPBIT_SECRET_KEY) o.secretKey = env.UPBIT_SECRET_KEY
+  if (env.UPBIT_ACCESS_KEY) o.accessKey = env.UPBIT_ACCESS_KEY
+  const using = ['UPBIT_SECRET_KEY', 'UPBIT_ACCESS_KEY'].filter((k) => env[k])
+  if (using.length > 0) say(`private endpoint: tokens are checked against ${using.join(' and ')}`)
   return o
 }
 

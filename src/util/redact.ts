@@ -20,7 +20,10 @@
  * key/secret/approval key, the parts of a URL that were removed above) are
  * replaced by `***` wherever they occur in text that came from elsewhere
  * (a server's error body, a library's error message) before that text is
- * shown — by exact substring, whatever their length (see the class).
+ * shown — by exact substring, whatever their length (see the class). Feeds
+ * that authenticate with JWTs (Upbit's private endpoint) also have every
+ * JWT-shaped text masked ({@link Redactor.maskJwts}): a token mdrec signed
+ * earlier, or one a server or library quotes, is shown as `***`.
  *
  * Hand-written: no library both knows mdrec's per-feed allow-lists and keeps
  * the route; the WHATWG `URL` parser does the parsing.
@@ -203,6 +206,7 @@ export class Redactor {
   private inFrames = new Set<string>()
   private needles: string[] | null = null
   private needleBytes: Buffer[] = []
+  private jwts = false
 
   constructor(values: Iterable<string | undefined> = []) {
     for (const v of values) this.add(v)
@@ -265,16 +269,28 @@ export class Redactor {
     return this
   }
 
+  /**
+   * From now on also mask any JWT-shaped text in {@link redact}
+   * (`eyJ…` header, `.`, payload, `.`, optional signature: base64url JSON
+   * starts with `eyJ`), whatever key signed it, and count a frame holding
+   * one as holding a secret ({@link heldIn}): tokens change per connection,
+   * so they are found by shape rather than added one by one.
+   */
+  maskJwts(): this {
+    this.jwts = true
+    return this
+  }
+
   /** Whether any value is searched for in frames. */
   get watchesFrames(): boolean {
-    return this.inFrames.size > 0
+    return this.inFrames.size > 0 || this.jwts
   }
 
   /** `text` with every value replaced by `***`. */
   redact(text: string): string {
     let out = text
     for (const v of this.values) if (out.includes(v)) out = out.split(v).join(MASK)
-    return out
+    return this.jwts ? out.replace(JWT_SHAPE, MASK) : out
   }
 
   /**
@@ -287,10 +303,18 @@ export class Redactor {
       this.needles = this.values.filter((v) => this.inFrames.has(v)).map((v) => (v.length >= FRAME_MIN ? v : `"${v}"`))
       this.needleBytes = this.needles.map((n) => Buffer.from(n, 'utf8'))
     }
-    if (typeof data === 'string') return this.needles.some((n) => data.includes(n))
+    if (typeof data === 'string') return this.needles.some((n) => data.includes(n)) || (this.jwts && data.includes('eyJ') && hasJwt(data))
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-    return this.needleBytes.some((n) => buf.includes(n))
+    return this.needleBytes.some((n) => buf.includes(n)) || (this.jwts && buf.includes('eyJ') && hasJwt(buf.toString('utf8')))
   }
+}
+
+/** A JWT in text (see {@link Redactor.maskJwts}). */
+const JWT_SHAPE = /eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.?[A-Za-z0-9_-]*/g
+
+function hasJwt(text: string): boolean {
+  JWT_SHAPE.lastIndex = 0
+  return JWT_SHAPE.test(text)
 }
 
 /** URL parts shorter than this are not masked in server text (see {@link Redactor.addUrl}). */

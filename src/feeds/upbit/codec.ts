@@ -46,6 +46,7 @@ import {
 } from './fields.js'
 import {JsonError, parseJson, type JMember, type JNode, type JObj} from './json.js'
 import {formatNumber, tokenFor} from './numbers.js'
+import {respell} from './private.js'
 
 /** What a message needs to be encoded: the parts of a row. */
 export type UpbitRow = Pick<RowView, 'symbol' | 'exch_ts' | 'fields'>
@@ -277,7 +278,9 @@ export function encodeWithLayout(row: UpbitRow, layout: Layout, opts: EncodeOpti
     if (i > 0) s += ','
     const spec = e.spec
     if (spec === null) {
-      s += next() ?? '"?":null'
+      const v = next()
+      // a kept member of a private message (myOrder, myAsset) takes the client's spelling (private.ts)
+      s += v === undefined ? '"?":null' : simple !== layout.simple ? respell(v, f.type, simple) : v
       continue
     }
     s += `"${simple ? spec.simple : spec.name}":`

@@ -23,18 +23,26 @@
  * trade time in ms followed by a counter), so ids stay unique and increasing
  * across loops.
  *
+ * Private messages (myOrder, myAsset: `status` rows with that `type`) go
+ * to the private endpoint's subscribers of their type; other status rows
+ * are not sent. Emulator options (`replay(…, {emulator})`, see
+ * {@link upbitEmulatorOptions}): `rateLimits` (Upbit's WebSocket limits; off
+ * unless asked for here, on by default in `mdrec replay`), `secretKey` /
+ * `accessKey` (verify private-endpoint tokens with them; never logged).
+ *
  * GET /v1/market/all lists the recording's subscriptions. The engine does
  * not hand the recordings to `listen`, so `encoder(file)` — which the engine
  * calls synchronously right after `listen` resolves — adds them to the
  * emulator that `listen` created last.
  */
 
+import {MdrecError} from '../../errors.js'
 import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
 import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
 import type {ReplayBatch} from '../../replay/rows.js'
 import type {RecordingFile} from '../../store/reader.js'
 import {encodeMessage, layoutOf, type UpbitRow} from './codec.js'
-import {FORMATS, type UpbitFormat} from './fields.js'
+import {FORMATS, PRIVATE_TYPES, type UpbitFormat} from './fields.js'
 import {isList, isSimple, UpbitServer, type OutMessage, type UpbitClient} from './server.js'
 
 const SEQ_SCALE = 10_000n
@@ -56,7 +64,7 @@ class Client implements EmulatorClient {
     return this.uc.dropped
   }
   wants(symbol: string): boolean {
-    return symbol !== '' && this.uc.codes.has(symbol)
+    return (symbol !== '' && this.uc.codes.has(symbol)) || this.uc.wantsPrivate(symbol)
   }
 }
 
@@ -140,9 +148,11 @@ class UpbitRowEncoder implements RowEncoder {
       const t = encodeMessage(row, this.simple, {simple: isSimple(fmt)})
       payload = Buffer.from(isList(fmt) ? `[${t}]` : t, 'utf8')
     }
+    const type = typeof f.type === 'string' ? f.type : ''
     META.set(payload, {
-      type: typeof f.type === 'string' ? f.type : '',
-      code: b.kind(i) === 'status' ? '' : row.symbol,
+      type,
+      // status rows are not sent, except the private messages (routed by their type)
+      code: b.kind(i) === 'status' && !PRIVATE_TYPES.includes(type) ? '' : row.symbol,
       streamType: typeof f.stream_type === 'string' ? f.stream_type : null,
       units: Array.isArray(f.orderbook_units) ? f.orderbook_units.length : -1,
       level: typeof f.level === 'number' ? f.level : null,
@@ -153,11 +163,39 @@ class UpbitRowEncoder implements RowEncoder {
 
 let lastListened: UpbitEmulator | null = null
 
+/** The Upbit emulator's options (`replay(…, {emulator})`). */
+export const UPBIT_EMULATOR_OPTIONS = ['rateLimits', 'secretKey', 'accessKey'] as const
+export interface UpbitEmulatorOptions {
+  /** Enforce Upbit's WebSocket connection and message limits (HTTP 429 / TOO_MANY_REQ). Default false in the library; `mdrec replay` passes true unless --no-rate-limits. */
+  rateLimits?: boolean
+  /** Verify private-endpoint tokens' signatures with this secret (`mdrec replay` takes UPBIT_SECRET_KEY). */
+  secretKey?: string
+  /** Accept only tokens of this access key (`mdrec replay` takes UPBIT_ACCESS_KEY). */
+  accessKey?: string
+}
+
+/** Check `replay(…, {emulator})` for the Upbit feed; throws MdrecError('E_USAGE') naming the option (never its value for the keys). */
+export function upbitEmulatorOptions(o: Readonly<Record<string, unknown>> = {}): UpbitEmulatorOptions {
+  for (const [name, v] of Object.entries(o)) {
+    if (!(UPBIT_EMULATOR_OPTIONS as readonly string[]).includes(name)) {
+      throw new MdrecError('E_USAGE', `unknown upbit emulator option "${name}": use ${UPBIT_EMULATOR_OPTIONS.join(', ')}`)
+    }
+    if (v === undefined) continue
+    if (name === 'rateLimits' && typeof v !== 'boolean') throw new MdrecError('E_USAGE', `invalid upbit emulator option rateLimits ${JSON.stringify(v)}: use true or false`)
+    if (name !== 'rateLimits' && (typeof v !== 'string' || v === '')) throw new MdrecError('E_USAGE', `invalid upbit emulator option ${name}: use a non-empty string`)
+  }
+  return o as UpbitEmulatorOptions
+}
+
+const MARKET_CODE = /^[A-Z0-9]+-[A-Z0-9]+$/
+
 export const upbitReplay: ReplayFeed = {
   name: 'upbit',
   variants: FORMATS,
+  emulatorOptions: UPBIT_EMULATOR_OPTIONS,
   async listen(o: EmulatorOptions): Promise<Emulator> {
     const srv = await UpbitServer.listen({
+      ...upbitEmulatorOptions(o.feed),
       host: o.host,
       port: o.port,
       maxBufferedBytes: o.maxBufferedBytes,
@@ -172,7 +210,8 @@ export const upbitReplay: ReplayFeed = {
     return FORMATS.indexOf(recordedFormat(file))
   },
   encoder(file) {
-    for (const s of file.meta.subscriptions) lastListened?.server.markets.add(s)
+    // a private recording's '*' (every market) is not a market
+    for (const s of file.meta.subscriptions) if (MARKET_CODE.test(s)) lastListened?.server.markets.add(s)
     return new UpbitRowEncoder(recordedFormat(file))
   },
 }

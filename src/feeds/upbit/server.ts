@@ -25,8 +25,21 @@
  * - bad requests get Upbit's error objects
  *   (`{"error":{"name":…,"message":…}}`): WRONG_FORMAT, NO_TICKET, NO_TYPE,
  *   NO_CODES, INVALID_PARAM, and INVALID_AUTH for private types (myOrder,
- *   myAsset) without `Authorization: Bearer …` on the private endpoint; the
- *   previous subscription set stays;
+ *   myAsset) asked for on the public endpoint; the previous subscription set
+ *   stays;
+ * - the private endpoint (`…/websocket/v1/private`) takes an upgrade only
+ *   with a well-formed bearer JWT (auth.ts: HS256/HS512 with `access_key`
+ *   and `nonce`; the signature verified when `secretKey` is given; a nonce
+ *   used once), else HTTP 401 with Upbit's JSON error body
+ *   (`jwt_verification`, `invalid_access_key`, `nonce_used`); its clients
+ *   subscribe to `myOrder` (codes optional: none = every market) and
+ *   `myAsset` (no codes: WRONG_FORMAT) and receive those messages as
+ *   published, keys in their format (private.ts), `stream_type` as recorded;
+ * - with `rateLimits`, Upbit's WebSocket limits (limits.ts): a connection
+ *   over 5/s (100/min) per IP — per access key on the private endpoint — or
+ *   over 1 per 10 s with an `Origin` header gets HTTP 429 with
+ *   `{"error":{"name":"TOO_MANY_REQ",…}}`; a message over 5/s or 100/min on
+ *   a connection gets that error object as a frame and is otherwise ignored;
  * - bounds: a request may subscribe `maxPairs` (5,000) (type, code) pairs,
  *   codes of at most 32 characters (more: INVALID_PARAM, the previous set
  *   stays); error replies echo at most 32 characters of a bad name; replies
@@ -35,16 +48,17 @@
  *   closed;
  * - `GET /v1/market/all[?isDetails=true]` on the same port lists the markets.
  *
- * Not emulated: the request rate limits (HTTP 429/418), the private types'
- * data (no recording carries it).
+ * Not emulated: Upbit's temporary block after repeated violations (HTTP 418).
  */
-import {randomUUID} from 'node:crypto'
+import {createHash, randomUUID} from 'node:crypto'
 import {EventEmitter} from 'node:events'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import {WebSocket, WebSocketServer} from 'ws'
 
+import {authErrorBody, checkUpbitToken} from './auth.js'
 import {decodeUpbitFrame, encodeMessage, encodeWithLayout, layoutOf, type Unit, type UpbitRow} from './codec.js'
 import {DEFAULT_DEPTH, FORMATS, ORDERBOOK_DEPTHS, PRIVATE_TYPES, QUOTATION_TYPES, type UpbitFormat} from './fields.js'
+import {KeyedLimits, SlidingLimit, UPBIT_CONNECT_LIMITS, UPBIT_MESSAGE_LIMITS, UPBIT_ORIGIN_LIMITS} from './limits.js'
 import {addressOf, answerClosesPromptly, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
 
 /** Default bound on one connection's subscribed (type, code) pairs (Upbit lists ~600 markets, 4 quotation types). */
@@ -94,15 +108,28 @@ export class UpbitClient {
   dropped = 0
   statusTimer: NodeJS.Timeout | null = null
   lastActivity = Date.now()
+  /** Private subscriptions: type (myOrder, myAsset) → the codes asked for, or null for every market. */
+  priv = new Map<string, Set<string> | null>()
+  /** This connection's message limit (null: limits off). */
+  limit: SlidingLimit | null = null
   constructor(
     readonly id: number,
     readonly ws: WebSocket,
-    /** Connected to the private endpoint with an `Authorization: Bearer` header. */
+    /** Connected to the private endpoint with a bearer token that passed the check. */
     readonly authorized: boolean,
   ) {}
 
   get subscriptions(): number {
-    return this.pairs.size
+    return this.pairs.size + this.priv.size
+  }
+
+  /** Whether a private message of market `code` ('' for myAsset, which has none) may be for this client. */
+  wantsPrivate(code: string): boolean {
+    if (this.priv.size === 0) return false
+    if (code === '') return this.priv.has('myAsset')
+    if (!this.priv.has('myOrder')) return false
+    const codes = this.priv.get('myOrder')
+    return codes === null || codes!.has(code)
   }
 
   /** The current subscriptions, in request order. */
@@ -128,10 +155,18 @@ export interface UpbitServerOptions {
   maxBufferedBytes?: number
   /** A client that stops reading: close it with 1013 (default) or drop frames for it. */
   slowClient?: 'disconnect' | 'drop'
+  /** Enforce Upbit's WebSocket connection and message limits (limits.ts). Default false here; `mdrec replay` turns them on. */
+  rateLimits?: boolean
+  /** Verify private-endpoint tokens' signatures with this secret key (default: well-formed tokens are accepted). Never logged. */
+  secretKey?: string
+  /** Accept only tokens of this access key (default: any). Never logged. */
+  accessKey?: string
+  /** The clock the limits count with (ms); default Date.now. */
+  now?: () => number
   log?: (line: string) => void
 }
 
-type ErrorName = 'INVALID_AUTH' | 'WRONG_FORMAT' | 'NO_TICKET' | 'NO_TYPE' | 'NO_CODES' | 'INVALID_PARAM'
+type ErrorName = 'INVALID_AUTH' | 'WRONG_FORMAT' | 'NO_TICKET' | 'NO_TYPE' | 'NO_CODES' | 'INVALID_PARAM' | 'TOO_MANY_REQ'
 
 /** Upbit's error object (messages as in Upbit's English documentation). */
 export function errorFrame(name: ErrorName, message: string): string {
@@ -148,7 +183,11 @@ const ERR = {
   badFormat: (f: unknown) => errorFrame('INVALID_PARAM', `format ${String(f)} is not supported.`),
   badType: (t: unknown) => errorFrame('INVALID_PARAM', `type ${String(t)} is not supported.`),
   badParam: (what: string) => errorFrame('INVALID_PARAM', what),
+  tooMany: () => errorFrame('TOO_MANY_REQ', 'Too many requests.'),
 }
+
+/** Nonces remembered for `nonce_used` (the oldest are forgotten past this). */
+const MAX_NONCES = 100_000
 
 class RequestError extends Error {
   constructor(readonly frame: string) {
@@ -296,7 +335,12 @@ export class UpbitServer extends EventEmitter {
   readonly markets = new Set<string>()
   private nextId = 1
   private idleTimer: NodeJS.Timeout | null = null
-  private readonly o: Required<Omit<UpbitServerOptions, 'log' | 'host' | 'port' | 'markets'>> & {log?: (l: string) => void}
+  private readonly o: Required<Omit<UpbitServerOptions, 'log' | 'host' | 'port' | 'markets' | 'secretKey' | 'accessKey'>> & {log?: (l: string) => void}
+  /** Credentials the private endpoint checks tokens against (kept out of `o`, which may be logged or inspected). */
+  readonly #auth: {secretKey?: string; accessKey?: string}
+  private readonly nonces = new Set<string>()
+  private readonly connects = new KeyedLimits(UPBIT_CONNECT_LIMITS)
+  private readonly originConnects = new KeyedLimits(UPBIT_ORIGIN_LIMITS)
 
   private constructor(
     readonly http: Server,
@@ -311,15 +355,23 @@ export class UpbitServer extends EventEmitter {
       maxPairs: options.maxPairs ?? UPBIT_MAX_PAIRS,
       maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
       slowClient: options.slowClient ?? 'disconnect',
+      rateLimits: options.rateLimits ?? false,
+      now: options.now ?? Date.now,
       log: options.log,
     }
+    this.#auth = {secretKey: options.secretKey, accessKey: options.accessKey}
     for (const m of options.markets ?? []) this.markets.add(m)
   }
 
   static async listen(options: UpbitServerOptions = {}): Promise<UpbitServer> {
     let srv!: UpbitServer
     const http = createServer((req, res) => srv.onHttp(req, res))
-    const wss = new WebSocketServer({server: http, perMessageDeflate: false, maxPayload: options.maxPayload ?? 64 * 1024})
+    const wss = new WebSocketServer({
+      server: http,
+      perMessageDeflate: false,
+      maxPayload: options.maxPayload ?? 64 * 1024,
+      verifyClient: (info, cb) => srv.verify(info.req, cb),
+    })
     srv = new UpbitServer(http, wss, options)
     wss.on('connection', (ws, req) => srv.accept(ws, req))
     await listenOn(http, wss, options.port, options.host)
@@ -368,12 +420,44 @@ export class UpbitServer extends EventEmitter {
     json(404, {error: {name: 'not_found', message: `${req.method} ${u.pathname}: this emulator serves GET /v1/market/all and the WebSocket /websocket/v1`}})
   }
 
+  /**
+   * The upgrade's checks, in Upbit's order: the private endpoint's token
+   * (HTTP 401 with Upbit's error body), then the connection limits (HTTP 429).
+   */
+  private verify(req: IncomingMessage, cb: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void): void {
+    const json = {'Content-Type': 'application/json;charset=UTF-8'}
+    let key = `ip:${req.socket.remoteAddress ?? ''}`
+    if (isPrivatePath(req.url)) {
+      const r = checkUpbitToken(req.headers.authorization, this.#auth)
+      if (!r.ok) {
+        this.o.log?.(`refused a private connection: ${r.name}`)
+        return cb(false, 401, authErrorBody(r), json)
+      }
+      if (this.nonces.has(r.nonce)) {
+        this.o.log?.('refused a private connection: nonce_used')
+        return cb(false, 401, authErrorBody({ok: false, status: 401, name: 'nonce_used', message: 'The nonce has already been used.'}), json)
+      }
+      this.nonces.add(r.nonce)
+      if (this.nonces.size > MAX_NONCES) this.nonces.delete(this.nonces.values().next().value as string)
+      // counted per account: a hash, not the key itself, is held
+      key = `key:${createHash('sha256').update(r.accessKey).digest('base64url')}`
+    }
+    if (this.o.rateLimits) {
+      const now = this.o.now()
+      const origin = req.headers.origin !== undefined && !this.originConnects.take(key, now)
+      if (origin || !this.connects.take(key, now)) {
+        this.o.log?.(`refused a connection: over the connection rate limit${origin ? ' for requests with an Origin header' : ''}`)
+        return cb(false, 429, ERR.tooMany(), json)
+      }
+    }
+    cb(true)
+  }
+
   private accept(ws: WebSocket, req: IncomingMessage): void {
     answerClosesPromptly(ws)
-    const path = new URL(req.url ?? '/', 'http://x').pathname
-    const isPrivate = path.replace(/\/+$/, '').endsWith('/private')
-    const auth = req.headers.authorization ?? ''
-    const client = new UpbitClient(this.nextId++, ws, isPrivate && /^Bearer \S+/.test(auth))
+    // verify() let it in: on the private endpoint its token passed the check
+    const client = new UpbitClient(this.nextId++, ws, isPrivatePath(req.url))
+    if (this.o.rateLimits) client.limit = new SlidingLimit(UPBIT_MESSAGE_LIMITS)
     this.clients.add(client)
     this.emit('connection', client)
     const touch = () => {
@@ -413,6 +497,11 @@ export class UpbitServer extends EventEmitter {
   }
 
   private onRequest(client: UpbitClient, text: string): void {
+    // every message counts against the connection's limit, PING included
+    if (client.limit && !client.limit.take(this.o.now())) {
+      this.reply(client, ERR.tooMany())
+      return
+    }
     if (text.trim() === 'PING') {
       this.reply(client, '{"status":"UP"}')
       client.statusTimer ??= setInterval(() => this.reply(client, '{"status":"UP"}'), this.o.statusIntervalMs)
@@ -450,6 +539,7 @@ export class UpbitServer extends EventEmitter {
       }
       e.codes.push(s.requested)
     }
+    for (const [type, codes] of client.priv) byType.set(type, {type, codes: codes === null ? [] : [...codes]})
     this.reply(client, JSON.stringify({method: 'LIST_SUBSCRIPTIONS', result: [...byType.values()], ticket: ticket ?? client.ticket}))
   }
 
@@ -479,12 +569,14 @@ export class UpbitServer extends EventEmitter {
     if (!hasTicket || typeof ticket !== 'string' || ticket.trim() === '') throw new RequestError(ERR.ticket())
     if (types.length === 0) throw new RequestError(ERR.type())
     const subs: Subscription[] = []
+    const priv = new Map<string, Set<string> | null>()
     for (const o of types) {
       const type = o.type
       if (typeof type !== 'string' || type === '') throw new RequestError(ERR.type())
       if (PRIVATE_TYPES.includes(type)) {
         if (!client.authorized) throw new RequestError(ERR.auth())
-        continue // accepted; no recording carries private data
+        priv.set(type, privateCodes(type, o.codes))
+        continue
       }
       if (!QUOTATION_TYPES.includes(type)) throw new RequestError(ERR.badType(type.slice(0, UPBIT_MAX_CODE_LENGTH)))
       if (!('codes' in o)) throw new RequestError(ERR.codes())
@@ -529,9 +621,10 @@ export class UpbitServer extends EventEmitter {
     client.format = format
     client.pairs = new Map(subs.map((s) => [`${s.type}|${s.code}`, {sub: s, snapshotDone: false}]))
     client.codes = new Set(subs.map((s) => s.code))
+    client.priv = priv
     for (const k of [...client.latest.keys()]) if (!client.codes.has(k.slice(k.indexOf('|') + 1))) client.latest.delete(k)
     const added = [...client.codes].filter((c) => !before.has(c))
-    this.o.log?.(`client ${client.id}: subscribed ${subs.map((s) => `${s.type}:${s.requested}`).join(' ')} (${format})`)
+    this.o.log?.(`client ${client.id}: subscribed ${[...subs.map((s) => `${s.type}:${s.requested}`), ...[...priv.keys()]].join(' ')} (${format})`)
     this.emit('subscribe', client, added)
     // Snapshots of what this client's timeline has already passed go out at once.
     for (const [k, st] of client.pairs) {
@@ -557,6 +650,13 @@ export class UpbitServer extends EventEmitter {
    * its level. Returns false when nothing was sent.
    */
   deliver(client: UpbitClient, out: OutMessage, cb?: (err?: Error) => void): boolean {
+    if (PRIVATE_TYPES.includes(out.type)) {
+      // myOrder by its code (null: every market), myAsset to its subscribers; no snapshot marking
+      if (!client.priv.has(out.type)) return false
+      const codes = client.priv.get(out.type)
+      if (codes && !codes.has(out.code)) return false
+      return this.write(client, out.payload(client.format), cb)
+    }
     if (!client.codes.has(out.code)) return false
     const key = `${out.type}|${out.code}`
     const fmt = client.format
@@ -624,6 +724,29 @@ export class UpbitServer extends EventEmitter {
     for (const c of this.clients) if (c.statusTimer) clearInterval(c.statusTimer)
     await closeGracefully(this.http, this.wss, this.clients, code, reason, graceMs)
   }
+}
+
+/** Whether an upgrade's URL is the private endpoint (`…/private`). */
+function isPrivatePath(url: string | undefined): boolean {
+  return new URL(url ?? '/', 'http://x').pathname.replace(/\/+$/, '').endsWith('/private')
+}
+
+/** A private type's codes: myOrder takes a list (none or empty: every market), myAsset none (WRONG_FORMAT). */
+function privateCodes(type: string, codes: unknown): Set<string> | null {
+  if (type === 'myAsset') {
+    if (codes !== undefined) throw new RequestError(ERR.format())
+    return null
+  }
+  if (codes === undefined || codes === null) return null
+  if (!Array.isArray(codes)) throw new RequestError(ERR.emptyCodes())
+  if (codes.length === 0) return null
+  const out = new Set<string>()
+  for (const c of codes) {
+    if (typeof c !== 'string' || c === '') throw new RequestError(ERR.emptyCodes())
+    if (c.length > UPBIT_MAX_CODE_LENGTH) throw new RequestError(ERR.badParam(`codes ${c.slice(0, UPBIT_MAX_CODE_LENGTH)}… is not supported.`))
+    out.add(c)
+  }
+  return out
 }
 
 /** A fresh ticket (any unique string; not a secret). */

@@ -379,3 +379,133 @@ export function* syntheticUpbitTape(opts: UpbitTapeOptions): Generator<UpbitTape
     return {type: 'orderbook', total_ask_size: r8(ta), total_bid_size: r8(tb), orderbook_units: units, stream_type: 'REALTIME', level: 0}
   }
 }
+
+// ---------------------------------------------------------------------------
+// The private endpoint: myOrder and myAsset
+
+export interface UpbitPrivateTapeOptions {
+  /** PRNG seed; default 1. */
+  seed?: number
+  /** Markets orders are placed in; default KRW-BTC. */
+  codes?: readonly string[]
+  /** How many messages to generate. */
+  frames: number
+  /** Mean time between events in ms; default 200. */
+  meanGapMs?: number
+  /** Receive time of the first message; default 2025-11-24T10:40:00Z. */
+  startNs?: bigint
+}
+
+export interface UpbitPrivateFrame {
+  recv_ts: bigint
+  /** The message as Upbit sends it (DEFAULT keys, Upbit's member order, binary frame of UTF-8 JSON). */
+  text: string
+}
+
+/**
+ * Deterministic tape of an account's private messages, as the private
+ * endpoint sends them: limit orders that are placed (`state` wait), filled
+ * in one or more trades (`trade`, each followed by a myAsset message with
+ * the new KRW and coin balances) and finished (`done`) or cancelled
+ * (`cancel`). Members in Upbit's order with its value forms (numbers as the
+ * shortest decimal, `null` for what does not apply, uuids), `timestamp` a
+ * few ms after the event's `trade_timestamp`/`order_timestamp`,
+ * `stream_type` REALTIME.
+ */
+export function* syntheticUpbitPrivateTape(opts: UpbitPrivateTapeOptions): Generator<UpbitPrivateFrame> {
+  const rnd = mulberry32((opts.seed ?? 1) * 2246822519)
+  const codes = opts.codes ?? ['KRW-BTC']
+  const gap = opts.meanGapMs ?? 200
+  let t = opts.startNs ?? DEFAULT_START_NS
+  let emitted = 0
+  const hex = (n: number) => Array.from({length: n}, () => Math.floor(rnd() * 16).toString(16)).join('')
+  const uuid = () => `${hex(8)}-${hex(4)}-4${hex(3)}-${'89ab'[Math.floor(rnd() * 4)]}${hex(3)}-${hex(12)}`
+  const balances = new Map<string, number>([['KRW', 25_000_000]])
+  const num = (x: number) => String(x)
+  const step = () => {
+    t += BigInt(Math.max(1_000_000, Math.round(-Math.log(1 - rnd()) * gap * 1e6)))
+    return t
+  }
+  while (emitted < opts.frames) {
+    const code = codes[Math.floor(rnd() * codes.length)]
+    const coin = code.split('-')[1] ?? code
+    const [p0, typical] = KNOWN[code] ?? [10_000, 1]
+    const tick = krwTick(p0)
+    const price = Math.round((p0 * (1 + (rnd() - 0.5) * 0.01)) / tick) * tick
+    const volume = r8(typical * (0.5 + rnd()))
+    const side = rnd() < 0.5 ? 'BID' : 'ASK'
+    const id = uuid()
+    const orderMs = step() / 1_000_000n
+    const identifier = rnd() < 0.3 ? `bot-${hex(6)}` : null
+    let executed = 0
+    let funds = 0
+    let fees = 0
+    let trades = 0
+    const fee = (x: number) => Math.round(x * 0.0005 * 1e8) / 1e8
+    const order = (state: string, tradeUuid: string | null, p: number, v: number, tradeMs: bigint | null, at: bigint, tradeFee: number | null, maker: boolean | null): string => {
+      const remaining = r8(volume - executed)
+      const reserved = side === 'BID' ? fee(price * volume) : 0
+      const o: Array<[string, unknown]> = [
+        ['type', 'myOrder'],
+        ['code', code],
+        ['uuid', id],
+        ['ask_bid', side],
+        ['order_type', 'limit'],
+        ['state', state],
+        ['trade_uuid', tradeUuid],
+        ['price', p],
+        ['avg_price', executed > 0 ? Math.round((funds / executed) * 1e8) / 1e8 : 0],
+        ['volume', v],
+        ['remaining_volume', state === 'cancel' || state === 'done' ? 0 : remaining],
+        ['executed_volume', r8(executed)],
+        ['trades_count', trades],
+        ['reserved_fee', reserved],
+        ['remaining_fee', side === 'BID' ? Math.max(0, Math.round((reserved - fees) * 1e8) / 1e8) : 0],
+        ['paid_fee', Math.round(fees * 1e8) / 1e8],
+        ['locked', side === 'BID' ? Math.round(price * remaining * 1e4) / 1e4 : remaining],
+        ['executed_funds', Math.round(funds * 1e4) / 1e4],
+        ['time_in_force', null],
+        ['trade_fee', tradeFee],
+        ['is_maker', maker],
+        ['identifier', identifier],
+        ['smp_type', null],
+        ['prevented_volume', 0],
+        ['prevented_locked', 0],
+        ['trade_timestamp', tradeMs],
+        ['order_timestamp', orderMs],
+        ['timestamp', at / 1_000_000n - BigInt(1 + Math.floor(rnd() * 4))],
+        ['stream_type', 'REALTIME'],
+      ]
+      return `{${o.map(([k, x]) => `"${k}":${typeof x === 'number' ? num(x) : typeof x === 'bigint' ? String(x) : JSON.stringify(x)}`).join(',')}}`
+    }
+    const asset = (at: bigint, tradeMs: bigint): string => {
+      const list = ['KRW', coin].map((c) => `{"currency":"${c}","balance":${num(balances.get(c) ?? 0)},"locked":${num(c === 'KRW' && side === 'BID' ? Math.round(price * (volume - executed) * 1e4) / 1e4 : 0)}}`)
+      return `{"type":"myAsset","asset_uuid":"${uuid()}","assets":[${list.join(',')}],"asset_timestamp":${tradeMs},"timestamp":${at / 1_000_000n},"stream_type":"REALTIME"}`
+    }
+    const out: UpbitPrivateFrame[] = [{recv_ts: t, text: order('wait', null, price, volume, null, t, null, null)}]
+    const fills = rnd() < 0.25 ? 0 : 1 + Math.floor(rnd() * 3)
+    for (let k = 0; k < fills; k++) {
+      const v = k === fills - 1 ? r8(volume - executed) : r8((volume - executed) * (0.2 + rnd() * 0.5))
+      if (v <= 0) break
+      executed = r8(executed + v)
+      funds += price * v
+      const f = fee(price * v)
+      fees += f
+      trades++
+      const dKrw = side === 'BID' ? -(price * v + f) : price * v - f
+      balances.set('KRW', Math.round(((balances.get('KRW') ?? 0) + dKrw) * 1e4) / 1e4)
+      balances.set(coin, r8((balances.get(coin) ?? 0) + (side === 'BID' ? v : -v)))
+      const at = step()
+      const tradeMs = at / 1_000_000n - 5n
+      out.push({recv_ts: at, text: order('trade', uuid(), price, v, tradeMs, at, f, rnd() < 0.5)})
+      out.push({recv_ts: at + 300_000n, text: asset(at + 300_000n, tradeMs)})
+    }
+    const endAt = step()
+    out.push({recv_ts: endAt, text: order(executed >= volume ? 'done' : 'cancel', null, price, volume, null, endAt, null, null)})
+    for (const f of out) {
+      if (emitted >= opts.frames) return
+      emitted++
+      yield f
+    }
+  }
+}
