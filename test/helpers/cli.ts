@@ -10,10 +10,17 @@ export interface CliResult {
   stderr: string
 }
 
-/** Run `mdrec ARGS` as a user would (node bin/run.js), bounded in time. */
-export function runCli(args: string[], opts: {env?: Record<string, string>; timeoutMs?: number; cwd?: string} = {}): Promise<CliResult> {
+export interface RunOptions {
+  env?: Record<string, string | undefined>
+  /** SIGKILL after this long (default 30 s). */
+  timeoutMs?: number
+  cwd?: string
+}
+
+/** Run `file ARGS` with stdin closed and collect its output, bounded in time. */
+export function runProcess(file: string, args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(file, args, {
       cwd: opts.cwd,
       env: {...process.env, ...opts.env},
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -29,4 +36,9 @@ export function runCli(args: string[], opts: {env?: Record<string, string>; time
       resolve({code, signal, stdout, stderr})
     })
   })
+}
+
+/** Run `mdrec ARGS` as a user would (node bin/run.js), bounded in time. */
+export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
+  return runProcess(process.execPath, [BIN, ...args], opts)
 }
