@@ -1,4 +1,4 @@
-import {spawn} from 'node:child_process'
+import {type ChildProcess, spawn} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
 export const BIN = fileURLToPath(new URL('../../bin/run.js', import.meta.url))
@@ -17,28 +17,62 @@ export interface RunOptions {
   cwd?: string
 }
 
-/** Run `file ARGS` with stdin closed and collect its output, bounded in time. */
-export function runProcess(file: string, args: string[], opts: RunOptions = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      cwd: opts.cwd,
-      env: {...process.env, ...opts.env},
-      stdio: ['ignore', 'pipe', 'pipe'],
+/** A process started by startProcess/spawnCli, still running or not. */
+export interface Running {
+  child: ChildProcess
+  /** Everything it printed, once it has exited (SIGKILLed after timeoutMs); rejects if it could not start. */
+  out: Promise<CliResult>
+  /** What it has printed so far. */
+  stdout(): string
+  stderr(): string
+  /** SIGKILL it if it is still running (for afterEach clean-ups). */
+  kill(): void
+}
+
+/** Start `file ARGS` with stdin closed, collecting its output, bounded in time. */
+export function startProcess(file: string, args: string[], opts: RunOptions = {}): Running {
+  const child = spawn(file, args, {
+    cwd: opts.cwd,
+    env: {...process.env, ...opts.env},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (d) => (stdout += d))
+  child.stderr!.on('data', (d) => (stderr += d))
+  const t = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000)
+  const out = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', (e) => {
+      clearTimeout(t)
+      reject(e)
     })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const t = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000)
-    child.on('error', reject)
     child.on('close', (code, signal) => {
       clearTimeout(t)
       resolve({code, signal, stdout, stderr})
     })
   })
+  return {
+    child,
+    out,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    },
+  }
+}
+
+/** Run `file ARGS` with stdin closed and collect its output, bounded in time. */
+export function runProcess(file: string, args: string[], opts: RunOptions = {}): Promise<CliResult> {
+  return startProcess(file, args, opts).out
+}
+
+/** Start `mdrec ARGS` as a user would (node bin/run.js), bounded in time (default 30 s). */
+export function spawnCli(args: string[], opts: RunOptions = {}): Running {
+  return startProcess(process.execPath, [BIN, ...args], opts)
 }
 
 /** Run `mdrec ARGS` as a user would (node bin/run.js), bounded in time. */
 export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
-  return runProcess(process.execPath, [BIN, ...args], opts)
+  return spawnCli(args, opts).out
 }
