@@ -6,30 +6,14 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {yahooCodec} from '../dist/feeds/yahoo/adapter.js'
-import {syntheticYahooTape} from '../dist/feeds/yahoo/synthetic.js'
 import {csvBytes, ndjsonBytes} from '../dist/store/format.js'
 import {openRecording, readBatches} from '../dist/store/reader.js'
-import {RecordingWriter} from '../dist/store/writer.js'
+import {writeYahooTape} from './lib/recording.mjs'
 
 const ROWS = Number(process.env.CAT_BENCH_ROWS ?? 1_000_000)
 const dir = mkdtempSync(join(tmpdir(), 'mdrec-bench-cat-'))
 const path = join(dir, 'tape.arrow')
-const codec = yahooCodec('v2')
-const w = RecordingWriter.create(
-  path,
-  {
-    meta: {feed: 'yahoo', endpoint: 'ws://127.0.0.1/', subscriptions: [], feedOptions: {envelope: 'v2'}, toolVersion: 'bench', startTime: '2025-11-24T10:40:00Z', rawMode: 'auto'},
-    exchTsUnit: codec.exchTsUnit,
-    columns: codec.columns,
-  },
-  {flushIntervalMs: 0, flushRows: 50_000, compactOnClose: false, fsync: false},
-)
-for (const f of syntheticYahooTape({frames: ROWS, symbols: 20})) {
-  const {id, time, ...fields} = f.data
-  w.append({recv_ts: f.recv_ts, exch_ts: time ?? null, symbol: id ?? '', kind: 'tick', raw: null, info: null, fields})
-}
-await w.close()
+await writeYahooTape(path, ROWS, {symbols: 20}, {flushRows: 50_000})
 const file = await openRecording(path)
 
 /** Touch every value of every column (the read+scan baseline). */

@@ -30,20 +30,10 @@ if (args[0] === '--child') {
   } else if (step === 'copy') {
     await pipeline(createReadStream(input, {highWaterMark: 1 << 20}), createWriteStream(out))
   } else if (step === 'make') {
-    const {RecordingWriter} = await import('../dist/store/writer.js')
-    const {yahooCodec} = await import('../dist/feeds/yahoo/adapter.js')
+    const {createYahooWriter} = await import('./lib/recording.mjs')
     const frames = Number(opt('frames', 46))
     const bytes = Math.round(Number(opt('frame-mb', 50)) * 1e6)
-    const codec = yahooCodec('v2')
-    const w = RecordingWriter.create(
-      out,
-      {
-        meta: {feed: 'yahoo', endpoint: 'ws://bench/?version=2', subscriptions: [], feedOptions: {envelope: 'v2'}, toolVersion: 'bench', startTime: '2025-11-24T10:40:00.000000000Z', rawMode: 'auto'},
-        exchTsUnit: codec.exchTsUnit,
-        columns: codec.columns,
-      },
-      {flushIntervalMs: 0, fsync: false, compactOnClose: false},
-    )
+    const w = createYahooWriter(out)
     const frame = new Uint8Array(bytes)
     for (let i = 0; i < frames; i++) {
       randomFillSync(frame) // incompressible: the worst case for memory and size

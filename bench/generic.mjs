@@ -44,22 +44,9 @@ async function tapeTexts(n) {
 
 /** Push server: to each client, on its first message, FRAMES frames as fast as the socket takes them, then close. */
 async function pushServer() {
-  const {WebSocketServer} = await import('ws')
-  const pool = await tapeTexts(FRAMES)
-  const wss = new WebSocketServer({host: '127.0.0.1', port: 0, perMessageDeflate: false})
-  wss.on('connection', (ws) => {
-    ws.once('message', () => {
-      let i = 0
-      const pump = () => {
-        if (ws.readyState !== ws.OPEN) return
-        while (i < FRAMES && ws.bufferedAmount < 1 << 20) ws.send(pool[i++ % pool.length])
-        if (i < FRAMES) setImmediate(pump)
-        else ws.close(1000)
-      }
-      pump()
-    })
-  })
-  wss.on('listening', () => process.send({type: 'up', port: wss.address().port}))
+  const lib = await import('./lib/plain-ws.mjs')
+  const {port} = await lib.pushServer(await tapeTexts(FRAMES), FRAMES)
+  process.send({type: 'up', port})
 }
 
 /** Client: connects, subscribes to every channel (one message each), counts frames until the server closes. */
@@ -99,27 +86,12 @@ function child(mode) {
 // ---------------------------------------------------------------------------
 
 async function benchRecord(dir) {
-  const {WebSocket} = await import('ws')
   const {Recorder} = await import(new URL('record/recorder.js', dist))
   const srv = child('--server')
   const {port} = await srv.next('up')
   const url = `ws://127.0.0.1:${port}/`
-  const plainClient = async () => {
-    const ws = new WebSocket(url, {perMessageDeflate: false})
-    let n = 0
-    let t0 = 0
-    await new Promise((resolve, reject) => {
-      ws.on('open', () => {
-        t0 = performance.now()
-        ws.send(JSON.stringify({type: 'subscribe', channel: 'prices'}))
-      })
-      ws.on('message', () => n++)
-      ws.on('close', resolve)
-      ws.on('error', reject)
-    })
-    if (n !== FRAMES) throw new Error(`plain client got ${n} of ${FRAMES}`)
-    return n / ((performance.now() - t0) / 1000)
-  }
+  const {plainClientRate} = await import('./lib/plain-ws.mjs')
+  const plainClient = () => plainClientRate(url, [JSON.stringify({type: 'subscribe', channel: 'prices'})], FRAMES)
   const recorder = async (k) => {
     const t0 = performance.now()
     const rec = await Recorder.start({feed: 'generic', symbols: CHANNELS, url, out: join(dir, `rec-${k}.arrow`), flushIntervalMs: 1000, supervisor: {minBackoffMs: 60_000}})
@@ -194,26 +166,8 @@ async function benchReplay(dir) {
     return r
   }
   // `cork`: 1024 frames per writev, as the replay engine writes at 'max'
-  const plainServer = async (cork) => {
-    const wss = new WebSocketServer({port: 0, host: '127.0.0.1', perMessageDeflate: false})
-    await new Promise((r) => wss.once('listening', r))
-    wss.on('connection', (ws) => {
-      ws.once('message', async () => {
-        const sock = ws._socket
-        for (let i = 0; i < frames.length; i++) {
-          if (cork && i % 1024 === 0) {
-            if (i > 0) sock.uncork()
-            if (ws.bufferedAmount >= 1 << 20) await new Promise((r) => sock.once('drain', r))
-            sock.cork()
-          } else if (!cork && ws.bufferedAmount >= 1 << 20) await new Promise((r) => sock.once('drain', r))
-          ws.send(frames[i])
-        }
-        if (cork) sock.uncork()
-        ws.close(1000)
-      })
-    })
-    return {url: `ws://127.0.0.1:${wss.address().port}/`, close: () => new Promise((r) => wss.close(r))}
-  }
+  const {plainServer: servePlain} = await import('./lib/plain-ws.mjs')
+  const plainServer = (cork) => servePlain(frames, {cork})
   const plain = []
   const corked = []
   const rep = []

@@ -57,6 +57,7 @@ async function serverProcess() {
   const {WebSocketServer} = await import('ws')
   const {createServer} = await import('node:http')
   const {ackText} = await import(dist('feeds/kis/index.js'))
+  const {pushFrames} = await import('./lib/plain-ws.mjs')
   const n = Number(process.env.FRAMES)
   const pool = await tapeFrames(Math.min(n, 200_000))
   const http = createServer((req, res) => {
@@ -75,14 +76,7 @@ async function serverProcess() {
       ws.send(ackText({trId: input.tr_id, trKey: input.tr_key, encrypt: false, rtCd: '0', msgCd: 'OPSP0000', msg1: 'SUBSCRIBE SUCCESS', iv: 'i'.repeat(16), key: 'k'.repeat(32)}))
       if (started) return
       started = true
-      let i = 0
-      const pump = () => {
-        if (ws.readyState !== ws.OPEN) return
-        while (i < n && ws.bufferedAmount < 1 << 20) ws.send(pool.frames[i++ % pool.frames.length])
-        if (i < n) setImmediate(pump)
-        else ws.close(1000)
-      }
-      setImmediate(pump)
+      setImmediate(() => pushFrames(ws, pool.frames, n))
     })
   })
   let records = 0
@@ -198,7 +192,6 @@ async function benchReplay(frames) {
   const {replay} = await import(dist('index.js'))
   const {RecordingWriter} = await import(dist('store/writer.js'))
   const {kisCodec} = await import(dist('feeds/kis/index.js'))
-  const {WebSocketServer} = await import('ws')
   const dir = mkdtempSync(join(tmpdir(), 'mdrec-bench-kis-replay-'))
   const path = join(dir, 'kis.arrow')
   const {syntheticKisTape} = await import(dist('feeds/kis/index.js'))
@@ -232,21 +225,8 @@ async function benchReplay(frames) {
     if (r.frames !== frames) throw new Error(`client got ${r.frames} of ${frames} frames`)
     return frames / ((r.last - r.t0) / 1000)
   }
-  const plainServer = async () => {
-    const wss = new WebSocketServer({port: 0, host: '127.0.0.1', perMessageDeflate: false})
-    await new Promise((r) => wss.once('listening', r))
-    wss.on('connection', (ws) => {
-      ws.once('message', async () => {
-        const sock = ws._socket
-        for (let i = 0; i < texts.length; i++) {
-          if (ws.bufferedAmount >= 1 << 20) await new Promise((r) => sock.once('drain', r))
-          ws.send(texts[i])
-        }
-        ws.close(1000)
-      })
-    })
-    return {url: `ws://127.0.0.1:${wss.address().port}`, close: () => new Promise((r) => wss.close(r))}
-  }
+  const {plainServer: servePlain} = await import('./lib/plain-ws.mjs')
+  const plainServer = () => servePlain(texts, {path: ''})
   const rep = []
   const plain = []
   try {

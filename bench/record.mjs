@@ -8,9 +8,9 @@ import {spawn} from 'node:child_process'
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {WebSocket} from 'ws'
 
 import {Recorder} from '../dist/record/recorder.js'
+import {plainClientRate} from './lib/plain-ws.mjs'
 
 const args = process.argv.slice(2)
 const opt = (name, dflt) => {
@@ -32,24 +32,8 @@ async function startServer(env) {
 
 const SUB = JSON.stringify({subscribe: ['ALL']})
 
-/** A plain ws client that counts frames until the server closes. */
-async function plainClient(url, frames) {
-  const ws = new WebSocket(url, {perMessageDeflate: false})
-  let n = 0
-  let t0 = 0
-  await new Promise((resolve, reject) => {
-    ws.on('open', () => {
-      t0 = performance.now()
-      ws.send(SUB)
-    })
-    ws.on('message', () => n++)
-    ws.on('close', resolve)
-    ws.on('error', reject)
-  })
-  const s = (performance.now() - t0) / 1000
-  if (n !== frames) throw new Error(`plain client got ${n} of ${frames}`)
-  return n / s
-}
+/** A plain ws client that counts frames until the server closes: frames/s. */
+const plainClient = (url, frames) => plainClientRate(url, [SUB], frames)
 
 /** mdrec's recorder: rate = rows flushed to disk / time from subscribe to the last flush. */
 async function recorder(url, frames, dir) {

@@ -200,33 +200,26 @@ function log(s) {
 
 /** Write a synthetic Yahoo recording; returns the v2 frames when `collect` (with their recv_ts when `withTimes`). */
 async function makeRecording(lib, path, {frames, meanGapMs, seed = 1, symbols = 50, keepRaw = false, collect = false, withTimes = false}) {
-  const w = lib.RecordingWriter.create(
+  const {createYahooWriter, tickRow} = await import('./lib/recording.mjs')
+  const w = createYahooWriter(
     path,
+    {},
     {
-      meta: {
-        feed: 'yahoo',
-        endpoint: 'wss://streamer.finance.yahoo.com/?version=2',
-        subscriptions: lib.syntheticSymbols({seed, symbols}).map((s) => s.id),
-        feedOptions: {envelope: 'v2'},
-        toolVersion: 'bench',
-        startTime: '2025-11-24T10:39:59.000000000Z',
-        rawMode: keepRaw ? 'always' : 'auto',
-      },
-      exchTsUnit: 'ms',
-      columns: lib.yahooCodec('v2').columns,
+      endpoint: 'wss://streamer.finance.yahoo.com/?version=2',
+      subscriptions: lib.syntheticSymbols({seed, symbols}).map((s) => s.id),
+      startTime: '2025-11-24T10:39:59.000000000Z',
+      rawMode: keepRaw ? 'always' : 'auto',
     },
-    {flushIntervalMs: 0, fsync: false, compactOnClose: false},
   )
   const out = collect ? [] : null
-  for (const {recv_ts, data} of lib.syntheticYahooTape({frames, symbols, meanGapMs, seed})) {
-    const {id, time, ...fields} = data
+  for (const f of lib.syntheticYahooTape({frames, symbols, meanGapMs, seed})) {
     let raw = null
     if (keepRaw || collect) {
-      const text = lib.encodeFrame(data, 'v2')
-      if (collect) out.push(withTimes ? {text, recv_ts} : text)
+      const text = lib.encodeFrame(f.data, 'v2')
+      if (collect) out.push(withTimes ? {text, recv_ts: f.recv_ts} : text)
       if (keepRaw) raw = Buffer.from(text)
     }
-    w.append({recv_ts, exch_ts: time ?? null, symbol: id, kind: 'tick', raw, info: null, fields})
+    w.append(tickRow(f, raw))
   }
   await w.close()
   return out
@@ -276,32 +269,10 @@ async function pacedServer(frames, sched) {
   }
 }
 
-/**
- * A plain `ws` server: on the first subscribe, send every frame (honouring
- * bufferedAmount), then close. `cork`: write 1024 frames per writev, as the
- * replay engine does at 'max'.
- */
+/** A plain `ws` server sending `frames` on the first subscribe (bench/lib/plain-ws.mjs), at the Yahoo v2 URL. */
 async function plainServer(frames, cork = false) {
-  const {WebSocketServer} = await import('ws')
-  const wss = new WebSocketServer({port: 0, host: '127.0.0.1', perMessageDeflate: false})
-  await new Promise((r) => wss.once('listening', r))
-  const HIGH = 1024 * 1024
-  wss.on('connection', (ws) => {
-    ws.once('message', async () => {
-      const sock = ws._socket
-      for (let i = 0; i < frames.length; i++) {
-        if (cork && i % 1024 === 0) {
-          if (i > 0) sock.uncork()
-          if (ws.bufferedAmount >= HIGH) await new Promise((r) => sock.once('drain', r))
-          sock.cork()
-        } else if (!cork && ws.bufferedAmount >= HIGH) await new Promise((r) => sock.once('drain', r))
-        ws.send(frames[i])
-      }
-      if (cork) sock.uncork()
-      ws.close(1000)
-    })
-  })
-  return {url: `ws://127.0.0.1:${wss.address().port}/?version=2`, close: () => new Promise((r) => wss.close(r))}
+  const lib = await import('./lib/plain-ws.mjs')
+  return lib.plainServer(frames, {cork, path: '/?version=2'})
 }
 
 const CASES = {

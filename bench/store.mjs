@@ -15,8 +15,8 @@ import {encodeFrame} from '../dist/feeds/yahoo/codec.js'
 import {syntheticYahooTape} from '../dist/feeds/yahoo/synthetic.js'
 import {DEFAULT_ZSTD_LEVEL} from '../dist/store/ipc.js'
 import {BatchRows, openRecording, readBatches} from '../dist/store/reader.js'
-import {RecordingWriter} from '../dist/store/writer.js'
 import {nsToIso} from '../dist/util/time.js'
+import {createYahooWriter} from './lib/recording.mjs'
 
 const args = process.argv.slice(2)
 const opt = (name, dflt) => {
@@ -60,15 +60,11 @@ async function compressedLines(frames, make) {
 /** Record the frames as the recorder does (decode, exactness check, append); returns timing and sizes. */
 function writeRecording(path, frames, raw, quiet) {
   const codec = yahooCodec('v2')
-  const w = RecordingWriter.create(
+  const w = createYahooWriter(
     path,
-    {
-      meta: {feed: 'yahoo', endpoint: 'ws://bench/?version=2', subscriptions: [], feedOptions: {envelope: 'v2'}, toolVersion: 'bench', startTime: nsToIso(frames[0].recv_ts), rawMode: raw},
-      exchTsUnit: codec.exchTsUnit,
-      columns: codec.columns,
-    },
     // the quiet run flushes on the simulated clock below, like the 1 s timer would
-    {flushIntervalMs: 0, flushRows: quiet ? 1e9 : 65_536, fsync: false},
+    {flushRows: quiet ? 1e9 : 65_536, compactOnClose: true},
+    {startTime: nsToIso(frames[0].recv_ts), rawMode: raw},
   )
   let nextFlush = frames[0].recv_ts + 1_000_000_000n
   let liveBytes = 0

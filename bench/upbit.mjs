@@ -50,22 +50,10 @@ async function tapeFrames(n) {
 
 /** Push server: sends FRAMES binary frames to each client after its request, as fast as the socket drains. */
 async function pushServer() {
-  const {WebSocketServer} = await import('ws')
+  const lib = await import('./lib/plain-ws.mjs')
   const pool = (await tapeFrames(FRAMES)).map((f) => Buffer.from(f.text))
-  const wss = new WebSocketServer({host: '127.0.0.1', port: 0, perMessageDeflate: false})
-  wss.on('connection', (ws) => {
-    ws.once('message', () => {
-      let i = 0
-      const pump = () => {
-        if (ws.readyState !== ws.OPEN) return
-        while (i < FRAMES && ws.bufferedAmount < 1 << 20) ws.send(pool[i++ % pool.length], {binary: true})
-        if (i < FRAMES) setImmediate(pump)
-        else ws.close(1000)
-      }
-      pump()
-    })
-  })
-  wss.on('listening', () => process.send({port: wss.address().port}))
+  const {port} = await lib.pushServer(pool, FRAMES, {binary: true})
+  process.send({port})
 }
 
 /** Counting client: connects, sends the request, counts frames until the server closes. */
@@ -101,29 +89,14 @@ function child(role, onMessage) {
 
 async function recordCase(dir) {
   const {Recorder} = await import(new URL('record/recorder.js', dist))
-  const {WebSocket} = await import('ws')
   const port = await new Promise((resolve) => {
     const c = child('push', (m) => m.port && resolve(m.port))
     process.on('exit', () => c.kill())
     cleanup.push(() => c.kill())
   })
   const url = `ws://127.0.0.1:${port}/websocket/v1`
-  const plain = async () => {
-    const ws = new WebSocket(url, {perMessageDeflate: false})
-    let n = 0
-    let t0 = 0
-    await new Promise((resolve, reject) => {
-      ws.on('open', () => {
-        t0 = performance.now()
-        ws.send(REQUEST)
-      })
-      ws.on('message', () => n++)
-      ws.on('close', resolve)
-      ws.on('error', reject)
-    })
-    if (n !== FRAMES) throw new Error(`plain client got ${n} of ${FRAMES}`)
-    return n / ((performance.now() - t0) / 1000)
-  }
+  const {plainClientRate} = await import('./lib/plain-ws.mjs')
+  const plain = () => plainClientRate(url, [REQUEST], FRAMES)
   const recorder = async (k) => {
     const t0 = performance.now()
     const rec = await Recorder.start({
@@ -164,7 +137,6 @@ async function replayCase(dir) {
   const {RecordingWriter} = await import(new URL('store/writer.js', dist))
   const {upbitCodec} = await import(new URL('feeds/upbit/codec.js', dist))
   const {replay} = await import(new URL('replay/engine.js', dist))
-  const {WebSocketServer} = await import('ws')
   const codec = upbitCodec('DEFAULT')
   const pool = await tapeFrames(FRAMES)
   const payloads = pool.map((f) => Buffer.from(f.text))
@@ -202,21 +174,9 @@ async function replayCase(dir) {
       client.send({type: 'run', url})
     })
   // the plain server: the same payloads, binary, as fast as the socket drains
-  const wss = new WebSocketServer({host: '127.0.0.1', port: 0, perMessageDeflate: false})
-  await new Promise((r) => wss.once('listening', r))
-  wss.on('connection', (ws) => {
-    ws.once('message', () => {
-      let i = 0
-      const pump = () => {
-        if (ws.readyState !== ws.OPEN) return
-        while (i < FRAMES && ws.bufferedAmount < 1 << 20) ws.send(payloads[i++ % payloads.length], {binary: true})
-        if (i < FRAMES) setImmediate(pump)
-        else ws.close(1000)
-      }
-      pump()
-    })
-  })
-  const plainUrl = `ws://127.0.0.1:${wss.address().port}/websocket/v1`
+  const {pushServer: startPushServer} = await import('./lib/plain-ws.mjs')
+  const plainSrv = await startPushServer(payloads, FRAMES, {binary: true})
+  const plainUrl = `ws://127.0.0.1:${plainSrv.port}/websocket/v1`
   const best = async (f) => {
     let b = 0
     for (let k = 0; k < 3; k++) b = Math.max(b, await f())
@@ -246,7 +206,7 @@ async function replayCase(dir) {
       ratio: +(rate / plainRate).toFixed(3),
     })
   }
-  wss.close()
+  await plainSrv.close()
   client.send({type: 'exit'})
   return out
 }

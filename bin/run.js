@@ -1,4 +1,5 @@
 #!/usr/bin/env node
-import {execute} from '@oclif/core'
+// oclif's execute(), with errors that reach the top printed as one line (src/cli/top-level.ts).
+import {runCli} from '../dist/cli/top-level.js'
 
-await execute({dir: import.meta.url})
+await runCli(process.argv.slice(2), import.meta.url)

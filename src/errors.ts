@@ -15,6 +15,7 @@ export type MdrecErrorCode =
   | 'E_FORMAT_VERSION' // written by a newer mdrec
   | 'E_TRUNCATED' // a file whose tail is cut (repairable with `mdrec verify --repair`)
   | 'E_CORRUPT' // a damaged message or batch (names the file and byte offset; repairable with `mdrec verify --repair`)
+  | 'E_MIXED_INPUTS' // recordings that cannot be read as one: different feeds or columns, one part of a run given twice
   | 'E_EXISTS' // refusing to overwrite
   | 'E_IO' // could not read/write (permissions, disk full)
   | 'E_FEED' // the feed refused or misbehaved

@@ -294,12 +294,12 @@ describe('a rotated run of several parts', () => {
     for (const cmd of ['cat', 'slice']) {
       const args = cmd === 'slice' ? ['-o', join(dir, 'mixed.arrow')] : []
       const r = await runCli([cmd, parts[0], upbit, ...args])
-      expect(r.code, cmd).toBe(2)
+      expect(r.code, cmd).toBe(1)
       oneLine(r.stderr)
       expect(r.stderr).toMatch(/different feeds/)
     }
     const r = await runCli(['cat', join(runDir, 'zzz*.arrow')])
-    expect(r.code).toBe(2)
+    expect(r.code).toBe(1)
     oneLine(r.stderr)
     expect(r.stderr).toMatch(/matches no file/)
   }, 60_000)

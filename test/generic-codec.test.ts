@@ -5,6 +5,8 @@ import {GENERIC_PING_MS, GENERIC_URL_ENV, genericAdapter, genericCodec, genericC
 import {decodeText, encodeEnvelope, envelopeOfRow, kindOfEvent} from '../src/feeds/generic/codec.js'
 import {pythonDumps, syntheticGenericTape} from '../src/feeds/generic/synthetic.js'
 import {ROW_KINDS, type Frame, type FrameDecode, type RowView} from '../src/feeds/types.js'
+import {mulberry32 as prng} from '../src/util/prng.js'
+import {fuzz} from './helpers/fuzz.js'
 
 const codec = genericCodec()
 const text = (data: string): Frame => ({data, binary: false})
@@ -34,18 +36,6 @@ function view(r: Row, raw: Uint8Array | null = null): RowView {
 
 function reencode(r: Row): string {
   return codec.encode(view(r)).data as string
-}
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 describe('generic codec: broadcasts', () => {
@@ -199,7 +189,7 @@ describe('generic codec: rejections', () => {
 
   it('never throws on 10,000 random and mutated frames (seeded), yielding a row or a typed rejection', () => {
     const rnd = prng(20251124)
-    const pick = <T>(a: ArrayLike<T>): T => a[Math.floor(rnd() * a.length)]
+    const {pick, randomText, editChars} = fuzz(rnd)
     const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789 {}[]":,.-+eE\\/utnfl\u00e9\u65e5\ud83d\ude80\ud800\n\t'
     const keys = ['type', 'channel', 'data', 'timestamp', 'seq', '__proto__', '1', 'é', '']
     const randomValue = (depth: number): unknown => {
@@ -218,19 +208,11 @@ describe('generic codec: rejections', () => {
       let frame: string
       switch (i % 5) {
         case 0: // random characters
-          frame = Array.from({length: Math.floor(rnd() * 100)}, () => pick(alphabet)).join('')
+          frame = randomText(alphabet, 100)
           break
         case 1: {
           // a real frame with characters replaced, inserted or deleted
-          const chars = [...pick(tape)]
-          for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) {
-            const at = Math.floor(rnd() * chars.length)
-            const op = rnd()
-            if (op < 0.4) chars[at] = pick(alphabet)
-            else if (op < 0.7) chars.splice(at, 0, pick(alphabet))
-            else chars.splice(at, 1)
-          }
-          frame = chars.join('')
+          frame = editChars(pick(tape), alphabet)
           break
         }
         case 2: {

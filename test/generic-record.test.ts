@@ -12,9 +12,10 @@ import {syntheticGenericTape, type GenericTapeFrame} from '../src/feeds/generic/
 import type {Frame, RowView} from '../src/feeds/types.js'
 import {ConnectionSupervisor} from '../src/record/supervisor.js'
 import {replay} from '../src/replay/engine.js'
-import {openRecording, readRows} from '../src/store/reader.js'
-import {runCli, startCli} from './helpers/cli.js'
+import {openRecording} from '../src/store/reader.js'
+import {runCli, spawnCli, type Running} from './helpers/cli.js'
 import {expectPolarsAgrees} from './helpers/polars.js'
+import {rowsOf} from './helpers/recording.js'
 
 const CHANNELS = ['prices', 'trades', 'orderbook', 'news']
 const FIXTURE = new URL('../fixtures/generic-channels.arrow', import.meta.url).pathname
@@ -28,12 +29,11 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'mdrec-generic-'))
 // no MDREC_GENERIC_URL from the developer's shell
 const ENV = {MDREC_GENERIC_URL: ''}
 
-const spawnCli = (args: string[], env: Record<string, string> = ENV) => startCli(args, cleanups, env, 90_000)
-
-async function rowsOf(path: string): Promise<RowView[]> {
-  const rows: RowView[] = []
-  for await (const r of readRows(await openRecording(path))) rows.push(r)
-  return rows
+/** `mdrec ARGS` with `env`, killed after the test. */
+function startCli(args: string[], env: Record<string, string> = ENV): Running {
+  const r = spawnCli(args, {env, timeoutMs: 90_000})
+  cleanups.push(r.kill)
+  return r
 }
 
 /** Resolves, with the client that made them, once `n` successful subscriptions have arrived. */
@@ -82,7 +82,7 @@ describe('mdrec record/replay --feed generic through the CLI', () => {
     const first = join(dir, 'first.arrow')
     // the failed subscription is answered before the tape starts, so it is the first row
     const nosuch = new Promise<void>((resolve) => srv.on('request', (_c: unknown, m: {channel?: unknown}) => m.channel === 'nosuch' && resolve()))
-    const rec = spawnCli(['record', ...CHANNELS, 'nosuch', '--feed', 'generic', '--url', srv.url(), '--out', first, '--flush-interval', '200ms'])
+    const rec = startCli(['record', ...CHANNELS, 'nosuch', '--feed', 'generic', '--url', srv.url(), '--out', first, '--flush-interval', '200ms'])
     const c = await subscriptions(srv, CHANNELS.length)
     await nosuch
     const sent: GenericTapeFrame[] = []
@@ -137,7 +137,7 @@ describe('mdrec record/replay --feed generic through the CLI', () => {
     expect(await expectPolarsAgrees(first)).toBe(3005)
 
     // replay it over the CLI and record the replay as a client would
-    const rp = spawnCli(['replay', first, '--port', '0', '--speed', 'max', '--quiet'])
+    const rp = startCli(['replay', first, '--port', '0', '--speed', 'max', '--quiet'])
     const url = await new Promise<string>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('replay printed no URL')), 20_000)
       rp.child.stdout!.on('data', (d: Buffer) => {
@@ -205,7 +205,7 @@ describe('mdrec record/replay --feed generic through the CLI', () => {
     cleanups.push(() => srv.close())
     const out = join(tmp(), 'env.arrow')
     const secretUrl = `ws://127.0.0.1:${srv.port}/stream?token=hunter2-secret&x=1`
-    const rec = spawnCli(['record', 'prices', '--feed', 'generic', '--out', out, '--duration', '1500ms'], {MDREC_GENERIC_URL: secretUrl})
+    const rec = startCli(['record', 'prices', '--feed', 'generic', '--out', out, '--duration', '1500ms'], {MDREC_GENERIC_URL: secretUrl})
     await subscriptions(srv, 1)
     srv.broadcast('price_update', 'prices', {p: 1}, 1763980800123)
     const r = await rec.out

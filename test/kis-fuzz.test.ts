@@ -5,19 +5,9 @@ import {ackText, encodeRecordFields, encryptPayload, frameText, KIS_REJECT_CODES
 import {TR_BY_ID, TR_IDS} from '../src/feeds/kis/layouts.js'
 import {syntheticKisTape} from '../src/feeds/kis/synthetic.js'
 import {ROW_KINDS, type ColumnType, type Frame, type RowView} from '../src/feeds/types.js'
+import {mulberry32} from '../src/util/prng.js'
 
 const KEY = {key: 'K'.repeat(16) + 'k'.repeat(16), iv: 'I'.repeat(8) + 'i'.repeat(8)}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const JS_TYPE: Partial<Record<ColumnType, string>> = {
   utf8: 'string',

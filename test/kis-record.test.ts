@@ -1,4 +1,3 @@
-import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdtempSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -9,8 +8,9 @@ import {syntheticKisTape} from '../src/feeds/kis/synthetic.js'
 import type {RowView} from '../src/feeds/types.js'
 import {displayValue} from '../src/store/format.js'
 import {openRecording, readRows} from '../src/store/reader.js'
-import {BIN, runCli} from './helpers/cli.js'
+import {runCli, spawnCli, type Running} from './helpers/cli.js'
 import {expectPolarsAgrees} from './helpers/polars.js'
+import {rowsOf} from './helpers/recording.js'
 
 // Test credentials, long and unlike anything else in a recording, so finding them anywhere means a leak.
 const APP_KEY = 'PSrecordTESTappkey7f3a9c0b1d2e4f5a6b7c8d9e'
@@ -25,35 +25,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
-interface Run {
-  child: ChildProcess
-  out: Promise<{code: number | null; stdout: string; stderr: string}>
-  stdout(): string
-}
-
-function start(args: string[]): Run {
-  const child = spawn(process.execPath, [BIN, ...args], {env: {...process.env, ...ENV}, stdio: ['ignore', 'pipe', 'pipe']})
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (d) => (stdout += d))
-  child.stderr!.on('data', (d) => (stderr += d))
-  const kill = setTimeout(() => child.kill('SIGKILL'), 60_000)
-  const out = new Promise<{code: number | null; stdout: string; stderr: string}>((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(kill)
-      resolve({code, stdout, stderr})
-    }),
-  )
-  cleanups.push(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  return {child, out, stdout: () => stdout}
-}
-
-async function rowsOf(path: string): Promise<RowView[]> {
-  const rows: RowView[] = []
-  for await (const r of readRows(await openRecording(path))) rows.push(r)
-  return rows
+function start(args: string[]): Running {
+  const r = spawnCli(args, {env: ENV, timeoutMs: 60_000})
+  cleanups.push(r.kill)
+  return r
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

@@ -7,20 +7,14 @@ import {MdrecError} from '../src/errors.js'
 import {messageStream, openRecording, readBatches} from '../src/store/reader.js'
 import {repairRecording, verifyRecording} from '../src/store/verify.js'
 import {makeBigYahooRecording} from './helpers/big-recording.js'
+import {messageAt, type MessageAt} from './helpers/messages.js'
 
 const ROWS = 1_050_000
 const FLUSH = 50_000
 
 let dir: string
 let big: string
-interface Msg {
-  offset: number
-  kind: string
-  metaLength: number
-  bodyLength: number
-  rows: number
-}
-let msgs: Msg[] = []
+let msgs: MessageAt[] = []
 
 /** Rows of a recording read with readBatches, and the error it ended with (if any). */
 async function readAll(path: string): Promise<{rows: number; batches: number; error?: MdrecError}> {
@@ -44,7 +38,7 @@ beforeAll(async () => {
   big = join(dir, 'big.arrow')
   await makeBigYahooRecording(big, ROWS, {flushRows: FLUSH})
   for await (const m of messageStream(big)) {
-    msgs.push({offset: m.framed.offset, kind: m.framed.kind, metaLength: m.framed.metaLength, bodyLength: m.framed.bodyLength, rows: m.framed.rows})
+    msgs.push(messageAt(m.framed))
   }
   msgs = msgs.filter((m) => m.kind !== 'eos')
 }, 120_000)

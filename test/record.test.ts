@@ -1,4 +1,4 @@
-import {spawn, execFileSync, type ChildProcess} from 'node:child_process'
+import {execFileSync} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -10,11 +10,12 @@ import {YahooServer} from '../src/feeds/yahoo/server.js'
 import type {PricingData} from '../src/feeds/yahoo/types.js'
 import type {RowView} from '../src/feeds/types.js'
 import {Recorder} from '../src/record/recorder.js'
-import {openRecording, readRows} from '../src/store/reader.js'
+import {openRecording} from '../src/store/reader.js'
 import {closedPort} from './helpers/ports.js'
-import {BIN, runCli} from './helpers/cli.js'
+import {runCli, spawnCli, type Running} from './helpers/cli.js'
 import {expectPolarsAgrees} from './helpers/polars.js'
 import {TestFeed, sleep} from './helpers/feed.js'
+import {rowsOf} from './helpers/recording.js'
 
 const SYMS = ['NVDA', 'TSLA', 'AAPL', 'AMD']
 const cleanups: Array<() => Promise<void> | void> = []
@@ -26,29 +27,10 @@ function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'mdrec-rec-'))
 }
 
-function startRecorder(args: string[]): {child: ChildProcess; out: Promise<{code: number | null; stdout: string; stderr: string}>} {
-  const child = spawn(process.execPath, [BIN, 'record', ...args], {stdio: ['ignore', 'pipe', 'pipe']})
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (d) => (stdout += d))
-  child.stderr!.on('data', (d) => (stderr += d))
-  const kill = setTimeout(() => child.kill('SIGKILL'), 90_000)
-  const out = new Promise<{code: number | null; stdout: string; stderr: string}>((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(kill)
-      resolve({code, stdout, stderr})
-    }),
-  )
-  cleanups.push(() => {
-    if (child.exitCode === null) child.kill('SIGKILL')
-  })
-  return {child, out}
-}
-
-async function rowsOf(path: string): Promise<RowView[]> {
-  const rows: RowView[] = []
-  for await (const r of readRows(await openRecording(path))) rows.push(r)
-  return rows
+function startRecorder(args: string[]): Running {
+  const r = spawnCli(['record', ...args], {timeoutMs: 90_000})
+  cleanups.push(r.kill)
+  return r
 }
 
 /** The PricingData a tick row holds, comparable with what the feed sent. */

@@ -17,15 +17,15 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {GenericServer} from '../src/feeds/generic/server.js'
 import {KisServer} from '../src/feeds/kis/server.js'
 import {getFeed} from '../src/feeds/registry.js'
-import type {RowView} from '../src/feeds/types.js'
 import {rowMessage, UpbitServer} from '../src/feeds/upbit/server.js'
 import {syntheticUpbitTape} from '../src/feeds/upbit/synthetic.js'
 import {envelopeForUrl} from '../src/feeds/yahoo/codec.js'
 import {replay} from '../src/replay/engine.js'
-import {openRecording, readRows} from '../src/store/reader.js'
+import {openRecording} from '../src/store/reader.js'
 import {Redactor, describeBadUrl, guardControl, isRouteSegment, sanitizeEndpoint} from '../src/util/redact.js'
 import {runCli, type CliResult} from './helpers/cli.js'
 import {TestFeed, sleep} from './helpers/feed.js'
+import {rowsOf} from './helpers/recording.js'
 
 // Every secret is long and unlike anything mdrec prints, so finding one anywhere is a leak.
 const S = {
@@ -68,12 +68,6 @@ function tmp(): string {
 /** `mdrec ARGS` started now (not awaited: the test drives the emulator meanwhile). */
 function startCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   return runCli(args, {env, timeoutMs: 60_000})
-}
-
-async function rowsOf(path: string): Promise<RowView[]> {
-  const rows: RowView[] = []
-  for await (const r of readRows(await openRecording(path))) rows.push(r)
-  return rows
 }
 
 /** Every text a recording holds, decoded: metadata and each row's symbol, info, raw and fields. */

@@ -17,7 +17,9 @@ import {ReplayBatch} from '../src/replay/rows.js'
 import {recordingInfo, recordingProblem} from '../src/store/info.js'
 import {BatchRows, messageStream, openRecording, readBatches} from '../src/store/reader.js'
 import {verifyRecording, repairRecording} from '../src/store/verify.js'
+import {mulberry32 as prng} from '../src/util/prng.js'
 import {makeBigYahooRecording} from './helpers/big-recording.js'
+import {messageAt, type MessageAt} from './helpers/messages.js'
 
 const FIXTURES = ['yahoo-us-equities', 'yahoo-crypto-v1', 'generic-channels', 'upbit-krw', 'kis-krx'].map((n) => join(__dirname, '..', 'fixtures', `${n}.arrow`))
 const CASES = Number(process.env.MDREC_FUZZ_CASES ?? 2000)
@@ -28,24 +30,7 @@ const ONLY = process.env.MDREC_FUZZ_CASE === undefined ? null : Number(process.e
 const CALL_MS = 10_000
 const RSS_LIMIT = 300 * 2 ** 20
 
-/** mulberry32: small seeded PRNG so every case reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-interface Msg {
-  offset: number
-  kind: string
-  metaLength: number
-  bodyLength: number
-  rows: number
+interface Msg extends MessageAt {
   /** File offsets of the FieldNode and Buffer struct vectors' first elements (record and dictionary batches), and their counts. */
   nodesAt?: number
   nodes?: number
@@ -75,7 +60,7 @@ async function scan(path: string): Promise<Msg[]> {
   const out: Msg[] = []
   for await (const m of messageStream(path)) {
     const f = m.framed
-    const msg: Msg = {offset: f.offset, kind: f.kind, metaLength: f.metaLength, bodyLength: f.bodyLength, rows: f.rows}
+    const msg: Msg = messageAt(f)
     const h = f.message?.isRecordBatch() ? f.message.header() : f.message?.isDictionaryBatch() ? f.message.header().data : null
     if (h) {
       const meta = m.bytes.subarray(0, f.metaLength)

@@ -6,6 +6,7 @@ import {UPBIT_COLUMNS} from '../src/feeds/upbit/fields.js'
 import {formatNumber, tokenFor} from '../src/feeds/upbit/numbers.js'
 import {syntheticUpbitTape} from '../src/feeds/upbit/synthetic.js'
 import type {Frame, RowView} from '../src/feeds/types.js'
+import {mulberry32 as prng} from '../src/util/prng.js'
 
 const TE = new TextEncoder()
 const bin = (s: string): Frame => ({data: TE.encode(s), binary: true})
@@ -45,17 +46,6 @@ function decodeOne(text: string, simple = false) {
 
 function view(r: ReturnType<typeof decodeOne>): RowView {
   return {recv_ts: 0n, seq: 0n, raw: null, exch_ts: r.exch_ts, symbol: r.symbol, kind: r.kind, info: r.info, fields: r.fields}
-}
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 describe('upbit number formats', () => {

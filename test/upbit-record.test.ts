@@ -1,4 +1,3 @@
-import {spawn, type ChildProcess} from 'node:child_process'
 import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -10,9 +9,10 @@ import {rowMessage, UpbitServer} from '../src/feeds/upbit/server.js'
 import {syntheticUpbitTape} from '../src/feeds/upbit/synthetic.js'
 import type {RowView} from '../src/feeds/types.js'
 import {replay} from '../src/replay/engine.js'
-import {openRecording, readRows} from '../src/store/reader.js'
-import {BIN, runCli} from './helpers/cli.js'
+import {openRecording} from '../src/store/reader.js'
+import {runCli, spawnCli, type Running} from './helpers/cli.js'
 import {expectPolarsAgrees} from './helpers/polars.js'
+import {rowsOf} from './helpers/recording.js'
 
 const CODES = ['KRW-BTC', 'KRW-ETH']
 const TYPES = 'ticker,trade,orderbook.15'
@@ -28,28 +28,16 @@ function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'mdrec-upbit-'))
 }
 
-function spawnCli(args: string[]): {child: ChildProcess; out: Promise<{code: number | null; stdout: string; stderr: string}>; stderrText: () => string} {
-  const child = spawn(process.execPath, [BIN, ...args], {stdio: ['ignore', 'pipe', 'pipe']})
-  let stdout = ''
-  let stderr = ''
-  child.stdout!.on('data', (d) => (stdout += d))
-  child.stderr!.on('data', (d) => (stderr += d))
-  const kill = setTimeout(() => child.kill('SIGKILL'), 90_000)
-  const out = new Promise<{code: number | null; stdout: string; stderr: string}>((resolve) =>
-    child.on('close', (code) => {
-      clearTimeout(kill)
-      resolve({code, stdout, stderr})
-    }),
-  )
-  cleanups.push(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  return {child, out, stderrText: () => stderr + stdout}
+/** `mdrec ARGS`, killed after the test; `stderrText` is what it printed so far. */
+function startCli(args: string[]): Running & {stderrText: () => string} {
+  const r = spawnCli(args, {timeoutMs: 90_000})
+  cleanups.push(r.kill)
+  return {...r, stderrText: () => r.stderr() + r.stdout()}
 }
 
 /** `mdrec replay FILE --port 0 …` as a user runs it; resolves with the URL it prints. */
 async function startReplay(file: string, extra: string[] = []): Promise<{url: string; port: number; stop: () => Promise<void>}> {
-  const r = spawnCli(['replay', file, '--port', '0', ...extra])
+  const r = startCli(['replay', file, '--port', '0', ...extra])
   const end = Date.now() + 20_000
   let m: RegExpMatchArray | null = null
   while (!(m = r.stderrText().match(/ws:\/\/127\.0\.0\.1:(\d+)\/websocket\/v1/)) && Date.now() < end && r.child.exitCode === null) {
@@ -64,12 +52,6 @@ async function startReplay(file: string, extra: string[] = []): Promise<{url: st
       await r.out
     },
   }
-}
-
-async function rowsOf(path: string): Promise<RowView[]> {
-  const rows: RowView[] = []
-  for await (const r of readRows(await openRecording(path))) rows.push(r)
-  return rows
 }
 
 /** A plain ws client with the recorder's subscription: what the feed sent, byte for byte. */
@@ -105,7 +87,7 @@ async function recordFromEmulator(dir: string, textFrame = true) {
   const server = await UpbitServer.listen({markets: CODES})
   cleanups.push(() => server.close())
   const out = join(dir, 'a.arrow')
-  const rec = spawnCli(['record', ...CODES, '--feed', 'upbit', '--types', TYPES, '--url', server.url(), '--out', out, '--flush-interval', '200ms', '--json'])
+  const rec = startCli(['record', ...CODES, '--feed', 'upbit', '--types', TYPES, '--url', server.url(), '--out', out, '--flush-interval', '200ms', '--json'])
   const subscribed = new Promise((resolve) => server.once('subscribe', resolve))
   await subscribed
   const m = await mirror(server.url())

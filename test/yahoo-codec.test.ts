@@ -17,6 +17,8 @@ import {
   quoteTypeName,
 } from '../src/feeds/yahoo/codec.js'
 import type {PricingData, YahooEnvelope} from '../src/feeds/yahoo/types.js'
+import {mulberry32 as prng} from '../src/util/prng.js'
+import {fuzz} from './helpers/fuzz.js'
 
 // Vendored test vectors, made outside this project's code (test/vectors/README.md)
 const VECTORS_URL = new URL('./vectors/yahoo-pricing.ndjson', import.meta.url)
@@ -98,18 +100,6 @@ function withoutDefaults(m: PricingData): PricingData {
     if (v === '' || v === 0n || (typeof v === 'number' && Object.is(fd.kind === 'float' ? Math.fround(v) : v, 0))) r[fd.name] = undefined
   }
   return r as PricingData
-}
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 describe('schema', () => {
@@ -519,7 +509,7 @@ describe('malformed input', () => {
 
   it('never throws on random and mutated input (10,000 cases)', () => {
     const rnd = prng(20251123)
-    const pick = <T>(a: ArrayLike<T>): T => a[Math.floor(rnd() * a.length)]
+    const {pick, randomText, editChars} = fuzz(rnd)
     const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ {}":,\\\u00e9\u65e5\ud83d\ude80\ud800\n'
     let decoded = 0
     for (let i = 0; i < 10_000; i++) {
@@ -529,18 +519,10 @@ describe('malformed input', () => {
       const kind = i % 4
       if (kind === 0) {
         // random string
-        frame = Array.from({length: Math.floor(rnd() * 120)}, () => pick(alphabet)).join('')
+        frame = randomText(alphabet, 120)
       } else if (kind === 1) {
         // valid frame with a few characters replaced, inserted or deleted
-        const chars = [...(env === 'v1' ? v.b64 : v.v2_frame)]
-        for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) {
-          const at = Math.floor(rnd() * chars.length)
-          const op = rnd()
-          if (op < 0.4) chars[at] = pick(alphabet)
-          else if (op < 0.7) chars.splice(at, 0, pick(alphabet))
-          else chars.splice(at, 1)
-        }
-        frame = chars.join('')
+        frame = editChars(env === 'v1' ? v.b64 : v.v2_frame, alphabet)
       } else if (kind === 2) {
         // valid base64 of mutated protobuf bytes (flipped bits, truncation, random tail)
         let bytes = b64bytes(v.b64)

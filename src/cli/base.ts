@@ -40,7 +40,8 @@ export interface ClassifiedError {
   exitCode: number
 }
 
-function debugEnabled(): boolean {
+/** MDREC_DEBUG is set (not '', '0' or 'false'): print stack traces. */
+export function debugEnabled(): boolean {
   const v = process.env.MDREC_DEBUG
   return v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false'
 }
@@ -101,6 +102,15 @@ function asUsageError(err: unknown): unknown {
   if (typeof e.oclif?.exit === 'number') return err
   e.oclif = {...e.oclif, exit: 2}
   return e
+}
+
+/**
+ * The error object `--json` puts on stdout (see the header):
+ * `{"error": {"name", "code", "message", "exitCode"}}`, `message` being the
+ * stderr line without `Error: `.
+ */
+export function errorJson(name: string, code: string, message: string, exitCode: number): {error: Record<string, unknown>} {
+  return {error: {name, code, message, exitCode}}
 }
 
 let epipeInstalled = false
@@ -236,13 +246,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected override toErrorJson(err: unknown): {error: Record<string, unknown>} {
     const c = classifyError(err)
-    const error: Record<string, unknown> = {
-      name: err instanceof Error ? err.name : 'Error',
-      code: c.code,
-      message: this.oneLineMessage(c.message),
-      exitCode: c.exitCode,
-    }
-    if (debugEnabled() && err instanceof Error) error.stack = err.stack
-    return {error}
+    const json = errorJson(err instanceof Error ? err.name : 'Error', c.code, this.oneLineMessage(c.message), c.exitCode)
+    if (debugEnabled() && err instanceof Error) json.error.stack = err.stack
+    return json
   }
 }

@@ -40,23 +40,25 @@ function top(rec: Record<string, number>, n: number): string {
   return shown.join(', ')
 }
 
+/** The text report of one recording or run (a recording with no rows says so: `time span none (no rows)`, `rows 0`). */
 function render(i: RecordingInfo): string {
+  const symbolCount = Object.keys(i.rowsBySymbol).length
   const lines = [
     i.parts ? `run ${i.runId ?? '?'}: ${plural(i.parts.length, 'file')}` : `${i.path}`,
     `  feed          ${i.feed}  ${i.endpoint}`,
     `  subscriptions ${i.subscriptions.join(' ') || '(none)'}`,
     `  format        version ${i.formatVersion}, written by mdrec ${i.toolVersion}, raw ${i.rawMode}${i.complete ? '' : ', not closed (no end-of-stream marker: live, or the recorder stopped abruptly)'}`,
-    `  time span     ${i.firstRow ?? '-'} → ${i.lastRow ?? '-'} (${formatDuration(i.durationMs)})`,
-    `  rows          ${i.rows} (${top(i.rowsByKind, 8)})`,
-    `  symbols       ${Object.keys(i.rowsBySymbol).length}: ${top(i.rowsBySymbol, 10)}`,
+    `  time span     ${i.firstRow === null || i.lastRow === null ? 'none (no rows)' : `${i.firstRow} → ${i.lastRow} (${formatDuration(i.durationMs)})`}`,
+    `  rows          ${i.rows}${i.rows ? ` (${top(i.rowsByKind, 8)})` : ''}`,
+    `  symbols       ${symbolCount}${symbolCount ? `: ${top(i.rowsBySymbol, 10)}` : ''}`,
     `  gaps          ${i.gaps}${i.gaps ? ` (${formatDuration(i.gapMs)} disconnected)` : ''}, rejects ${i.rejects}`,
-    `  size          ${formatBytes(i.bytesOnDisk)} on disk in ${plural(i.batches, 'batch')}, ${i.rows ? (i.bytesOnDisk / i.rows).toFixed(1) : '-'} B/row, compression ${i.compressionRatio.toFixed(1)}x, ${i.rawRows === 1 ? '1 row keeps' : `${i.rawRows} rows keep`} raw payloads`,
+    `  size          ${formatBytes(i.bytesOnDisk)} on disk in ${plural(i.batches, 'batch')}, ${i.rows ? `${(i.bytesOnDisk / i.rows).toFixed(1)} B/row, ` : ''}compression ${i.compressionRatio.toFixed(1)}x, ${i.rawRows === 1 ? '1 row keeps' : `${i.rawRows} rows keep`} raw payloads`,
   ]
   if (i.problem) lines.push(`  DAMAGED       ${i.problem.path} at byte ${i.problem.offset} (${i.problem.reason}); the counts above are the rows before it`)
   if (i.parts) {
     lines.push('  parts')
     for (const p of i.parts) {
-      lines.push(`    ${p.path}  part ${p.part ?? '-'}  ${plural(p.rows, 'row')}  ${p.firstRow ?? '-'} → ${p.lastRow ?? '-'}${p.complete ? '' : '  not closed'}${p.problem ? '  DAMAGED' : ''}`)
+      lines.push(`    ${p.path}  part ${p.part ?? '-'}  ${plural(p.rows, 'row')}  ${p.firstRow === null || p.lastRow === null ? 'no rows' : `${p.firstRow} → ${p.lastRow}`}${p.complete ? '' : '  not closed'}${p.problem ? '  DAMAGED' : ''}`)
     }
   }
   return lines.join('\n')

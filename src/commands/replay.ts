@@ -6,7 +6,7 @@ import {MdrecError} from '../errors.js'
 import {RedisPublisher, parseRedisTarget, recordedChannels} from '../feeds/generic/redis.js'
 import {replay, type ReplayStats, type ReplaySummary} from '../replay/engine.js'
 import {DEFAULT_SETTLE_MS, SETTLE_CAP_FACTOR} from '../replay/scheduler.js'
-import {resolveRange, whyNoRows} from '../store/inputs.js'
+import {assertOneFeed, resolveRange, whyNoRows} from '../store/inputs.js'
 import {openRecording, readBatches, recordingStartNs, type RecordingFile} from '../store/reader.js'
 import {formatDuration, plural} from '../util/units.js'
 
@@ -100,8 +100,10 @@ Upbit recordings: Upbit's WebSocket limits are enforced (5 connections/s per IP 
       else if (/^\d+$/.test(f.loop)) loop = Number(f.loop)
       else throw new MdrecError('E_USAGE', `invalid --loop "${f.loop}": use --loop (forever) or --loop N (N more plays)`)
     }
+    const opened = await Promise.all(files.map((p) => openRecording(p)))
+    assertOneFeed(opened, 'replay') // before the engine would refuse them as a usage error: bad input is exit 1
     // times are relative to the first file's start
-    const first = await openRecording(files[0])
+    const first = opened[0]
     const start = recordingStartNs(first)
     const given = Replay.genericFlags.filter((name) => f[name] !== undefined && f[name] !== false)
     if (given.length > 0 && first.meta.feed !== 'generic') {
@@ -121,7 +123,6 @@ Upbit recordings: Upbit's WebSocket limits are enforced (5 connections/s per IP 
     const range = resolveRange(f.from, f.to, start)
     if (range.from !== undefined || range.to !== undefined) {
       // A range that holds no row would serve nothing, silently: say why and stop (exit 1).
-      const opened = await Promise.all(files.map((p) => openRecording(p)))
       if (!(await anyRowIn(opened, range))) {
         throw new MdrecError('E_NO_ROWS', `no rows to replay: ${await whyNoRows(opened, range)}; nothing to serve`)
       }

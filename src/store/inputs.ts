@@ -20,9 +20,9 @@ import {openRecording, readBatches, recordingStartNs, type RecordingFile} from '
 
 /**
  * Expand inputs to file paths, in the order given (a directory's or a glob's
- * files by name), without duplicates. Throws E_USAGE for a glob or directory
- * that holds no recording, and the usual open errors (E_NOT_FOUND) for a
- * missing plain path (left to openRecording).
+ * files by name), without duplicates. Throws E_NOT_FOUND (exit 1, as for a
+ * missing plain path, which is left to openRecording) for a glob or directory
+ * that holds no recording.
  */
 export async function expandInputs(inputs: readonly string[]): Promise<string[]> {
   const out: string[] = []
@@ -44,13 +44,13 @@ export async function expandInputs(inputs: readonly string[]): Promise<string[]>
       const names = readdirSync(input)
         .filter((n) => n.endsWith('.arrow'))
         .sort()
-      if (names.length === 0) throw new MdrecError('E_USAGE', `${input}: is a directory with no .arrow recording in it; give .arrow files, a directory holding them, or a glob`)
+      if (names.length === 0) throw new MdrecError('E_NOT_FOUND', `${input}: is a directory with no .arrow recording in it; give .arrow files, a directory holding them, or a glob`)
       for (const n of names) add(join(input, n))
       continue
     }
     if (!st && isDynamicPattern(input)) {
       const found = (await glob(input, {onlyFiles: true, expandDirectories: false, absolute: isAbsolute(input)})).sort()
-      if (found.length === 0) throw new MdrecError('E_USAGE', `${input}: the pattern matches no file`)
+      if (found.length === 0) throw new MdrecError('E_NOT_FOUND', `${input}: the pattern matches no file`)
       for (const p of found) add(p)
       continue
     }
@@ -68,9 +68,9 @@ export async function openInputs(inputs: readonly string[]): Promise<RecordingFi
 
 /**
  * Order recordings as one timeline: the files of a run together, by part;
- * runs and lone files by when they started, then by name. Throws E_USAGE
- * when two files claim the same part of the same run (e.g. a part and its
- * `.repaired` copy).
+ * runs and lone files by when they started, then by name. Throws
+ * E_MIXED_INPUTS (exit 1) when two files claim the same part of the same
+ * run (e.g. a part and its `.repaired` copy).
  */
 export function orderRecordings(files: readonly RecordingFile[]): RecordingFile[] {
   const runStart = new Map<string, bigint>()
@@ -84,7 +84,7 @@ export function orderRecordings(files: readonly RecordingFile[]): RecordingFile[
     const key = `${id}\0${f.meta.part ?? 0}`
     const other = seenPart.get(key)
     if (other !== undefined) {
-      throw new MdrecError('E_USAGE', `${other} and ${f.path} are both part ${f.meta.part ?? 0} of run ${id}; give only one of them`)
+      throw new MdrecError('E_MIXED_INPUTS', `${other} and ${f.path} are both part ${f.meta.part ?? 0} of run ${id}; give only one of them`)
     }
     seenPart.set(key, f.path)
   }
@@ -107,7 +107,9 @@ export function orderRecordings(files: readonly RecordingFile[]): RecordingFile[
 
 /**
  * Check that recordings can be read as one: the same feed and the same
- * columns. Throws E_USAGE naming the first file that differs.
+ * columns. Throws E_MIXED_INPUTS (exit 1: bad input, not a bad command line)
+ * naming the first file and the first that differs, with their feeds.
+ * `what` is the verb for the advice (`print` → "print one feed at a time").
  */
 export function assertOneFeed(files: readonly RecordingFile[], what: string): void {
   const first = files[0]
@@ -116,12 +118,12 @@ export function assertOneFeed(files: readonly RecordingFile[], what: string): vo
   for (const f of files.slice(1)) {
     if (f.meta.feed !== first.meta.feed) {
       throw new MdrecError(
-        'E_USAGE',
+        'E_MIXED_INPUTS',
         `${first.path} (${first.meta.feed}) and ${f.path} (${f.meta.feed}) are recordings of different feeds; ${what} one feed at a time`,
       )
     }
     if (sig(f) !== sig(first)) {
-      throw new MdrecError('E_USAGE', `${first.path} and ${f.path} have different columns; ${what} them separately`)
+      throw new MdrecError('E_MIXED_INPUTS', `${first.path} and ${f.path} have different columns; ${what} them separately`)
     }
   }
 }

@@ -1,7 +1,9 @@
+import type {RowView} from '../../src/feeds/types.js'
 import {yahooCodec} from '../../src/feeds/yahoo/adapter.js'
 import {syntheticYahooTape} from '../../src/feeds/yahoo/synthetic.js'
 import type {PricingData} from '../../src/feeds/yahoo/types.js'
 import type {RecordingMeta} from '../../src/store/schema.js'
+import {openRecording, readRows} from '../../src/store/reader.js'
 import {RecordingWriter, type WriterOptions} from '../../src/store/writer.js'
 
 /** A writer for a Yahoo (v2) recording with test metadata (`meta` overrides it). */
@@ -42,4 +44,11 @@ export async function makeYahooRecording(
   }
   await w.close()
   return {sent}
+}
+
+/** Every row of the recording at `path`, in order (readRows; for small test recordings). */
+export async function rowsOf(path: string): Promise<RowView[]> {
+  const rows: RowView[] = []
+  for await (const r of readRows(await openRecording(path))) rows.push(r)
+  return rows
 }

@@ -28,6 +28,7 @@
  * Times: STCK_CNTG_HOUR/BSOP_HOUR are the receive time in KST less a few ms
  * of latency; the default start is 2025-06-12 09:00:01 KST.
  */
+import {mulberry32} from '../../util/prng.js'
 import {formatHms, formatYmd, frameText} from './codec.js'
 import {TR_BY_ID} from './layouts.js'
 
@@ -131,17 +132,6 @@ export function krxTick(p: number): number {
 
 const up = (p: number) => p + krxTick(p)
 const down = (p: number) => p - krxTick(p - 1)
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function hashCode(s: string): number {
   let h = 2166136261

@@ -24,6 +24,7 @@
  * Rows come out in DEFAULT field names with `stream_type` REALTIME (the
  * emulator marks each subscriber's first message of a pair SNAPSHOT).
  */
+import {mulberry32} from '../../util/prng.js'
 import type {RowKind} from '../types.js'
 import type {Unit, UpbitRow} from './codec.js'
 
@@ -76,16 +77,6 @@ export function krwTick(p: number): number {
   if (p >= 10) return 0.01
   if (p >= 1) return 0.001
   return 0.0001
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 const r8 = (x: number) => Math.round(x * 1e8) / 1e8

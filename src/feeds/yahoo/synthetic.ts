@@ -23,6 +23,7 @@
  * Float fields hold float32 values (passed through `Math.fround`), sint64
  * fields are `bigint`, as in {@link PricingData}.
  */
+import {mulberry32} from '../../util/prng.js'
 import type {PricingData} from './types.js'
 
 export interface SyntheticTapeOptions {
@@ -133,17 +134,6 @@ function seedState(seed: number, stream: number): number {
   const lo = t >>> 0
   const hi = Math.floor(t / 4294967296) >>> 0
   return mix32((mix32(lo ^ stream) + Math.imul(hi, 0x9e3779b9)) >>> 0)
-}
-
-/** mulberry32: returns a function yielding floats in [0, 1). */
-function mulberry32(state: number): () => number {
-  let a = state | 0
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 function syntheticTicker(rnd: () => number, taken: Set<string>): string {

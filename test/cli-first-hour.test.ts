@@ -1,0 +1,130 @@
+/**
+ * What a new user meets in the first hour (issue 11): a mistyped command is
+ * one line with a suggestion, recordings of different feeds are bad input
+ * (exit 1, naming both files and feeds) for every command taking several
+ * files, and `info` of a recording with no rows says so plainly.
+ */
+import {mkdtempSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import {runCli} from './helpers/cli.js'
+import {createYahooWriter} from './helpers/recording.js'
+
+const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/${name}.arrow`, import.meta.url))
+const YAHOO = fixture('yahoo-us-equities')
+const UPBIT = fixture('upbit-krw')
+
+let dir: string
+let empty: string
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mdrec-first-hour-'))
+  empty = join(dir, 'empty.arrow')
+  await createYahooWriter(empty).close() // a complete recording with no rows
+})
+
+/** One `Error: …` line on stderr, no stack trace. */
+function oneErrorLine(stderr: string): string {
+  const lines = stderr.trim().split('\n')
+  expect(lines, stderr).toHaveLength(1)
+  expect(stderr).not.toMatch(/\n\s+at /)
+  expect(lines[0]).toMatch(/^Error: /)
+  return lines[0]
+}
+
+describe('an unknown command', () => {
+  it('is one line naming it and pointing to mdrec --help, exit 2', async () => {
+    const r = await runCli(['bogus', 'x.arrow'])
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stdout).toBe('')
+    const line = oneErrorLine(r.stderr)
+    expect(line).toMatch(/\bbogus\b/)
+    expect(line).toContain('mdrec --help')
+    expect(line).not.toMatch(/›/) // not oclif's boxed style
+  })
+
+  for (const [typed, meant] of [['cta', 'cat'], ['replya', 'replay'], ['verfy', 'verify'], ['Info', 'info'], ['rec', 'record']]) {
+    it(`mdrec ${typed} suggests mdrec ${meant}`, async () => {
+      const r = await runCli([typed])
+      expect(r.code, r.stderr).toBe(2)
+      const line = oneErrorLine(r.stderr)
+      expect(line).toContain(typed)
+      expect(line).toContain(`did you mean mdrec ${meant}?`)
+      expect(line).toContain('mdrec --help')
+    })
+  }
+
+  it('the same from mdrec help bogus; an option before any command is named as an option', async () => {
+    const h = await runCli(['help', 'bogus'])
+    expect(h.code, h.stderr).toBe(2)
+    expect(oneErrorLine(h.stderr)).toMatch(/^Error: mdrec bogus: no such command; .*mdrec --help/)
+    const o = await runCli(['--bogus'])
+    expect(o.code, o.stderr).toBe(2)
+    expect(oneErrorLine(o.stderr)).toMatch(/^Error: mdrec --bogus: unknown option; a command comes first, one of .*\bcat\b.*\(see mdrec --help\)$/)
+  })
+
+  it('errors of the plugins\' commands are one line too', async () => {
+    const r = await runCli(['autocomplete', 'fish'])
+    expect(r.code, r.stderr).toBe(2)
+    expect(oneErrorLine(r.stderr)).toMatch(/fish/)
+  })
+
+  it('with --json: the error object on stdout as for other usage errors', async () => {
+    const r = await runCli(['bogus', '--json'])
+    expect(r.code).toBe(2)
+    const j = JSON.parse(r.stdout)
+    expect(j.error).toMatchObject({code: 'E_USAGE', exitCode: 2})
+    expect(oneErrorLine(r.stderr)).toBe(`Error: ${j.error.message}`)
+  })
+})
+
+describe('recordings of different feeds given together', () => {
+  const cases: [string, string[]][] = [
+    ['cat', []],
+    ['slice', ['-o', 'OUT']],
+    ['replay', ['--port', '0']],
+  ]
+  for (const [cmd, extra] of cases) {
+    it(`${cmd}: exit 1, naming both files and their feeds`, async () => {
+      const args = extra.map((a) => (a === 'OUT' ? join(dir, `mixed-${cmd}.arrow`) : a))
+      const r = await runCli([cmd, YAHOO, UPBIT, ...args], {timeoutMs: 20_000})
+      expect(r.signal).toBeNull() // replay refused before listening, not killed
+      expect(r.code, r.stderr).toBe(1)
+      const line = oneErrorLine(r.stderr)
+      expect(line).toContain(`${YAHOO} (yahoo)`)
+      expect(line).toContain(`${UPBIT} (upbit)`)
+      expect(line).toMatch(/different feeds/)
+    })
+  }
+
+  it('info and verify report each file on its own (exit 0)', async () => {
+    for (const cmd of ['info', 'verify']) {
+      const r = await runCli([cmd, YAHOO, UPBIT])
+      expect(r.code, `${cmd}: ${r.stderr}`).toBe(0)
+      expect(r.stdout).toContain(YAHOO)
+      expect(r.stdout).toContain(UPBIT)
+    }
+  })
+
+  it('a glob that matches nothing is bad input too (exit 1), like a missing file', async () => {
+    const r = await runCli(['cat', join(dir, 'zzz*.arrow')])
+    expect(r.code).toBe(1)
+    expect(oneErrorLine(r.stderr)).toMatch(/zzz\*\.arrow: the pattern matches no file/)
+  })
+})
+
+describe('info of a recording with no rows', () => {
+  it('says the time range is none and rows 0, with no dashes or empty parentheses', async () => {
+    const r = await runCli(['info', empty])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^ {2}time span {5}none \(no rows\)$/m)
+    expect(r.stdout).toMatch(/^ {2}rows {10}0$/m)
+    expect(r.stdout).toMatch(/^ {2}symbols {7}0$/m)
+    expect(r.stdout).not.toMatch(/- → -|\(\)|: $|-\s*B\/row/m)
+    const j = JSON.parse((await runCli(['info', empty, '--json'])).stdout)[0]
+    expect(j).toMatchObject({rows: 0, firstRow: null, lastRow: null})
+  })
+})

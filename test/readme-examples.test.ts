@@ -1,0 +1,128 @@
+/**
+ * README's shell examples that read recordings, run exactly as written (the
+ * line through `sh`, with `mdrec` on PATH, from a directory holding the
+ * checkout's `fixtures/`), each checked to print rows: a new user copying
+ * them from the README sees output, not an empty selection. Every such
+ * example must name a bundled fixture, so none of them depends on a file
+ * the reader does not have. (The `mdrec/testing` and library examples are
+ * run by as-dependency.test.ts; `record` needs a feed and is not run here.)
+ */
+import {spawn} from 'node:child_process'
+import {chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {delimiter, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {beforeAll, describe, expect, it} from 'vitest'
+import {WebSocket} from 'ws'
+
+import type {ReplayHandle} from '../src/replay/engine.js'
+import {BIN, runCli, runProcess} from './helpers/cli.js'
+import {CASES} from './replay-clients.js'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const READERS = ['info', 'cat', 'slice', 'verify', 'replay']
+
+/** The `mdrec …` lines of README's ```sh blocks, without their trailing `# comment`. */
+function shellExamples(): string[] {
+  const out: string[] = []
+  let inSh = false
+  for (const line of readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n')) {
+    if (/^```/.test(line)) {
+      inSh = !inSh && /^```(sh|bash|shell)\s*$/.test(line)
+      continue
+    }
+    if (inSh && line.startsWith('mdrec ')) out.push(line.replace(/\s+#\s.*$/, '').trim())
+  }
+  return out
+}
+
+const examples = shellExamples().filter((l) => READERS.includes(l.split(/\s+/)[1]))
+
+let cwd: string
+let env: Record<string, string | undefined>
+
+beforeAll(() => {
+  cwd = mkdtempSync(join(tmpdir(), 'mdrec-readme-'))
+  symlinkSync(join(ROOT, 'fixtures'), join(cwd, 'fixtures'))
+  const bin = join(cwd, '.bin')
+  mkdirSync(bin)
+  writeFileSync(join(bin, 'mdrec'), `#!/bin/sh\nexec '${process.execPath}' '${BIN}' "$@"\n`)
+  chmodSync(join(bin, 'mdrec'), 0o755)
+  env = {...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ''}`}
+})
+
+/** Run `line` with sh in `cwd`, bounded in time. */
+const sh = (line: string) => runProcess('/bin/sh', ['-c', line], {cwd, env})
+
+/** A row as each format prints it: its receive time. */
+const ROW = /\b20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z/
+
+describe("README's examples that read recordings", () => {
+  it('are there, and each names a bundled fixture', () => {
+    expect(examples.length).toBeGreaterThanOrEqual(6)
+    for (const l of examples) expect(l, l).toMatch(/'?fixtures\/[\w*-]+\.arrow'?/)
+  })
+
+  for (const line of examples.filter((l) => !l.startsWith('mdrec replay '))) {
+    it(line, async () => {
+      const r = await sh(line)
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stderr).not.toMatch(/no rows|Error/)
+      const cmd = line.split(/\s+/)[1]
+      const redirect = /\s>\s*(\S+)\s*$/.exec(line)?.[1]
+      const out = redirect ? readFileSync(join(cwd, redirect), 'utf8') : r.stdout
+      if (cmd === 'cat') expect(out, out.slice(0, 500)).toMatch(ROW)
+      if (cmd === 'info') expect(out).toMatch(/^ {2}rows {10}[1-9]\d*/m)
+      if (cmd === 'verify') expect(out).toMatch(/: ok: [1-9]\d* rows?/)
+      if (cmd === 'slice') {
+        const o = /\s-o\s+(\S+)/.exec(line)![1]
+        expect(out).toMatch(/^wrote [1-9]\d* rows?/)
+        const info = JSON.parse((await runCli(['info', join(cwd, o), '--json'])).stdout)[0]
+        expect(info.rows).toBeGreaterThan(0)
+      }
+    })
+  }
+
+  for (const line of examples.filter((l) => l.startsWith('mdrec replay '))) {
+    it(`${line} (on port 0): serves a client the recorded frames`, async () => {
+      const file = /fixtures\/[\w-]+\.arrow/.exec(line)![0]
+      const c = CASES.find((x) => x.file.endsWith(file))!
+      expect(c, `a client for ${file} in replay-clients.ts`).toBeDefined()
+      const child = spawn('/bin/sh', ['-c', `exec ${line}${/--port\b/.test(line) ? '' : ' --port 0'}`], {cwd, env, stdio: ['ignore', 'pipe', 'pipe']})
+      const killer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+      let stderr = ''
+      child.stderr.on('data', (d) => (stderr += d))
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+      try {
+        const url = await new Promise<string>((resolve, reject) => {
+          let out = ''
+          child.stdout.on('data', (d) => {
+            out += d
+            const m = /^(ws:\/\/\S+)\n/.exec(out)
+            if (m) resolve(m[1])
+          })
+          child.on('close', () => reject(new Error(`replay exited before printing its URL: ${stderr}`)))
+        })
+        const messages = await c.atOnce({port: Number(new URL(url).port)} as ReplayHandle)
+        const frame = await new Promise<string>((resolve, reject) => {
+          const ws = new WebSocket(url)
+          const t = setTimeout(() => (ws.terminate(), reject(new Error('no frame within 20 s'))), 20_000)
+          ws.on('open', () => messages.forEach((m) => ws.send(m)))
+          ws.on('message', (data, binary) => {
+            const f = binary ? (data as Buffer).toString('latin1') : String(data)
+            if (!c.isData(f)) return
+            clearTimeout(t)
+            ws.close()
+            resolve(f)
+          })
+          ws.on('error', reject)
+        })
+        expect(frame.length).toBeGreaterThan(0)
+      } finally {
+        child.kill('SIGINT')
+        expect(await exited, stderr).toBe(0)
+        clearTimeout(killer)
+      }
+    }, 60_000)
+  }
+})
