@@ -17,6 +17,7 @@ import {WebSocket} from 'ws'
 
 import type {ReplayHandle} from '../src/replay/engine.js'
 import {BIN, runCli, runProcess} from './helpers/cli.js'
+import {redisSkipReason, startRedis, type RedisProcess} from './helpers/redis-server.js'
 import {CASES} from './replay-clients.js'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -84,11 +85,20 @@ describe("README's examples that read recordings", () => {
   }
 
   for (const line of examples.filter((l) => l.startsWith('mdrec replay '))) {
-    it(`${line} (on port 0): serves a client the recorded frames`, async () => {
+    it(`${line} (on port 0): serves a client the recorded frames`, async (ctx) => {
       const file = /fixtures\/[\w-]+\.arrow/.exec(line)![0]
       const c = CASES.find((x) => x.file.endsWith(file))!
       expect(c, `a client for ${file} in replay-clients.ts`).toBeDefined()
-      const child = spawn('/bin/sh', ['-c', `exec ${line}${/--port\b/.test(line) ? '' : ' --port 0'}`], {cwd, env, stdio: ['ignore', 'pipe', 'pipe']})
+      // An example that publishes to Redis gets a real redis-server of its own, on a free port
+      let cmd = line
+      let redis: RedisProcess | undefined
+      if (/redis:\/\/127\.0\.0\.1:6379\b/.test(line)) {
+        const skip = redisSkipReason()
+        if (skip) return ctx.skip(skip)
+        redis = await startRedis()
+        cmd = line.replace('127.0.0.1:6379', `127.0.0.1:${redis.port}`)
+      }
+      const child = spawn('/bin/sh', ['-c', `exec ${cmd}${/--port\b/.test(cmd) ? '' : ' --port 0'}`], {cwd, env, stdio: ['ignore', 'pipe', 'pipe']})
       const killer = setTimeout(() => child.kill('SIGKILL'), 30_000)
       let stderr = ''
       child.stderr.on('data', (d) => (stderr += d))
@@ -122,6 +132,7 @@ describe("README's examples that read recordings", () => {
         child.kill('SIGINT')
         expect(await exited, stderr).toBe(0)
         clearTimeout(killer)
+        await redis?.stop()
       }
     }, 60_000)
   }
