@@ -384,9 +384,7 @@ function columnCells(vec: A.Vector, col: StoreColumn, idx: Uint32Array | null, l
     }
     case 'binary':
     case 'utf8': {
-      const offs = data.valueOffsets as Int32Array
-      const v = data.values as Uint8Array
-      const buf = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+      const {offs, buf} = varData(data)
       const binary = col.type === 'binary'
       const info = col.name === 'info'
       for (let k = 0; k < n; k++) {
@@ -417,6 +415,12 @@ function columnCells(vec: A.Vector, col: StoreColumn, idx: Uint32Array | null, l
       return out
     }
   }
+}
+
+/** A utf8 or binary column's value offsets and bytes (as a Buffer, for toString). */
+function varData(data: A.Data): {offs: Int32Array; buf: Buffer} {
+  const v = data.values as Uint8Array
+  return {offs: data.valueOffsets as Int32Array, buf: Buffer.from(v.buffer, v.byteOffset, v.byteLength)}
 }
 
 /** `info` as JSON: parsed and re-serialised when it is JSON (a JSON null is omitted), else a string. */
@@ -640,9 +644,10 @@ function dictBytes(dict: A.Vector, mode: 'json' | 'csv'): (Uint8Array | null)[] 
 }
 
 /**
- * Write the cells of column `p` for the selected rows lo..hi of a batch
- * (`idx[k]`, or `k` when idx is null) into `f`. The same text as
- * columnCells (and so as ndjsonLine/csvLine), one monomorphic loop per type.
+ * Write the cells of column `p` (a string, payload, list or other timestamp
+ * column: formatBytes writes the fixed-width ones itself) for the selected
+ * rows lo..hi of a batch (`idx[k]`, or `k` when idx is null) into `f`. The
+ * same text as columnCells (and so as ndjsonLine/csvLine).
  */
 function fillColumn(f: Fragment, p: ColumnPlan, idx: Uint32Array | null, lo: number, hi: number, json: boolean): void {
   const {vec, col, key} = p
@@ -656,9 +661,7 @@ function fillColumn(f: Fragment, p: ColumnPlan, idx: Uint32Array | null, lo: num
   let b = f.b
   let q = 0
   if (col.kind === 'plain' && (col.type === 'utf8' || col.type === 'binary')) {
-    const vo = data.valueOffsets as Int32Array
-    const v = data.values as Uint8Array
-    const src = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+    const {offs: vo, buf: v} = varData(data)
     const binary = col.type === 'binary'
     const info = col.name === 'info'
     for (let k = 0; k < n; k++) {
@@ -669,7 +672,7 @@ function fillColumn(f: Fragment, p: ColumnPlan, idx: Uint32Array | null, lo: num
       const e = vo[j + 1]
       f.p = q
       if (binary) {
-        const b64 = src.toString('base64', s, e)
+        const b64 = v.toString('base64', s, e)
         b = f.room(kl + b64.length + 2)
         for (let i = 0; i < kl; i++) b[q++] = key[i]
         if (json) b[q++] = 0x22
@@ -699,7 +702,7 @@ function fillColumn(f: Fragment, p: ColumnPlan, idx: Uint32Array | null, lo: num
           continue
         }
       }
-      const text = src.toString('utf8', s, e)
+      const text = v.toString('utf8', s, e)
       const cell = !json ? csvEscape(text) : info ? infoJson(text) : JSON.stringify(text)
       if (cell !== undefined) putText(f, key, cell)
       q = f.p
