@@ -877,17 +877,7 @@ function formatBytes(batch: A.RecordBatch, idx: Uint32Array | null, cols: readon
           continue
         }
         if (json) {
-          // putPiece, by hand: the loop is past V8's inlining budget
-          {
-            const pw = (first ? firstKeyPieces : keyPieces)[c]
-            const w = pw.w
-            for (let i = 0; i < w.length; i++) {
-              dv.setInt32(q, w[i], true)
-              q += 4
-            }
-            const t = pw.t
-            for (let i = 0; i < t.length; i++) b[q++] = t[i]
-          }
+          q = putPiece(dv, b, q, (first ? firstKeyPieces : keyPieces)[c])
           first = false
         }
         switch (kd) {
