@@ -1,9 +1,11 @@
 // Benchmark of `mdrec cat`'s formatting on a 1,000,000-row Yahoo tape (20
 // batches): rows/s for NDJSON and CSV (all columns) against the read+scan
 // rate of the same run (readBatches, touching every value of every column).
-// Prints one JSON line per measurement. Uses dist/ (npm run build first).
+// Prints one JSON line per measurement, with the 1-minute load average
+// (wall-clock rates on a shared machine fall with it; the CPU-time rates and
+// ratios much less). Uses dist/ (npm run build first).
 import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {csvBytes, ndjsonBytes} from '../dist/store/format.js'
@@ -41,7 +43,7 @@ async function measure(name, fn) {
   const c = process.cpuUsage(c0)
   const cpu = (c.user + c.system) / 1e6
   // cpu: this process's CPU time (all its threads), less sensitive than wall time to other load on the machine
-  const line = {bench: 'cat', case: name, rows, seconds: +s.toFixed(3), rowsPerSec: Math.round(rows / s), cpuSeconds: +cpu.toFixed(3), rowsPerCpuSec: Math.round(rows / cpu), outputMB: +(bytes / 1e6).toFixed(1)}
+  const line = {bench: 'cat', case: name, rows, seconds: +s.toFixed(3), rowsPerSec: Math.round(rows / s), cpuSeconds: +cpu.toFixed(3), rowsPerCpuSec: Math.round(rows / cpu), outputMB: +(bytes / 1e6).toFixed(1), load1: +loadavg()[0].toFixed(2)}
   console.log(JSON.stringify(line))
   return line
 }

@@ -9,7 +9,7 @@
 import {spawnSync} from 'node:child_process'
 import {randomFillSync} from 'node:crypto'
 import {createReadStream, createWriteStream, mkdtempSync, rmSync, statSync, truncateSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {pipeline} from 'node:stream/promises'
 import {fileURLToPath} from 'node:url'
@@ -107,6 +107,7 @@ try {
     errors: [made, compact, slice, repair].filter((s) => s.error).map((s) => s.error),
     target: `peak RSS of write, compact, slice and repair < ${LIMIT_MB} MB`,
     pass: peaks.every((p) => p < LIMIT_MB) && compact.rows === frames && slice.rows === frames,
+    load1: +loadavg()[0].toFixed(2),
   }
   console.log(JSON.stringify(result))
 } finally {

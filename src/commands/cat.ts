@@ -68,7 +68,8 @@ export default class Cat extends BaseCommand<typeof Cat> {
     }
     try {
       for (let f = 0; f < files.length && n < limit; f++) {
-        const opts = {from, to, symbols: this.flags.symbol, follow: follow && f === files.length - 1, signal: stop.signal}
+        // recycle: each batch is formatted and written before the next is read
+        const opts = {from, to, symbols: this.flags.symbol, follow: follow && f === files.length - 1, signal: stop.signal, recycle: true}
         for await (const {batch, idx} of readBatches(files[f], opts)) {
           const rows = idx ? idx.length : batch.numRows
           for (let lo = 0; lo < rows && n < limit; lo += ROWS_PER_WRITE) {

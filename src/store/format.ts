@@ -231,6 +231,8 @@ class IsoFormatter {
   private prefix = ''
   /** The cached second's 'YYYY-MM-DDTHH:MM:SS.' as text and as bytes. */
   prefixBytes: Uint8Array = new Uint8Array(0)
+  /** prefixBytes as a Piece (for formatBytes). */
+  prefixPiece: Piece = piece(new Uint8Array(0))
   constructor(private readonly unit: TimeUnitName) {
     this.perSec = Number(1_000_000_000n / UNIT_NS[unit])
     this.nsPerUnit = Number(UNIT_NS[unit])
@@ -251,6 +253,7 @@ class IsoFormatter {
       const start = v - frac
       this.prefix = nsToIso(start * UNIT_NS[this.unit]).slice(0, -10) // 'YYYY-MM-DDTHH:MM:SS.'
       this.prefixBytes = Buffer.from(this.prefix, 'utf8')
+      this.prefixPiece = piece(this.prefixBytes)
       this.hi = Number(BigInt.asIntN(32, start >> 32n))
       this.lo = Number(BigInt.asUintN(32, start))
       this.valid = true
@@ -258,34 +261,6 @@ class IsoFormatter {
     }
     return d * this.nsPerUnit
   }
-}
-
-/** A timestamp column's cells for the byte formatters: per row the second's prefix bytes (undefined: null) and the ns in it. */
-interface IsoCells {
-  prefix: (Uint8Array | undefined)[]
-  frac: Float64Array
-}
-
-function isTimeColumn(col: StoreColumn): boolean {
-  return col.name === 'recv_ts' || col.name === 'exch_ts'
-}
-
-function isoCells(vec: A.Vector, col: StoreColumn, idx: Uint32Array | null, lo: number, hi: number): IsoCells {
-  const n = hi - lo
-  const out: IsoCells = {prefix: new Array(n).fill(undefined), frac: new Float64Array(n)}
-  const data = vec.data[0]
-  const off = data.offset
-  const bm = validity(data)
-  const vals = data.values as BigInt64Array
-  const halves = new Int32Array(vals.buffer, vals.byteOffset, vals.length * 2)
-  const iso = new IsoFormatter(col.name === 'exch_ts' && col.kind === 'timestamp' ? col.unit : 'ns')
-  for (let k = 0; k < n; k++) {
-    const j = (idx ? idx[lo + k] : lo + k) + off
-    if (bm && ((bm[j >> 3] >> (j & 7)) & 1) === 0) continue
-    out.frac[k] = iso.split(halves[2 * j + 1], halves[2 * j] >>> 0, vals, j)
-    out.prefix[k] = iso.prefixBytes
-  }
-  return out
 }
 
 /** Dictionary strings of one dictionary vector, in one mode, built once per dictionary. */
@@ -409,9 +384,7 @@ function columnCells(vec: A.Vector, col: StoreColumn, idx: Uint32Array | null, l
     }
     case 'binary':
     case 'utf8': {
-      const offs = data.valueOffsets as Int32Array
-      const v = data.values as Uint8Array
-      const buf = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+      const {offs, buf} = varData(data)
       const binary = col.type === 'binary'
       const info = col.name === 'info'
       for (let k = 0; k < n; k++) {
@@ -444,6 +417,12 @@ function columnCells(vec: A.Vector, col: StoreColumn, idx: Uint32Array | null, l
   }
 }
 
+/** A utf8 or binary column's value offsets and bytes (as a Buffer, for toString). */
+function varData(data: A.Data): {offs: Int32Array; buf: Buffer} {
+  const v = data.values as Uint8Array
+  return {offs: data.valueOffsets as Int32Array, buf: Buffer.from(v.buffer, v.byteOffset, v.byteLength)}
+}
+
 /** `info` as JSON: parsed and re-serialised when it is JSON (a JSON null is omitted), else a string. */
 function infoJson(s: string): string | undefined {
   let parsed: unknown
@@ -462,173 +441,514 @@ function childIndex(batch: A.RecordBatch, name: string): number {
 }
 
 /**
- * Rows formatted per window: the cells of a window are short-lived (they die
- * young, which keeps the garbage collector cheap) and each window's text is
- * joined into one flat string.
+ * Rows formatted per window: each column's cells of a window are written as
+ * bytes into that column's fragment buffer (reused from window to window,
+ * small enough to stay in cache), then the window's lines are assembled from
+ * the fragments.
  */
 const WINDOW = 1024
 
 interface ColumnPlan {
   vec: A.Vector
   col: StoreColumn
-  /** JSON: `"name":`; CSV: the commas before this column (runs of all-null columns collapse into them). */
-  prefix: string
+  /** JSON: `,"name":` as UTF-8 (the comma is dropped before a line's first cell); CSV: empty. */
+  key: Uint8Array
+  /** CSV: the commas before this column (runs of all-null columns collapse into them). */
+  commas: number
 }
 
-function plan(batch: A.RecordBatch, cols: readonly StoreColumn[], mode: 'json' | 'csv'): {plans: ColumnPlan[]; tail: string} {
+function plan(batch: A.RecordBatch, cols: readonly StoreColumn[], mode: 'json' | 'csv'): {plans: ColumnPlan[]; tailCommas: number} {
   const plans: ColumnPlan[] = []
-  let sep = ''
+  let commas = 0
   for (let c = 0; c < cols.length; c++) {
     const vec = batch.getChildAt(childIndex(batch, cols[c].name))!
     const d = vec.data[0]
-    if (mode === 'csv' && c > 0) sep += ','
+    if (mode === 'csv' && c > 0) commas++
     if (d.length > 0 && d.nullCount === d.length) continue // all null: no key (JSON), an empty cell (CSV)
-    plans.push({vec, col: cols[c], prefix: mode === 'json' ? `${JSON.stringify(cols[c].name)}:` : sep})
-    sep = ''
+    const key = mode === 'json' ? Buffer.from(`,${JSON.stringify(cols[c].name)}:`, 'utf8') : new Uint8Array(0)
+    plans.push({vec, col: cols[c], key, commas})
+    commas = 0
   }
-  return {plans, tail: `${sep}\n`}
+  return {plans, tailCommas: commas}
 }
 
 /**
- * Text appended as UTF-8 bytes to a growing buffer. Hand-written because the
- * alternatives cost more per piece than the piece: joining strings (rope
- * strings, then a flatten and a UTF-8 encode when written) or a native
- * `buf.write` call per short cell. A short ASCII string is copied by a loop;
- * longer ones, and any with other characters, by buf.write.
+ * A growable byte buffer written at `p`. Hand-written, with the digit and
+ * copy loops below, because the alternatives cost more per piece than the
+ * piece: a string per cell (then joining, flattening and UTF-8 encoding
+ * them) or a native `buf.write` call per short cell.
  */
-class Utf8Sink {
-  private buf: Buffer
-  private pos = 0
-  /** `hint`: the expected size in bytes (it grows as needed). */
-  constructor(hint: number) {
-    this.buf = Buffer.allocUnsafe(Math.max(4096, hint))
+class Bytes {
+  b: Buffer
+  p = 0
+  constructor(size: number) {
+    this.b = Buffer.allocUnsafe(Math.max(1024, size))
   }
-  add(s: string): void {
-    const n = s.length
-    this.room(3 * n)
-    const b = this.buf
-    const start = this.pos
-    if (n > 12) {
-      this.pos = start + b.write(s, start, 'utf8')
-      return
+  /** The buffer, with room for `n` more bytes at `p`. */
+  room(n: number): Buffer {
+    if (this.p + n > this.b.length) {
+      const next = Buffer.allocUnsafe(Math.max(2 * this.b.length, this.p + n))
+      this.b.copy(next, 0, 0, this.p)
+      this.b = next
     }
-    let p = start
-    for (let i = 0; i < n; i++) {
-      const c = s.charCodeAt(i)
-      if (c > 0x7f) {
-        this.pos = start + b.write(s, start, 'utf8')
-        return
-      }
-      b[p++] = c
-    }
-    this.pos = p
-  }
-  private room(n: number): void {
-    if (this.pos + n > this.buf.length) {
-      const next = Buffer.allocUnsafe(Math.max(2 * this.buf.length, this.pos + n))
-      this.buf.copy(next, 0, 0, this.pos)
-      this.buf = next
-    }
-  }
-  addBytes(src: Uint8Array): void {
-    const n = src.length
-    this.room(n)
-    const b = this.buf
-    let p = this.pos
-    for (let i = 0; i < n; i++) b[p++] = src[i]
-    this.pos = p
-  }
-  /** An ISO time from its second's prefix bytes and its ns (0..999,999,999): 9 digits and `Z`, quoted for JSON. */
-  addIso(prefix: Uint8Array, frac: number, quoted: boolean): void {
-    this.room(prefix.length + 12)
-    const b = this.buf
-    let p = this.pos
-    if (quoted) b[p++] = 0x22
-    for (let i = 0; i < prefix.length; i++) b[p++] = prefix[i]
-    for (let d = 8; d >= 0; d--) {
-      const q = Math.floor(frac / 10)
-      b[p + d] = 0x30 + (frac - q * 10)
-      frac = q
-    }
-    p += 9
-    b[p++] = 0x5a
-    if (quoted) b[p++] = 0x22
-    this.pos = p
-  }
-  /** The bytes written so far (the sink is spent). */
-  bytes(): Buffer {
-    return this.buf.subarray(0, this.pos)
+    return this.b
   }
 }
 
-/** The selected rows of a batch (all when `idx` is null) as NDJSON lines, UTF-8: the same text as ndjsonLine. */
-export function ndjsonBytes(batch: A.RecordBatch, idx: Uint32Array | null, cols: readonly StoreColumn[]): Buffer {
-  const n = idx ? idx.length : batch.numRows
-  const {plans} = plan(batch, cols, 'json')
-  const prefixes = plans.map((p) => Buffer.from(p.prefix, 'utf8'))
-  const commaPrefixes = plans.map((p) => Buffer.from(`,${p.prefix}`, 'utf8'))
-  const time = plans.map((p) => isTimeColumn(p.col))
-  const m = plans.length
-  const out = new Utf8Sink(n * (m * 12 + 24))
-  const open = Buffer.from('{')
-  const close = Buffer.from('}\n')
-  for (let lo = 0; lo < n; lo += WINDOW) {
-    const hi = Math.min(n, lo + WINDOW)
-    const cells = plans.map((p, c) => (time[c] ? null : columnCells(p.vec, p.col, idx, lo, hi, 'json')))
-    const times = plans.map((p, c) => (time[c] ? isoCells(p.vec, p.col, idx, lo, hi) : null))
-    for (let k = 0; k < hi - lo; k++) {
-      let first = true
-      out.addBytes(open)
-      for (let c = 0; c < m; c++) {
-        const t = times[c]
-        if (t) {
-          const pre = t.prefix[k]
-          if (pre === undefined) continue
-          out.addBytes(first ? prefixes[c] : commaPrefixes[c])
-          out.addIso(pre, t.frac[k], true)
-        } else {
-          const v = cells[c]![k]
-          if (v === undefined) continue
-          out.addBytes(first ? prefixes[c] : commaPrefixes[c])
-          out.add(v)
-        }
-        first = false
+/**
+ * One column's cells for a window of rows, as UTF-8: cell k is
+ * `b[offs[k], offs[k + 1])`, empty for a null (JSON omits the key, CSV leaves
+ * the cell empty). JSON cells start with the column's key.
+ */
+class Fragment extends Bytes {
+  readonly offs = new Int32Array(WINDOW + 1)
+  constructor() {
+    super(WINDOW * 24)
+  }
+}
+
+const POW10 = Float64Array.from({length: 17}, (_, i) => 10 ** i)
+
+/**
+ * Bytes written often (a JSON key, a dictionary entry, a time's second) as
+ * little-endian 32-bit words and a tail: copied a word at a time through a
+ * DataView, a quarter of the stores of a byte loop.
+ */
+interface Piece {
+  w: Int32Array
+  t: Uint8Array
+}
+function piece(bytes: Uint8Array): Piece {
+  const nw = bytes.length >> 2
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  return {w: Int32Array.from({length: nw}, (_, i) => dv.getInt32(4 * i, true)), t: bytes.slice(4 * nw)}
+}
+/** Piece `p` at b[q] (`dv` views `b`); returns the position after it. */
+function putPiece(dv: DataView, b: Uint8Array, q: number, p: Piece): number {
+  const w = p.w
+  for (let i = 0; i < w.length; i++) {
+    dv.setInt32(q, w[i], true)
+    q += 4
+  }
+  const t = p.t
+  for (let i = 0; i < t.length; i++) b[q++] = t[i]
+  return q
+}
+
+/** '00'..'99' as ASCII pairs: two digits per division. */
+const DIGITS2 = Uint8Array.from({length: 200}, (_, i) => 0x30 + (i & 1 ? (i >> 1) % 10 : Math.floor((i >> 1) / 10)))
+
+/** The decimal digits of a safe integer at b[p]; returns the position after them. */
+function putInt(b: Uint8Array, p: number, v: number): number {
+  if (v < 0) {
+    b[p++] = 0x2d
+    v = -v
+  }
+  let n = 1
+  while (n < 16 && v >= POW10[n]) n++
+  let i = p + n
+  while (v >= 100) {
+    const q = Math.floor(v / 100)
+    const r = (v - q * 100) * 2
+    b[--i] = DIGITS2[r + 1]
+    b[--i] = DIGITS2[r]
+    v = q
+  }
+  if (v >= 10) {
+    b[--i] = DIGITS2[v * 2 + 1]
+    b[--i] = DIGITS2[v * 2]
+  } else b[--i] = 0x30 + v
+  return p + n
+}
+
+/** Nine digits of `v` (0..999,999,999, zero-padded) at b[p]. */
+function put9(b: Uint8Array, p: number, v: number): void {
+  for (let i = p + 7; i > p; i -= 2) {
+    const q = Math.floor(v / 100)
+    const r = (v - q * 100) * 2
+    b[i] = DIGITS2[r]
+    b[i + 1] = DIGITS2[r + 1]
+    v = q
+  }
+  b[p] = 0x30 + v
+}
+
+/** An ASCII string at b[p] (the caller made room); returns the position after it. */
+function putAscii(b: Uint8Array, p: number, s: string): number {
+  for (let i = 0; i < s.length; i++) b[p++] = s.charCodeAt(i)
+  return p
+}
+
+/** Bytes `src[s, e)` at b[p]; returns the position after them. */
+function putBytes(b: Uint8Array, p: number, src: Uint8Array, s: number, e: number): number {
+  if (e - s > 64) {
+    b.set(src.subarray(s, e), p)
+    return p + e - s
+  }
+  while (s < e) b[p++] = src[s++]
+  return p
+}
+
+/** Any string as UTF-8 into `f` at f.p (after `key`). */
+function putText(f: Bytes, key: Uint8Array, s: string): void {
+  const b = f.room(key.length + 3 * s.length)
+  let p = putBytes(b, f.p, key, 0, key.length)
+  let ascii = s.length <= 64
+  if (ascii) {
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i)
+      if (c > 0x7f) {
+        ascii = false
+        break
       }
-      out.addBytes(close)
+      b[p + i] = c
     }
   }
-  return out.bytes()
+  f.p = ascii ? p + s.length : p + b.write(s, p, 'utf8')
+}
+
+/**
+ * formatFloat32's text by the value's bit pattern, as bytes: a direct-mapped
+ * cache of 65,536 entries (tick columns repeat their values: day_high,
+ * previous_close, a price that did not move). At most 15 bytes a value.
+ */
+const F32_STRIDE = 16
+const f32Key = new Int32Array(F32_SLOTS)
+const f32Len = new Uint8Array(F32_SLOTS) // 0: empty
+const f32Bytes = new Uint8Array(F32_SLOTS * F32_STRIDE)
+function putFloat32(b: Uint8Array, p: number, bits: number, v: number): number {
+  const h = Math.imul(bits, 0x9e3779b1) >>> 16
+  let len = f32Len[h]
+  if (len === 0 || f32Key[h] !== bits) {
+    const s = formatFloat32(v)
+    if (s.length >= F32_STRIDE) return putAscii(b, p, s)
+    len = s.length
+    putAscii(f32Bytes, h * F32_STRIDE, s)
+    f32Key[h] = bits
+    f32Len[h] = len
+  }
+  return putBytes(b, p, f32Bytes, h * F32_STRIDE, h * F32_STRIDE + len)
+}
+
+/** Dictionary entries of one dictionary vector as UTF-8 cell bytes in one mode (null: a null entry), built once per dictionary. */
+const dictBytesCache = new WeakMap<object, Map<'json' | 'csv', (Uint8Array | null)[]>>()
+function dictBytes(dict: A.Vector, mode: 'json' | 'csv'): (Uint8Array | null)[] {
+  let byMode = dictBytesCache.get(dict)
+  if (!byMode) dictBytesCache.set(dict, (byMode = new Map()))
+  let out = byMode.get(mode)
+  if (!out) {
+    out = dictStrings(dict, mode).map((s) => (s === undefined ? null : Buffer.from(s, 'utf8')))
+    byMode.set(mode, out)
+  }
+  return out
+}
+
+/**
+ * Write the cells of column `p` (a string, payload, list or other timestamp
+ * column: formatBytes writes the fixed-width ones itself) for the selected
+ * rows lo..hi of a batch (`idx[k]`, or `k` when idx is null) into `f`. The
+ * same text as columnCells (and so as ndjsonLine/csvLine).
+ */
+function fillColumn(f: Fragment, p: ColumnPlan, idx: Uint32Array | null, lo: number, hi: number, json: boolean): void {
+  const {vec, col, key} = p
+  const n = hi - lo
+  const offs = f.offs
+  const data = vec.data[0]
+  const off = data.offset
+  const bm = validity(data)
+  const kl = key.length
+  f.p = 0
+  let b = f.b
+  let q = 0
+  if (col.kind === 'plain' && (col.type === 'utf8' || col.type === 'binary')) {
+    const {offs: vo, buf: v} = varData(data)
+    const binary = col.type === 'binary'
+    const info = col.name === 'info'
+    for (let k = 0; k < n; k++) {
+      offs[k] = q
+      const j = (idx ? idx[lo + k] : lo + k) + off
+      if (bm && ((bm[j >> 3] >> (j & 7)) & 1) === 0) continue
+      const s = vo[j]
+      const e = vo[j + 1]
+      f.p = q
+      if (binary) {
+        const b64 = v.toString('base64', s, e)
+        b = f.room(kl + b64.length + 2)
+        for (let i = 0; i < kl; i++) b[q++] = key[i]
+        if (json) b[q++] = 0x22
+        q += b.write(b64, q, 'latin1')
+        if (json) b[q++] = 0x22
+        f.p = q
+        continue
+      }
+      if (!(json && info)) {
+        // Text that needs no escaping (printable ASCII without `"` and `\` for
+        // JSON; ASCII without `"`, `,`, CR, LF for CSV) is copied as it is.
+        let plain = true
+        for (let i = s; i < e; i++) {
+          const c = v[i]
+          if (json ? c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c : c > 0x7f || c === 0x22 || c === 0x2c || c === 0x0a || c === 0x0d) {
+            plain = false
+            break
+          }
+        }
+        if (plain) {
+          b = f.room(kl + e - s + 2)
+          for (let i = 0; i < kl; i++) b[q++] = key[i]
+          if (json) b[q++] = 0x22
+          q = putBytes(b, q, v, s, e)
+          if (json) b[q++] = 0x22
+          f.p = q
+          continue
+        }
+      }
+      const text = v.toString('utf8', s, e)
+      const cell = !json ? csvEscape(text) : info ? infoJson(text) : JSON.stringify(text)
+      if (cell !== undefined) putText(f, key, cell)
+      q = f.p
+      b = f.b
+    }
+    offs[n] = q
+    f.p = q
+    return
+  }
+  // Order-book lists and other timestamps: rare; through the string cells.
+  const cells = columnCells(vec, col, idx, lo, hi, json ? 'json' : 'csv')
+  for (let k = 0; k < n; k++) {
+    offs[k] = f.p
+    const cell = cells[k]
+    if (cell !== undefined) putText(f, key, cell)
+  }
+  offs[n] = f.p
+}
+
+/** Bytes per row of the last call, per format: the next output buffer's first size. */
+const lastBytesPerRow = {json: 400, csv: 200}
+
+// How formatBytes writes a column's cells (FRAG: through fillColumn's fragments).
+const TIME = 0
+const DICT32 = 1
+const DICT8 = 2
+const I64 = 3
+const U64 = 4
+const I32 = 5
+const I8 = 6
+const F32 = 7
+const F64 = 8
+const BOOL = 9
+const FRAG = 10
+
+/** Scratch views for reading floats from their bits (the columns are read as Int32Array, one element type for all). */
+const SCRATCH = new ArrayBuffer(8)
+const SCRATCH_I32 = new Int32Array(SCRATCH)
+const SCRATCH_F32 = new Float32Array(SCRATCH)
+const SCRATCH_F64 = new Float64Array(SCRATCH)
+const NO_I32 = new Int32Array(0)
+const NO_I8 = new Int8Array(0)
+const NO_BIG = new BigInt64Array(0)
+
+/**
+ * Lines of the selected rows of a batch, as UTF-8, written row by row
+ * straight into the output: every fixed-width column is read through one
+ * Int32Array view (so the loop's loads stay monomorphic), dictionary
+ * entries are precomputed bytes (JSON: with their key), numbers are written
+ * digit by digit, times from the cached second's bytes. Strings, payloads
+ * and lists are formatted column-wise per window into fragments first
+ * (fillColumn) and copied in.
+ */
+function formatBytes(batch: A.RecordBatch, idx: Uint32Array | null, cols: readonly StoreColumn[], json: boolean): Buffer {
+  const n = idx ? idx.length : batch.numRows
+  const mode = json ? 'json' : 'csv'
+  const {plans, tailCommas} = plan(batch, cols, mode)
+  const m = plans.length
+  const kind = new Int32Array(m)
+  const commas = Int32Array.from(plans, (p) => p.commas)
+  const offsets = new Int32Array(m)
+  const keys: Uint8Array[] = plans.map((p) => p.key)
+  // JSON: a line's first cell has no comma
+  const keyPieces = keys.map((k) => piece(k))
+  const firstKeyPieces = keys.map((k) => piece(k.subarray(json ? 1 : 0)))
+  const bms: (Uint8Array | null)[] = []
+  const i32: Int32Array[] = []
+  const i8: Int8Array[] = []
+  const bigs: BigInt64Array[] = []
+  const dicts: (Piece | null)[][] = []
+  const firstDicts: (Piece | null)[][] = []
+  const isos: (IsoFormatter | null)[] = []
+  const frags: (Fragment | null)[] = []
+  const fb: Uint8Array[] = []
+  const fo: Int32Array[] = []
+  /** Most bytes a row takes, fragments apart. */
+  let rowMax = json ? 3 : tailCommas + 1
+  for (let c = 0; c < m; c++) {
+    const {vec, col} = plans[c]
+    const data = vec.data[0]
+    const v = data.values as {buffer: ArrayBufferLike; byteOffset: number; byteLength: number}
+    offsets[c] = data.offset
+    bms.push(validity(data))
+    let k = FRAG
+    let max = 0
+    let words = false
+    let bytes = false
+    let dict: (Uint8Array | null)[] = []
+    let firstDict: (Uint8Array | null)[] = []
+    let iso: IsoFormatter | null = null
+    if (col.name === 'recv_ts' || col.name === 'exch_ts') {
+      k = TIME
+      words = true
+      iso = new IsoFormatter(col.name === 'exch_ts' && col.kind === 'timestamp' ? col.unit : 'ns')
+      max = 48
+    } else if (col.kind === 'dict') {
+      k = col.indexBits === 8 ? DICT8 : DICT32
+      words = k === DICT32
+      bytes = k === DICT8
+      const key = keys[c]
+      dict = dictBytes(data.dictionary as A.Vector, mode).map((e) => (e === null ? null : json ? Buffer.concat([key, e]) : e))
+      for (const e of dict) if (e && e.length > max) max = e.length
+      max -= key.length
+      firstDict = dict.map((e) => (e === null ? null : e.subarray(json ? 1 : 0)))
+    } else if (col.kind === 'plain') {
+      const t = col.type
+      if (t === 'int64' || t === 'uint64') [k, words, max] = [t === 'int64' ? I64 : U64, true, 22]
+      else if (t === 'int32') [k, words, max] = [I32, true, 11]
+      else if (t === 'int8') [k, bytes, max] = [I8, true, 4]
+      else if (t === 'float32') [k, words, max] = [F32, true, 16]
+      else if (t === 'float64') [k, words, max] = [F64, true, 25]
+      else if (t === 'bool') [k, bytes, max] = [BOOL, true, 5]
+    }
+    kind[c] = k
+    i32.push(words ? new Int32Array(v.buffer, v.byteOffset, v.byteLength >> 2) : NO_I32)
+    i8.push(bytes ? new Int8Array(v.buffer, v.byteOffset, v.byteLength) : NO_I8)
+    bigs.push(k === TIME || k === I64 || k === U64 ? (data.values as BigInt64Array) : NO_BIG)
+    dicts.push(dict.map((e) => (e === null ? null : piece(e))))
+    firstDicts.push(firstDict.map((e) => (e === null ? null : piece(e))))
+    isos.push(iso)
+    frags.push(k === FRAG ? new Fragment() : null)
+    fb.push(new Uint8Array(0))
+    fo.push(NO_I32)
+    rowMax += commas[c] + (k === FRAG ? 0 : keys[c].length + max)
+  }
+  // room for the rows at the last call's size, and the last window at its bound (else the buffer is copied to grow)
+  const out = new Bytes(Math.ceil(n * lastBytesPerRow[mode] * 1.05) + Math.min(n, WINDOW) * rowMax)
+  for (let lo = 0; lo < n; lo += WINDOW) {
+    const hi = Math.min(n, lo + WINDOW)
+    const w = hi - lo
+    let total = w * rowMax
+    for (let c = 0; c < m; c++) {
+      const f = frags[c]
+      if (f === null) continue
+      fillColumn(f, plans[c], idx, lo, hi, json)
+      fb[c] = f.b
+      fo[c] = f.offs
+      total += f.p
+    }
+    const b = out.room(total)
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
+    let q = out.p
+    for (let k = 0; k < w; k++) {
+      const r = idx ? idx[lo + k] : lo + k
+      if (json) b[q++] = 0x7b
+      let first = json
+      for (let c = 0; c < m; c++) {
+        if (!json) for (let i = commas[c]; i > 0; i--) b[q++] = 0x2c
+        const kd = kind[c]
+        if (kd === FRAG) {
+          const o = fo[c]
+          let s = o[k]
+          const e = o[k + 1]
+          if (s === e) continue
+          if (first) {
+            s++ // the first key's comma
+            first = false
+          }
+          const src = fb[c]
+          while (s < e) b[q++] = src[s++]
+          continue
+        }
+        const j = r + offsets[c]
+        const bm = bms[c]
+        if (bm !== null && ((bm[j >> 3] >> (j & 7)) & 1) === 0) continue
+        if (kd === DICT32 || kd === DICT8) {
+          // JSON: the entry's bytes start with the key
+          const e = (first ? firstDicts : dicts)[c][kd === DICT32 ? i32[c][j] : i8[c][j]]
+          if (e === null) continue
+          q = putPiece(dv, b, q, e)
+          first = false
+          continue
+        }
+        if (json) {
+          q = putPiece(dv, b, q, (first ? firstKeyPieces : keyPieces)[c])
+          first = false
+        }
+        switch (kd) {
+          case TIME: {
+            const h = i32[c]
+            const iso = isos[c]!
+            const frac = iso.split(h[2 * j + 1], h[2 * j] >>> 0, bigs[c], j)
+            if (json) b[q++] = 0x22
+            q = putPiece(dv, b, q, iso.prefixPiece)
+            put9(b, q, frac)
+            q += 9
+            b[q++] = 0x5a
+            if (json) b[q++] = 0x22
+            break
+          }
+          case I64:
+          case U64: {
+            // Read as 32-bit halves (little-endian, as Arrow stores them): a value
+            // within ±2^53 prints from a number, without allocating a BigInt.
+            const h = i32[c]
+            const hw = kd === U64 ? h[2 * j + 1] >>> 0 : h[2 * j + 1]
+            if (json) b[q++] = 0x22
+            if (hw >= -0x200000 && hw < 0x200000) q = putInt(b, q, hw * 4294967296 + (h[2 * j] >>> 0))
+            else q = putAscii(b, q, kd === U64 ? String(BigInt.asUintN(64, bigs[c][j])) : String(bigs[c][j]))
+            if (json) b[q++] = 0x22
+            break
+          }
+          case I32:
+            q = putInt(b, q, i32[c][j])
+            break
+          case I8:
+            q = putInt(b, q, i8[c][j])
+            break
+          case F32: {
+            const bits = i32[c][j]
+            SCRATCH_I32[0] = bits
+            const v = SCRATCH_F32[0]
+            // JSON: the row formatter's Number(text) of a non-finite value serialises as null (key kept)
+            q = json && !Number.isFinite(v) ? putAscii(b, q, 'null') : putFloat32(b, q, bits, v)
+            break
+          }
+          case F64: {
+            const h = i32[c]
+            SCRATCH_I32[0] = h[2 * j]
+            SCRATCH_I32[1] = h[2 * j + 1]
+            const v = SCRATCH_F64[0]
+            q = putAscii(b, q, json && !Number.isFinite(v) ? 'null' : String(v))
+            break
+          }
+          case BOOL:
+            q = putAscii(b, q, ((i8[c][j >> 3] >> (j & 7)) & 1) === 1 ? 'true' : 'false')
+            break
+        }
+      }
+      if (json) b[q++] = 0x7d
+      else for (let i = tailCommas; i > 0; i--) b[q++] = 0x2c
+      b[q++] = 0x0a
+    }
+    out.p = q
+  }
+  if (n > 0) lastBytesPerRow[mode] = Math.ceil(out.p / n)
+  return out.b.subarray(0, out.p)
+}
+/** The selected rows of a batch (all when `idx` is null) as NDJSON lines, UTF-8: the same text as ndjsonLine. */
+export function ndjsonBytes(batch: A.RecordBatch, idx: Uint32Array | null, cols: readonly StoreColumn[]): Buffer {
+  return formatBytes(batch, idx, cols, true)
 }
 
 /** The selected rows of a batch as CSV lines (no header), UTF-8: the same text as csvLine. */
 export function csvBytes(batch: A.RecordBatch, idx: Uint32Array | null, cols: readonly StoreColumn[]): Buffer {
-  const n = idx ? idx.length : batch.numRows
-  const {plans, tail} = plan(batch, cols, 'csv')
-  const prefixes = plans.map((p) => Buffer.from(p.prefix, 'utf8'))
-  const tailBytes = Buffer.from(tail, 'utf8')
-  const time = plans.map((p) => isTimeColumn(p.col))
-  const m = plans.length
-  const out = new Utf8Sink(n * (m * 8 + 16))
-  for (let lo = 0; lo < n; lo += WINDOW) {
-    const hi = Math.min(n, lo + WINDOW)
-    const cells = plans.map((p, c) => (time[c] ? null : columnCells(p.vec, p.col, idx, lo, hi, 'csv')))
-    const times = plans.map((p, c) => (time[c] ? isoCells(p.vec, p.col, idx, lo, hi) : null))
-    for (let k = 0; k < hi - lo; k++) {
-      for (let c = 0; c < m; c++) {
-        out.addBytes(prefixes[c])
-        const t = times[c]
-        if (t) {
-          const pre = t.prefix[k]
-          if (pre !== undefined) out.addIso(pre, t.frac[k], false)
-        } else {
-          const v = cells[c]![k]
-          if (v !== undefined) out.add(v)
-        }
-      }
-      out.addBytes(tailBytes)
-    }
-  }
-  return out.bytes()
+  return formatBytes(batch, idx, cols, false)
 }
 
 /** ndjsonBytes as a string. */

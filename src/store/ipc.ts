@@ -469,6 +469,34 @@ export function unsupportedType(t: A.DataType, depth = 0): string | null {
 }
 
 /**
+ * A bump allocator over one buffer, emptied per batch: where a recycled
+ * batch's buffers are decompressed (reader's RecyclePool). Allocations are
+ * 8-aligned. When one does not fit, a new buffer of twice the size (at
+ * least the allocation) replaces the current one: earlier allocations keep
+ * the old buffer alive as long as they are used, and after a few batches the
+ * arena holds the largest batch without allocating.
+ */
+export class Arena {
+  private buf: Buffer | null = null
+  private used = 0
+  /** Forget every allocation (their bytes will be overwritten). */
+  reset(): void {
+    this.used = 0
+  }
+  /** `n` bytes (uninitialised), 8-aligned. */
+  alloc(n: number): Buffer {
+    const at = (this.used + 7) & ~7
+    if (!this.buf || at + n > this.buf.length) {
+      this.buf = Buffer.allocUnsafeSlow(Math.max(n, 2 * (this.buf?.length ?? 0), 1 << 16))
+      this.used = n
+      return this.buf.subarray(0, n)
+    }
+    this.used = at + n
+    return this.buf.subarray(at, at + n)
+  }
+}
+
+/**
  * Decodes the record and dictionary batches of one stream against its schema:
  * checks, decompresses and structurally validates every buffer, then builds
  * arrow-js Data directly. Holds the current dictionaries. Throws BadMessage.
@@ -484,6 +512,7 @@ export class BatchDecoder {
   private bi = 0
   private compressed = false
   private total = 0
+  private arena: Arena | undefined
 
   constructor(readonly schema: A.Schema) {
     for (const f of schema.fields) {
@@ -492,11 +521,16 @@ export class BatchDecoder {
     }
   }
 
-  /** Decode a record batch message's body into a RecordBatch. */
-  record(message: Message, body: Uint8Array): A.RecordBatch {
+  /**
+   * Decode a record batch message's body into a RecordBatch. With `arena`,
+   * compressed buffers are decompressed into it (the batch lives as long as
+   * the arena's bytes are not reused), else into fresh buffers.
+   */
+  record(message: Message, body: Uint8Array, arena?: Arena): A.RecordBatch {
     if (!message.isRecordBatch()) bad('not a record batch')
     const h = message.header() as unknown as BatchHeader
     const length = this.begin(h, body)
+    this.arena = arena
     const children = this.schema.fields.map((f, k) => {
       const d = this.visit(f.type)
       if (d.length !== length) bad(`column ${k} has ${d.length} values, the batch ${length} rows`)
@@ -525,6 +559,7 @@ export class BatchDecoder {
     const length = h.length
     if (!Number.isSafeInteger(length) || length < 0 || length > MAX_BATCH_ROWS) bad(`invalid row count ${length}`)
     this.body = body
+    this.arena = undefined
     this.nodes = h.nodes
     this.regions = h.buffers
     this.ni = 0
@@ -538,6 +573,7 @@ export class BatchDecoder {
     if (this.ni !== this.nodes.length) bad(`${this.nodes.length} field nodes where the schema has ${this.ni}`)
     if (this.bi !== this.regions.length) bad(`${this.regions.length} buffers where the schema has ${this.bi}`)
     this.body = new Uint8Array(0)
+    this.arena = undefined
   }
 
   private node(): NodeLike {
@@ -588,7 +624,7 @@ export class BatchDecoder {
         if (this.total + want > MAX_BATCH_BYTES) bad(`the batch's buffers exceed ${MAX_BATCH_BYTES} bytes uncompressed`)
         // Into a buffer of exactly the checked size: zstd-napi's decompress() sizes
         // its output from every frame in the input, which the file controls.
-        out = Buffer.allocUnsafeSlow(want)
+        out = this.arena ? this.arena.alloc(want) : Buffer.allocUnsafeSlow(want)
         let got: number
         try {
           got = dctx.decompress(out, raw)

@@ -6,7 +6,7 @@ import type {RowKind, RowView} from '../feeds/types.js'
 import {MdrecError, fsError} from '../errors.js'
 import {parseTimeSpec, resolveTimeSpec} from '../util/units.js'
 import './ipc.js' // registers the zstd codec with arrow-js
-import {BadMessage, BatchDecoder, decodeMetadata, eosAt, parsePrefix, type FramedMessage} from './ipc.js'
+import {Arena, BadMessage, BatchDecoder, decodeMetadata, eosAt, parsePrefix, type FramedMessage} from './ipc.js'
 import {FORMAT_VERSION, metaFromMap, storeColumnsFromSchema, type RecordingMeta, type StoreColumn} from './schema.js'
 
 export interface RecordingFile {
@@ -58,11 +58,19 @@ class FileBytes {
     }
   }
 
-  /** `len` bytes at `pos` in a fresh buffer, or null when the file ends before them. */
-  async read(pos: number, len: number): Promise<Buffer | null> {
+  /**
+   * `len` bytes at `pos` in a fresh buffer (or in `into`, when given and at
+   * least `len` long: its first `len` bytes), or null when the file ends
+   * before them.
+   */
+  async read(pos: number, len: number, into?: Buffer): Promise<Buffer | null> {
     if (pos + len > this.size) {
       await this.refresh()
       if (pos + len > this.size) return null
+    }
+    if (into && into.length >= len) {
+      const out = into.subarray(0, len)
+      return (await this.readInto(out, pos)) === len ? out : null
     }
     if (pos >= this.aheadAt && pos + len <= this.aheadAt + this.aheadLen) {
       return Buffer.from(this.ahead.subarray(pos - this.aheadAt, pos - this.aheadAt + len))
@@ -92,7 +100,60 @@ class FileBytes {
   }
 }
 
-type ReadAt = {framed: FramedMessage; bytes: Uint8Array} | {need: string} | 'end'
+/**
+ * The pool of the last recycling walk to end, kept for a second (for the
+ * next one: verify, then repair; a counting pass, then the copy) and then
+ * left to the garbage collector. A walk takes it whole or makes its own, so
+ * no two walks running at once share one; the turn continues from where the
+ * last walk left it, so its last two batches stay intact until the next walk
+ * has read two more (the ReadOptions.recycle promise, across walks).
+ */
+let sparePool: RecyclePool | null = null
+let spareTimer: NodeJS.Timeout | null = null
+function takePool(): RecyclePool {
+  const p = sparePool ?? new RecyclePool()
+  sparePool = null
+  return p
+}
+function givePool(p: RecyclePool): void {
+  sparePool = p
+  if (spareTimer) clearTimeout(spareTimer)
+  spareTimer = setTimeout(() => {
+    sparePool = null
+    spareTimer = null
+  }, 1000)
+  spareTimer.unref()
+}
+
+/** A message read (with the arena its batch decodes into, when recycled), or why not. */
+type ReadAt = {framed: FramedMessage; bytes: Uint8Array; arena?: Arena} | {need: string} | 'end'
+
+/** Record-batch messages at least this large are read into a recycled buffer (ReadOptions.recycle); smaller ones are copied out of the read-ahead. */
+const RECYCLE_FROM = READ_AHEAD >> 1
+
+/**
+ * Two sets of buffers used in turn, one set per record batch: the message's
+ * bytes and the arena its buffers are decompressed into (ReadOptions.recycle).
+ * Each grows to the largest batch seen and is then reused, so a walk over
+ * large batches holds two of them, not however many the garbage collector
+ * has not yet freed (V8 frees large buffers late: four or five 50 MB frames
+ * were resident at once). Hand-written: Node has no pool of reusable large
+ * buffers.
+ */
+export class RecyclePool {
+  private readonly bodies: [Buffer | null, Buffer | null] = [null, null]
+  private readonly arenas = [new Arena(), new Arena()]
+  private turn = 0
+  /** Start the next batch: its (emptied) arena, and a buffer for its message of `len` bytes (none for 0). */
+  next(len: number): {body: Buffer | undefined; arena: Arena} {
+    this.turn ^= 1
+    let b = this.bodies[this.turn]
+    if (len > 0 && (!b || b.length < len)) this.bodies[this.turn] = b = Buffer.allocUnsafeSlow(len)
+    const arena = this.arenas[this.turn]
+    arena.reset()
+    return {body: len > 0 ? b! : undefined, arena}
+  }
+}
 
 /**
  * Read and verify the message at `pos`: its prefix, its metadata (verified,
@@ -101,7 +162,7 @@ type ReadAt = {framed: FramedMessage; bytes: Uint8Array} | {need: string} | 'end
  * file's end, {need} when the file ends inside the message, or throws
  * BadMessage when the bytes cannot be a message.
  */
-async function readMessageAt(src: FileBytes, pos: number): Promise<ReadAt> {
+async function readMessageAt(src: FileBytes, pos: number, pool?: RecyclePool): Promise<ReadAt> {
   const avail = await src.available(pos, 8)
   if (avail === 0) return 'end'
   const head = await src.read(pos, Math.min(8, avail))
@@ -113,11 +174,14 @@ async function readMessageAt(src: FileBytes, pos: number): Promise<ReadAt> {
   if (!meta) return {need: `the file ends inside the message's metadata (${p.metaLength} bytes stated, ${avail - p.prefix} present)`}
   const framed = decodeMetadata(meta, pos, p.prefix)
   const total = framed.metaLength + framed.bodyLength
-  const bytes = await src.read(pos, total)
+  // Only record batches are recycled (a dictionary's values live on in the
+  // decoder); small messages are read as they were, their buffers decompressed into the arena.
+  const recycled = pool && framed.kind === 'record' && (await src.available(pos, total)) >= total ? pool.next(total >= RECYCLE_FROM ? total : 0) : null
+  const bytes = await src.read(pos, total, recycled?.body)
   if (!bytes) {
     return {need: `a ${framed.kind} message cut short (${framed.bodyLength}-byte body stated, ${Math.max(0, (await src.available(pos, total)) - framed.metaLength)} bytes present)`}
   }
-  return {framed, bytes}
+  return {framed, bytes, arena: recycled?.arena}
 }
 
 export interface MessageStreamOptions {
@@ -130,6 +194,8 @@ export interface MessageStreamOptions {
   deep?: boolean
   /** Stop at this byte offset (exclusive) instead of the end of the file. */
   end?: number
+  /** See ReadOptions.recycle (decoding walks only). */
+  recycle?: boolean
 }
 
 export interface StreamEnd {
@@ -181,56 +247,61 @@ async function* walk(path: string, opts: MessageStreamOptions & {decode: boolean
       throw fsError(error, path, 'reading a recording')
     }
     const src = new FileBytes(fh, path, size, opts.end)
+    const pool = opts.recycle && opts.decode ? takePool() : undefined
     let decoder: BatchDecoder | null = null
     let pos = 0
-    for (;;) {
-      if (opts.signal?.aborted) return
-      let r: ReadAt
-      let batch: A.RecordBatch | null = null
-      try {
-        r = await readMessageAt(src, pos)
-        if (r !== 'end' && !('need' in r)) {
-          const {framed, bytes} = r
-          if (pos === 0 && framed.kind !== 'schema') throw new BadMessage('the first message is not a schema')
-          if (pos > 0 && framed.kind === 'schema') throw new BadMessage('a second schema message')
-          if (opts.decode && framed.message) {
-            const body = bytes.subarray(framed.metaLength)
-            if (framed.kind === 'schema') decoder = new BatchDecoder(framed.message.header() as A.Schema)
-            else if (framed.kind === 'record') batch = decoder!.record(framed.message, body)
-            else if (framed.kind === 'dictionary') decoder!.dictionary(framed.message, body)
+    try {
+      for (;;) {
+        if (opts.signal?.aborted) return
+        let r: ReadAt
+        let batch: A.RecordBatch | null = null
+        try {
+          r = await readMessageAt(src, pos, pool)
+          if (r !== 'end' && !('need' in r)) {
+            const {framed, bytes, arena} = r
+            if (pos === 0 && framed.kind !== 'schema') throw new BadMessage('the first message is not a schema')
+            if (pos > 0 && framed.kind === 'schema') throw new BadMessage('a second schema message')
+            if (opts.decode && framed.message) {
+              const body = bytes.subarray(framed.metaLength)
+              if (framed.kind === 'schema') decoder = new BatchDecoder(framed.message.header() as A.Schema)
+              else if (framed.kind === 'record') batch = decoder!.record(framed.message, body, arena)
+              else if (framed.kind === 'dictionary') decoder!.dictionary(framed.message, body)
+            }
           }
+        } catch (error) {
+          if (!(error instanceof BadMessage)) throw error
+          const what = pos === 0 ? 'schema message' : 'message'
+          end.problem = {offset: pos, reason: `${what} at byte ${pos}: ${error.message}`, code: 'E_CORRUPT'}
+          return
         }
-      } catch (error) {
-        if (!(error instanceof BadMessage)) throw error
-        const what = pos === 0 ? 'schema message' : 'message'
-        end.problem = {offset: pos, reason: `${what} at byte ${pos}: ${error.message}`, code: 'E_CORRUPT'}
-        return
-      }
-      if (r === 'end' || 'need' in r) {
-        if (opts.follow) {
-          try {
-            await sleep(opts.pollMs ?? 100, undefined, {signal: opts.signal})
-          } catch {
-            return
+        if (r === 'end' || 'need' in r) {
+          if (opts.follow) {
+            try {
+              await sleep(opts.pollMs ?? 100, undefined, {signal: opts.signal})
+            } catch {
+              return
+            }
+            continue
           }
-          continue
+          if (r !== 'end') end.problem = {offset: pos, reason: `the file ends inside the message at byte ${pos}: ${r.need}`, code: 'E_TRUNCATED'}
+          return
         }
-        if (r !== 'end') end.problem = {offset: pos, reason: `the file ends inside the message at byte ${pos}: ${r.need}`, code: 'E_TRUNCATED'}
-        return
+        const {framed, bytes} = r
+        end.messages++
+        pos += framed.metaLength + framed.bodyLength
+        end.validEnd = pos
+        if (framed.kind === 'eos') {
+          end.eos = true
+          return
+        }
+        if (framed.kind === 'record') {
+          end.batches++
+          end.rows += framed.rows
+        }
+        yield {framed, bytes, batch}
       }
-      const {framed, bytes} = r
-      end.messages++
-      pos += framed.metaLength + framed.bodyLength
-      end.validEnd = pos
-      if (framed.kind === 'eos') {
-        end.eos = true
-        return
-      }
-      if (framed.kind === 'record') {
-        end.batches++
-        end.rows += framed.rows
-      }
-      yield {framed, bytes, batch}
+    } finally {
+      if (pool) givePool(pool)
     }
   } finally {
     await fh.close()
@@ -276,6 +347,16 @@ export interface ReadOptions {
   onEnd?: (end: StreamEnd) => void
   /** Called with every sound message's framing and bytes as it is read (sizes for `info`). */
   onMessage?: (framed: FramedMessage, bytes: Uint8Array) => void
+  /**
+   * Read large record batches (32 KiB and more) into two sets of buffers used
+   * in turn instead of fresh ones: memory stays at two batches however large
+   * and many they are. The caller promises to use a yielded batch, and any
+   * view of its buffers (values, offsets, `onMessage`'s bytes), no longer
+   * than until it asks for the batch after the next one, from this walk or a
+   * recycling walk started after it ended: the buffers are then overwritten.
+   * Default false (every batch is the caller's to keep).
+   */
+  recycle?: boolean
 }
 
 export interface SelectedBatch {
@@ -293,7 +374,7 @@ export interface SelectedBatch {
 export async function* readBatches(file: RecordingFile, opts: ReadOptions = {}): AsyncGenerator<SelectedBatch> {
   const end: StreamEnd = {eos: false, validEnd: 0, messages: 0, batches: 0, rows: 0}
   const wanted = opts.symbols && opts.symbols.length > 0 ? new Set(opts.symbols) : null
-  for await (const m of walk(file.path, {follow: opts.follow, signal: opts.signal, decode: true}, end)) {
+  for await (const m of walk(file.path, {follow: opts.follow, signal: opts.signal, decode: true, recycle: opts.recycle}, end)) {
     opts.onMessage?.(m.framed, m.bytes)
     const batch = m.batch
     if (!batch || batch.numRows === 0) continue

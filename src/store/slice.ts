@@ -62,7 +62,9 @@ export async function sliceRecording(input: string | readonly string[], out: str
   // The schema (written first) carries the row count and end time: count the
   // selection once before copying it. A file still being recorded may grow in
   // between; the copy stops at the rows counted.
-  const filter = {from: opts.from, to: opts.to, symbols: opts.symbols}
+  // recycle: no batch is kept past the next one (appendBatch copies what it
+  // keeps, or holds a view only until its next call: see ReadOptions.recycle)
+  const filter = {from: opts.from, to: opts.to, symbols: opts.symbols, recycle: true}
   let rows = 0
   let last: bigint | undefined
   for (const f of files) {

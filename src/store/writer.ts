@@ -524,7 +524,7 @@ export async function compactRecording(
   if (rows === undefined || (endNs === undefined && file.meta.endTime === undefined)) {
     // The schema (written first) must carry them: count once more before copying.
     rows = 0
-    for await (const {batch} of readBatches(file)) {
+    for await (const {batch} of readBatches(file, {recycle: true})) {
       rows += batch.numRows
       const t = batch.getChildAt(0)!.data[0]
       endNs = (t.values as BigInt64Array)[t.offset + t.length - 1]
@@ -541,7 +541,8 @@ export async function compactRecording(
     {flushIntervalMs: 0, flushRows: opts.rows ?? 65_536, batchBytes: opts.batchBytes, zstdLevel: opts.zstdLevel, fsync: false, compactOnClose: false},
   )
   try {
-    for await (const {batch, idx} of readBatches(file)) w.appendBatch(batch, idx, {keepSeq: true})
+    // recycle: appendBatch holds a view of a batch only until its next call
+    for await (const {batch, idx} of readBatches(file, {recycle: true})) w.appendBatch(batch, idx, {keepSeq: true})
     const stats = await w.close()
     if (stats.rows !== rows) {
       throw new MdrecError('E_CORRUPT', `${path}: compaction copied ${stats.rows} rows where the file says ${rows}; the original is kept as it was`)
