@@ -1,0 +1,200 @@
+// Format version 2 (issue 13): a closed recording is an Arrow IPC *file*
+// (ARROW1 magic, footer), rows clustered by symbol inside each batch and read
+// back in arrival order; a live recording is a stream; v1 recordings stay
+// readable by every command.
+import {copyFileSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import pl from 'nodejs-polars'
+import {describe, expect, it} from 'vitest'
+
+import {openRecording, readBatches, readRows} from '../src/store/reader.js'
+import {FORMAT_VERSION} from '../src/store/schema.js'
+import {sliceRecording} from '../src/store/slice.js'
+import {repairRecording, verifyRecording} from '../src/store/verify.js'
+import {runCli} from './helpers/cli.js'
+import {expectPolarsAgrees} from './helpers/polars.js'
+import {createYahooWriter, makeYahooRecording} from './helpers/recording.js'
+import {syntheticYahooTape} from '../src/feeds/yahoo/synthetic.js'
+
+const V1_FIXTURE = fileURLToPath(new URL('./vectors/yahoo-v1.arrow', import.meta.url))
+const tmp = () => mkdtempSync(join(tmpdir(), 'mdrec-v2-'))
+const MAGIC = Buffer.from('ARROW1')
+
+function isIpcFile(path: string): boolean {
+  const b = readFileSync(path)
+  return b.subarray(0, 6).equals(MAGIC) && b.subarray(b.length - 6).equals(MAGIC)
+}
+
+async function seqs(path: string): Promise<bigint[]> {
+  const out: bigint[] = []
+  for await (const r of readRows(await openRecording(path))) out.push(r.seq)
+  return out
+}
+
+describe('format version 2: closed files are Arrow IPC files', () => {
+  it('a closed recording has the file magic and footer, format_version 2, and reads in polars readIPC/scanIPC and in mdrec', async () => {
+    const dir = tmp()
+    const path = join(dir, 'closed.arrow')
+    const {sent} = await makeYahooRecording(path, 150_000, {symbols: 20, writer: {flushRows: 10_000}})
+    expect(isIpcFile(path)).toBe(true)
+    const file = await openRecording(path)
+    expect(FORMAT_VERSION).toBe(2)
+    expect(file.meta.formatVersion).toBe(2)
+    expect(file.meta.rows).toBe(sent.length)
+    // polars' file reader (footer, random access) from bytes and by path
+    const df = pl.readIPC(readFileSync(path))
+    expect(df.height).toBe(sent.length)
+    const lazy = pl.scanIPC(path).select(pl.col('seq').count().alias('n'), pl.col('seq').max().alias('m')).collectSync()
+    expect(Number(lazy.getColumn('n').get(0))).toBe(sent.length)
+    expect(String(lazy.getColumn('m').get(0))).toBe(String(sent.length - 1))
+    // every value agrees with mdrec's own reader (on a smaller file: the check is per cell)
+    const small = join(dir, 'small.arrow')
+    await makeYahooRecording(small, 6_000, {symbols: 12, writer: {flushRows: 500, compactRows: 2_000}})
+    expect(isIpcFile(small)).toBe(true)
+    expect(await expectPolarsAgrees(small)).toBe(6_000)
+    // mdrec reads rows in arrival order
+    let i = 0
+    let wrong = 0
+    for await (const r of readRows(file)) {
+      if (r.seq !== BigInt(i) || r.recv_ts !== sent[i]?.recv_ts || r.symbol !== sent[i]?.data.id) wrong++
+      i++
+    }
+    expect(wrong).toBe(0)
+    expect(i).toBe(sent.length)
+    const v = await verifyRecording(path)
+    expect(v.ok, JSON.stringify(v.problem)).toBe(true)
+    expect(v.complete).toBe(true)
+    expect(v.trailingBytes ?? 0).toBe(0)
+  }, 120_000)
+
+  it('stores rows clustered by symbol inside each batch, writes each dictionary once, and restores arrival order for cat, time ranges and symbols', async () => {
+    const dir = tmp()
+    const path = join(dir, 'clustered.arrow')
+    const {sent} = await makeYahooRecording(path, 20_000, {symbols: 8, writer: {flushRows: 700}})
+    // stored order (polars reads rows as stored): the symbol changes at most 8 times per batch
+    const stored = pl.readIPC(readFileSync(path)).getColumn('symbol').toArray() as string[]
+    let changes = 0
+    for (let k = 1; k < stored.length; k++) if (stored[k] !== stored[k - 1]) changes++
+    expect(changes).toBeLessThan(8)
+    // one dictionary batch per dictionary: the IPC file format allows no replacement
+    const file = await openRecording(path)
+    let dictMessages = 0
+    for await (const b of readBatches(file, {onMessage: (f) => void (f.kind === 'dictionary' && dictMessages++)})) void b
+    const dictColumns = file.schema.fields.filter((f) => f.type.typeId === -1).length
+    expect(dictMessages).toBeLessThanOrEqual(dictColumns)
+    // a time range and a symbol selection, in arrival order
+    const from = sent[5_000].recv_ts
+    const to = sent[15_000].recv_ts
+    const want = sent.filter((s) => s.recv_ts >= from && s.recv_ts < to && s.data.id === 'AAPL').map((s) => s.recv_ts)
+    const got: bigint[] = []
+    for await (const r of readRows(file, {from, to, symbols: ['AAPL']})) got.push(r.recv_ts)
+    expect(got).toEqual(want)
+    // cat prints arrival order
+    const cat = await runCli(['cat', path, '--format', 'ndjson'])
+    expect(cat.code, cat.stderr).toBe(0)
+    const lines = cat.stdout.trim().split('\n')
+    expect(lines.length).toBe(sent.length)
+    const catSeq = lines.map((l) => String((JSON.parse(l) as {seq: string | number}).seq))
+    expect(catSeq).toEqual(sent.map((_, k) => String(k)))
+  }, 120_000)
+
+  it('a live (unclosed) recording is an Arrow stream that polars readIPCStream and mdrec read', async () => {
+    const dir = tmp()
+    const path = join(dir, 'live.arrow')
+    const w = createYahooWriter(path, {flushRows: 100})
+    let n = 0
+    for (const f of syntheticYahooTape({frames: 1_000, symbols: 4})) {
+      const {id, time, ...fields} = f.data
+      w.append({recv_ts: f.recv_ts, exch_ts: time ?? null, symbol: id ?? '', kind: 'tick', raw: null, info: null, fields})
+      n++
+    }
+    w.flush()
+    const b = readFileSync(path)
+    expect(b.subarray(0, 6).equals(MAGIC)).toBe(false)
+    expect(pl.readIPCStream(b).height).toBe(n)
+    const file = await openRecording(path)
+    expect(file.meta.formatVersion).toBe(2)
+    let rows = 0
+    for await (const r of readRows(file, {onTruncated: 'stop'})) expect(r.seq).toBe(BigInt(rows++))
+    expect(rows).toBe(n)
+    // killed recorder: repair writes a v2 file holding every flushed row
+    w.abort()
+    const out = join(dir, 'live.repaired.arrow')
+    const rep = await repairRecording(path, out)
+    expect(rep.rowsIntact).toBe(n)
+    expect(isIpcFile(out)).toBe(true)
+    expect(pl.readIPC(readFileSync(out)).height).toBe(n)
+    expect(await seqs(out)).toEqual(Array.from({length: n}, (_, k) => BigInt(k)))
+    expect((await openRecording(out)).meta.rows).toBe(n)
+  }, 60_000)
+
+  it('verify checks the footer of a v2 file; --repair of a bad footer writes a good v2 file', async () => {
+    const dir = tmp()
+    const path = join(dir, 'foot.arrow')
+    const {sent} = await makeYahooRecording(path, 3_000, {symbols: 5})
+    const b = readFileSync(path)
+    const footerLen = b.readInt32LE(b.length - 10)
+    // a block offset inside the footer's record-batch vector: damage its last bytes
+    const bad = Buffer.from(b)
+    bad.fill(0x7f, b.length - 10 - Math.min(40, footerLen), b.length - 10 - 8)
+    const badPath = join(dir, 'badfoot.arrow')
+    writeFileSync(badPath, bad)
+    const v = await verifyRecording(badPath)
+    expect(v.ok).toBe(false)
+    expect(v.problem?.reason).toMatch(/footer/)
+    const cut = join(dir, 'nofoot.arrow')
+    writeFileSync(cut, b.subarray(0, b.length - 10))
+    const v2 = await verifyRecording(cut)
+    expect(v2.ok).toBe(false)
+    expect(v2.problem?.reason).toMatch(/footer/)
+    // the stream inside is whole: every reader still reads every row
+    expect((await seqs(cut)).length).toBe(sent.length)
+    const out = join(dir, 'foot.repaired.arrow')
+    await repairRecording(badPath, out)
+    expect(isIpcFile(out)).toBe(true)
+    expect((await verifyRecording(out)).ok).toBe(true)
+    expect(pl.readIPC(readFileSync(out)).height).toBe(sent.length)
+  }, 60_000)
+
+  it('slice writes a v2 file in arrival order', async () => {
+    const dir = tmp()
+    const path = join(dir, 'src.arrow')
+    const {sent} = await makeYahooRecording(path, 5_000, {symbols: 6, writer: {flushRows: 512}})
+    const out = join(dir, 'slice.arrow')
+    await sliceRecording(path, out, {symbols: ['NVDA', 'MSFT']})
+    expect(isIpcFile(out)).toBe(true)
+    const want = sent.filter((s) => s.data.id === 'NVDA' || s.data.id === 'MSFT').map((s) => s.recv_ts)
+    const got: bigint[] = []
+    for await (const r of readRows(await openRecording(out))) got.push(r.recv_ts)
+    expect(got).toEqual(want)
+    expect(pl.readIPC(readFileSync(out)).height).toBe(want.length)
+  }, 60_000)
+})
+
+describe('format version 1 recordings stay readable', () => {
+  it('every command reads the v1 fixture', async () => {
+    const file = await openRecording(V1_FIXTURE)
+    expect(file.meta.formatVersion).toBe(1)
+    expect(isIpcFile(V1_FIXTURE)).toBe(false)
+    const rows = (await seqs(V1_FIXTURE)).length
+    expect(rows).toBeGreaterThan(100)
+    const dir = tmp()
+    const copy = join(dir, 'v1.arrow')
+    copyFileSync(V1_FIXTURE, copy)
+    const info = await runCli(['info', copy, '--json'])
+    expect(info.code, info.stderr).toBe(0)
+    expect(JSON.parse(info.stdout)[0].rows).toBe(rows)
+    const cat = await runCli(['cat', copy, '--format', 'ndjson'])
+    expect(cat.code, cat.stderr).toBe(0)
+    expect(cat.stdout.trim().split('\n').length).toBe(rows)
+    const ver = await runCli(['verify', copy])
+    expect(ver.code, ver.stderr + ver.stdout).toBe(0)
+    const out = join(dir, 'v1-slice.arrow')
+    const sl = await runCli(['slice', copy, '--out', out])
+    expect(sl.code, sl.stderr).toBe(0)
+    expect(isIpcFile(out)).toBe(true)
+    expect((await seqs(out)).length).toBe(rows)
+  }, 60_000)
+})
