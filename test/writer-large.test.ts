@@ -97,9 +97,11 @@ async function batchShapes(path: string): Promise<{rows: number; bytes: number}[
 
 async function seqs(path: string): Promise<bigint[]> {
   const out: bigint[] = []
-  for await (const {batch} of readBatches(await openRecording(path))) {
+  for await (const {batch, idx} of readBatches(await openRecording(path))) {
+    // in arrival order: readBatches' idx restores it where a closed v2 file stores rows clustered by symbol
     const s = batch.getChild('seq')!.data[0]
-    out.push(...(s.values as BigUint64Array).subarray(s.offset, s.offset + s.length))
+    const vals = (s.values as BigUint64Array).subarray(s.offset, s.offset + s.length)
+    for (let k = 0; k < vals.length; k++) out.push(vals[idx ? idx[k] : k])
   }
   return out
 }
