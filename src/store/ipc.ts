@@ -46,7 +46,8 @@ const NOT_COMPRESSED = -1n
  */
 export class IpcStreamEncoder extends A.RecordBatchStreamWriter {
   private chunks: Uint8Array[] = []
-  private readonly compressor: Compressor
+  private compressor: Compressor
+  private readonly compressors = new Map<number, Compressor>()
   /**
    * `file`: write the Arrow IPC *file* format (format version 2's closed
    * recordings): `ARROW1\0\0`, the stream (schema message included, as
@@ -62,6 +63,14 @@ export class IpcStreamEncoder extends A.RecordBatchStreamWriter {
   ) {
     super({compressionType: A.CompressionType.ZSTD, autoDestroy: false})
     this.compressor = makeCompressor(level)
+    this.compressors.set(level, this.compressor)
+  }
+
+  /** Compress what is encoded next at zstd `level` (a closed file's small last batch takes a higher one). */
+  useLevel(level: number): void {
+    let c = this.compressors.get(level)
+    if (!c) this.compressors.set(level, (c = makeCompressor(level)))
+    this.compressor = c
   }
 
   /** Start a stream with `schema` (writes the file magic in file mode, then the schema message). */

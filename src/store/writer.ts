@@ -36,6 +36,16 @@ export const MAX_FRAME_BYTES = 64 * 1024 * 1024
  */
 export const CLOSED_ZSTD_LEVEL = 9
 
+/**
+ * A closed file's batch smaller than this (rows and bytes; in practice a
+ * file's last batch, or the one batch of a quiet recording) is compressed at
+ * SMALL_BATCH_ZSTD_LEVEL: at most about a second of extra work per file, and
+ * a short recording pays the most per row for its fixed costs.
+ */
+export const SMALL_BATCH_ROWS = 16_384
+export const SMALL_BATCH_BYTES = 4 << 20
+export const SMALL_BATCH_ZSTD_LEVEL = 19
+
 export interface WriterOptions {
   /** Flush a batch at least this often while rows arrive (ms). Default 1000. */
   flushIntervalMs?: number
@@ -63,6 +73,8 @@ export interface WriterOptions {
    * Arrow IPC stream in arrival order that can be read while it grows.
    */
   closedFile?: boolean
+  /** With closedFile: cluster each batch's rows by symbol (default true). */
+  clusterBySymbol?: boolean
   /**
    * Every value of each dictionary column (by column name), in index order,
    * known before the first batch: the first batch then carries the complete
@@ -179,6 +191,7 @@ export class RecordingWriter {
       batchBytes: options.batchBytes ?? DEFAULT_BATCH_BYTES,
       zstdLevel: options.zstdLevel ?? (options.closedFile ? CLOSED_ZSTD_LEVEL : DEFAULT_ZSTD_LEVEL),
       closedFile: options.closedFile ?? false,
+      clusterBySymbol: options.clusterBySymbol ?? true,
       fsync: options.fsync ?? true,
       compactOnClose: options.compactOnClose ?? true,
       compactRows: options.compactRows ?? 65_536,
@@ -395,10 +408,14 @@ export class RecordingWriter {
   flush(): void {
     if (this.pending === 0 || this.fd === null) return
     const n = this.pending
+    if (this.opts.closedFile) {
+      const small = n < SMALL_BATCH_ROWS && this.bufferedBytes < SMALL_BATCH_BYTES
+      this.encoder.useLevel(small ? Math.max(SMALL_BATCH_ZSTD_LEVEL, this.opts.zstdLevel) : this.opts.zstdLevel)
+    }
     let children = this.accs.map((a) => a.take())
     this.pending = 0
     this.bufferedBytes = 0
-    if (this.opts.closedFile) {
+    if (this.opts.closedFile && this.opts.clusterBySymbol) {
       // Cluster the rows by symbol (stable): each instrument's values side by side compress far better.
       const perm = symbolClusterOrder(children[2])
       if (perm) {
