@@ -17,7 +17,7 @@ export interface VerifyResult {
   batches: number
   /** Rows in complete, sound batches. */
   rowsIntact: number
-  /** Offset just past the last sound message. */
+  /** Offset just past the last sound message (in a closed v2 file with a sound footer: the file's end). */
   validBytes: number
   /** The first byte of the first bad message, why, and E_TRUNCATED (the file ends inside it) or E_CORRUPT. */
   problem?: {offset: number; reason: string; code: 'E_TRUNCATED' | 'E_CORRUPT'}
@@ -62,7 +62,7 @@ export async function verifyRecording(path: string): Promise<VerifyResult> {
     messages: e.messages,
     batches: e.batches,
     rowsIntact: e.rows,
-    validBytes: e.validEnd,
+    validBytes: footerEnd,
     problem: e.problem,
     ipcFile,
   }
