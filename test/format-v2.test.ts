@@ -170,11 +170,24 @@ describe('format version 2: closed files are Arrow IPC files', () => {
     const out = join(dir, 'slice.arrow')
     await sliceRecording(path, out, {symbols: ['NVDA', 'MSFT']})
     expect(isIpcFile(out)).toBe(true)
-    const want = sent.filter((s) => s.data.id === 'NVDA' || s.data.id === 'MSFT').map((s) => s.recv_ts)
-    const got: bigint[] = []
-    for await (const r of readRows(await openRecording(out))) got.push(r.recv_ts)
-    expect(got).toEqual(want)
+    const want = sent.filter((s) => s.data.id === 'NVDA' || s.data.id === 'MSFT').map((s) => `${s.recv_ts} ${s.data.id} ${s.data.price}`)
+    const rowsOf = async (p: string) => {
+      const got: string[] = []
+      for await (const r of readRows(await openRecording(p))) got.push(`${r.recv_ts} ${r.symbol} ${r.fields.price}`)
+      return got
+    }
+    expect(await rowsOf(out)).toEqual(want)
     expect(pl.readIPC(readFileSync(out)).height).toBe(want.length)
+    // from a live stream (ascending selections) and from a closed v2 file (arrival order is a permutation of the stored rows)
+    const live = join(dir, 'live-src.arrow')
+    await makeYahooRecording(live, 5_000, {symbols: 6, writer: {flushRows: 512, compactOnClose: false}})
+    for (const from of [live, path]) {
+      const o = join(dir, `slice-${from === live ? 'live' : 'closed'}`)
+      await sliceRecording(from, `${o}-sym.arrow`, {symbols: ['NVDA', 'MSFT']})
+      expect(await rowsOf(`${o}-sym.arrow`)).toEqual(want)
+      await sliceRecording(from, `${o}-all.arrow`)
+      expect(await rowsOf(`${o}-all.arrow`)).toEqual(sent.map((s) => `${s.recv_ts} ${s.data.id} ${s.data.price}`))
+    }
   }, 60_000)
 })
 
@@ -205,6 +218,18 @@ describe('arrival order of a stored batch', () => {
     let wrong = 0
     for (let k = 0; k < n; k++) if (seq[order[k]] !== 1_000_000n + BigInt(k)) wrong++
     expect(wrong).toBe(0)
+  })
+  it('a closed file keeps every column with its row when the cluster permutation has the ends of a contiguous run', async () => {
+    const dir = tmp()
+    const path = join(dir, 'ends.arrow')
+    const w = createYahooWriter(path, {flushRows: 1_000})
+    // dictionary A B C D by first appearance; stored A B B C D: permutation [0, 1, 3, 2, 4], whose ends are 4 apart
+    const syms = ['A', 'B', 'C', 'B', 'D']
+    syms.forEach((s, i) => w.append({recv_ts: BigInt(i), exch_ts: null, symbol: s, kind: 'tick', raw: null, info: null, fields: {price: i}}))
+    await w.close()
+    const got: string[] = []
+    for await (const r of readRows(await openRecording(path))) got.push(`${r.seq} ${r.symbol} ${r.fields.price}`)
+    expect(got).toEqual(['0 A 0', '1 B 1', '2 C 2', '3 B 3', '4 D 4'])
   })
   it('symbolClusterOrder is a stable counting sort by dictionary index', () => {
     const d = A.vectorFromArray(['b', 'a', 'b', 'c', 'a'], new A.Dictionary(new A.Utf8(), new A.Int32())).data[0]

@@ -394,11 +394,15 @@ export async function openRecording(path: string): Promise<RecordingFile> {
       schema = r.framed.message.header() as A.Schema
     } catch (error) {
       if (!(error instanceof BadMessage)) throw error
+      if (at > 0) {
+        // mdrec's closed files carry the schema message after the magic (other writers, arrow-js's among them, may not)
+        throw new MdrecError('E_NOT_RECORDING', `${path}: is an Arrow IPC file (random-access format) but not an mdrec recording (at byte ${at}: ${error.message})`)
+      }
       throw new MdrecError('E_NOT_ARROW', `${path}: not an Arrow IPC stream or file (at byte ${at}: ${error.message}); expected an mdrec .arrow recording`)
     }
     const meta = metaFromMap(schema.metadata)
     if (!meta) {
-      throw new MdrecError('E_NOT_RECORDING', `${path}: ${at ? 'an Arrow IPC file' : 'an Arrow stream'}, but not an mdrec recording (no mdrec.format_version in its schema metadata at byte ${at})`)
+      throw new MdrecError('E_NOT_RECORDING', `${path}: ${at ? 'is an Arrow IPC file (random-access format)' : 'an Arrow stream,'} but not an mdrec recording (no mdrec.format_version in its schema metadata at byte ${at})`)
     }
     if (!(meta.formatVersion >= 1)) {
       throw new MdrecError('E_NOT_RECORDING', `${path}: invalid mdrec.format_version ${JSON.stringify(schema.metadata.get('mdrec.format_version'))} (schema at byte ${at})`)

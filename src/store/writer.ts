@@ -205,8 +205,9 @@ export class RecordingWriter {
       throw new MdrecError('E_USAGE', `batchBytes (${this.opts.batchBytes}) and flushRows (${this.opts.flushRows}) must be positive`)
     }
     this.seq = this.opts.firstSeq
-    // Every file mdrec writes is of the current format version, whatever its input's was.
-    this.meta = {...init.meta, formatVersion: FORMAT_VERSION}
+    // Every file mdrec writes is of the current format version, whatever its input's was (a
+    // higher one is kept: tests write such files to check that readers refuse them).
+    this.meta = {...init.meta, formatVersion: Math.max(init.meta.formatVersion ?? FORMAT_VERSION, FORMAT_VERSION)}
     this.columns = storeColumns(init.exchTsUnit, init.columns)
     this.schema = arrowSchema(this.columns, this.meta)
     this.accs = this.columns.map(makeAccumulator)
