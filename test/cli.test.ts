@@ -114,7 +114,7 @@ describe('info', () => {
     expect(r.code, r.stderr).toBe(0)
     const j = JSON.parse(r.stdout)
     expect(j).toHaveLength(2)
-    expect(j[0]).toMatchObject({feed: 'yahoo', formatVersion: 1, rows: 20_000, batches: 20, complete: true})
+    expect(j[0]).toMatchObject({feed: 'yahoo', formatVersion: 2, rows: 20_000, batches: 20, complete: true})
     expect(Object.values(j[0].rowsBySymbol as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(20_000)
     expect(j[0].rowsByKind).toEqual({tick: 20_000})
     expect(j[0].compressionRatio).toBeGreaterThan(2)

@@ -43,6 +43,21 @@ export interface Accumulator {
 
 const TE = new TextEncoder()
 
+/**
+ * Where `idx` (n row indices, or null for rows 0..n-1) starts when it is one
+ * contiguous ascending run, else -1. Selections are not always ascending: a
+ * closed format-v2 file's rows are read in arrival order (store/order.ts),
+ * a permutation of the stored order, and clustering permutes a batch.
+ */
+function runStart(idx: Uint32Array | null, n: number): number {
+  if (!idx) return 0
+  if (n === 0) return 0
+  const first = idx[0]
+  if (idx[n - 1] - first !== n - 1) return -1
+  for (let k = 1; k < n; k++) if (idx[k] !== first + k) return -1
+  return first
+}
+
 /** Variable-length data up to this size is copied out of its accumulator at a flush; larger data is handed over. */
 const SMALL_VAR_BYTES = 1 << 20
 
@@ -132,8 +147,7 @@ abstract class FixedAcc<T extends FixedArray> implements Accumulator {
     const base = this.length
     if (base + n > this.values.length) this.growTo(base + n)
     const hasNulls = data.nullCount > 0
-    // Selections are ascending: one whose ends are n - 1 apart is a contiguous run.
-    const first = !idx ? 0 : idx[n - 1] - idx[0] === n - 1 ? idx[0] : -1
+    const first = runStart(idx, n)
     if (first >= 0 && !hasNulls) {
       this.values.set(src.subarray(data.offset + first, data.offset + first + n) as never, base)
       this.valid.fill(1, base, base + n)
@@ -332,8 +346,7 @@ class VarAcc implements Accumulator {
     const n = idx ? idx.length : data.length
     const off = data.valueOffsets as Int32Array
     const src = data.values as Uint8Array
-    // Selections are ascending: one whose ends are n - 1 apart is a contiguous run.
-    const first = !idx ? 0 : idx[n - 1] - idx[0] === n - 1 ? idx[0] : -1
+    const first = runStart(idx, n)
     if (this.length === 0 && !this.lent && first >= 0) {
       const o = data.offset + first
       const base = off[o]

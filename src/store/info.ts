@@ -1,6 +1,7 @@
 import type * as A from 'apache-arrow'
 
 import {nsToIso} from '../util/time.js'
+import {batchTimeSpan} from './order.js'
 import {readBatches, type RecordingFile, type StreamEnd, timestampAt, truncatedError} from './reader.js'
 import type {RecordingMeta} from './schema.js'
 
@@ -67,8 +68,8 @@ export async function recordingInfo(file: RecordingFile): Promise<RecordingInfo>
     const n = batch.numRows
     rows += n
     const ts = batch.getChildAt(0)!.data[0]
-    const t0 = timestampAt(ts, 0)!
-    const t1 = timestampAt(ts, n - 1)!
+    // a closed v2 file stores rows clustered by symbol: its first and last by arrival order
+    const [t0, t1] = batchTimeSpan(batch)
     if (first === null || t0 < first) first = t0
     if (last === null || t1 > last) last = t1
     countDict(batch.getChildAt(2)!.data[0], bySym)

@@ -16,6 +16,7 @@ import {glob, isDynamicPattern} from 'tinyglobby'
 import {MdrecError} from '../errors.js'
 import {nsToIso} from '../util/time.js'
 import {type TimeSpec, plural, resolveTimeSpec} from '../util/units.js'
+import {batchTimeSpan} from './order.js'
 import {openRecording, readBatches, recordingStartNs, type RecordingFile} from './reader.js'
 
 /**
@@ -188,10 +189,7 @@ export async function recordingSpan(files: readonly RecordingFile[]): Promise<Re
   for (const f of files) {
     for await (const {batch} of readBatches(f, {onTruncated: 'stop'})) {
       const n = batch.numRows
-      const t = batch.getChildAt(0)!.data[0]
-      const ts = t.values as BigInt64Array
-      const t0 = ts[t.offset]
-      const t1 = ts[t.offset + n - 1]
+      const [t0, t1] = batchTimeSpan(batch) // arrival order (v2 closed files store rows clustered by symbol)
       if (span.first === null || t0 < span.first) span.first = t0
       if (span.last === null || t1 > span.last) span.last = t1
       span.rows += n

@@ -2,6 +2,7 @@ import * as A from 'apache-arrow'
 import {compressionRegistry} from 'apache-arrow/ipc/compression/registry'
 import type {DataProps} from 'apache-arrow/data'
 import {Message} from 'apache-arrow/ipc/metadata/message'
+import {FileBlock, Footer} from 'apache-arrow/ipc/metadata/file'
 import {Compressor, Decompressor} from 'zstd-napi'
 import zstdBinding from 'zstd-napi/binding.js'
 
@@ -45,16 +46,69 @@ const NOT_COMPRESSED = -1n
  */
 export class IpcStreamEncoder extends A.RecordBatchStreamWriter {
   private chunks: Uint8Array[] = []
-  private readonly compressor: Compressor
-  constructor(level = DEFAULT_ZSTD_LEVEL) {
+  private compressor: Compressor
+  private readonly compressors = new Map<number, Compressor>()
+  /**
+   * `file`: write the Arrow IPC *file* format (format version 2's closed
+   * recordings): `ARROW1\0\0`, the stream (schema message included, as
+   * pyarrow writes it), then end() adds the footer. arrow-js's own
+   * RecordBatchFileWriter cannot be used: it derives from the writer whose
+   * compression step is replaced here, and omits the schema message that
+   * mdrec's stream reader (and `cat --follow`) start from. The footer itself
+   * is arrow-js's (Footer.encode), fed with the blocks the base writer records.
+   */
+  constructor(
+    level = DEFAULT_ZSTD_LEVEL,
+    readonly file = false,
+  ) {
     super({compressionType: A.CompressionType.ZSTD, autoDestroy: false})
     this.compressor = makeCompressor(level)
+    this.compressors.set(level, this.compressor)
   }
 
-  /** Start a stream with `schema` (writes the schema message). */
+  /** Compress what is encoded next at zstd `level` (a closed file's small last batch takes a higher one). */
+  useLevel(level: number): void {
+    let c = this.compressors.get(level)
+    if (!c) this.compressors.set(level, (c = makeCompressor(level)))
+    this.compressor = c
+  }
+
+  /** Start a stream with `schema` (writes the file magic in file mode, then the schema message). */
   begin(schema: A.Schema): Uint8Array {
     this.reset(undefined, schema)
     return this.drain()
+  }
+
+  protected override _writeSchema(schema: A.Schema): this {
+    if (this.file) this._write(FILE_MAGIC)
+    return super._writeSchema(schema)
+  }
+
+  /**
+   * The bytes that close the stream: the end-of-stream marker and, in file
+   * mode, the footer (schema, dictionary and record batch blocks), its int32
+   * length and the trailing `ARROW1`.
+   */
+  end(): Uint8Array {
+    if (!this.file) return EOS
+    const self = this as unknown as {_schema: A.Schema; _recordBatchBlocks: FileBlock[]; _dictionaryBlocks: FileBlock[]}
+    const footer = Footer.encode(new Footer(self._schema, A.MetadataVersion.V5, self._recordBatchBlocks, self._dictionaryBlocks))
+    const len = new Uint8Array(4)
+    new DataView(len.buffer).setInt32(0, footer.byteLength, true)
+    return Buffer.concat([EOS, footer, len, ARROW_MAGIC])
+  }
+
+  /** Block counts and position, to forget a batch that failed to reach the file (see rollback). */
+  mark(): [number, number, number] {
+    const self = this as unknown as {_recordBatchBlocks: FileBlock[]; _dictionaryBlocks: FileBlock[]; _position: number}
+    return [self._recordBatchBlocks.length, self._dictionaryBlocks.length, self._position]
+  }
+
+  rollback([r, d, pos]: [number, number, number]): void {
+    const self = this as unknown as {_recordBatchBlocks: FileBlock[]; _dictionaryBlocks: FileBlock[]; _position: number}
+    self._recordBatchBlocks.length = r
+    self._dictionaryBlocks.length = d
+    self._position = pos
   }
 
   /** Encode one batch (and any dictionary it needs first); returns its bytes. */
@@ -142,6 +196,48 @@ import {BufferRegion as BufferRegionCtor} from 'apache-arrow/ipc/metadata/messag
 
 /** End-of-stream marker: continuation + zero length. */
 export const EOS = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0])
+/** `ARROW1`, which opens and ends an Arrow IPC file. */
+export const ARROW_MAGIC = new Uint8Array([0x41, 0x52, 0x52, 0x4f, 0x57, 0x31])
+/** The file's first 8 bytes: the magic padded to 8; the stream starts after them. */
+export const FILE_MAGIC = new Uint8Array([0x41, 0x52, 0x52, 0x4f, 0x57, 0x31, 0, 0])
+/** Bytes after the footer: its int32 length and the magic. */
+export const FILE_TRAILER_BYTES = 10
+
+/** True when `b` (a file's first bytes) opens an Arrow IPC file (format version 2's closed recordings). */
+export function isFileMagic(b: Uint8Array | null): boolean {
+  if (!b || b.byteLength < 6) return false
+  for (let k = 0; k < 6; k++) if (b[k] !== ARROW_MAGIC[k]) return false
+  return true
+}
+
+/** One footer block: where a message starts, its prefix + metadata bytes, its body bytes. */
+export interface FooterBlock {
+  offset: number
+  metaLength: number
+  bodyLength: number
+}
+
+/**
+ * Verify (FbVerifier, as for every message) and decode an IPC file footer
+ * flatbuffer. Returns its schema field names and its dictionary and record
+ * batch blocks. Throws BadMessage.
+ */
+export function decodeFooter(b: Uint8Array): {fields: string[]; dictionaries: FooterBlock[]; records: FooterBlock[]} {
+  const own = b.slice()
+  new FbVerifier(own).root(FOOTER)
+  let f
+  try {
+    f = Footer.decode(own)
+  } catch (error) {
+    bad(`the footer does not decode (${(error as Error).message})`)
+  }
+  const blocks = (it: Iterable<FileBlock | null>) => {
+    const out: FooterBlock[] = []
+    for (const x of it) if (x) out.push({offset: x.offset, metaLength: x.metaDataLength, bodyLength: x.bodyLength})
+    return out
+  }
+  return {fields: f.schema.fields.map((x) => x.name), dictionaries: blocks(f.dictionaryBatches()), records: blocks(f.recordBatches())}
+}
 
 // ---------------------------------------------------------------------------
 // Reading: one validated path for every message and batch.
@@ -231,6 +327,8 @@ const SCHEMA: FbTable = [sc(2), {t: 'tables', of: () => FIELD}, {t: 'tables', of
 const RECORD_BATCH: FbTable = [sc(8), {t: 'vector', elem: 16}, {t: 'vector', elem: 16}, {t: 'table', of: () => [sc(1), sc(1)]}, {t: 'vector', elem: 8}]
 const DICTIONARY_BATCH: FbTable = [sc(8), {t: 'table', of: () => RECORD_BATCH}, sc(1)]
 const HEADERS: Record<number, FbTable> = {1: SCHEMA, 2: DICTIONARY_BATCH, 3: RECORD_BATCH}
+// Footer: version, schema, dictionaries and recordBatches (vectors of 24-byte Block structs), custom_metadata.
+const FOOTER: FbTable = [sc(2), {t: 'table', of: () => SCHEMA}, {t: 'vector', elem: 24}, {t: 'vector', elem: 24}, {t: 'tables', of: () => KEY_VALUE}]
 const MESSAGE: FbTable = [sc(2), sc(1), {t: 'union', typeField: 1, of: (k) => HEADERS[k], name: 'message header'}, sc(8), {t: 'tables', of: () => KEY_VALUE}]
 
 class FbVerifier {

@@ -6,7 +6,8 @@ import type {RowKind, RowView} from '../feeds/types.js'
 import {MdrecError, fsError} from '../errors.js'
 import {parseTimeSpec, resolveTimeSpec} from '../util/units.js'
 import './ipc.js' // registers the zstd codec with arrow-js
-import {Arena, BadMessage, BatchDecoder, decodeMetadata, eosAt, parsePrefix, type FramedMessage} from './ipc.js'
+import {Arena, BadMessage, BatchDecoder, decodeMetadata, eosAt, FILE_MAGIC, isFileMagic, parsePrefix, type FramedMessage} from './ipc.js'
+import {arrivalOrder} from './order.js'
 import {FORMAT_VERSION, metaFromMap, storeColumnsFromSchema, type RecordingMeta, type StoreColumn} from './schema.js'
 
 export interface RecordingFile {
@@ -249,7 +250,9 @@ async function* walk(path: string, opts: MessageStreamOptions & {decode: boolean
     const src = new FileBytes(fh, path, size, opts.end)
     const pool = opts.recycle && opts.decode ? takePool() : undefined
     let decoder: BatchDecoder | null = null
-    let pos = 0
+    // A closed v2 recording is an IPC file: its stream starts after the 8-byte magic (and ends at its end-of-stream marker, before the footer).
+    const start = isFileMagic(await src.read(0, Math.min(FILE_MAGIC.byteLength, size))) ? FILE_MAGIC.byteLength : 0
+    let pos = start
     try {
       for (;;) {
         if (opts.signal?.aborted) return
@@ -259,8 +262,8 @@ async function* walk(path: string, opts: MessageStreamOptions & {decode: boolean
           r = await readMessageAt(src, pos, pool)
           if (r !== 'end' && !('need' in r)) {
             const {framed, bytes, arena} = r
-            if (pos === 0 && framed.kind !== 'schema') throw new BadMessage('the first message is not a schema')
-            if (pos > 0 && framed.kind === 'schema') throw new BadMessage('a second schema message')
+            if (pos === start && framed.kind !== 'schema') throw new BadMessage('the first message is not a schema')
+            if (pos > start && framed.kind === 'schema') throw new BadMessage('a second schema message')
             if (opts.decode && framed.message) {
               const body = bytes.subarray(framed.metaLength)
               if (framed.kind === 'schema') decoder = new BatchDecoder(framed.message.header() as A.Schema)
@@ -270,7 +273,7 @@ async function* walk(path: string, opts: MessageStreamOptions & {decode: boolean
           }
         } catch (error) {
           if (!(error instanceof BadMessage)) throw error
-          const what = pos === 0 ? 'schema message' : 'message'
+          const what = pos === start ? 'schema message' : 'message'
           end.problem = {offset: pos, reason: `${what} at byte ${pos}: ${error.message}`, code: 'E_CORRUPT'}
           return
         }
@@ -380,8 +383,12 @@ export async function* readBatches(file: RecordingFile, opts: ReadOptions = {}):
     if (!batch || batch.numRows === 0) continue
     const n = batch.numRows
     const ts = batch.getChildAt(0)!.data[0].values as BigInt64Array
-    if (opts.to !== undefined && ts[0] >= opts.to) break
-    if (opts.from !== undefined && ts[n - 1] < opts.from) continue
+    // v2 closed files store a batch's rows clustered by symbol: `order` is their arrival order (null: stored so).
+    const order = arrivalOrder(batch)
+    const first = ts[order ? order[0] : 0]
+    const last = ts[order ? order[n - 1] : n - 1]
+    if (opts.to !== undefined && first >= opts.to) break
+    if (opts.from !== undefined && last < opts.from) continue
     let keepSym: Uint8Array | null = null
     let symIdx: ArrayLike<number> | null = null
     if (wanted) {
@@ -396,14 +403,15 @@ export async function* readBatches(file: RecordingFile, opts: ReadOptions = {}):
       if (!any) continue
       symIdx = symData.values as ArrayLike<number>
     }
-    const needTime = (opts.from !== undefined && ts[0] < opts.from) || (opts.to !== undefined && ts[n - 1] >= opts.to)
+    const needTime = (opts.from !== undefined && first < opts.from) || (opts.to !== undefined && last >= opts.to)
     if (!keepSym && !needTime) {
-      yield {batch, idx: null}
+      yield {batch, idx: order}
       continue
     }
     const idx = new Uint32Array(n)
     let k = 0
-    for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const i = order ? order[j] : j
       if (keepSym && !keepSym[symIdx![i]]) continue
       if (needTime) {
         const t = ts[i]
@@ -454,32 +462,31 @@ export async function openRecording(path: string): Promise<RecordingFile> {
   }
   try {
     const src = new FileBytes(fh, path, st.size)
-    const magic = await src.read(0, Math.min(6, st.size))
-    if (magic && Buffer.from(magic).toString('latin1') === 'ARROW1') {
-      throw new MdrecError(
-        'E_NOT_RECORDING',
-        `${path}: is an Arrow IPC file (random-access format), not an mdrec recording (an Arrow IPC stream written by mdrec)`,
-      )
-    }
+    // Format version 2's closed recordings are IPC files: the schema message follows the 8-byte magic.
+    const at = isFileMagic(await src.read(0, Math.min(FILE_MAGIC.byteLength, st.size))) ? FILE_MAGIC.byteLength : 0
     let r: ReadAt
     let schema: A.Schema
     try {
-      r = await readMessageAt(src, 0)
+      r = await readMessageAt(src, at)
       if (r === 'end' || 'need' in r) {
-        throw new MdrecError('E_TRUNCATED', `${path}: the file ends inside its first message at byte 0 (${r === 'end' ? 'no bytes' : r.need}; ${st.size} bytes); it is not a complete recording`)
+        throw new MdrecError('E_TRUNCATED', `${path}: the file ends inside its first message at byte ${at} (${r === 'end' ? 'no bytes' : r.need}; ${st.size} bytes); it is not a complete recording`)
       }
       if (r.framed.kind !== 'schema' || !r.framed.message) throw new BadMessage('the first message is not a schema')
       schema = r.framed.message.header() as A.Schema
     } catch (error) {
       if (!(error instanceof BadMessage)) throw error
-      throw new MdrecError('E_NOT_ARROW', `${path}: not an Arrow IPC stream (at byte 0: ${error.message}); expected an mdrec .arrow recording`)
+      if (at > 0) {
+        // mdrec's closed files carry the schema message after the magic (other writers, arrow-js's among them, may not)
+        throw new MdrecError('E_NOT_RECORDING', `${path}: is an Arrow IPC file (random-access format) but not an mdrec recording (at byte ${at}: ${error.message})`)
+      }
+      throw new MdrecError('E_NOT_ARROW', `${path}: not an Arrow IPC stream or file (at byte ${at}: ${error.message}); expected an mdrec .arrow recording`)
     }
     const meta = metaFromMap(schema.metadata)
     if (!meta) {
-      throw new MdrecError('E_NOT_RECORDING', `${path}: an Arrow stream, but not an mdrec recording (no mdrec.format_version in its schema metadata at byte 0)`)
+      throw new MdrecError('E_NOT_RECORDING', `${path}: ${at ? 'is an Arrow IPC file (random-access format)' : 'an Arrow stream,'} but not an mdrec recording (no mdrec.format_version in its schema metadata at byte ${at})`)
     }
     if (!(meta.formatVersion >= 1)) {
-      throw new MdrecError('E_NOT_RECORDING', `${path}: invalid mdrec.format_version ${JSON.stringify(schema.metadata.get('mdrec.format_version'))} (schema at byte 0)`)
+      throw new MdrecError('E_NOT_RECORDING', `${path}: invalid mdrec.format_version ${JSON.stringify(schema.metadata.get('mdrec.format_version'))} (schema at byte ${at})`)
     }
     if (meta.formatVersion > FORMAT_VERSION) {
       throw new MdrecError(
@@ -488,13 +495,13 @@ export async function openRecording(path: string): Promise<RecordingFile> {
       )
     }
     const why = commonColumnsProblem(schema)
-    if (why) throw new MdrecError('E_NOT_RECORDING', `${path}: the schema at byte 0 is not an mdrec recording's (${why})`)
+    if (why) throw new MdrecError('E_NOT_RECORDING', `${path}: the schema at byte ${at} is not an mdrec recording's (${why})`)
     let columns: StoreColumn[]
     try {
       new BatchDecoder(schema) // refuses column types the reader does not read
       columns = storeColumnsFromSchema(schema)
     } catch (error) {
-      throw new MdrecError('E_NOT_RECORDING', `${path}: the schema at byte 0: ${(error as Error).message}`)
+      throw new MdrecError('E_NOT_RECORDING', `${path}: the schema at byte ${at}: ${(error as Error).message}`)
     }
     return {
       path,

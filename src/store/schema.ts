@@ -8,7 +8,7 @@ import {ROW_KINDS} from '../feeds/types.js'
  * would misread a new file (docs/FORMAT.md keeps the history). Readers refuse
  * files with a higher major version.
  */
-export const FORMAT_VERSION = 1
+export const FORMAT_VERSION = 2
 
 /** Schema-level metadata keys (Arrow custom_metadata). */
 export const META = {

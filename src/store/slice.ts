@@ -6,7 +6,7 @@ import {nsToIso} from '../util/time.js'
 import {commitPartial, discardPartial, partialPath, removeStalePartials} from './atomic.js'
 import {openRecording, readBatches} from './reader.js'
 import {columnDefs} from './schema.js'
-import {RecordingWriter, logStaleRemoved} from './writer.js'
+import {RecordingWriter, finalDictionaries, logStaleRemoved} from './writer.js'
 
 export interface SliceOptions {
   from?: bigint
@@ -98,7 +98,8 @@ export async function sliceRecording(input: string | readonly string[], out: str
       exchTsUnit: (file.columns[1] as {unit: TimeUnitName}).unit,
       columns: columnDefs(file.feedColumns),
     },
-    {flushIntervalMs: 0, fsync: false, batchBytes: opts.batchBytes, compactOnClose: false},
+    // a closed format-v2 file, its dictionaries complete from the first batch (the IPC file format allows no replacement)
+    {flushIntervalMs: 0, fsync: false, batchBytes: opts.batchBytes, compactOnClose: false, closedFile: true, dictionaries: await finalDictionaries(files)},
   )
   try {
     let left = rows

@@ -7,7 +7,9 @@ import pl from 'nodejs-polars'
  * nodejs-polars, so the bytes are passed as a Buffer (DESIGN.md).
  */
 export function readWithPolars(path: string): pl.DataFrame {
-  return pl.readIPCStream(readFileSync(path))
+  const b = readFileSync(path)
+  // a closed format-v2 recording is an Arrow IPC file (magic ARROW1); v1 and live recordings are streams
+  return b.subarray(0, 6).toString('latin1') === 'ARROW1' ? pl.readIPC(b) : pl.readIPCStream(b)
 }
 
 /** A column's values as polars itself prints them (exact for 64-bit integers, which toArray() would round). */
@@ -24,7 +26,8 @@ export async function expectPolarsAgrees(path: string): Promise<number> {
   const {displayValue} = await import('../../src/store/format.js')
   const {expect} = await import('vitest')
   const file = await openRecording(path)
-  const df = readWithPolars(path)
+  // a closed v2 file stores each batch's rows clustered by symbol; sorting by seq restores arrival order (docs/FORMAT.md)
+  const df = readWithPolars(path).sort('seq')
   const ours: (string | null)[][] = file.columns.map(() => [])
   // list<struct> cells (order books) are compared as JSON: polars hands them to JS as arrays of objects but cannot cast them to text
   const lists = file.columns.map((c) => c.kind === 'plain' && c.type === 'list_struct_f64')

@@ -1,0 +1,105 @@
+import type * as A from 'apache-arrow'
+
+/**
+ * Arrival order of a batch's rows (format version 2). A closed v2 recording
+ * stores the rows of each batch clustered by symbol (a stable sort at
+ * close: zstd then sees each instrument's prices, sizes and times side by
+ * side); `seq` increases in arrival order in every file mdrec writes, so
+ * sorting a batch's rows by `seq` restores the order they arrived in.
+ *
+ * Returns the row indices of `batch` in arrival order (ascending `seq`), or
+ * null when the rows are stored in that order already (every v1 file, every
+ * live batch). O(n): one pass to check; when the rows are permuted, `seq`
+ * spans a range close to n inside a batch (contiguous, except rows lost to
+ * a failed write), so each row goes straight to its slot. A wide or
+ * duplicated range (no file mdrec writes has one) falls back to a sort.
+ *
+ * Every reader that hands rows out in order must go through this:
+ * readBatches composes it into the `idx` it yields, so cat, replay, slice,
+ * compaction, readRows and messageStream-free consumers of readBatches get
+ * arrival order; a consumer that walks `batch` itself without `idx` must
+ * call it (or use batchTimeSpan for a batch's first and last receive time).
+ */
+export function arrivalOrder(batch: A.RecordBatch): Uint32Array | null {
+  const d = batch.getChildAt(4)?.data[0]
+  if (!d) return null
+  const n = d.length
+  if (n < 2) return null
+  const values = d.values as BigUint64Array
+  // The uint64 seq as two uint32 words (little-endian): no BigInt per row.
+  const w = new Uint32Array(values.buffer, values.byteOffset + d.offset * 8, n * 2)
+  let sorted = true
+  let minK = 0
+  for (let i = 1; i < n; i++) {
+    const h = w[2 * i + 1]
+    const l = w[2 * i]
+    const ph = w[2 * i - 1]
+    if (h < ph || (h === ph && l < w[2 * i - 2])) sorted = false
+    const mh = w[2 * minK + 1]
+    if (h < mh || (h === mh && l < w[2 * minK])) minK = i
+  }
+  if (sorted) return null
+  const minLo = w[2 * minK]
+  const minHi = w[2 * minK + 1]
+  const rel = new Float64Array(n)
+  let maxRel = 0
+  for (let i = 0; i < n; i++) {
+    const r = (w[2 * i + 1] - minHi) * 4294967296 + (w[2 * i] - minLo)
+    rel[i] = r
+    if (r > maxRel) maxRel = r
+  }
+  if (maxRel < 4 * n) {
+    const slots = new Int32Array(maxRel + 1).fill(-1)
+    let dup = false
+    for (let i = 0; i < n; i++) {
+      const r = rel[i]
+      if (slots[r] !== -1) {
+        dup = true
+        break
+      }
+      slots[r] = i
+    }
+    if (!dup) {
+      const out = new Uint32Array(n)
+      let k = 0
+      for (let r = 0; r <= maxRel; r++) if (slots[r] !== -1) out[k++] = slots[r]
+      return out
+    }
+  }
+  const idx = Array.from({length: n}, (_, i) => i)
+  idx.sort((a, b) => rel[a] - rel[b] || a - b)
+  return Uint32Array.from(idx)
+}
+
+/** The first and last receive time (ns) of a batch in arrival order, given arrivalOrder(batch). */
+export function batchTimeSpan(batch: A.RecordBatch, order: Uint32Array | null = arrivalOrder(batch)): [first: bigint, last: bigint] {
+  const t = batch.getChildAt(0)!.data[0]
+  const ts = t.values as BigInt64Array
+  const n = t.length
+  return order ? [ts[t.offset + order[0]], ts[t.offset + order[n - 1]]] : [ts[t.offset], ts[t.offset + n - 1]]
+}
+
+/**
+ * The stable order that clusters a batch's rows by symbol (dictionary index
+ * order), computed by counting sort from the symbol column's indices; null
+ * when the rows are clustered already. What a closed v2 file stores.
+ */
+export function symbolClusterOrder(symbol: A.Data): Uint32Array | null {
+  const v = symbol.values as Int32Array
+  const off = symbol.offset
+  const n = symbol.length
+  let max = 0
+  let sorted = true
+  for (let i = 0; i < n; i++) {
+    const x = v[off + i]
+    if (x > max) max = x
+    if (i > 0 && x < v[off + i - 1]) sorted = false
+  }
+  if (sorted) return null
+  const start = new Uint32Array(max + 2)
+  for (let i = 0; i < n; i++) start[v[off + i] + 1]++
+  for (let k = 1; k < start.length; k++) start[k] += start[k - 1]
+  const out = new Uint32Array(n)
+  for (let i = 0; i < n; i++) out[start[v[off + i]]++] = i
+  return out
+}
