@@ -11,6 +11,7 @@ import {spawn} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import * as A from 'apache-arrow'
 import pl from 'nodejs-polars'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -22,11 +23,12 @@ import {addRange, lockRun} from '../src/dataset/manifest.js'
 import {Recorder} from '../src/record/recorder.js'
 import {nsToIso} from '../src/util/time.js'
 import {BIN, runCli} from './helpers/cli.js'
-import {duckdb, isoToNs, listFiles, makeUpbitTape, makeYahooTape, type BigTape} from './helpers/dataset.js'
+import {duckdb, isoToNs, listFiles, makeUpbitTape, makeYahooTape, reorderedBatches, type BigTape} from './helpers/dataset.js'
 import {TestFeed, sleep} from './helpers/feed.js'
 import {createYahooWriter} from './helpers/recording.js'
 
 const ROWS = 1_000_000
+const V1_FIXTURE = fileURLToPath(new URL('./vectors/yahoo-v1.arrow', import.meta.url))
 let dir: string
 const dirs: string[] = []
 afterAll(() => {
@@ -70,6 +72,46 @@ async function engineCounts(ds: string): Promise<{duck: Map<string, number>; pol
   return {duck, polars}
 }
 
+/**
+ * Rows of the dataset's files that do not follow their file's previous row
+ * in arrival order (seq must increase down every file): 0 when every file
+ * holds its rows in arrival order.
+ */
+async function outOfOrder(ds: string): Promise<number> {
+  const [r] = await duckdb(
+    `SELECT count(*) AS n FROM (SELECT seq, lag(seq) OVER (PARTITION BY filename ORDER BY file_row_number) AS prev FROM read_parquet('${ds}/**/*.parquet', hive_partitioning=true, filename=true, file_row_number=true)) WHERE prev >= seq`,
+  )
+  return Number(r.n)
+}
+
+/** Every row of a Yahoo dataset, keyed by seq (DuckDB reads the ns timestamps as µs: the other tests check ns with polars). */
+async function datasetRows(ds: string): Promise<Map<string, Record<string, unknown>>> {
+  const rows = await duckdb(`SELECT CAST(seq AS VARCHAR) AS seq, CAST(epoch_us(recv_ts) AS VARCHAR) AS recv_us, symbol, price, CAST(day_volume AS VARCHAR) AS day_volume FROM ${glob(ds)}`)
+  return new Map(rows.map((r) => [String(r.seq), r]))
+}
+
+/** Every row of `file` as cat prints it must be in the dataset once, with the same values. */
+async function expectSameRowsAsCat(file: string, ds: string): Promise<number> {
+  const r = await runCli(['cat', file, '-f', 'ndjson'], {timeoutMs: 120_000})
+  expect(r.code, r.stderr).toBe(0)
+  const want = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+  const got = await datasetRows(ds)
+  expect(got.size).toBe(want.length)
+  for (const w of want) {
+    const g = got.get(String(w.seq))
+    expect(g, `seq ${w.seq}`).toBeDefined()
+    // price is float32: cat prints its shortest decimal, DuckDB the float widened to a double
+    const f32 = (v: unknown) => (v === null || v === undefined ? null : Math.fround(Number(v)))
+    expect({recv_us: g!.recv_us, symbol: g!.symbol ?? '', price: f32(g!.price), day_volume: g!.day_volume ?? null}, `seq ${w.seq}`).toEqual({
+      recv_us: String(isoToNs(String(w.recv_ts)) / 1000n),
+      symbol: w.symbol,
+      price: f32(w.price),
+      day_volume: w.day_volume ?? null,
+    })
+  }
+  return want.length
+}
+
 const sortedEntries = (m: Map<string, number>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
 describe('export at real size: DuckDB and polars read what `mdrec cat` prints', () => {
@@ -84,7 +126,9 @@ describe('export at real size: DuckDB and polars read what `mdrec cat` prints', 
     dir = tmp('export')
     yahoo = join(dir, 'yahoo.arrow')
     upbit = join(dir, 'upbit.arrow')
-    ytape = await makeYahooTape(yahoo, ROWS, {flushRows: 50_000, sampleEvery: 111_111})
+    // closed as a stopped recorder leaves it: format version 2, every batch's rows clustered by symbol
+    ytape = await makeYahooTape(yahoo, ROWS, {flushRows: 50_000, sampleEvery: 111_111, closed: true})
+    expect(await reorderedBatches(yahoo)).toEqual({reordered: 16, batches: 16})
     utape = await makeUpbitTape(upbit, ROWS, {flushRows: 50_000, sampleEvery: 111_111})
     dsY = join(dir, 'dsY')
     dsU = join(dir, 'dsU')
@@ -107,6 +151,8 @@ describe('export at real size: DuckDB and polars read what `mdrec cat` prints', 
       expect(sortedEntries(polars)).toEqual(sortedEntries(cat))
       const [t] = await duckdb(`SELECT count(*) AS n, count(DISTINCT seq) AS d, min(seq) AS lo, max(seq) AS hi FROM ${glob(ds)}`)
       expect(t).toEqual({n: String(ROWS), d: String(ROWS), lo: '0', hi: String(ROWS - 1)})
+      // every file holds its rows in arrival order, also from the closed file that stores them by symbol
+      expect(await outOfOrder(ds)).toBe(0)
     }
   }, 600_000)
 
@@ -276,7 +322,8 @@ describe('export is incremental and idempotent', () => {
     let start = 1_764_000_000_000_000_000n
     for (let part = 0; part < 3; part++) {
       const p = join(d, `run.${String(part).padStart(3, '0')}.arrow`)
-      await makeYahooTape(p, 30_000, {flushRows: 7_000, symbols: 8, seed: part + 1, firstSeq: seq, startNs: start, meta: {runId, part}})
+      // parts 0 and 2 closed (rows stored by symbol), part 1 a stream as a killed recorder leaves it
+      await makeYahooTape(p, 30_000, {flushRows: 7_000, symbols: 8, seed: part + 1, firstSeq: seq, startNs: start, meta: {runId, part}, closed: part !== 1})
       seq += 30_000n
       start += 3_600_000_000_000n
       paths.push(p)
@@ -293,6 +340,7 @@ describe('export is incremental and idempotent', () => {
     const [t] = await duckdb(`SELECT count(*) AS n, count(DISTINCT seq) AS d, max(seq) AS hi FROM ${glob(ds)}`)
     expect(t).toEqual({n: '90000', d: '90000', hi: '89999'})
     expect(JSON.parse(readFileSync(join(ds, '_mdrec', 'runs', `${runId}.json`), 'utf8')).exported).toEqual([['0', '89999']])
+    expect(await outOfOrder(ds)).toBe(0)
     // every file names the run; parts are told apart by their seq ranges
     for (const f of before.filter((x) => x.endsWith('.parquet'))) expect(f).toContain(`.${runId}.`)
   }, 120_000)
@@ -326,7 +374,38 @@ describe('export is incremental and idempotent', () => {
     expect(c).toMatchObject({rows: 5_000, skipped: 25_000, incomplete: []})
     const [t] = await duckdb(`SELECT count(*) AS n, count(DISTINCT seq) AS d FROM ${glob(ds)}`)
     expect(t).toEqual({n: '30000', d: '30000'})
+    expect(await reorderedBatches(path)).toEqual({reordered: 1, batches: 1})
+    expect(await outOfOrder(ds)).toBe(0)
+    expect(await expectSameRowsAsCat(path, ds)).toBe(30_000)
   }, 120_000)
+})
+
+describe('export walks every batch in arrival order', () => {
+  it('a closed v2 file (symbols interleaved, stored clustered), a stream and the v1 fixture: files in seq order, every row as cat prints it, again adds nothing', async () => {
+    const d = tmp('export-order')
+    const closed = join(d, 'closed.arrow')
+    const stream = join(d, 'stream.arrow')
+    await makeYahooTape(closed, 150_000, {flushRows: 9_000, symbols: 12, seed: 4, closed: true, meta: {runId: '7e7e7e7e-0000-4000-8000-000000000001'}})
+    await makeYahooTape(stream, 40_000, {flushRows: 9_000, symbols: 12, seed: 4, meta: {runId: '7e7e7e7e-0000-4000-8000-000000000002'}})
+    // what the test is about: the closed file's batches store rows in another order than arrival; the stream's and v1's do not
+    expect(await reorderedBatches(closed)).toEqual({reordered: 3, batches: 3})
+    expect((await reorderedBatches(stream)).reordered).toBe(0)
+    expect((await reorderedBatches(V1_FIXTURE)).reordered).toBe(0)
+    for (const [file, rows] of [
+      [closed, 150_000],
+      [stream, 40_000],
+      [V1_FIXTURE, 2511],
+    ] as const) {
+      for (const partitionBySymbol of [false, true]) {
+        const ds = join(d, `ds-${file.split('/').pop()}-${partitionBySymbol}`)
+        // small steps: a partition's rows of one batch span several files
+        expect(await exportRecordings([file], ds, {partitionBySymbol, maxRows: 20_000})).toMatchObject({rows, skipped: 0})
+        expect(await outOfOrder(ds), `${file} by symbol: ${partitionBySymbol}`).toBe(0)
+        expect(await expectSameRowsAsCat(file, ds)).toBe(rows)
+        expect(await exportRecordings([file], ds, {partitionBySymbol})).toMatchObject({rows: 0, skipped: rows, files: []})
+      }
+    }
+  }, 180_000)
 })
 
 describe('export: layout and errors', () => {
@@ -389,7 +468,8 @@ describe('export: layout and errors', () => {
       {name: 'u', kind: 'plain', type: 'uint64', nullable: false},
     ] as const
     const out = datasetSchema(schema, cols, new Set(), new Map())
-    for (const idx of [Uint32Array.from(vals.keys()), Uint32Array.from([7, 2, 5, 0])]) {
+    // the last: a permutation of all rows with the first and last at its ends (arrival order of a clustered batch)
+    for (const idx of [Uint32Array.from(vals.keys()), Uint32Array.from([7, 2, 5, 0]), Uint32Array.from([0, 2, 1, 3, 5, 4, 6, 7])]) {
       const got = takeBatch(batch, cols, new Set(), out, idx)
       expect([...(got.getChildAt(0)!.data[0].values as BigInt64Array)]).toEqual([...idx].map((i) => BigInt.asIntN(64, vals[i] * 1_000_000n)))
       expect([...(got.getChildAt(1)!.data[0].values as BigUint64Array)]).toEqual([...idx].map((i) => u64[i]))

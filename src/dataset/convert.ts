@@ -76,9 +76,18 @@ function takeValidity(d: A.Data, idx: Uint32Array): [Uint8Array, number] {
   return nulls === 0 ? [new Uint8Array(0), 0] : [out, nulls]
 }
 
-/** The first index when `idx` is a run of consecutive rows, else -1 (the common case, copied in bulk). */
+/**
+ * The first index when `idx` is an ascending run of consecutive rows
+ * (idx[k] = idx[0] + k for every k: copied in bulk), else -1. Every index is
+ * checked: a selection in arrival order is a permutation, and a permutation
+ * of a run has the run's first and last index at its ends often enough.
+ */
 function runStart(idx: Uint32Array): number {
-  return idx.length > 0 && idx[idx.length - 1] - idx[0] === idx.length - 1 ? idx[0] : -1
+  const n = idx.length
+  if (n === 0 || idx[n - 1] - idx[0] !== n - 1) return -1
+  const a = idx[0]
+  for (let k = 1; k < n - 1; k++) if (idx[k] !== a + k) return -1
+  return a
 }
 
 /**

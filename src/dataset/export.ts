@@ -122,20 +122,29 @@ class RunExport {
     for (const [k, v] of meta) if (!k.startsWith('mdrec.export.')) this.manifest.metadata[k] = v
   }
 
-  /** Add the rows of `batch` not yet exported; writes a step when it is full. */
-  add(batch: A.RecordBatch): number {
+  /**
+   * Add the rows of `batch` not yet exported, walked in arrival order:
+   * `order` is the `idx` readBatches yields (src/store/order.ts
+   * arrivalOrder; null when the rows are stored in arrival order, as in v1
+   * files and live streams; a closed v2 file stores them clustered by
+   * symbol). Each partition's rows are taken in that order, so a data file
+   * holds its rows in arrival order (ascending seq). Writes a step when it
+   * is full. Throws E_CORRUPT when seq does not increase in arrival order.
+   */
+  add(batch: A.RecordBatch, order: Uint32Array | null = null): number {
     const file = this.file!
-    const n = batch.numRows
+    const n = order ? order.length : batch.numRows
     const seq = batch.getChildAt(4)!.data[0].values as BigUint64Array
     const ts = batch.getChildAt(0)!.data[0].values as BigInt64Array
     const symKeys = this.o.partitionBySymbol ? (batch.getChildAt(2)!.data[0].values as Int32Array) : null
     const symDict = this.o.partitionBySymbol ? (batch.getChildAt(2)!.data[0].dictionary as A.Vector<A.Utf8>) : null
-    // group the new rows by partition, in row order
+    // group the new rows by partition, in arrival order
     const groups = new Map<string, {dir: string; idx: number[]}>()
     const {from, to} = this.covered
     let r = 0
     let skipped = 0
-    for (let i = 0; i < n; i++) {
+    for (let k = 0; k < n; k++) {
+      const i = order ? order[k] : k
       const s = seq[i]
       if (this.lastSeen !== null && s <= this.lastSeen) {
         throw new MdrecError('E_CORRUPT', `${file.path}: seq ${s} after ${this.lastSeen}: rows are not in seq order, so the dataset cannot tell which are exported`)
@@ -288,7 +297,7 @@ export async function exportFiles(files: readonly RecordingFile[], out: string, 
         if (o.signal?.aborted) break
         ex.begin(file)
         let end: StreamEnd | null = null
-        for await (const {batch} of readBatches(file, {onTruncated: 'stop', onEnd: (e) => (end = e), signal: o.signal})) ex.add(batch)
+        for await (const {batch, idx} of readBatches(file, {onTruncated: 'stop', onEnd: (e) => (end = e), signal: o.signal})) ex.add(batch, idx)
         ex.flush()
         const e = end as StreamEnd | null
         if (e?.problem?.code === 'E_CORRUPT') throw streamError(file.path, e)

@@ -10,6 +10,7 @@ import {join} from 'node:path'
 import {upbitCodec} from '../../src/feeds/upbit/codec.js'
 import {syntheticUpbitTape} from '../../src/feeds/upbit/synthetic.js'
 import {syntheticYahooTape} from '../../src/feeds/yahoo/synthetic.js'
+import {openRecording, readBatches} from '../../src/store/reader.js'
 import type {RecordingMeta} from '../../src/store/schema.js'
 import {RecordingWriter, type WriterOptions} from '../../src/store/writer.js'
 import {createYahooWriter} from './recording.js'
@@ -21,11 +22,14 @@ export interface BigTape {
 }
 
 /**
- * A multi-batch Yahoo recording of `rows` synthetic ticks (flushRows rows a
- * batch, no compaction), written without keeping the rows in memory.
+ * A multi-batch Yahoo recording of `rows` synthetic ticks, written without
+ * keeping the rows in memory: a stream of flushRows-row batches as a live
+ * recorder leaves it, or with `closed` compacted on close as a stopped
+ * recorder leaves it (format version 2: 65,536-row batches whose rows are
+ * stored clustered by symbol, not in arrival order).
  */
-export async function makeYahooTape(path: string, rows: number, o: {flushRows?: number; symbols?: number; sampleEvery?: number; meta?: Partial<RecordingMeta>; firstSeq?: bigint; seed?: number; startNs?: bigint} = {}): Promise<BigTape> {
-  const w = createYahooWriter(path, {flushRows: o.flushRows ?? 50_000, fsync: false, compactOnClose: false, firstSeq: o.firstSeq}, o.meta)
+export async function makeYahooTape(path: string, rows: number, o: {flushRows?: number; symbols?: number; sampleEvery?: number; meta?: Partial<RecordingMeta>; firstSeq?: bigint; seed?: number; startNs?: bigint; closed?: boolean} = {}): Promise<BigTape> {
+  const w = createYahooWriter(path, {flushRows: o.flushRows ?? 50_000, fsync: false, compactOnClose: o.closed ?? false, firstSeq: o.firstSeq}, o.meta)
   const samples: bigint[] = []
   let i = 0
   for (const f of syntheticYahooTape({frames: rows, symbols: o.symbols ?? 50, seed: o.seed ?? 1, startNs: o.startNs})) {
@@ -78,6 +82,21 @@ export async function duckdb(sql: string): Promise<Record<string, unknown>[]> {
   const c = await duck
   const r = await c.runAndReadAll(sql)
   return r.getRowObjectsJson() as Record<string, unknown>[]
+}
+
+/**
+ * How many batches of the recording at `path` store their rows in another
+ * order than arrival (readBatches yields a non-null `idx` for them), of how
+ * many.
+ */
+export async function reorderedBatches(path: string): Promise<{reordered: number; batches: number}> {
+  let reordered = 0
+  let batches = 0
+  for await (const {idx} of readBatches(await openRecording(path))) {
+    batches++
+    if (idx) reordered++
+  }
+  return {reordered, batches}
 }
 
 /** Every file under `dir` (relative paths), recursively. */
