@@ -110,11 +110,14 @@ interface Served {
   server: () => KisServer
   /** The most registrations any session held at any moment. */
   maxRegistrations: () => number
+  /** Registrations the emulator refused (OPSP0008 past 41, …): the recorder must never cause one. */
+  refusals: () => string[]
 }
 
 async function serve(path: string, o: ReplayOptions = {}, restRate?: number): Promise<Served> {
   let srv: KisServer | null = null
   let max = 0
+  const refused: string[] = []
   const h = await replay(path, {
     port: 0,
     ...o,
@@ -125,11 +128,12 @@ async function serve(path: string, o: ReplayOptions = {}, restRate?: number): Pr
         s.on('register', (c: {registrations: Map<string, unknown>}) => {
           max = Math.max(max, c.registrations.size)
         })
+        s.on('refuse', (_c: unknown, r: {trId: string; trKey: string; msgCd: string}) => refused.push(`${r.msgCd} ${r.trId} ${r.trKey}`))
       },
     },
   })
   cleanups.push(() => h.close())
-  return {h, server: () => srv!, maxRegistrations: () => max}
+  return {h, server: () => srv!, maxRegistrations: () => max, refusals: () => refused}
 }
 
 function info(r: RowView): Record<string, unknown> {
@@ -236,6 +240,7 @@ describe('record --tiering', () => {
     expect(sumA.connected).toBe(true)
     expect(s1.maxRegistrations()).toBeGreaterThan(0)
     expect(s1.maxRegistrations()).toBeLessThanOrEqual(41)
+    expect(s1.refusals()).toEqual([])
     const rowsA = await rowsOf(a)
     const data = rowsA.filter((r) => r.kind === 'trade' || r.kind === 'tick')
     const tiers = new Set(data.map((r) => r.fields.tier))
@@ -266,6 +271,7 @@ describe('record --tiering', () => {
     // longer than A: after A's last row the state stays, and every polled code is asked for again (a sweep of 79 codes at 20/s is ~4 s)
     await record({feed: 'kis', symbols: CODES, types: TYPES, url: s2.h.url, out: b, durationMs: 15_000, tiering: {pollIntervalMs: 200, rebalanceMs: 1000}})
     expect(s2.maxRegistrations()).toBeLessThanOrEqual(41)
+    expect(s2.refusals()).toEqual([])
     const rowsB = (await rowsOf(b)).filter((r) => r.kind === 'trade' || r.kind === 'tick')
     const key = (r: RowView) => `${r.symbol}|${String(r.fields.STCK_PRPR)}|${String(r.fields.ACML_VOL)}`
     const statesA = new Set(data.map(key))
@@ -288,7 +294,10 @@ describe('record --tiering', () => {
     expect(limited.length).toBeGreaterThan(0)
     expect(info(limited[0]).msg_cd).toBe('EGW00201')
     expect(info(limited[0]).retry_in_ms).toBeGreaterThan(0)
-    // retried: polled rows still arrive
-    expect(rows.some((r) => r.fields.tier === 'rest')).toBe(true)
+    // retried: the refused code is asked for again and answered
+    expect(limited.some((l) => rows.some((r) => r.symbol === l.symbol && r.fields.tier === 'rest' && r.recv_ts > l.recv_ts))).toBe(true)
+    // backoff: the waits grow while refusals follow each other
+    const waits = limited.map((l) => Number(info(l).attempt))
+    expect(Math.max(...waits)).toBeGreaterThan(1)
   }, 60_000)
 })

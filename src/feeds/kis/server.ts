@@ -318,7 +318,7 @@ export class KisServer extends EventEmitter {
     const param = (name: string) => q.get(name) ?? q.get(name.toLowerCase()) ?? ''
     const code = param('FID_INPUT_ISCD')
     const trId = String(req.headers.tr_id ?? '')
-    if (trId !== KIS_PRICE_TR) return json(500, {rt_cd: '1', msg_cd: 'EGW00205', msg1: `tr_id ${trId || '(none)'}: this path takes ${KIS_PRICE_TR} (mdrec emulator)`})
+    if (trId !== KIS_PRICE_TR) return json(500, {rt_cd: '1', msg_cd: 'MDREC0400', msg1: `tr_id ${trId.slice(0, 20) || '(none)'}: this path takes ${KIS_PRICE_TR} (mdrec emulator)`})
     if (!/^(?:[0-9][0-9A-Z]{5}|Q[0-9]{6})$/.test(code)) return json(200, {rt_cd: '1', msg_cd: 'MDREC0400', msg1: 'FID_INPUT_ISCD must be a KRX code (mdrec emulator)'})
     const state = this.prices.get(code)
     if (!state) return json(200, {rt_cd: '1', msg_cd: 'MDREC0404', msg1: 'no row of this code has been reached on the replay timeline yet (mdrec emulator)'})
