@@ -531,7 +531,7 @@ async function tieredClient(a: {
   }
 }
 
-export const KIS_DISPLAY_COLUMNS = ['tr_id', 'STCK_PRPR', 'CNTG_VOL', 'ASKP1', 'BIDP1', 'ASKP_RSQN1', 'BIDP_RSQN1', 'LAST', 'EVOL', 'PBID1', 'PASK1', 'CNTG_QTY', 'CNTG_UNPR']
+export const KIS_DISPLAY_COLUMNS = ['tr_id', 'tier', 'STCK_PRPR', 'CNTG_VOL', 'ASKP1', 'BIDP1', 'ASKP_RSQN1', 'BIDP_RSQN1', 'LAST', 'EVOL', 'PBID1', 'PASK1', 'CNTG_QTY', 'CNTG_UNPR']
 
 export const kisAdapter: FeedAdapter = {
   name: 'kis',
