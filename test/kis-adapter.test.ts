@@ -72,7 +72,7 @@ describe('kis registrations', () => {
     expect(planRegistrations(codes(20), ['H0STCNT0', 'H0STASP0'], false).registrations).toHaveLength(40)
     expect(planRegistrations(codes(41), ['H0STCNT0'], false).registrations).toHaveLength(41)
     expect(usage(() => planRegistrations(codes(21), ['H0STCNT0', 'H0STASP0'], false))).toBe(
-      '21 symbols × 2 types = 42 registrations; KIS allows 41 per session: split into two recordings of at most 20 symbols (each with its own app key: KIS allows one session per app key)',
+      '21 symbols × 2 types = 42 registrations; KIS allows 41 per session: split into two recordings of at most 20 symbols (each with its own app key: KIS allows one session per app key), or add --tiering to register the first 20 symbols and poll the rest over REST',
     )
     expect(usage(() => planRegistrations(codes(42), undefined, false))).toMatch(/^42 symbols × 1 type = 42 registrations; .* split into two recordings of at most 41 symbols/)
     expect(usage(() => planRegistrations([...codes(30), 'DNASAAPL'], ['H0STCNT0', 'H0STASP0', 'HDFSCNT0'], false))).toMatch(

@@ -65,7 +65,9 @@ describe('KIS emulator: /oauth2/Approval on the WebSocket port', () => {
     for (const r of [bad, missing]) expect(JSON.stringify(r.json)).not.toContain(APP_SECRET)
 
     expect((await fetch(`${s.restUrl}/oauth2/Approval`)).status).toBe(405)
-    expect((await fetch(`${s.restUrl}/oauth2/tokenP`, {method: 'POST', body: '{}'})).status).toBe(404)
+    // the REST token route (for --tiering's current price) wants its own body
+    expect((await fetch(`${s.restUrl}/oauth2/tokenP`, {method: 'POST', body: '{}'})).status).toBe(400)
+    expect((await fetch(`${s.restUrl}/oauth2/unknown`, {method: 'POST', body: '{}'})).status).toBe(404)
     expect((await fetch(`${s.restUrl}/`)).status).toBe(426)
   })
 

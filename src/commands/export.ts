@@ -13,7 +13,7 @@ export default class Export extends BaseCommand<typeof Export> {
   static override examples = [
     '<%= config.bin %> export day.arrow --out data/',
     "<%= config.bin %> export 'day.*.arrow' --out data/ --partition-symbol",
-    '<%= config.bin %> export recordings/ --out /mnt/shared/md',
+    '<%= config.bin %> export recordings/ --out /data/md',
   ]
   static override strict = false
   static override args = {file: Args.string({description: 'recording(s) to export: files, a directory or a glob', required: true})}

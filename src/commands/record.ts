@@ -5,6 +5,7 @@ import {BaseCommand} from '../cli/base.js'
 import {MdrecError} from '../errors.js'
 import {duration, feedUrl, rotate} from '../cli/flags.js'
 import {isRedisUrl} from '../feeds/generic/redis.js'
+import {readPriorityFile} from '../feeds/kis/tiering.js'
 import {FEED_NAMES} from '../feeds/registry.js'
 import {Recorder, type RecorderStats, type RecordSummary} from '../record/recorder.js'
 import {RAW_MODES, type RawMode} from '../store/schema.js'
@@ -20,14 +21,15 @@ On a terminal a status bar shows elapsed time (/ --duration), rows and rows/s, b
 
 The URL defaults to the feed's public endpoint; --url or the feed's variable (MDREC_YAHOO_URL, MDREC_UPBIT_URL, MDREC_KIS_URL, MDREC_GENERIC_URL) overrides it, ws:// included. The generic feed has no public endpoint: give --url.
 
-Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise bare base64); upbit (--types ticker,trade,orderbook,candle.1m…, --format default|simple; --types myOrder,myAsset records the private endpoint with a JWT signed from UPBIT_ACCESS_KEY/UPBIT_SECRET_KEY, SYMBOL * for every market); kis (--types H0STCNT0,H0STASP0…, approval key from KIS_APP_KEY/KIS_APP_SECRET, --paper; at most 41 registrations); generic (SYMBOL... are channels; --url redis://HOST:PORT/PREFIX records the Redis channels PREFIX:SYMBOL instead, a SYMBOL with * ? [ being a pattern: '*' records every channel; password in the URL or MDREC_REDIS_PASSWORD, never stored or shown).`
+Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise bare base64); upbit (--types ticker,trade,orderbook,candle.1m…, --format default|simple; --types myOrder,myAsset records the private endpoint with a JWT signed from UPBIT_ACCESS_KEY/UPBIT_SECRET_KEY, SYMBOL * for every market); kis (--types H0STCNT0,H0STASP0…, approval key from KIS_APP_KEY/KIS_APP_SECRET, --paper; at most 41 registrations, or --tiering to poll the codes past them over REST); generic (SYMBOL... are channels; --url redis://HOST:PORT/PREFIX records the Redis channels PREFIX:SYMBOL instead, a SYMBOL with * ? [ being a pattern: '*' records every channel; password in the URL or MDREC_REDIS_PASSWORD, never stored or shown).`
   static override examples = [
     '<%= config.bin %> record AAPL --duration 30m',
     '<%= config.bin %> record AAPL MSFT BTC-USD --out ticks.arrow --rotate 1h',
-    '<%= config.bin %> record AAPL MSFT --rotate 1h --dataset /mnt/shared/md',
+    '<%= config.bin %> record AAPL MSFT --rotate 1h --dataset /data/md',
     '<%= config.bin %> record AAPL --url "ws://127.0.0.1:8765/?version=2" --duration 90s --json',
     '<%= config.bin %> record KRW-BTC KRW-ETH --feed upbit --types ticker,trade,orderbook',
     'KIS_APP_KEY=… KIS_APP_SECRET=… <%= config.bin %> record 005930 000660 --feed kis --types H0STCNT0,H0STASP0',
+    'KIS_APP_KEY=… KIS_APP_SECRET=… <%= config.bin %> record $(cat kospi200.txt) --feed kis --tiering --poll-interval 5s --rebalance-every 5m',
     '<%= config.bin %> record prices trades --feed generic --url ws://127.0.0.1:9000/',
     "<%= config.bin %> record '*' --feed generic --url redis://127.0.0.1:6379/md",
   ]
@@ -47,6 +49,13 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
     types: Flags.string({description: 'feed-specific message types, comma-separated (upbit: ticker,trade,orderbook,candle.1m…; kis: TR ids such as H0STCNT0,H0STASP0)'}),
     format: Flags.string({description: 'feed-specific wire format (upbit: default|simple)'}),
     paper: Flags.boolean({description: 'kis: use the paper-trading hosts'}),
+    tiering: Flags.boolean({
+      description:
+        'kis: more codes than 41 registrations: the first (given order, or --priority) take the WebSocket registrations, the rest are polled over REST (current price, within 20 requests/s, 2 with --paper), rebalanced by activity; rows say their tier',
+    }),
+    'poll-interval': duration({description: 'with --tiering: ask for each polled code this often (the REST rate limit may make it slower)', dependsOn: ['tiering'], defaultHelp: async () => '1s'}),
+    'rebalance-every': duration({description: 'with --tiering: promote the most active polled codes and demote the quietest registered ones this often', dependsOn: ['tiering'], defaultHelp: async () => '60s'}),
+    priority: Flags.string({description: 'with --tiering: a file of codes, one per line, most important first (they take the registrations first)', dependsOn: ['tiering']}),
     dataset: Flags.string({description: 'also add every closed file (each rotated part, the last on stop) to this Parquet dataset directory, as `mdrec export` does; several recorders may share it'}),
     'dataset-partition-symbol': Flags.boolean({description: 'with --dataset: partition by symbol too', dependsOn: ['dataset']}),
     quiet: Flags.boolean({char: 'q', description: 'no progress output (errors still go to stderr)'}),
@@ -58,6 +67,7 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
     if (f.url !== undefined && isRedisUrl(f.url) && f.feed !== 'generic') {
       throw new MdrecError('E_USAGE', `a redis:// --url is for --feed generic (Redis channels PREFIX:<channel>); the ${f.feed} feed speaks WebSocket: give a ws:// or wss:// URL`)
     }
+    if (f.tiering && f.feed !== 'kis') throw new MdrecError('E_USAGE', `--tiering is for --feed kis (more codes than its 41 registrations); the ${f.feed} feed has no such limit`)
     const quiet = f.quiet || this.jsonEnabled()
     const tty = Boolean(process.stderr.isTTY) && !quiet
     const say = (line: string) => {
@@ -72,6 +82,9 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
       types: f.types?.split(',').map((t) => t.trim()).filter(Boolean),
       format: f.format,
       paper: f.paper,
+      tiering: f.tiering
+        ? {pollIntervalMs: f['poll-interval'] ?? 1000, rebalanceMs: f['rebalance-every'] ?? 60_000, priority: f.priority === undefined ? undefined : readPriorityFile(f.priority)}
+        : undefined,
       url: f.url,
       out: f.out,
       durationMs: f.duration,

@@ -1,4 +1,5 @@
 import {MdrecError} from '../errors.js'
+import type {SideSource, TieringOptions} from '../record/side.js'
 import type {FeedClientSpec} from '../record/supervisor.js'
 import type {RecordingMeta} from '../store/schema.js'
 import type {FeedCodec} from './types.js'
@@ -30,6 +31,8 @@ export interface ClientSetup {
   redact: (text: string) => string
   /** Stored in the recording's `mdrec.feed_options` (no secrets); `codecFor` gets it back. */
   feedOptions: Record<string, unknown>
+  /** A second source of rows the recorder runs next to the connection (KIS --tiering: polled REST prices). */
+  side?: SideSource
 }
 
 /** What `mdrec record` passes to a feed: the symbols and the feed-specific flags. */
@@ -43,6 +46,8 @@ export interface ClientOptions {
   format?: string
   /** --paper (KIS: the paper-trading hosts). */
   paper?: boolean
+  /** --tiering (KIS: more codes than 41 registrations; the recorder refuses it for other feeds). */
+  tiering?: TieringOptions
   /** Where secrets come from (process.env). Never copy them into feedOptions, endpoint, logs or errors. */
   env: NodeJS.ProcessEnv
   /** Status lines for the user (never secrets). */

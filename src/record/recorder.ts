@@ -13,6 +13,7 @@ import {FEED_URL_SCHEMES, parseFeedUrl} from '../util/redact.js'
 import {nsToIso} from '../util/time.js'
 import {plural} from '../util/units.js'
 import {VERSION} from '../version.js'
+import type {SideSource, TieringOptions} from './side.js'
 import {ConnectionSupervisor, type ConnectionState, type GapEvent, type SupervisorOptions} from './supervisor.js'
 
 export type RotatePolicy = {kind: 'time'; ms: number} | {kind: 'size'; bytes: number}
@@ -24,6 +25,8 @@ export interface RecordOptions {
   types?: string[]
   format?: string
   paper?: boolean
+  /** KIS only (--tiering): more codes than 41 registrations, the rest polled over REST (docs/feeds/kis.md). */
+  tiering?: TieringOptions
   /** Feed URL; default: the feed's env variable, then its public endpoint. */
   url?: string
   /** Output path; default `./<feed>-<symbols>-<UTC start>.arrow`. */
@@ -156,7 +159,10 @@ export class Recorder {
     if (o.symbols.length === 0) throw new MdrecError('E_USAGE', 'no symbols given: name at least one, e.g. `mdrec record AAPL`')
     if (o.url !== undefined) validateUrl(o.url)
     const adapter = getFeed(o.feed ?? 'yahoo')
-    const setup = await adapter.client({symbols: o.symbols, url: o.url, types: o.types, format: o.format, paper: o.paper, env: process.env, log: o.log})
+    if (o.tiering !== undefined && adapter.name !== 'kis') {
+      throw new MdrecError('E_USAGE', `--tiering is for --feed kis (more codes than its 41 registrations); the ${adapter.name} feed has no such limit`)
+    }
+    const setup = await adapter.client({symbols: o.symbols, url: o.url, types: o.types, format: o.format, paper: o.paper, tiering: o.tiering, env: process.env, log: o.log})
     validateUrl(setup.spec.url)
     return new Recorder(o, adapter.name, setup)
   }
@@ -248,6 +254,27 @@ export class Recorder {
     }
     o.log?.(`recording ${o.symbols.join(' ')} from ${this.endpoint} to ${first}`)
     this.sup.start()
+    this.side = setup.side ?? null
+    this.side?.start({
+      append: (row) => this.appendSide(row),
+      send: (m) => this.sup.send(m),
+      nowNs: () => this.sup.clock.nowNs(),
+      raw: this.raw,
+      log: (line) => o.log?.(line),
+    })
+  }
+
+  /** A feed's side source (KIS tiering), if any. */
+  private side: SideSource | null = null
+
+  /** A row from the side source: written like a decoded frame's. */
+  private appendSide(row: RowInput): void {
+    this.guard(() => {
+      if (row.kind === 'reject') this.rejects++
+      if (row.kind !== 'status' && row.symbol !== '') this.symbolsSeen.add(row.symbol)
+      this.writer.append(row)
+      if (this.o.rotate?.kind === 'size' && this.writer.stats.bytes >= this.o.rotate.bytes) this.rotate()
+    })
   }
 
   private guard(fn: () => void): void {
@@ -395,6 +422,8 @@ export class Recorder {
     if (this.rotateTimer) clearInterval(this.rotateTimer)
     if (this.durationTimer) clearTimeout(this.durationTimer)
     try {
+      // the side source first: its last rows go into the file before it closes
+      await this.side?.stop()
       const openGap = await this.sup.stop()
       if (openGap && !this.failure) {
         this.gaps++
@@ -436,6 +465,7 @@ export class Recorder {
   abort(): void {
     if (this.rotateTimer) clearInterval(this.rotateTimer)
     if (this.durationTimer) clearTimeout(this.durationTimer)
+    void this.side?.stop()
     void this.sup.stop()
     this.writer.abort()
   }

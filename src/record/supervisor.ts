@@ -246,6 +246,18 @@ export class ConnectionSupervisor extends EventEmitter {
     this.timer(() => this.connect(), delay)
   }
 
+  /**
+   * Send a message on the open connection (a feed changing its subscriptions
+   * mid-session, e.g. KIS tiering); false when not connected. What
+   * `subscribeMessages` returns on the next connect is the feed's business.
+   */
+  send(message: string | Uint8Array): boolean {
+    const ws = this.ws
+    if (!ws || this.state !== 'connected' || ws.readyState !== WebSocket.OPEN) return false
+    ws.send(message)
+    return true
+  }
+
   /** Stop for good: closes the socket normally; reports an open gap ending now. */
   async stop(): Promise<GapEvent | null> {
     if (this.stopped) return null

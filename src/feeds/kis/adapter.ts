@@ -25,6 +25,9 @@ import {
 } from './codec.js'
 import {TR_BY_ID, TR_IDS, TRS, kisColumns, trIdsOf, type TrSpec} from './layouts.js'
 import {Redactor, connectUrl, parseFeedUrl, sanitizeEndpoint} from '../../util/redact.js'
+import type {TieringOptions} from '../../record/side.js'
+import {KIS_REST_RATE, fetchAccessToken, tieredColumns} from './rest.js'
+import {KisTiering, orderByPriority} from './tiering.js'
 
 export const KIS_REAL_WS = 'ws://ops.koreainvestment.com:21000'
 export const KIS_PAPER_WS = 'ws://ops.koreainvestment.com:31000'
@@ -152,7 +155,12 @@ function trList(): string {
  * domestic TRs, overseas keys with the overseas ones, HTS IDs with the
  * notices), check everything, and enforce the 41-registration limit.
  */
-export function planRegistrations(symbols: string[], types: string[] | undefined, paper: boolean): {registrations: Registration[]; types: string[]} {
+export function planRegistrations(
+  symbols: string[],
+  types: string[] | undefined,
+  paper: boolean,
+  opts: {tiering?: boolean} = {},
+): {registrations: Registration[]; types: string[]} {
   const syms = [...new Set(symbols.map((s) => s.trim()).filter(Boolean))]
   if (syms.length === 0) throw new MdrecError('E_USAGE', 'no symbols given: name at least one, e.g. `mdrec record 005930 --feed kis`')
   const forms = new Map<string, KeyForm>()
@@ -202,7 +210,12 @@ export function planRegistrations(symbols: string[], types: string[] | undefined
       throw new MdrecError('E_USAGE', `--types ${t.trId} takes ${FORM_TEXT[t.keyForm]}, and no symbol given is one`)
     }
   }
-  if (regs.length > KIS_MAX_REGISTRATIONS) {
+  if (opts.tiering) {
+    const other = syms.find((x) => forms.get(x) !== 'krx')
+    if (other !== undefined) throw new MdrecError('E_USAGE', `--tiering polls the domestic current price: every symbol must be ${FORM_TEXT.krx}, and "${other}" is not`)
+    const bad = trs.find((t) => t.keyForm !== 'krx')
+    if (bad) throw new MdrecError('E_USAGE', `--tiering records KRX codes: --types ${bad.trId} takes ${FORM_TEXT[bad.keyForm]}; use H0STCNT0 and/or H0STASP0`)
+  } else if (regs.length > KIS_MAX_REGISTRATIONS) {
     const uniform = regs.length === syms.length * trs.length
     const what = uniform
       ? `${plural(syms.length, 'symbol')} × ${plural(trs.length, 'type')} = ${regs.length} registrations`
@@ -211,7 +224,7 @@ export function planRegistrations(symbols: string[], types: string[] | undefined
     const parts = Math.ceil(syms.length / per)
     throw new MdrecError(
       'E_USAGE',
-      `${what}; KIS allows ${KIS_MAX_REGISTRATIONS} per session: split into ${NUMBER_WORDS[parts] ?? parts} recordings of at most ${plural(per, 'symbol')} (each with its own app key: KIS allows one session per app key)`,
+      `${what}; KIS allows ${KIS_MAX_REGISTRATIONS} per session: split into ${NUMBER_WORDS[parts] ?? parts} recordings of at most ${plural(per, 'symbol')} (each with its own app key: KIS allows one session per app key), or add --tiering to register the first ${plural(per, 'symbol')} and poll the rest over REST`,
     )
   }
   return {registrations: regs, types: trs.map((t) => t.trId)}
@@ -369,7 +382,12 @@ export async function fetchApprovalKey(
  * status rows (refusals also logged); a message that contains a credential is
  * dropped with a log line instead of being recorded.
  */
-export function kisControl(session: KisSession, guard: SecretGuard, log?: (line: string) => void): (frame: Frame) => string | boolean {
+export function kisControl(
+  session: KisSession,
+  guard: SecretGuard,
+  log?: (line: string) => void,
+  onAck?: (trId: string, trKey: string, ok: boolean, text: string) => void,
+): (frame: Frame) => string | boolean {
   return (frame) => {
     const text = typeof frame.data === 'string' ? frame.data : TD.decode(frame.data)
     if (guard.contains(text)) {
@@ -381,6 +399,7 @@ export function kisControl(session: KisSession, guard: SecretGuard, log?: (line:
     if ('error' in m) return false
     if (m.trId === 'PINGPONG') return text
     if (m.key) session.learn(m.trId, m.key)
+    if (m.rtCd !== null) onAck?.(m.trId, m.trKey ?? '', m.rtCd === '0', `${m.msgCd ?? ''} ${m.msg1 ?? ''}`)
     if (m.rtCd !== null && m.rtCd !== '0') {
       // redact before clipping: a clipped credential would leave its prefix behind
       log?.(`kis refused ${guard.redact(m.trId)}${m.trKey ? ` ${guard.redact(m.trKey)}` : ''}: ${oneLine(guard.redact(`${m.msgCd ?? '?'} ${m.msg1 ?? ''}`), 120)}`)
@@ -395,7 +414,8 @@ export function kisControl(session: KisSession, guard: SecretGuard, log?: (line:
 export async function kisClient(opts: ClientOptions): Promise<ClientSetup> {
   if (opts.format !== undefined) throw new MdrecError('E_USAGE', 'the kis feed takes no --format (KIS has one wire format); use --types to pick TRs')
   const {wsUrl, restBase, paper} = resolveKisUrls(opts.url, opts.env, opts.paper ?? false)
-  const plan = planRegistrations(opts.symbols, opts.types, paper)
+  const tiering = opts.tiering
+  const plan = planRegistrations(opts.symbols, opts.types, paper, {tiering: tiering !== undefined})
   const appKey = opts.env[KIS_APP_KEY_ENV]
   const appSecret = opts.env[KIS_APP_SECRET_ENV]
   const missing = [[KIS_APP_KEY_ENV, appKey], [KIS_APP_SECRET_ENV, appSecret]].filter(([, v]) => !v).map(([k]) => k)
@@ -413,6 +433,7 @@ export async function kisClient(opts: ClientOptions): Promise<ClientSetup> {
   opts.log?.(`kis: approval key obtained from ${approvalUrl}; ${plural(plan.registrations.length, 'registration')} to send`)
   const session = new KisSession(new Set(plan.types))
   const codec = kisCodec(plan.types, session)
+  if (tiering) return tieredClient({opts, tiering, plan, paper, wsUrl, restBase, appKey: appKey!, appSecret: appSecret!, approvalKey, approvalUrl, guard, session, codec})
   const subscribe = plan.registrations.map((r) => requestText(approvalKey, '1', r.trId, r.trKey))
   return {
     codec,
@@ -429,7 +450,88 @@ export async function kisClient(opts: ClientOptions): Promise<ClientSetup> {
   }
 }
 
-export const KIS_DISPLAY_COLUMNS = ['tr_id', 'STCK_PRPR', 'CNTG_VOL', 'ASKP1', 'BIDP1', 'ASKP_RSQN1', 'BIDP_RSQN1', 'LAST', 'EVOL', 'PBID1', 'PASK1', 'CNTG_QTY', 'CNTG_UNPR']
+/**
+ * The client of a tiered recording (`--tiering`): the access token for the
+ * REST current price, the {@link KisTiering} that polls and rebalances, its
+ * registrations as the subscription, and a codec whose rows say `tier: ws`.
+ */
+async function tieredClient(a: {
+  opts: ClientOptions
+  tiering: TieringOptions
+  plan: {registrations: Registration[]; types: string[]}
+  paper: boolean
+  wsUrl: string
+  restBase: string
+  appKey: string
+  appSecret: string
+  approvalKey: string
+  approvalUrl: string
+  guard: SecretGuard
+  session: KisSession
+  codec: KisCodec
+}): Promise<ClientSetup> {
+  const {opts, tiering, plan, guard} = a
+  for (const [name, ms] of [['--poll-interval', tiering.pollIntervalMs], ['--rebalance-every', tiering.rebalanceMs]] as const) {
+    if (!Number.isFinite(ms) || ms < 50) throw new MdrecError('E_USAGE', `${name} must be at least 50ms (got ${ms} ms)`)
+  }
+  const token = await fetchAccessToken(a.restBase, a.appKey, a.appSecret, (t) => guard.redact(t))
+  guard.add(token)
+  const codes = orderByPriority([...new Set(plan.registrations.map((r) => r.trKey))], tiering.priority)
+  const capacity = Math.floor(KIS_MAX_REGISTRATIONS / plan.types.length)
+  const rate = a.paper ? KIS_REST_RATE.paper : KIS_REST_RATE.real
+  const tier = new KisTiering({
+    codes,
+    types: plan.types,
+    capacity,
+    approvalKey: a.approvalKey,
+    restBase: a.restBase,
+    appKey: a.appKey,
+    appSecret: a.appSecret,
+    accessToken: token,
+    rate,
+    pollIntervalMs: tiering.pollIntervalMs,
+    rebalanceMs: tiering.rebalanceMs,
+    redact: (t) => guard.redact(t),
+    onToken: (t) => guard.add(t),
+  })
+  const base = a.codec
+  const codec: KisCodec = {
+    ...base,
+    columns: tieredColumns(base.columns),
+    decode(frame) {
+      const d = base.decode(frame)
+      if (d.ok) {
+        for (const r of d.rows) {
+          if (r.kind === 'status' || !r.fields) continue
+          r.fields.tier = 'ws'
+          tier.observe(r.symbol, r.fields)
+        }
+      }
+      return d
+    },
+  }
+  return {
+    codec,
+    endpoint: sanitizeEndpoint(a.wsUrl),
+    redact: (text) => guard.redact(text),
+    feedOptions: {
+      types: plan.types,
+      paper: a.paper,
+      registrations: Math.min(codes.length, capacity) * plan.types.length,
+      approval_url: a.approvalUrl,
+      tiering: {codes: codes.length, ws_codes: Math.min(codes.length, capacity), poll_interval_ms: tiering.pollIntervalMs, rebalance_ms: tiering.rebalanceMs, rest_rate: rate},
+    },
+    side: tier,
+    spec: {
+      feed: 'kis',
+      url: connectUrl(a.wsUrl),
+      subscribeMessages: () => tier.subscribeMessages(),
+      control: kisControl(a.session, guard, opts.log, (trId, trKey, ok, text) => tier.onAck(trId, trKey, ok, /UNSUB|ALREADY/.test(text) ? 'other' : 'register')),
+    },
+  }
+}
+
+export const KIS_DISPLAY_COLUMNS = ['tr_id', 'tier', 'STCK_PRPR', 'CNTG_VOL', 'ASKP1', 'BIDP1', 'ASKP_RSQN1', 'BIDP_RSQN1', 'LAST', 'EVOL', 'PBID1', 'PASK1', 'CNTG_QTY', 'CNTG_UNPR']
 
 export const kisAdapter: FeedAdapter = {
   name: 'kis',
@@ -438,6 +540,7 @@ export const kisAdapter: FeedAdapter = {
   displayColumns: KIS_DISPLAY_COLUMNS,
   client: kisClient,
   codecFor(meta) {
-    return kisCodec(trIdsOf(meta.feedOptions.types))
+    const c = kisCodec(trIdsOf(meta.feedOptions.types))
+    return meta.feedOptions.tiering ? {...c, columns: tieredColumns(c.columns)} : c
   },
 }

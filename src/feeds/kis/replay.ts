@@ -26,13 +26,15 @@
  */
 import {WebSocket} from 'ws'
 
+import {MdrecError} from '../../errors.js'
 import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
 import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
 import type {ReplayBatch} from '../../replay/rows.js'
 import {layoutOf} from './adapter.js'
 import {encodeRecordFields, encryptPayload, frameText, shiftRecordTimes, splitFrame} from './codec.js'
 import {TR_BY_ID, type TrSpec} from './layouts.js'
-import {KisServer, type KisClient} from './server.js'
+import {KIS_PRICE_TR, PRICE_FIELDS, parsePriceBody, priceOutputOf} from './rest.js'
+import {KisServer, type KisClient, type KisServerOptions} from './server.js'
 
 const TD = new TextDecoder('utf-8')
 const PIPE = 0x7c
@@ -46,7 +48,10 @@ class Client implements EmulatorClient {
   readonly id: number
   readonly ws: KisClient['ws']
   readonly variant = 0
-  constructor(readonly kc: KisClient) {
+  constructor(
+    readonly kc: KisClient,
+    private readonly server: KisServer,
+  ) {
     this.id = kc.id
     this.ws = kc.ws
   }
@@ -57,7 +62,9 @@ class Client implements EmulatorClient {
     return this.kc.dropped
   }
   wants(symbol: string): boolean {
-    return symbol === '' ? this.kc.registrations.size > 0 : this.kc.keys.has(symbol)
+    // Once a REST client is about, every row passes on the timeline (the
+    // emulator's send keeps the current-price state of the codes nobody registered).
+    return symbol === '' || this.server.restActive ? this.kc.registrations.size > 0 : this.kc.keys.has(symbol)
   }
 }
 
@@ -101,7 +108,7 @@ class KisEmulator extends EmulatorAdapter<KisClient, Client> {
   private lastHead: Head | null = null
 
   constructor(private readonly server: KisServer) {
-    super(server, (kc) => new Client(kc))
+    super(server, (kc) => new Client(kc, server))
   }
   url(): string {
     return this.server.url()
@@ -115,6 +122,12 @@ class KisEmulator extends EmulatorAdapter<KisClient, Client> {
       head = headOf(payload)
       this.lastPayload = payload
       this.lastHead = head
+      if (head && this.server.restActive) this.track(payload, head)
+    }
+    if (head?.enc === 'R') {
+      // a polled current price: state for the REST endpoint, never a frame
+      if (cb) afterFlush(kc.ws, cb)
+      return false
     }
     if (!head) return this.server.send(kc, payload, cb)
     if (!this.server.isRegistered(kc, head.trId, head.key)) {
@@ -128,6 +141,45 @@ class KisEmulator extends EmulatorAdapter<KisClient, Client> {
     }
     return this.server.send(kc, payload, cb)
   }
+
+  /** The current-price state a row passing on the timeline gives its code: a polled price, or the last trade of an H0STCNT0 frame. */
+  private track(payload: string | Uint8Array, head: Head): void {
+    if (head.enc === 'R') {
+      const text = typeof payload === 'string' ? payload : TD.decode(payload)
+      const a = parsePriceBody(text.slice(head.payloadAt))
+      // headOf reads `R|TR|<code>|<json>` as enc|tr|count|payload: the code is in the count's place
+      if (a?.output) this.server.updatePrice(head.countText, a.output as Record<string, string>)
+      return
+    }
+    if (head.enc !== '0' || head.trId !== 'H0STCNT0') return
+    const text = typeof payload === 'string' ? payload : TD.decode(payload)
+    const parts = text.slice(head.payloadAt).split('^')
+    const count = Number(head.countText)
+    const per = parts.length / count
+    const tr = TR_BY_ID.get('H0STCNT0')!
+    if (!Number.isInteger(per) || !tr.layouts.includes(per)) return
+    const at = (count - 1) * per
+    const out: Record<string, string> = {}
+    for (const [name, k] of CNT_PRICE_INDEX) if (k < per) out[name] = parts[at + k]
+    this.server.updatePrice(parts[at], out)
+  }
+}
+
+/** inquire-price output name → field index in an H0STCNT0 record, for the fields both have. */
+const CNT_PRICE_INDEX: ReadonlyArray<readonly [string, number]> = PRICE_FIELDS.map((fs) => [fs.name.toLowerCase(), TR_BY_ID.get('H0STCNT0')!.fields.findIndex((x) => x.name === fs.name)] as const).filter(
+  ([, k]) => k >= 0,
+)
+
+/**
+ * A polled row as the encoder hands it to the emulator: `R|FHKST01010100|<code>|<answer JSON>`
+ * (not a KIS frame: the emulator keeps it as the code's REST state and sends nothing).
+ */
+function polledPayload(code: string, raw: Uint8Array | null, fields: Record<string, unknown>): string {
+  if (raw !== null) {
+    const a = parsePriceBody(TD.decode(raw))
+    if (a?.output) return `R|${KIS_PRICE_TR}|${code}|${JSON.stringify({output: a.output})}`
+  }
+  return `R|${KIS_PRICE_TR}|${code}|${JSON.stringify({output: priceOutputOf(fields)})}`
 }
 
 /** A recorded frame's text with every record's time fields moved `shiftS` seconds; unchanged when it does not parse. */
@@ -154,6 +206,7 @@ export class KisRowEncoder implements RowEncoder {
     }
     if (b.kind(i) === 'status' && b.info(i) !== null) return ''
     const f = b.fields(i)
+    if (f.tr_id === KIS_PRICE_TR) return polledPayload(b.symbol(i), raw, f)
     const tr = TR_BY_ID.get(String(f.tr_id))
     if (!tr) return ''
     const k = typeof f.frame_record === 'number' ? f.frame_record : 0
@@ -187,19 +240,40 @@ export class KisRowEncoder implements RowEncoder {
   }
 }
 
+/**
+ * The KIS emulator's options (`ReplayOptions.emulator`): `restRate`, REST
+ * requests per second per app key (default 20); `onServer`, a function
+ * given the {@link KisServer} once it listens (tests count its registrations).
+ */
+export const KIS_EMULATOR_OPTIONS = ['restRate', 'onServer'] as const
+
+function kisEmulatorOptions(o: Readonly<Record<string, unknown>> | undefined): {restRate?: number; onServer?: (s: KisServer) => void} {
+  const rate = o?.restRate
+  if (rate !== undefined && (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 1 || rate > 100_000)) {
+    throw new MdrecError('E_USAGE', `the kis emulator's restRate must be a whole number of requests per second from 1 to 100000, not ${String(rate)}`)
+  }
+  const on = o?.onServer
+  if (on !== undefined && typeof on !== 'function') throw new MdrecError('E_USAGE', "the kis emulator's onServer must be a function")
+  return {restRate: rate as number | undefined, onServer: on as ((s: KisServer) => void) | undefined}
+}
+
 export const kisReplay: ReplayFeed = {
   name: 'kis',
   variants: ['kis'],
+  emulatorOptions: KIS_EMULATOR_OPTIONS,
   async listen(o: EmulatorOptions): Promise<Emulator> {
     const ping = Number(process.env[KIS_PINGPONG_ENV] ?? 10_000)
+    const eo = kisEmulatorOptions(o.feed)
     const srv = await KisServer.listen({
+      restRate: eo.restRate,
       host: o.host,
       port: o.port,
       maxBufferedBytes: o.maxBufferedBytes,
       slowClient: o.slowClient,
       log: o.log,
       pingIntervalMs: Number.isFinite(ping) && ping >= 0 ? ping : 10_000,
-    })
+    } satisfies KisServerOptions)
+    eo.onServer?.(srv)
     return new KisEmulator(srv)
   },
   recordedVariant() {

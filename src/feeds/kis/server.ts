@@ -6,6 +6,7 @@ import {WebSocket, WebSocketServer} from 'ws'
 import {KIS_APPROVAL_PATH, KIS_MAX_REGISTRATIONS} from './adapter.js'
 import {ackText, encryptPayload, frameText, pingpongText, type CipherKey} from './codec.js'
 import {TR_BY_ID} from './layouts.js'
+import {KIS_BAD_TOKEN_BODY, KIS_PRICE_PATH, KIS_PRICE_TR, KIS_RATE_LIMIT_BODY, KIS_REST_RATE, KIS_TOKEN_PATH, SlidingWindowLimit} from './rest.js'
 import {addressOf, answerClosesPromptly, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
 
 
@@ -89,6 +90,12 @@ export interface KisServerOptions {
   subscribeSettleMs?: number
   /** Largest client message accepted (bytes). Default 64 KiB. */
   maxPayload?: number
+  /**
+   * REST requests per second per app key (the current-price endpoint): past
+   * it KIS's own refusal, HTTP 500 with {@link KIS_RATE_LIMIT_BODY}. Default
+   * 20 (KIS's limit for real accounts).
+   */
+  restRate?: number
   /** Per-client send buffer limit before the slow-client policy applies. Default 8 MiB. */
   maxBufferedBytes?: number
   /** A client that stops reading: close it with 1013 (default) or drop frames for it. */
@@ -140,6 +147,18 @@ export class KisServer extends EventEmitter {
   readonly clients = new Set<KisClient>()
   /** Approval keys issued → the app key they were issued for. */
   readonly approvals = new Map<string, string>()
+  /** Access tokens issued at /oauth2/tokenP → the app key they were issued for (bounded like `approvals`). */
+  readonly tokens = new Map<string, string>()
+  /**
+   * The current-price state of each code (inquire-price `output` fields,
+   * lower-case, as strings): what `GET inquire-price` answers. The replay
+   * side updates it as rows pass on the timeline ({@link updatePrice}).
+   */
+  readonly prices = new Map<string, Record<string, string>>()
+  /** Whether a client has asked for an access token or a price: the replay side then tracks every code's state. */
+  restActive = false
+  /** Current-price requests answered, and refused with KIS's rate-limit error. */
+  readonly rest = {served: 0, rateLimited: 0}
   private nextId = 1
   private pinger: NodeJS.Timeout | null = null
   private readonly settle = new Map<KisClient, {timer: NodeJS.Timeout; keys: Set<string>}>()
@@ -147,7 +166,8 @@ export class KisServer extends EventEmitter {
   private constructor(
     readonly http: Server,
     readonly wss: WebSocketServer,
-    private readonly o: Required<Omit<KisServerOptions, 'log' | 'host' | 'port' | 'credentials'>> & Pick<KisServerOptions, 'log' | 'credentials'>,
+    private readonly o: Required<Omit<KisServerOptions, 'log' | 'host' | 'port' | 'credentials' | 'restRate'>> & Pick<KisServerOptions, 'log' | 'credentials'>,
+    private readonly limit: SlidingWindowLimit,
   ) {
     super()
   }
@@ -169,7 +189,7 @@ export class KisServer extends EventEmitter {
       log: options.log,
       credentials: options.credentials,
       maxApprovals: options.maxApprovals ?? KIS_MAX_APPROVALS,
-    })
+    }, new SlidingWindowLimit(options.restRate ?? KIS_REST_RATE.real))
     const s = srv
     wss.on('connection', (ws, req) => s.accept(ws, req))
     await listenOn(http, wss, options.port, options.host)
@@ -208,17 +228,18 @@ export class KisServer extends EventEmitter {
       res.writeHead(status, {'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text)})
       res.end(text)
     }
-    if (path !== KIS_APPROVAL_PATH) {
+    if (path === KIS_PRICE_PATH) return this.onPrice(req, res, json)
+    if (path !== KIS_APPROVAL_PATH && path !== KIS_TOKEN_PATH) {
       if (req.method === 'GET') {
         res.writeHead(426, {'content-type': 'text/plain'})
         res.end('Upgrade to a WebSocket: this is a KIS real-time emulator (POST /oauth2/Approval for an approval key)\n')
-      } else json(404, {error_code: 'NOT_FOUND', error_description: `no such route ${path}; the emulator serves POST ${KIS_APPROVAL_PATH}`})
+      } else json(404, {error_code: 'NOT_FOUND', error_description: `no such route ${path}; the emulator serves POST ${KIS_APPROVAL_PATH}, POST ${KIS_TOKEN_PATH} and GET ${KIS_PRICE_PATH}`})
       req.resume()
       return
     }
     if (req.method !== 'POST') {
       res.setHeader('allow', 'POST')
-      json(405, {error_code: 'METHOD_NOT_ALLOWED', error_description: `${KIS_APPROVAL_PATH} takes POST`})
+      json(405, {error_code: 'METHOD_NOT_ALLOWED', error_description: `${path} takes POST`})
       req.resume()
       return
     }
@@ -240,14 +261,25 @@ export class KisServer extends EventEmitter {
       } catch {
         // answered below
       }
-      if (!body) return json(400, {error_code: 'BAD_REQUEST', error_description: 'the body must be a JSON object {"grant_type","appkey","secretkey"}'})
-      const missing = ['grant_type', 'appkey', 'secretkey'].filter((k) => typeof body![k] !== 'string' || body![k] === '')
+      // the token request names the secret `appsecret`, the approval request `secretkey`
+      const secretName = path === KIS_TOKEN_PATH ? 'appsecret' : 'secretkey'
+      if (!body) return json(400, {error_code: 'BAD_REQUEST', error_description: `the body must be a JSON object {"grant_type","appkey","${secretName}"}`})
+      const missing = ['grant_type', 'appkey', secretName].filter((k) => typeof body![k] !== 'string' || body![k] === '')
       if (missing.length) return json(400, {error_code: 'BAD_REQUEST', error_description: `missing ${missing.join(', ')}`})
       if (body.grant_type !== 'client_credentials') return json(400, {error_code: 'BAD_REQUEST', error_description: 'grant_type must be client_credentials'})
       const cred = this.o.credentials
-      if ((cred && (body.appkey !== cred.appKey || body.secretkey !== cred.appSecret)) || (body.appkey as string).length > KIS_MAX_APPKEY_LENGTH) {
+      if ((cred && (body.appkey !== cred.appKey || body[secretName] !== cred.appSecret)) || (body.appkey as string).length > KIS_MAX_APPKEY_LENGTH) {
         // what KIS answers for an unknown app key (unverified code)
         return json(403, {error_code: 'EGW00103', error_description: '유효하지 않은 AppKey입니다.'})
+      }
+      if (path === KIS_TOKEN_PATH) {
+        this.restActive = true
+        // KIS's tokens are JWTs of a few hundred characters; any opaque text serves a client
+        const token = `mdrec.${randomText(40)}`
+        if (this.tokens.size >= this.o.maxApprovals) this.tokens.delete(this.tokens.keys().next().value!)
+        this.tokens.set(token, body.appkey as string)
+        const expires = new Date(Date.now() + 86_400_000 + 9 * 3600_000).toISOString().replace('T', ' ').slice(0, 19)
+        return json(200, {access_token: token, access_token_token_expired: expires, token_type: 'Bearer', expires_in: 86400})
       }
       const key = randomUUID()
       if (this.approvals.size >= this.o.maxApprovals) this.approvals.delete(this.approvals.keys().next().value!)
@@ -255,6 +287,50 @@ export class KisServer extends EventEmitter {
       this.emit('approval', body.appkey)
       json(200, {approval_key: key})
     })
+  }
+
+  /**
+   * `GET inquire-price?FID_COND_MRKT_DIV_CODE=J&FID_INPUT_ISCD=<code>` with
+   * `authorization: Bearer <token from /oauth2/tokenP>` and `tr_id:
+   * FHKST01010100`: the code's state now ({@link prices}); above `restRate`
+   * requests per second of one app key, KIS's refusal (HTTP 500, EGW00201).
+   */
+  private onPrice(req: IncomingMessage, res: ServerResponse, json: (status: number, body: unknown) => void): void {
+    req.resume()
+    this.restActive = true
+    const raw = (status: number, text: string) => {
+      res.writeHead(status, {'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text)})
+      res.end(text)
+    }
+    if (req.method !== 'GET') {
+      res.setHeader('allow', 'GET')
+      return json(405, {error_code: 'METHOD_NOT_ALLOWED', error_description: `${KIS_PRICE_PATH} takes GET`})
+    }
+    const auth = String(req.headers.authorization ?? '')
+    const token = /^Bearer (\S+)$/i.exec(auth)?.[1] ?? ''
+    const appKey = this.tokens.get(token)
+    if (appKey === undefined) return raw(500, KIS_BAD_TOKEN_BODY)
+    if (!this.limit.take(appKey, Date.now())) {
+      this.rest.rateLimited++
+      return raw(500, KIS_RATE_LIMIT_BODY)
+    }
+    const q = new URL(req.url ?? '/', 'http://x').searchParams
+    const param = (name: string) => q.get(name) ?? q.get(name.toLowerCase()) ?? ''
+    const code = param('FID_INPUT_ISCD')
+    const trId = String(req.headers.tr_id ?? '')
+    if (trId !== KIS_PRICE_TR) return json(500, {rt_cd: '1', msg_cd: 'MDREC0400', msg1: `tr_id ${trId.slice(0, 20) || '(none)'}: this path takes ${KIS_PRICE_TR} (mdrec emulator)`})
+    if (!/^(?:[0-9][0-9A-Z]{5}|Q[0-9]{6})$/.test(code)) return json(200, {rt_cd: '1', msg_cd: 'MDREC0400', msg1: 'FID_INPUT_ISCD must be a KRX code (mdrec emulator)'})
+    const state = this.prices.get(code)
+    if (!state) return json(200, {rt_cd: '1', msg_cd: 'MDREC0404', msg1: 'no row of this code has been reached on the replay timeline yet (mdrec emulator)'})
+    this.rest.served++
+    json(200, {output: state, rt_cd: '0', msg_cd: 'MCA00000', msg1: '정상처리 되었습니다.'})
+  }
+
+  /** Merge `output` (lower-case inquire-price fields as strings) into `code`'s current-price state. */
+  updatePrice(code: string, output: Record<string, string>): void {
+    const s = this.prices.get(code)
+    if (s) Object.assign(s, output)
+    else this.prices.set(code, {...output})
   }
 
   // -------------------------------------------------------------------------
