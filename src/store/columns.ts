@@ -39,6 +39,15 @@ export interface Accumulator {
   pushFrom(data: A.Data, idx: Uint32Array | null): void
   /** Data for the rows since the last take; resets the accumulator (dictionaries keep their values). */
   take(): A.Data
+  /**
+   * Variable-length columns: the rows of `data` in the order `perm` (the
+   * writer's clustering), their bytes copied into a buffer this accumulator
+   * keeps and reuses from call to call (grown to exactly the largest batch
+   * permuted): the result is valid until the next permute call. A fresh
+   * buffer per batch, freed late by the garbage collector, left two or three
+   * permuted batches of large payloads resident at once. Requires length === 0.
+   */
+  permute?(data: A.Data, perm: Uint32Array): A.Data
 }
 
 const TE = new TextEncoder()
@@ -292,10 +301,11 @@ class VarAcc implements Accumulator {
    * through without holding it twice. Copied in as soon as another row comes.
    */
   private lent: Uint8Array | null = null
-  private materialize(): void {
+  /** Copy the lent view in, with room for `extra` more bytes. */
+  private materialize(extra = 0): void {
     const lent = this.lent!
     this.lent = null
-    if (lent.length > this.bytes.length) this.bytes = new Uint8Array(lent.length)
+    if (lent.length + extra > this.bytes.length) this.bytes = new Uint8Array(lent.length + extra)
     this.bytes.set(lent, 0)
   }
   private reserve(extra: number): void {
@@ -361,13 +371,38 @@ class VarAcc implements Accumulator {
         return
       }
     }
+    // Room for the whole selection at once: pushed row by row, the buffer
+    // would double its way up and end as much as twice the bytes it holds (a
+    // batch of large payloads permuted by clustering cost 2-3 batches more).
+    let total = 0
+    for (let k = 0; k < n; k++) {
+      const i = data.offset + (idx ? idx[k] : k)
+      total += off[i + 1] - off[i]
+    }
+    if (this.lent) this.materialize(total)
+    else this.reserve(total)
     for (let k = 0; k < n; k++) {
       const i = idx ? idx[k] : k
       if (!isValid(data, i)) this.push(null)
       else this.push(src.subarray(off[data.offset + i], off[data.offset + i + 1]))
     }
   }
-  take(): A.Data {
+  /** Reused by permute (see Accumulator.permute). */
+  private scratch = new Uint8Array(0)
+  permute(data: A.Data, perm: Uint32Array): A.Data {
+    if (this.length !== 0 || this.lent) throw new Error(`${this.col.name}: permute into a non-empty column`)
+    const keep = this.bytes
+    this.bytes = this.scratch
+    try {
+      this.pushFrom(data, perm)
+      return this.take(true)
+    } finally {
+      this.scratch = this.bytes
+      this.bytes = keep
+    }
+  }
+  /** `keepBuffer`: the data views this.bytes, which stays (permute's scratch). */
+  take(keepBuffer = false): A.Data {
     const len = this.length
     this.length = 0
     const {bitmap, nullCount} = this.validity.take(len)
@@ -382,7 +417,7 @@ class VarAcc implements Accumulator {
       // large payloads would otherwise be in memory twice), and start the next
       // batch with a fresh small buffer.
       data = this.bytes.subarray(0, used)
-      this.bytes = new Uint8Array(16384)
+      if (!keepBuffer) this.bytes = new Uint8Array(16384)
     } else {
       data = this.bytes.slice(0, used)
     }

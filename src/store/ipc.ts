@@ -119,10 +119,21 @@ export class IpcStreamEncoder extends A.RecordBatchStreamWriter {
 
   /** Bytes written since the last drain, as one buffer. */
   drain(): Uint8Array {
-    const c = this.chunks
-    this.chunks = []
+    const c = this.takeParts()
     if (c.length === 1) return c[0]
     return Buffer.concat(c)
+  }
+
+  /**
+   * Bytes written since the last drain, as the parts they were written in
+   * (no concatenation). In file mode compressed parts view the reused
+   * compression buffer: valid until the next write.
+   */
+  takeParts(): Uint8Array[] {
+    const c = this.chunks
+    this.chunks = []
+    this.scratchUsed = 0
+    return c
   }
 
   protected override _write(chunk: ArrayBufferView): this {
@@ -146,6 +157,7 @@ export class IpcStreamEncoder extends A.RecordBatchStreamWriter {
     let offset = 0
     const out: ArrayBufferView[] = []
     const regions: InstanceType<typeof BufferRegionCtor>[] = []
+    const into = this.file ? this.scratchFor(buffers) : null
     for (const buf of buffers) {
       const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
       if (bytes.byteLength === 0) {
@@ -153,7 +165,14 @@ export class IpcStreamEncoder extends A.RecordBatchStreamWriter {
         regions.push(new BufferRegionCtor(offset, 0))
         continue
       }
-      const packed = looksIncompressible(this.compressor, bytes) ? null : this.compressor.compress(bytes)
+      let packed: Uint8Array | null = null
+      if (looksIncompressible(this.compressor, bytes)) packed = null
+      else if (into) {
+        const at = this.scratchUsed
+        const n = cctxOf(this.compressor).compress2(into.subarray(at, at + zstdBinding.compressBound(bytes.byteLength)), bytes)
+        packed = into.subarray(at, at + n)
+        this.scratchUsed = at + n
+      } else packed = this.compressor.compress(bytes)
       const useCompressed = packed !== null && packed.byteLength < bytes.byteLength
       const body = useCompressed ? packed! : bytes
       const prefix = new Uint8Array(8)
@@ -165,6 +184,35 @@ export class IpcStreamEncoder extends A.RecordBatchStreamWriter {
     }
     return {byteLength: (offset + 7) & ~7, bufferRegions: regions, buffers: out}
   }
+
+  /**
+   * Closed files (compaction, slice, repair; short-lived writers of large
+   * batches) compress every batch into this one buffer, reused from batch to
+   * batch and grown to exactly the largest batch's bound: its parts are
+   * written before the next batch is encoded. Parts not taken yet (one
+   * write compresses a record batch, then the dictionaries it needs) are
+   * kept: the next message's go after them, or into a fresh buffer. zstd-napi's compress() gives
+   * each buffer a fresh compressBound-sized output, which the garbage
+   * collector frees late: compacting compressible 40 MB frames held about six
+   * frames at once. A live recording (this.file false) keeps no such buffer
+   * after a burst.
+   */
+  private scratch: Buffer | null = null
+  /** Bytes of `scratch` holding parts not yet taken (takeParts). */
+  private scratchUsed = 0
+  private scratchFor(buffers: ArrayBufferView[]): Buffer {
+    let need = 0
+    for (const b of buffers) if (b.byteLength > 0) need += zstdBinding.compressBound(b.byteLength)
+    if (this.scratch && this.scratch.length - this.scratchUsed >= need) return this.scratch
+    this.scratch = Buffer.allocUnsafeSlow(this.scratchUsed === 0 ? need : Math.max(need, this.scratch?.length ?? 0))
+    this.scratchUsed = 0
+    return this.scratch
+  }
+}
+
+/** zstd-napi's Compressor keeps its ZSTD_CCtx (with the level and checksum set by makeCompressor) in a private field; compress2 writes into a buffer we give it. */
+function cctxOf(c: Compressor): {compress2(dst: Uint8Array, src: Uint8Array): number} {
+  return (c as unknown as {cctx: {compress2(dst: Uint8Array, src: Uint8Array): number}}).cctx
 }
 
 /** Buffers at least this large are sampled before zstd sees all of them. */

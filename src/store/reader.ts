@@ -163,7 +163,7 @@ export class RecyclePool {
  * file's end, {need} when the file ends inside the message, or throws
  * BadMessage when the bytes cannot be a message.
  */
-async function readMessageAt(src: FileBytes, pos: number, pool?: RecyclePool): Promise<ReadAt> {
+async function readMessageAt(src: FileBytes, pos: number, pool?: RecyclePool, skipRecordBodies = false): Promise<ReadAt> {
   const avail = await src.available(pos, 8)
   if (avail === 0) return 'end'
   const head = await src.read(pos, Math.min(8, avail))
@@ -175,13 +175,18 @@ async function readMessageAt(src: FileBytes, pos: number, pool?: RecyclePool): P
   if (!meta) return {need: `the file ends inside the message's metadata (${p.metaLength} bytes stated, ${avail - p.prefix} present)`}
   const framed = decodeMetadata(meta, pos, p.prefix)
   const total = framed.metaLength + framed.bodyLength
+  const cutShort = async (): Promise<ReadAt> => ({
+    need: `a ${framed.kind} message cut short (${framed.bodyLength}-byte body stated, ${Math.max(0, (await src.available(pos, total)) - framed.metaLength)} bytes present)`,
+  })
+  if (skipRecordBodies && framed.kind === 'record') {
+    // The body must be in the file, but nobody looks at it: no buffer for it (MessageStreamOptions.recordBodies).
+    return (await src.available(pos, total)) >= total ? {framed, bytes: meta.subarray(0, 0)} : cutShort()
+  }
   // Only record batches are recycled (a dictionary's values live on in the
   // decoder); small messages are read as they were, their buffers decompressed into the arena.
   const recycled = pool && framed.kind === 'record' && (await src.available(pos, total)) >= total ? pool.next(total >= RECYCLE_FROM ? total : 0) : null
   const bytes = await src.read(pos, total, recycled?.body)
-  if (!bytes) {
-    return {need: `a ${framed.kind} message cut short (${framed.bodyLength}-byte body stated, ${Math.max(0, (await src.available(pos, total)) - framed.metaLength)} bytes present)`}
-  }
+  if (!bytes) return cutShort()
   return {framed, bytes, arena: recycled?.arena}
 }
 
@@ -197,6 +202,15 @@ export interface MessageStreamOptions {
   end?: number
   /** See ReadOptions.recycle (decoding walks only). */
   recycle?: boolean
+  /**
+   * false: record batch messages are framed and their metadata verified, and
+   * the file must hold their whole body, but the body is not read: such a
+   * message is yielded with empty `bytes`. For walks that want only the
+   * schema and dictionaries (finalDictionaries): reading every body into a
+   * fresh buffer left several 40 MB frames to the garbage collector at once.
+   * Not with `deep`. Default true.
+   */
+  recordBodies?: boolean
 }
 
 export interface StreamEnd {
@@ -259,7 +273,7 @@ async function* walk(path: string, opts: MessageStreamOptions & {decode: boolean
         let r: ReadAt
         let batch: A.RecordBatch | null = null
         try {
-          r = await readMessageAt(src, pos, pool)
+          r = await readMessageAt(src, pos, pool, opts.recordBodies === false && !opts.decode)
           if (r !== 'end' && !('need' in r)) {
             const {framed, bytes, arena} = r
             if (pos === start && framed.kind !== 'schema') throw new BadMessage('the first message is not a schema')

@@ -125,13 +125,7 @@ export interface WriterInit {
 class PartsEncoder extends IpcStreamEncoder {
   encodeParts(batch: A.RecordBatch): Uint8Array[] {
     this.write(batch)
-    // IpcStreamEncoder collects the parts in `chunks` and concatenates them in
-    // drain(); take them as they are (drain() if that ever changes).
-    const self = this as unknown as {chunks?: Uint8Array[]}
-    if (!Array.isArray(self.chunks)) return [this.drain()]
-    const parts = self.chunks
-    self.chunks = []
-    return parts
+    return this.takeParts()
   }
 }
 
@@ -423,8 +417,11 @@ export class RecordingWriter {
       const perm = symbolClusterOrder(children[2])
       if (perm) {
         children = children.map((d, c) => {
-          this.accs[c].pushFrom(d, perm)
-          return this.accs[c].take()
+          const acc = this.accs[c]
+          // permute: large payload columns into a reused buffer (the batch is written before flush returns)
+          if (acc.permute) return acc.permute(d, perm)
+          acc.pushFrom(d, perm)
+          return acc.take()
         })
       }
     }
@@ -567,7 +564,8 @@ export async function finalDictionaries(files: readonly RecordingFile[]): Promis
     for (const f of file.schema.fields) if (A.DataType.isDictionary(f.type)) byId.set(f.type.id, f.name)
     const decoder = new BatchDecoder(file.schema)
     try {
-      for await (const {framed, bytes} of messageStream(file.path)) {
+      // recordBodies: false: only dictionaries are wanted; reading every batch body too cost several batches of peak memory
+      for await (const {framed, bytes} of messageStream(file.path, {recordBodies: false})) {
         if (framed.kind === 'dictionary' && framed.message) decoder.dictionary(framed.message, bytes.subarray(framed.metaLength))
       }
     } catch (error) {
