@@ -176,11 +176,14 @@ describe('docs: URLs with ? are quoted in shell code blocks (zsh globs an unquot
   /** Lines of shell code blocks in a markdown file, with their line numbers. */
   function shellLines(path: string): {n: number; line: string}[] {
     const out: {n: number; line: string}[] = []
+    let inBlock = false
     let inShell = false
     readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
       const fence = /^\s*```(\w*)/.exec(line)
       if (fence) {
-        inShell = !inShell && ['sh', 'sh-session', 'bash', 'zsh', 'shell', 'console', ''].includes(fence[1])
+        // a fence opens a block (shell or not) or closes the open one
+        inShell = !inBlock && ['sh', 'sh-session', 'bash', 'zsh', 'shell', 'console', ''].includes(fence[1])
+        inBlock = !inBlock
         return
       }
       if (inShell) out.push({n: i + 1, line})
