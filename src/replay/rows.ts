@@ -276,6 +276,23 @@ export class ReplayBatch {
     return this.idx ? this.idx[k] : k
   }
 
+  private posOf: Int32Array | null = null
+  /**
+   * The batch row that arrived right after batch row `i` (or -1: none in this
+   * batch). A closed (format v2) file stores a batch's rows clustered by
+   * symbol, so rows that arrived together (one KIS frame's bundled records)
+   * need not be neighbours in the batch: this walks arrival order.
+   */
+  nextInArrival(i: number): number {
+    if (!this.idx) return i + 1 < this.batch.numRows ? i + 1 : -1
+    if (!this.posOf) {
+      this.posOf = new Int32Array(this.batch.numRows).fill(-1)
+      for (let k = 0; k < this.idx.length; k++) this.posOf[this.idx[k]] = k
+    }
+    const k = this.posOf[i]
+    return k >= 0 && k + 1 < this.idx.length ? this.idx[k + 1] : -1
+  }
+
   recvTs(i: number): bigint {
     return this.recv[i]
   }

@@ -214,8 +214,9 @@ export class KisRowEncoder implements RowEncoder {
     const enc = f.encrypted === true
     if (k > 0) {
       // The frame's first row sent it, unless that row is in an earlier batch
-      // and could not see this one (no whole-frame raw to send).
-      if (i - k >= 0 || !(this.rawNever || enc) || i !== 0) return ''
+      // and could not see this one (no whole-frame raw to send): then this
+      // row arrived first in its batch.
+      if (!(this.rawNever || enc) || b.at(0) !== i) return ''
       return this.frame(b, tr, i, n - k, f, enc, shiftS)
     }
     return this.frame(b, tr, i, n, f, enc, shiftS)
@@ -224,12 +225,12 @@ export class KisRowEncoder implements RowEncoder {
   /** Rows i… (up to `count`, within this batch, of the same frame) as one frame. */
   private frame(b: ReplayBatch, tr: TrSpec, i: number, count: number, first: Record<string, unknown>, enc: boolean, shiftS: number): string {
     const strs: string[] = []
-    const end = Math.min(b.batch.numRows, i + count)
     const k0 = typeof first.frame_record === 'number' ? first.frame_record : 0
     let records = 0
-    for (let j = i; j < end; j++) {
+    // the frame's rows in arrival order (a closed file stores them clustered by symbol, not side by side)
+    for (let j = i; j >= 0 && records < count; j = b.nextInArrival(j)) {
       const f = j === i ? first : b.fields(j)
-      if (j > i && (f.tr_id !== tr.trId || f.frame_record !== k0 + (j - i))) break
+      if (j !== i && (f.tr_id !== tr.trId || f.frame_record !== k0 + records)) break
       const at = strs.length
       const n = layoutOf(tr, f)
       encodeRecordFields(tr, n, f, strs)
