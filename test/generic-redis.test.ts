@@ -204,7 +204,7 @@ describe.skipIf(skip !== null)('generic Redis fan-out', () => {
     expect(scheme.stderr).toMatch(/redis:\/\//)
     const conn = await runCli(['replay', FIXTURE, '--port', '0', '--clock', 'connection', '--publish', 'redis://127.0.0.1:6379/x'])
     expect(conn.code).toBe(2)
-    expect(conn.stderr).toMatch(/--clock shared/)
+    expect(conn.stderr).toMatch(/--clock shared\b/)
     const yahoo = await runCli(['record', 'AAPL', '--url', 'redis://127.0.0.1:6379/x', '-d', '1s'])
     expect(yahoo.code).toBe(2)
     expect(yahoo.stderr).toMatch(/generic/)
