@@ -1,11 +1,14 @@
 /**
- * README's shell examples that read recordings, run exactly as written (the
+ * README's shell examples that read recordings, and those of docs/** that
+ * read a bundled fixture, run exactly as written (the
  * line through `sh`, with `mdrec` on PATH, from a directory holding the
  * checkout's `fixtures/`), each checked to print rows: a new user copying
  * them from the README sees output, not an empty selection. Every such
  * example must name a bundled fixture, so none of them depends on a file
  * the reader does not have. (The `mdrec/testing` and library examples are
- * run by as-dependency.test.ts; `record` needs a feed and is not run here.)
+ * run by as-dependency.test.ts; `record` needs a feed and is not run here.
+ * A replay example's fixed `--port N` is run as `--port 0`: tests listen on
+ * port 0 only.)
  */
 import {spawn} from 'node:child_process'
 import {chmodSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
@@ -16,6 +19,8 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {WebSocket} from 'ws'
 
 import type {ReplayHandle} from '../src/replay/engine.js'
+import {globSync} from 'tinyglobby'
+
 import {BIN, runCli, runProcess} from './helpers/cli.js'
 import {redisSkipReason, startRedis, type RedisProcess} from './helpers/redis-server.js'
 import {CASES} from './replay-clients.js'
@@ -23,13 +28,15 @@ import {CASES} from './replay-clients.js'
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const READERS = ['info', 'cat', 'slice', 'verify', 'replay']
 
-/** The `mdrec …` lines of README's ```sh blocks, without their trailing `# comment`. */
-function shellExamples(): string[] {
+/** The `mdrec …` lines of a markdown file's ```sh blocks, without their trailing `# comment`. */
+function shellExamples(file: string): string[] {
   const out: string[] = []
+  let inBlock = false
   let inSh = false
-  for (const line of readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n')) {
+  for (const line of readFileSync(join(ROOT, file), 'utf8').split('\n')) {
     if (/^```/.test(line)) {
-      inSh = !inSh && /^```(sh|bash|shell)\s*$/.test(line)
+      inSh = !inBlock && /^```(sh|bash|shell)\s*$/.test(line)
+      inBlock = !inBlock
       continue
     }
     if (inSh && line.startsWith('mdrec ')) out.push(line.replace(/\s+#\s.*$/, '').trim())
@@ -37,7 +44,15 @@ function shellExamples(): string[] {
   return out
 }
 
-const examples = shellExamples().filter((l) => READERS.includes(l.split(/\s+/)[1]))
+const readsRecording = (l: string) => READERS.includes(l.split(/\s+/)[1])
+/** README's examples that read a recording (each must name a bundled fixture). */
+const readmeExamples = shellExamples('README.md').filter(readsRecording)
+/** docs/**: the examples that read a bundled fixture (the others need a live feed, keys or the reader's own files). */
+const docsExamples = globSync('docs/**/*.md', {cwd: ROOT})
+  .sort()
+  .flatMap((f) => shellExamples(f))
+  .filter((l) => readsRecording(l) && /fixtures\/[\w-]+\.arrow/.test(l))
+const examples = [...new Set([...readmeExamples, ...docsExamples])]
 
 let cwd: string
 let env: Record<string, string | undefined>
@@ -58,10 +73,11 @@ const sh = (line: string) => runProcess('/bin/sh', ['-c', line], {cwd, env})
 /** A row as each format prints it: its receive time. */
 const ROW = /\b20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z/
 
-describe("README's examples that read recordings", () => {
+describe("README's and docs' examples that read recordings", () => {
   it('are there, and each names a bundled fixture', () => {
-    expect(examples.length).toBeGreaterThanOrEqual(6)
-    for (const l of examples) expect(l, l).toMatch(/'?fixtures\/[\w*-]+\.arrow'?/)
+    expect(readmeExamples.length).toBeGreaterThanOrEqual(6)
+    for (const l of readmeExamples) expect(l, l).toMatch(/'?fixtures\/[\w*-]+\.arrow'?/)
+    expect(docsExamples.length, 'docs/feeds/* show replays of the fixtures').toBeGreaterThanOrEqual(3)
   })
 
   for (const line of examples.filter((l) => !l.startsWith('mdrec replay '))) {
@@ -98,7 +114,9 @@ describe("README's examples that read recordings", () => {
         redis = await startRedis()
         cmd = line.replace('127.0.0.1:6379', `127.0.0.1:${redis.port}`)
       }
-      const child = spawn('/bin/sh', ['-c', `exec ${cmd}${/--port\b/.test(cmd) ? '' : ' --port 0'}`], {cwd, env, stdio: ['ignore', 'pipe', 'pipe']})
+      // tests listen only on port 0: a fixed --port N in an example becomes --port 0
+      cmd = /--port\b/.test(cmd) ? cmd.replace(/--port\s+\d+/, '--port 0') : `${cmd} --port 0`
+      const child = spawn('/bin/sh', ['-c', `exec ${cmd}`], {cwd, env, stdio: ['ignore', 'pipe', 'pipe']})
       const killer = setTimeout(() => child.kill('SIGKILL'), 30_000)
       let stderr = ''
       child.stderr.on('data', (d) => (stderr += d))
