@@ -26,6 +26,7 @@ import {
 import {TR_BY_ID, TR_IDS, TRS, kisColumns, trIdsOf, type TrSpec} from './layouts.js'
 import {Redactor, connectUrl, parseFeedUrl, sanitizeEndpoint} from '../../util/redact.js'
 import type {TieringOptions} from '../../record/side.js'
+import {fetchFailure, oneLine, readBounded} from './http.js'
 import {KIS_REST_RATE, fetchAccessToken, tieredColumns} from './rest.js'
 import {KisTiering, orderByPriority} from './tiering.js'
 
@@ -287,37 +288,6 @@ export class SecretGuard extends Redactor {
   }
 }
 
-function oneLine(text: string, max = 200): string {
-  const t = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()
-  return t.length > max ? `${t.slice(0, max)}…` : t
-}
-
-function fetchFailure(e: unknown, timeoutMs: number): string {
-  const err = e as Error & {cause?: {code?: string; message?: string}}
-  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return `no answer within ${timeoutMs / 1000} s`
-  return err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e)
-}
-
-/** At most `limit` bytes of a response body as text (the rest is not read); '' when it cannot be read. */
-async function readBounded(res: Response, limit: number): Promise<string> {
-  if (!res.body) return ''
-  const reader = res.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  try {
-    while (size < limit) {
-      const {done, value} = await reader.read()
-      if (done) break
-      chunks.push(value)
-      size += value.byteLength
-    }
-  } catch {
-    // a body cut off mid-way: what arrived is enough for an error message
-  } finally {
-    reader.cancel().catch(() => {})
-  }
-  return Buffer.concat(chunks).subarray(0, limit).toString('utf8')
-}
 
 /**
  * `POST {restBase}/oauth2/Approval` with the app key and secret; returns the

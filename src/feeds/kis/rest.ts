@@ -14,6 +14,7 @@ import {MdrecError} from '../../errors.js'
 import type {ColumnDef} from '../types.js'
 import {sanitizeEndpoint} from '../../util/redact.js'
 import {decodeRecord, encodeField} from './codec.js'
+import {fetchFailure, oneLine, readBounded} from './http.js'
 import {columnType, type FieldSpec, type TrSpec} from './layouts.js'
 
 export const KIS_TOKEN_PATH = '/oauth2/tokenP'
@@ -131,17 +132,6 @@ export function priceOutputOf(fields: Record<string, unknown>): Record<string, s
 // ---------------------------------------------------------------------------
 // Access token
 
-/** The bounded text of a response body (64 KiB): error messages need no more. */
-async function bodyText(res: Response): Promise<string> {
-  const t = await res.text().catch(() => '')
-  return t.length > 65_536 ? t.slice(0, 65_536) : t
-}
-
-function oneLine(text: string, max = 200): string {
-  const t = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim()
-  return t.length > max ? `${t.slice(0, max)}…` : t
-}
-
 /**
  * `POST {restBase}/oauth2/tokenP` with the app key and secret; returns the
  * access token. Errors name the URL, the HTTP status and what KIS said, with
@@ -159,11 +149,9 @@ export async function fetchAccessToken(restBase: string, appKey: string, appSecr
       signal: AbortSignal.timeout(timeoutMs),
     })
   } catch (error) {
-    const e = error as Error & {cause?: {code?: string}}
-    const why = e?.name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : (e?.cause?.code ?? e?.message ?? String(error))
-    throw new MdrecError('E_FEED', `cannot reach the KIS token endpoint ${shown}: ${oneLine(redact(why))}; check the network, or set MDREC_KIS_REST_URL`)
+    throw new MdrecError('E_FEED', `cannot reach the KIS token endpoint ${shown}: ${oneLine(redact(fetchFailure(error, timeoutMs)))}; check the network, or set MDREC_KIS_REST_URL`)
   }
-  const text = await bodyText(res)
+  const text = await readBounded(res, 64 * 1024)
   let token: unknown
   try {
     token = (JSON.parse(text) as {access_token?: unknown}).access_token
