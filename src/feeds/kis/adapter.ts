@@ -26,7 +26,7 @@ import {
 import {TR_BY_ID, TR_IDS, TRS, kisColumns, trIdsOf, type TrSpec} from './layouts.js'
 import {Redactor, connectUrl, parseFeedUrl, sanitizeEndpoint} from '../../util/redact.js'
 import type {TieringOptions} from '../../record/side.js'
-import {fetchFailure, oneLine, readBounded} from './http.js'
+import {oneLine, postJson} from './http.js'
 import {KIS_REST_RATE, fetchAccessToken, tieredColumns} from './rest.js'
 import {KisTiering, orderByPriority} from './tiering.js'
 
@@ -306,18 +306,7 @@ export async function fetchApprovalKey(
   guard.addUrl(url)
   // the URL as messages show it (MDREC_KIS_REST_URL may carry user info)
   const shown = sanitizeEndpoint(url)
-  let res: Response
-  try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: {'content-type': 'application/json; charset=utf-8'},
-      body: JSON.stringify({grant_type: 'client_credentials', appkey: appKey, secretkey: appSecret}),
-      signal: AbortSignal.timeout(timeoutMs),
-    })
-  } catch (error) {
-    throw new MdrecError('E_FEED', `cannot reach the KIS approval endpoint ${shown}: ${oneLine(guard.redact(fetchFailure(error, timeoutMs)))}; check the network, or set ${KIS_REST_URL_ENV}`)
-  }
-  const text = await readBounded(res, 64 * 1024)
+  const {res, text} = await postJson(url, shown, 'approval', {grant_type: 'client_credentials', appkey: appKey, secretkey: appSecret}, (t) => guard.redact(t), timeoutMs)
   let json: Record<string, unknown> | null = null
   try {
     const v = JSON.parse(text) as unknown

@@ -14,7 +14,7 @@ import {MdrecError} from '../../errors.js'
 import type {ColumnDef} from '../types.js'
 import {sanitizeEndpoint} from '../../util/redact.js'
 import {decodeRecord, encodeField} from './codec.js'
-import {fetchFailure, oneLine, readBounded} from './http.js'
+import {oneLine, postJson} from './http.js'
 import {columnType, type FieldSpec, type TrSpec} from './layouts.js'
 
 export const KIS_TOKEN_PATH = '/oauth2/tokenP'
@@ -140,18 +140,7 @@ export function priceOutputOf(fields: Record<string, unknown>): Record<string, s
 export async function fetchAccessToken(restBase: string, appKey: string, appSecret: string, redact: (t: string) => string, timeoutMs = 15_000): Promise<string> {
   const url = `${restBase}${KIS_TOKEN_PATH}`
   const shown = sanitizeEndpoint(url)
-  let res: Response
-  try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: {'content-type': 'application/json; charset=utf-8'},
-      body: JSON.stringify({grant_type: 'client_credentials', appkey: appKey, appsecret: appSecret}),
-      signal: AbortSignal.timeout(timeoutMs),
-    })
-  } catch (error) {
-    throw new MdrecError('E_FEED', `cannot reach the KIS token endpoint ${shown}: ${oneLine(redact(fetchFailure(error, timeoutMs)))}; check the network, or set MDREC_KIS_REST_URL`)
-  }
-  const text = await readBounded(res, 64 * 1024)
+  const {res, text} = await postJson(url, shown, 'token', {grant_type: 'client_credentials', appkey: appKey, appsecret: appSecret}, redact, timeoutMs)
   let token: unknown
   try {
     token = (JSON.parse(text) as {access_token?: unknown}).access_token
