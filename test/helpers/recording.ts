@@ -1,4 +1,4 @@
-import type {RowView} from '../../src/feeds/types.js'
+import type {FeedCodec, RowView} from '../../src/feeds/types.js'
 import {yahooCodec} from '../../src/feeds/yahoo/adapter.js'
 import {syntheticYahooTape} from '../../src/feeds/yahoo/synthetic.js'
 import type {PricingData} from '../../src/feeds/yahoo/types.js'
@@ -6,9 +6,16 @@ import type {RecordingMeta} from '../../src/store/schema.js'
 import {openRecording, readRows} from '../../src/store/reader.js'
 import {RecordingWriter, type WriterOptions} from '../../src/store/writer.js'
 
-/** A writer for a Yahoo (v2) recording with test metadata (`meta` overrides it). */
-export function createYahooWriter(path: string, writer: WriterOptions = {}, meta: Partial<RecordingMeta> = {}): RecordingWriter {
-  const codec = yahooCodec('v2')
+/**
+ * A writer for a recording of `codec`'s columns with test metadata: feed
+ * yahoo, v2 envelope, no subscriptions unless `meta` overrides them.
+ */
+export function createTestWriter(
+  path: string,
+  codec: Pick<FeedCodec, 'exchTsUnit' | 'columns'>,
+  writer: WriterOptions = {},
+  meta: Partial<RecordingMeta> = {},
+): RecordingWriter {
   return RecordingWriter.create(
     path,
     {
@@ -27,6 +34,11 @@ export function createYahooWriter(path: string, writer: WriterOptions = {}, meta
     },
     {flushIntervalMs: 0, ...writer},
   )
+}
+
+/** A writer for a Yahoo (v2) recording with test metadata (`meta` overrides it). */
+export function createYahooWriter(path: string, writer: WriterOptions = {}, meta: Partial<RecordingMeta> = {}): RecordingWriter {
+  return createTestWriter(path, yahooCodec('v2'), writer, meta)
 }
 
 /** Write a Yahoo recording of `frames` synthetic ticks straight through the store (no network). */
