@@ -316,3 +316,15 @@ describe('parseColumns', () => {
     expectUsage(() => parseColumns('price,volume,price'), 'price,volume,price', '"price"', 'twice')
   })
 })
+
+describe('gap row info (src/store/gap.ts)', () => {
+  it('reads back what the recorder writes, and keeps only fields of the documented types', async () => {
+    const {gapInfoText, parseGapInfo} = await import('../src/store/gap.js')
+    const g = {start: '2025-11-24T10:40:00.000000000Z', end: '2025-11-24T10:40:01.500000000Z', duration_ms: 1500, reason: 'closed 1006', attempts: 3, last_error: 'ECONNREFUSED', until_stop: true as const}
+    expect(parseGapInfo(gapInfoText(g))).toEqual(g)
+    expect(parseGapInfo(null)).toEqual({})
+    expect(parseGapInfo('not json')).toEqual({})
+    expect(parseGapInfo('[1,2]')).toEqual({})
+    expect(parseGapInfo('{"duration_ms":"12","start":5,"reason":"x","until_stop":"yes"}')).toEqual({reason: 'x'})
+  })
+})

@@ -11,6 +11,7 @@ import {removeStalePartials} from '../store/atomic.js'
 import {MAX_FRAME_BYTES, RecordingWriter, logStaleRemoved, type WriterOptions} from '../store/writer.js'
 import {FEED_URL_SCHEMES, parseFeedUrl} from '../util/redact.js'
 import {nsToIso} from '../util/time.js'
+import {gapInfoText, type GapInfo} from '../store/gap.js'
 import {plural} from '../util/units.js'
 import {VERSION} from '../version.js'
 import type {SideSource, TieringOptions} from './side.js'
@@ -472,7 +473,7 @@ export class Recorder {
 }
 
 function gapRow(g: GapEvent, redact: (text: string) => string): RowInput {
-  const info: Record<string, unknown> = {
+  const info: GapInfo = {
     start: nsToIso(g.startNs),
     end: nsToIso(g.endNs),
     duration_ms: Number(g.endNs - g.startNs) / 1e6,
@@ -481,7 +482,7 @@ function gapRow(g: GapEvent, redact: (text: string) => string): RowInput {
   }
   if (g.lastError !== undefined) info.last_error = redact(g.lastError)
   if (g.untilStop) info.until_stop = true
-  return {recv_ts: g.startNs, exch_ts: null, symbol: '', kind: 'gap', raw: null, info: JSON.stringify(info), fields: null}
+  return {recv_ts: g.startNs, exch_ts: null, symbol: '', kind: 'gap', raw: null, info: gapInfoText(info), fields: null}
 }
 
 /** A ws://, wss:// or (generic feed) redis:// URL, or E_USAGE showing only its sanitized form (a URL may carry a token). */

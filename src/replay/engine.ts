@@ -98,6 +98,7 @@ import {FrameBurst} from '../feeds/emulator.js'
 import {replayFeed, type Emulator, type EmulatorClient, type ReplayFeed, type RowEncoder} from './feed.js'
 import {MergedSource, RowClass, SharedBatches, type ReplayBatch, type Receivers, type SkipTally} from './rows.js'
 import {Backpressure, DEFAULT_SETTLE_MS, LatencyHistogram, SETTLE_CAP_FACTOR, SPIN_NS, Waker, nowNs} from './scheduler.js'
+import {parseGapInfo} from '../store/gap.js'
 
 export interface ReplayOptions {
   /** Multiplier of the recorded pace (default 1), or 'max': as fast as the client reads. */
@@ -1367,25 +1368,15 @@ function subscriptionsOf(c: EmulatorClient, symbols: Iterable<string>): Subscrip
   return {variant: c.variant, count: c.subscriptions, wants}
 }
 
-function parseGapInfo(info: string | null): {start?: unknown; duration_ms?: unknown} {
-  if (!info) return {}
-  try {
-    const v = JSON.parse(info) as unknown
-    return v && typeof v === 'object' ? (v as {start?: unknown; duration_ms?: unknown}) : {}
-  } catch {
-    return {}
-  }
-}
-
 function gapDurationNs(info: string | null): number {
   const d = parseGapInfo(info).duration_ms
-  return typeof d === 'number' && Number.isFinite(d) && d > 0 ? d * 1e6 : 0
+  return d !== undefined && d > 0 ? d * 1e6 : 0
 }
 
 function gapWhen(info: string | null): string {
   const g = parseGapInfo(info)
   const parts: string[] = []
-  if (typeof g.start === 'string') parts.push(`at ${g.start}`)
-  if (typeof g.duration_ms === 'number') parts.push(`${Math.round(g.duration_ms)} ms long`)
+  if (g.start !== undefined) parts.push(`at ${g.start}`)
+  if (g.duration_ms !== undefined) parts.push(`${Math.round(g.duration_ms)} ms long`)
   return parts.length > 0 ? ` (${parts.join(', ')})` : ''
 }

@@ -4,6 +4,7 @@ import {nsToIso} from '../util/time.js'
 import {batchTimeSpan} from './order.js'
 import {readBatches, type RecordingFile, type StreamEnd, timestampAt, truncatedError} from './reader.js'
 import type {RecordingMeta} from './schema.js'
+import {parseGapInfo} from './gap.js'
 
 export interface RecordingInfo {
   path: string
@@ -83,12 +84,8 @@ export async function recordingInfo(file: RecordingFile): Promise<RecordingInfo>
     const infoCol = batch.getChildAt(6)!
     for (let i = 0; i < n; i++) {
       if (dict.get(kv[kinds.offset + i]) !== 'gap') continue
-      try {
-        const g = JSON.parse(String(infoCol.get(i))) as {duration_ms?: number}
-        if (typeof g.duration_ms === 'number') gapMs += g.duration_ms
-      } catch {
-        // a gap row without details counts, without a duration
-      }
+      // a gap row without details counts, without a duration
+      gapMs += parseGapInfo(infoCol.get(i) as string | null).duration_ms ?? 0
     }
   }
   const e = end as StreamEnd | undefined
