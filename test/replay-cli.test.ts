@@ -52,3 +52,47 @@ describe('mdrec replay with a range that holds nothing', () => {
     expect(backwards.stderr).toMatch(/--from \S+ is after --to/)
   }, 60_000)
 })
+
+describe('+offset times with several recordings', () => {
+  it('count from the earliest start in every command, whatever the order the files are given in', {timeout: 90_000}, async () => {
+    const {mkdtempSync, rmSync} = await import('node:fs')
+    const {tmpdir} = await import('node:os')
+    const {join} = await import('node:path')
+    const {createYahooWriter} = await import('./helpers/recording.js')
+    const {syntheticYahooTape} = await import('../src/feeds/yahoo/synthetic.js')
+    const {nsToIso} = await import('../src/util/time.js')
+    const {runCli, startCli} = await import('./helpers/cli.js')
+    const dir = mkdtempSync(join(tmpdir(), 'mdrec-offsets-'))
+    const cleanups: Array<() => unknown> = [() => rmSync(dir, {recursive: true, force: true})]
+    onTestFinished(async () => {
+      for (const c of cleanups.reverse()) await c()
+    })
+    const tape = [...syntheticYahooTape({frames: 200, symbols: 3, seed: 7, meanGapMs: 10})]
+    const t0 = tape[0].recv_ts
+    const later = 100_000_000_000n // B starts 100 s after A, and A ends before that
+    expect(tape.at(-1)!.recv_ts - t0).toBeLessThan(later)
+    const write = async (path: string, shift: bigint) => {
+      const w = createYahooWriter(path, {}, {startTime: nsToIso(t0 + shift), subscriptions: ['*']})
+      for (const f of tape) {
+        const {id, time, ...fields} = f.data
+        w.append({recv_ts: f.recv_ts + shift, exch_ts: time ?? null, symbol: id ?? '', kind: 'tick', raw: null, info: null, fields})
+      }
+      await w.close()
+    }
+    const a = join(dir, 'a.arrow')
+    const b = join(dir, 'b.arrow')
+    await write(a, 0n)
+    await write(b, later)
+    // [+100s, +200s) from A's start is exactly B's rows; from B's start it would be nothing
+    const range = ['--from', '+100s', '--to', '+200s']
+    const cat = await runCli(['cat', b, a, ...range, '--format', 'ndjson'], {timeoutMs: 30_000})
+    expect(cat.code).toBe(0)
+    expect(cat.stdout.trim().split('\n')).toHaveLength(tape.length)
+    const sliced = join(dir, 'cut.arrow')
+    const slice = await runCli(['slice', b, a, ...range, '--out', sliced], {timeoutMs: 30_000})
+    expect(slice.code).toBe(0)
+    const replay = startCli(['replay', b, a, ...range, '--port', '0', '--speed', 'max'], cleanups)
+    await replay.line(/ws:\/\/127\.0\.0\.1:\d+/, 30_000)
+    expect(replay.stderr()).not.toMatch(/no rows/)
+  })
+})

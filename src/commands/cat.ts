@@ -14,7 +14,7 @@ import {
   TableFormatter,
 } from '../store/format.js'
 import {assertOneFeed, openInputs, resolveRange, whyNoRows} from '../store/inputs.js'
-import {readBatches, recordingStartNs, type RecordingFile} from '../store/reader.js'
+import {readBatches, type RecordingFile} from '../store/reader.js'
 import type {StoreColumn} from '../store/schema.js'
 
 /** Rows formatted per step: bounds the text held in memory (~10 MB of NDJSON) between writes. */
@@ -24,7 +24,7 @@ export default class Cat extends BaseCommand<typeof Cat> {
   static override summary = 'Print the rows of a recording as a table, NDJSON or CSV.'
   static override description =
     'Streams the file: works on recordings larger than memory, and exits quietly when the reader closes the pipe (`| head`). Times are ISO-8601 UTC with ns; 64-bit integers print exactly; raw payloads print as base64.\n\n' +
-    'Several files, a directory or a glob (quoted or not) print as one recording: the rotated parts of a run in order (by mdrec.run_id and mdrec.part), other files by start time. They must be of one feed. --from/--to offsets count from the first file\'s start.\n\n' +
+    'Several files, a directory or a glob (quoted or not) print as one recording: the rotated parts of a run in order (by mdrec.run_id and mdrec.part), other files by start time. They must be of one feed. --from/--to offsets count from the earliest start among the files (a run\'s first part).\n\n' +
     'A damaged or cut file: every intact row is printed, then a one-line error names the file and byte offset, and the exit code is 1.\n\n' +
     'When nothing matches, cat prints no row (table and CSV: the header only), says why in one line on stderr (`note: no rows: …`: the range is before or after the recording, whose span it gives; a symbol is not in it, with close matches such as AAPL for aapl) and exits 0: an empty selection is an answer, not an error. --from not before --to is a usage error (exit 2).'
   static override examples = [
@@ -53,8 +53,7 @@ export default class Cat extends BaseCommand<typeof Cat> {
     const first = files[0]
     const format = this.flags.format as OutputFormat
     const cols = pickColumns(first, this.flags.columns, format)
-    const start = recordingStartNs(first)
-    const {from, to} = resolveRange(this.flags.from, this.flags.to, start)
+    const {from, to} = resolveRange(this.flags.from, this.flags.to, files)
     const limit = this.flags.limit ?? Number.POSITIVE_INFINITY
     const follow = this.flags.follow
     const table = format === 'table' ? new TableFormatter(cols, follow ? 20 : 200) : null

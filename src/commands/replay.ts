@@ -7,7 +7,7 @@ import {RedisPublisher, parseRedisTarget, recordedChannels} from '../feeds/gener
 import {replay, type ReplayStats, type ReplaySummary} from '../replay/engine.js'
 import {DEFAULT_SETTLE_MS, SETTLE_CAP_FACTOR} from '../replay/scheduler.js'
 import {assertOneFeed, resolveRange, whyNoRows} from '../store/inputs.js'
-import {openRecording, readBatches, recordingStartNs, type RecordingFile} from '../store/reader.js'
+import {openRecording, readBatches, type RecordingFile} from '../store/reader.js'
 import {formatDuration, plural} from '../util/units.js'
 
 export default class Replay extends BaseCommand<typeof Replay> {
@@ -102,9 +102,7 @@ Upbit recordings: Upbit's WebSocket limits are enforced (5 connections/s per IP 
     }
     const opened = await Promise.all(files.map((p) => openRecording(p)))
     assertOneFeed(opened, 'replay') // before the engine would refuse them as a usage error: bad input is exit 1
-    // times are relative to the first file's start
     const first = opened[0]
-    const start = recordingStartNs(first)
     const given = Replay.genericFlags.filter((name) => f[name] !== undefined && f[name] !== false)
     if (given.length > 0 && first.meta.feed !== 'generic') {
       throw new MdrecError('E_USAGE', `--${given[0]} applies to generic recordings only; ${files[0]} is a "${first.meta.feed}" recording`)
@@ -120,7 +118,7 @@ Upbit recordings: Upbit's WebSocket limits are enforced (5 connections/s per IP 
       throw new MdrecError('E_USAGE', '--publish serves one timeline to Redis: use --clock shared (the default with --publish), not --clock connection')
     }
     const clock = (f.clock ?? (target ? 'shared' : 'connection')) as 'connection' | 'shared'
-    const range = resolveRange(f.from, f.to, start)
+    const range = resolveRange(f.from, f.to, opened)
     if (range.from !== undefined || range.to !== undefined) {
       // A range that holds no row would serve nothing, silently: say why and stop (exit 1).
       if (!(await anyRowIn(opened, range))) {

@@ -5,14 +5,13 @@ import {timeSpec} from '../cli/flags.js'
 import {plural} from '../util/units.js'
 import {isMdrecError, MdrecError} from '../errors.js'
 import {assertOneFeed, openInputs, resolveRange, whyNoRows} from '../store/inputs.js'
-import {recordingStartNs} from '../store/reader.js'
 import {sliceRecording, type SliceResult} from '../store/slice.js'
 
 export default class Slice extends BaseCommand<typeof Slice> {
   static override summary = 'Cut a smaller recording (a CI fixture) out of a big one.'
   static override description =
     'Keeps the rows received in [--from, --to) of the given symbols, with the metadata of the original and a note of where it came from. Streams; the output is a spec-conformant recording and is never overwritten.\n\n' +
-    "Several files, a directory or a glob (quoted or not) are cut as one recording into one file: the rotated parts of a run in order (by mdrec.run_id and mdrec.part), other files by start time; they must be of one feed. +offsets count from the first file's start. A damaged input is an error (exit 1) and leaves no output.\n\n" +
+    "Several files, a directory or a glob (quoted or not) are cut as one recording into one file: the rotated parts of a run in order (by mdrec.run_id and mdrec.part), other files by start time; they must be of one feed. +offsets count from the earliest start among the files (a run's first part). A damaged input is an error (exit 1) and leaves no output.\n\n" +
     'Exit codes: 0 written; 1 a bad or damaged input, an existing --out, or a selection with no row (the error says why: the range is before or after the recording, whose span it gives, or a symbol is not in it, with close matches; nothing is written unless --allow-empty); 2 a usage error, e.g. --from not before --to.'
   static override examples = [
     '<%= config.bin %> slice day.arrow -o fixture.arrow --from +10m --to +12m --symbol AAPL',
@@ -32,7 +31,7 @@ export default class Slice extends BaseCommand<typeof Slice> {
   public async run(): Promise<SliceResult> {
     const files = await openInputs(this.positional)
     assertOneFeed(files, 'slice')
-    const range = resolveRange(this.flags.from, this.flags.to, recordingStartNs(files[0]))
+    const range = resolveRange(this.flags.from, this.flags.to, files)
     const filter = {...range, symbols: this.flags.symbol}
     let r: SliceResult
     try {

@@ -91,14 +91,15 @@
 import {setImmediate as yieldToLoop} from 'node:timers/promises'
 
 import {MdrecError, isMdrecError} from '../errors.js'
-import {openRecording, recordingStartNs, type RecordingFile} from '../store/reader.js'
+import {openRecording, type RecordingFile} from '../store/reader.js'
 import {nsToIso} from '../util/time.js'
-import {parseSpeed, parseTimeSpec, plural, resolveTimeSpec, type TimeSpec} from '../util/units.js'
+import {parseSpeed, parseTimeSpec, plural, type TimeSpec} from '../util/units.js'
 import {FrameBurst} from '../feeds/emulator.js'
 import {replayFeed, type Emulator, type EmulatorClient, type ReplayFeed, type RowEncoder} from './feed.js'
 import {MergedSource, RowClass, SharedBatches, type ReplayBatch, type Receivers, type SkipTally} from './rows.js'
 import {Backpressure, DEFAULT_SETTLE_MS, LatencyHistogram, SETTLE_CAP_FACTOR, SPIN_NS, Waker, nowNs} from './scheduler.js'
 import {parseGapInfo} from '../store/gap.js'
+import {resolveRange} from '../store/inputs.js'
 
 export interface ReplayOptions {
   /** Multiplier of the recorded pace (default 1), or 'max': as fast as the client reads. */
@@ -278,21 +279,9 @@ async function prepare(files: string | string[], o: ReplayOptions) {
     throw new MdrecError('E_USAGE', `invalid maxBufferedBytes ${String(maxBufferedBytes)}: use a number of bytes greater than zero`)
   }
 
-  const starts = recs.map(recordingStartNs).filter((s) => s !== 0n)
-  const start = starts.length > 0 ? starts.reduce((a, b) => (b < a ? b : a)) : null
-  const resolve = (name: string, v: bigint | TimeSpec | string | undefined): bigint | undefined => {
-    if (v === undefined || typeof v === 'bigint') return v
-    const spec = typeof v === 'string' ? parseTimeSpec(v) : v
-    if (spec.kind === 'offset' && start === null) {
-      throw new MdrecError('E_USAGE', `--${name} ${typeof v === 'string' ? v : '+offset'}: the recording has no start time in its metadata; give an absolute time`)
-    }
-    return resolveTimeSpec(spec, start ?? 0n)
-  }
-  const from = resolve('from', o.from)
-  const to = resolve('to', o.to)
-  if (from !== undefined && to !== undefined && to <= from) {
-    throw new MdrecError('E_USAGE', 'invalid time range: --to must be after --from')
-  }
+  // +offsets count from the recordings' earliest start, as in every command
+  const spec = (v: bigint | TimeSpec | string | undefined) => (typeof v === 'string' ? parseTimeSpec(v) : v)
+  const {from, to} = resolveRange(spec(o.from), spec(o.to), recs)
   return {recs, feed, speed, port, host: o.host ?? '127.0.0.1', loop, clock, gaps, slowClient, atEnd, maxBufferedBytes, from, to, settleMs}
 }
 

@@ -157,13 +157,43 @@ export interface RowFilter {
 }
 
 /**
- * Resolve `--from`/`--to` (ISO or +offset from `startNs`, the first file's
- * start) to ns. Throws E_USAGE (exit 2) when --from is not before --to: the
- * range [from, to) would be empty whatever the recording holds.
+ * The origin of `+offset` times for recordings read as one: the earliest
+ * start time in their metadata (ns since the epoch), or null when none has
+ * one. For a run's rotated parts that is the first part's start.
  */
-export function resolveRange(from: TimeSpec | undefined, to: TimeSpec | undefined, startNs: bigint): {from?: bigint; to?: bigint} {
-  const f = from && resolveTimeSpec(from, startNs)
-  const t = to && resolveTimeSpec(to, startNs)
+export function runStartNs(files: readonly RecordingFile[]): bigint | null {
+  let start: bigint | null = null
+  for (const f of files) {
+    const s = recordingStartNs(f)
+    if (s !== 0n && (start === null || s < start)) start = s
+  }
+  return start
+}
+
+/**
+ * Resolve `--from`/`--to` (ISO-8601, or `+offset` from `runStartNs(files)`)
+ * to ns since the epoch; every command and the replay engine resolve them
+ * here, so an offset means the same instant everywhere. A bigint is taken as
+ * already resolved. Throws E_USAGE (exit 2) for an offset when no recording
+ * has a start time, and when --from is not before --to: the range
+ * [from, to) would be empty whatever the recording holds.
+ */
+export function resolveRange(
+  from: TimeSpec | bigint | undefined,
+  to: TimeSpec | bigint | undefined,
+  files: readonly RecordingFile[],
+): {from?: bigint; to?: bigint} {
+  let start: bigint | null | undefined
+  const resolve = (name: string, v: TimeSpec | bigint | undefined): bigint | undefined => {
+    if (v === undefined || typeof v === 'bigint') return v
+    if (v.kind === 'offset') {
+      if (start === undefined) start = runStartNs(files)
+      if (start === null) throw new MdrecError('E_USAGE', `--${name} +offset: the recording has no start time in its metadata; give an ISO-8601 time`)
+    }
+    return resolveTimeSpec(v, start ?? 0n)
+  }
+  const f = resolve('from', from)
+  const t = resolve('to', to)
   if (f !== undefined && t !== undefined && f >= t) {
     const how = f === t ? 'is the same time as' : 'is after'
     throw new MdrecError('E_USAGE', `--from ${nsToIso(f)} ${how} --to ${nsToIso(t)}: the range [--from, --to) is empty; give a --to later than --from`)
