@@ -50,7 +50,8 @@ class Client implements EmulatorClient {
     return this.bc.dropped
   }
   wants(symbol: string): boolean {
-    return symbol === '' ? this.bc.streams.size > 0 : this.bc.symbols.has(symbol)
+    // '' is a partial book recorded on the raw endpoint whose stream could not be told (server.ts routes it)
+    return symbol === '' ? this.bc.partials > 0 : this.bc.symbols.has(symbol)
   }
 }
 
@@ -113,6 +114,7 @@ class BinanceRowEncoder implements RowEncoder {
     const data = b.kind(i) !== 'status'
     META.set(payload, {
       stream: data ? stream : null,
+      partial: data && f.event === 'depth',
       symbol: row.symbol,
       loop: shiftNs,
       diff:

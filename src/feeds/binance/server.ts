@@ -67,8 +67,14 @@ export interface DepthDiff {
 
 /** A message as the server routes it. */
 export interface OutMessage {
-  /** The stream it belongs to (null: cannot be routed). */
+  /**
+   * The stream it belongs to. Null: not known — a partial book recorded on
+   * the raw endpoint with several partial streams subscribed (its payload
+   * names neither symbol nor stream) goes to every client subscribed to a
+   * partial book stream (`partial`); anything else is not sent.
+   */
   readonly stream: string | null
+  readonly partial?: boolean
   /** Uppercase symbol ('' when unknown). */
   readonly symbol: string
   readonly diff?: DepthDiff
@@ -100,6 +106,8 @@ export class BinanceClient {
   /** Uppercase symbol → streams of it subscribed. */
   readonly symbols = new Map<string, number>()
   dropped = 0
+  /** Partial book streams (`…@depth5`) subscribed. */
+  partials = 0
   /** Times (ms) of the incoming messages of the last second. */
   readonly recent: number[] = []
   constructor(
@@ -115,12 +123,14 @@ export class BinanceClient {
   add(name: string): string | null {
     if (this.streams.has(name)) return null
     this.streams.add(name)
+    if (parseStream(name)?.event === 'depth') this.partials++
     const sym = name.slice(0, name.indexOf('@')).toUpperCase()
     this.symbols.set(sym, (this.symbols.get(sym) ?? 0) + 1)
     return sym
   }
   remove(name: string): string | null {
     if (!this.streams.delete(name)) return null
+    if (parseStream(name)?.event === 'depth') this.partials--
     const sym = name.slice(0, name.indexOf('@')).toUpperCase()
     const n = (this.symbols.get(sym) ?? 1) - 1
     if (n <= 0) this.symbols.delete(sym)
@@ -423,10 +433,15 @@ export class BinanceServer extends EventEmitter {
     this.emit('book', msg.symbol)
   }
 
+  /** Whether `client` gets `msg` (see {@link OutMessage.stream}). */
+  static routes(client: BinanceClient, msg: OutMessage): boolean {
+    return msg.stream !== null ? client.streams.has(msg.stream) : msg.partial === true && client.partials > 0
+  }
+
   /** Send one message to one client if it is subscribed to its stream (slow-client policy applies). */
   deliver(client: BinanceClient, msg: OutMessage, cb?: () => void): boolean {
     this.note(msg)
-    if (msg.stream === null || !client.streams.has(msg.stream)) return false
+    if (!BinanceServer.routes(client, msg)) return false
     return sendPoliced(this, this.o, client, msg.payload(client.combined), false, cb)
   }
 
@@ -434,8 +449,13 @@ export class BinanceServer extends EventEmitter {
   publish(msg: OutMessage): number {
     this.note(msg)
     let n = 0
-    for (const c of this.clients) if (msg.stream !== null && c.streams.has(msg.stream) && sendPoliced(this, this.o, c, msg.payload(c.combined), false)) n++
+    for (const c of this.clients) if (BinanceServer.routes(c, msg) && sendPoliced(this, this.o, c, msg.payload(c.combined), false)) n++
     return n
+  }
+
+  /** Send a text as it is to every client (tests: odd or malformed frames). */
+  sendRaw(text: string, binary = false): void {
+    for (const c of this.clients) sendPoliced(this, this.o, c, text, binary)
   }
 
   private onHttp(req: IncomingMessage, res: ServerResponse): void {
