@@ -188,10 +188,11 @@ interface Payload {
   levels: number
 }
 
-function decodePayload(o: JObj, text: string): Payload {
+/** One payload object's row; `src` is the frame's text (the members' spans point into it). A status row's `info` is the caller's. */
+function decodePayload(o: JObj, src: string): Payload {
   const event = eventOf(o)
   if (event === null) {
-    return {row: {exch_ts: null, symbol: '', kind: 'status', info: text, fields: {}, exact: false}, clean: false, levels: 0}
+    return {row: {exch_ts: null, symbol: '', kind: 'status', info: null, fields: {}, exact: false}, clean: false, levels: 0}
   }
   const slots = TEMPLATES[event]
   const fields: Record<string, unknown> = {event}
@@ -240,7 +241,9 @@ function decodePayload(o: JObj, text: string): Payload {
         break
       case 'levels':
         if (v.t === 'a') {
-          fields[col] = nodeText(v)
+          // the array's text as printed (cut from the frame: re-serializing it costs more than the rest of the decode)
+          const part = src.slice(m.start, m.end)
+          fields[col] = part.slice(part.indexOf(':') + 1).trim()
           if (col === 'bids') levels = v.items.length
         } else ok = false
         break
@@ -276,7 +279,7 @@ export function decodeBinanceFrame(frame: Frame, combined: boolean, subscribed: 
     const ms = v.members
     const wrapped = ms.length === 2 && ms[0].key === 'stream' && ms[0].value.t === 's' && ms[1].key === 'data' && ms[1].value.t === 'o'
     const inner = wrapped ? (ms[1].value as JObj) : v
-    const p = decodePayload(inner, wrapped ? nodeText(inner) : text)
+    const p = decodePayload(inner, text)
     const row = p.row
     if (row.kind === 'status') {
       row.info = nodeText(v)
