@@ -53,8 +53,10 @@ describe('ccxt.pro.binance against mdrec replay of fixtures/binance-spot.arrow',
       // spot only, no margin (sapi) calls: what a client without keys needs
       options: {fetchMarkets: {types: ['spot']}, fetchMargins: false, fetchCurrencies: false},
     })
-    const fetched = await offline(ex, base)
+    const fetched = offline(ex, base)
     try {
+      // ccxt needs its proxy agent loaded for plain ws:// URLs
+      await (ex as unknown as {loadHttpProxyAgent?: () => Promise<unknown>}).loadHttpProxyAgent?.()
       await ex.loadMarkets()
       expect(fetched).toEqual([`${base}/api/v3/exchangeInfo`])
       expect(ex.symbols).toEqual(['BTC/USDT', 'ETH/USDT'])
