@@ -112,6 +112,13 @@ describe('binance codec', () => {
     expect(rejects).toBeGreaterThan(0)
   })
 
+  it('a loop shift moves E and T by whole ms; ids stay', () => {
+    const codec = binanceCodec(false, [])
+    const m = '{"e":"aggTrade","E":1672515782136,"s":"BNBBTC","a":12345,"p":"0.001","q":"100","f":100,"l":105,"T":1672515782135,"m":true,"M":true}'
+    const d = codec.decode({data: m, binary: false})
+    expect(d.ok && encodePayload(view(d.rows[0]), 60_000)).toBe(m.replace('1672515782136', '1672515842136').replace('1672515782135', '1672515842135'))
+  })
+
   it('parses stream names and infers a raw-endpoint message\'s stream from the subscriptions', () => {
     expect(parseStream('btcusdt@depth20@100ms')).toMatchObject({symbol: 'btcusdt', event: 'depth', levels: 20})
     expect(parseStream('btcusdt@depth@1000ms')).toMatchObject({event: 'depthUpdate'})

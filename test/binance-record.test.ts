@@ -103,6 +103,12 @@ describe('mdrec record --feed binance → mdrec replay', () => {
       const c = await subscribed(r.url)
       await c.until(() => c.messages.length >= want.length + 1, 'the replayed frames', 30_000)
       expect(c.messages.slice(1)).toEqual(want)
+      if (combined) {
+        // a client of the other endpoint gets the payloads as printed, out of their wrappers (the odd ones' recorded bytes cut too)
+        const bare = await subscribed(r.url.replace(/\/stream$/, '/ws'))
+        await bare.until(() => bare.messages.length >= want.length + 1, 'the unwrapped frames', 30_000)
+        expect(bare.messages.slice(1)).toEqual(want.map((t) => t.slice(t.indexOf(',"data":') + 8, -1)))
+      }
 
       // the REST snapshot is the book after the last diff sent, at its update id
       for (const sym of SYMBOLS) {

@@ -121,4 +121,12 @@ describe('binance emulator', () => {
     const res = await fetch(`${s.restUrl()}/api/v3/depth?symbol=BTCUSDT`)
     expect(await res.text()).toBe('{"lastUpdateId":9007199254740996,"bids":[["100.00","1.0"],["99.00","2.0"]],"asks":[["102.00","1.0"]]}')
   })
+
+  it('keeps at most maxBookLevels levels a side (the farthest go)', async () => {
+    const s = await server({maxBookLevels: 2})
+    const levels = (ps: number[]) => JSON.stringify(ps.map((p) => [`${p}.50`, '1.00']))
+    s.publish(textMessage('btcusdt@depth', 'BTCUSDT', '{}', {U: 1n, u: 1n, bids: levels([9, 10, 8, 100]), asks: levels([200, 101, 150, 1000])}))
+    const snap = await getJson(`${s.restUrl()}/api/v3/depth?symbol=BTCUSDT`)
+    expect(snap.body).toEqual({lastUpdateId: 1, bids: [['100.50', '1.00'], ['10.50', '1.00']], asks: [['101.50', '1.00'], ['150.50', '1.00']]})
+  })
 })
