@@ -147,8 +147,8 @@ try { fixture('no-such') } catch (e) { console.log(e.code, e.message) }`
     const [json, err] = r.stdout.trim().split('\n')
     const got = JSON.parse(json) as {dir: string; names: string[]; path: string}
     expect(got.dir).toBe(join(app, 'node_modules', 'mdrec', 'fixtures') + '/')
-    expect(got.names).toEqual(['generic-channels', 'kis-krx', 'upbit-krw', 'yahoo-crypto-v1', 'yahoo-us-equities'])
+    expect(got.names).toEqual(['binance-spot', 'generic-channels', 'kis-krx', 'upbit-krw', 'yahoo-crypto-v1', 'yahoo-us-equities'])
     expect(got.path).toBe(join(got.dir, 'kis-krx.arrow'))
-    expect(err).toMatch(/^E_NOT_FOUND no bundled fixture named "no-such"; the fixtures are generic-channels, kis-krx/)
+    expect(err).toMatch(/^E_NOT_FOUND no bundled fixture named "no-such"; the fixtures are binance-spot, generic-channels, kis-krx/)
   }, 90_000)
 })

@@ -5,13 +5,13 @@
  * receives the fixture's tickers, trades and order books. ccxt runs offline:
  * every REST call it makes is checked to go to the replay.
  */
-import {spawn} from 'node:child_process'
 import ccxt from 'ccxt'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import type {RowView} from '../src/feeds/types.js'
 import {openRecording, readRows} from '../src/store/reader.js'
-import {BIN} from './helpers/cli.js'
+import {offline} from './helpers/ccxt.js'
+import {startReplayProcess} from './helpers/replay-process.js'
 
 const FIXTURE = new URL('../fixtures/upbit-krw.arrow', import.meta.url).pathname
 
@@ -21,22 +21,7 @@ let rows: RowView[] = []
 
 beforeAll(async () => {
   for await (const r of readRows(await openRecording(FIXTURE))) rows.push(r)
-  const child = spawn(process.execPath, [BIN, 'replay', FIXTURE, '--port', '0', '--speed', '1'], {stdio: ['ignore', 'pipe', 'pipe']})
-  let out = ''
-  child.stdout.on('data', (d) => (out += d))
-  child.stderr.on('data', (d) => (out += d))
-  const end = Date.now() + 20_000
-  let m: RegExpMatchArray | null = null
-  while (!(m = out.match(/ws:\/\/127\.0\.0\.1:(\d+)\/websocket\/v1/)) && Date.now() < end && child.exitCode === null) await new Promise((r) => setTimeout(r, 20))
-  if (!m) throw new Error(`mdrec replay did not start: ${out}`)
-  port = Number(m[1])
-  const closed = new Promise((resolve) => child.on('close', resolve))
-  stop = async () => {
-    child.kill('SIGINT')
-    const t = setTimeout(() => child.kill('SIGKILL'), 5000)
-    await closed
-    clearTimeout(t)
-  }
+  ;({port, stop} = await startReplayProcess(FIXTURE, ['--speed', '1'], /ws:\/\/127\.0\.0\.1:(\d+)\/websocket\/v1/))
 }, 30_000)
 
 afterAll(async () => {
@@ -47,13 +32,7 @@ describe('ccxt.pro.upbit against mdrec replay of fixtures/upbit-krw.arrow', () =
   it('loads markets from the replay only, and receives the recorded tickers, trades and order books', async () => {
     const base = `http://127.0.0.1:${port}`
     const ex = new ccxt.pro.upbit({urls: {api: {public: base, private: base, ws: `ws://127.0.0.1:${port}/websocket/v1`}}})
-    const fetched: string[] = []
-    const fetchOrig = ex.fetch.bind(ex)
-    ex.fetch = (async (url: string, ...rest: unknown[]) => {
-      fetched.push(url)
-      if (!url.startsWith(base)) throw new Error(`ccxt tried to reach ${url}`)
-      return (fetchOrig as (...a: unknown[]) => Promise<unknown>)(url, ...rest)
-    }) as typeof ex.fetch
+    const fetched = offline(ex, base)
     try {
       // ccxt needs its proxy agent loaded for plain ws:// in some versions; harmless otherwise
       await (ex as unknown as {loadHttpProxyAgent?: () => Promise<unknown>}).loadHttpProxyAgent?.()

@@ -3,6 +3,7 @@ import type {SideSource, TieringOptions} from '../record/side.js'
 import type {FeedClientSpec} from '../record/supervisor.js'
 import type {RecordingMeta} from '../store/schema.js'
 import type {FeedCodec} from './types.js'
+import {binanceAdapter} from './binance/index.js'
 import {genericAdapter} from './generic/index.js'
 import {kisAdapter} from './kis/index.js'
 import {upbitAdapter} from './upbit/index.js'
@@ -108,7 +109,7 @@ const yahoo: FeedAdapter = {
   },
 }
 
-const FEEDS: Record<string, FeedAdapter> = {yahoo, generic: genericAdapter, kis: kisAdapter, upbit: upbitAdapter}
+const FEEDS: Record<string, FeedAdapter> = {yahoo, generic: genericAdapter, kis: kisAdapter, upbit: upbitAdapter, binance: binanceAdapter}
 
 export const FEED_NAMES = Object.keys(FEEDS)
 

@@ -12,6 +12,7 @@ import type {EventEmitter} from 'node:events'
 import type {WebSocket} from 'ws'
 
 import {MdrecError} from '../errors.js'
+import {binanceReplay} from '../feeds/binance/index.js'
 import {genericReplay} from '../feeds/generic/index.js'
 import {kisReplay} from '../feeds/kis/index.js'
 import {upbitReplay} from '../feeds/upbit/index.js'
@@ -90,7 +91,7 @@ export interface ReplayFeed {
   encoder(file: RecordingFile): RowEncoder
 }
 
-const REPLAY_FEEDS: Record<string, ReplayFeed> = {yahoo: yahooReplay, generic: genericReplay, kis: kisReplay, upbit: upbitReplay}
+const REPLAY_FEEDS: Record<string, ReplayFeed> = {yahoo: yahooReplay, generic: genericReplay, kis: kisReplay, upbit: upbitReplay, binance: binanceReplay}
 
 /** The replay side of a feed, or an MdrecError naming the feeds that have one. */
 export function replayFeed(name: string): ReplayFeed {
