@@ -6,7 +6,7 @@ import {MdrecError} from '../errors.js'
 import {duration, feedUrl, rotate} from '../cli/flags.js'
 import {isRedisUrl} from '../feeds/generic/redis.js'
 import {readPriorityFile} from '../feeds/kis/tiering.js'
-import {FEED_NAMES} from '../feeds/registry.js'
+import {FEED_NAMES, getFeed} from '../feeds/registry.js'
 import {Recorder, type RecorderStats, type RecordSummary} from '../record/recorder.js'
 import {RAW_MODES, type RawMode} from '../store/schema.js'
 import {formatBytes, formatDuration, formatDurationSpec, plural} from '../util/units.js'
@@ -19,9 +19,9 @@ Stops at the end of --duration, or on SIGINT/SIGTERM (Ctrl-C): flushes, closes t
 
 On a terminal a status bar shows elapsed time (/ --duration), rows and rows/s, bytes written so far, reconnects, gaps, rejects and the connection state with the last connection error; connection events are printed above it. Elsewhere the same status is a line every 10 s. The summary's file size is after compaction on close, so it differs from the bytes written while recording.
 
-The URL defaults to the feed's public endpoint; --url or the feed's variable (MDREC_YAHOO_URL, MDREC_UPBIT_URL, MDREC_KIS_URL, MDREC_GENERIC_URL) overrides it, ws:// included. The generic feed has no public endpoint: give --url.
+The URL defaults to the feed's public endpoint; --url or the feed's variable (${FEED_NAMES.map((name) => getFeed(name).urlEnv).join(', ')}) overrides it, ws:// included. The generic feed has no public endpoint: give --url.
 
-Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise bare base64); upbit (--types ticker,trade,orderbook,candle.1m…, --format default|simple; --types myOrder,myAsset records the private endpoint with a JWT signed from UPBIT_ACCESS_KEY/UPBIT_SECRET_KEY, SYMBOL * for every market); kis (--types H0STCNT0,H0STASP0…, approval key from KIS_APP_KEY/KIS_APP_SECRET, --paper; at most 41 registrations, or --tiering to poll the codes past them over REST); generic (SYMBOL... are channels; --url redis://HOST:PORT/PREFIX records the Redis channels PREFIX:SYMBOL instead, a SYMBOL with * ? [ being a pattern: '*' records every channel; password in the URL or MDREC_REDIS_PASSWORD, never stored or shown).`
+Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise bare base64); upbit (--types ticker,trade,orderbook,candle.1m…, --format default|simple; --types myOrder,myAsset records the private endpoint with a JWT signed from UPBIT_ACCESS_KEY/UPBIT_SECRET_KEY, SYMBOL * for every market); kis (--types H0STCNT0,H0STASP0…, approval key from KIS_APP_KEY/KIS_APP_SECRET, --paper; at most 41 registrations, or --tiering to poll the codes past them over REST); generic (SYMBOL... are channels; --url redis://HOST:PORT/PREFIX records the Redis channels PREFIX:SYMBOL instead, a SYMBOL with * ? [ being a pattern: '*' records every channel; password in the URL or MDREC_REDIS_PASSWORD, never stored or shown); binance (SYMBOL... are pairs such as BTCUSDT; --types trade,aggTrade,bookTicker,depth@100ms,depth20…, default trade; --format combined|raw picks the /stream or /ws endpoint).`
   static override examples = [
     '<%= config.bin %> record AAPL --duration 30m',
     '<%= config.bin %> record AAPL MSFT BTC-USD --out ticks.arrow --rotate 1h',
@@ -46,8 +46,8 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
     'stale-timeout': duration({description: 'reconnect when nothing has arrived for this long', default: 60_000, defaultHelp: async () => '60s'}),
     'reconnect-min': duration({description: 'first reconnect delay (doubles per failure, ±50% jitter)', default: 500, defaultHelp: async () => '500ms'}),
     'reconnect-max': duration({description: 'longest reconnect delay', default: 30_000, defaultHelp: async () => '30s'}),
-    types: Flags.string({description: 'feed-specific message types, comma-separated (upbit: ticker,trade,orderbook,candle.1m…; kis: TR ids such as H0STCNT0,H0STASP0)'}),
-    format: Flags.string({description: 'feed-specific wire format (upbit: default|simple)'}),
+    types: Flags.string({description: 'feed-specific message types, comma-separated (upbit: ticker,trade,orderbook,candle.1m…; kis: TR ids such as H0STCNT0,H0STASP0; binance: trade,aggTrade,bookTicker,depth@100ms…)'}),
+    format: Flags.string({description: 'feed-specific wire format (upbit: default|simple; binance: combined|raw endpoint)'}),
     paper: Flags.boolean({description: 'kis: use the paper-trading hosts'}),
     tiering: Flags.boolean({
       description:
