@@ -24,7 +24,8 @@
  *               (settle 0, so its timeline starts at the subscription) and a
  *               plain paced `ws` server (a timer to ~1 ms before each due
  *               time, then a spin) send the same frames to the same client
- *               in the same run, alternately, at 1x and 10x, over a busy
+ *               in the same run, alternately (twice each, in both orders,
+ *               each after a full GC), at 1x and 10x, over a busy
  *               (5k frames/s) and a quiet (50 frames/s) recording. Figures:
  *               the first frame's error, then p50/p99/max of the error after
  *               removing one constant offset (the smallest error: the
@@ -62,6 +63,8 @@ import {mkdtempSync, rmSync, statSync} from 'node:fs'
 import {loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import v8 from 'node:v8'
+import vm from 'node:vm'
 
 const HERE = fileURLToPath(import.meta.url)
 const now = () => performance.timeOrigin + performance.now() // epoch ms, comparable across processes
@@ -238,6 +241,15 @@ function quantiles(arr, n = arr.length) {
 }
 
 const ms = (ns) => +(ns / 1e6).toFixed(3)
+
+/** A full garbage collection now (the bench runs without --expose-gc: V8's gc function, fetched once). */
+function fullGc() {
+  if (typeof globalThis.gc !== 'function') {
+    v8.setFlagsFromString('--expose-gc')
+    globalThis.gc = vm.runInNewContext('gc')
+  }
+  globalThis.gc()
+}
 
 /**
  * A plain paced `ws` server, the yardstick for timing: on the first
@@ -458,9 +470,9 @@ const CASES = {
       for (const speed of [1, 10]) {
         const sched = offsets.map((o) => o / speed)
         const sides = {}
-        // alternate the two servers, twice each, so the machine's load falls on both alike
+        // alternate the two servers, twice each and in both orders, so the machine's load falls on both alike
         for (const round of [0, 1]) {
-          for (const side of ['mdrec', 'plain']) {
+          for (const side of round === 0 ? ['mdrec', 'plain'] : ['plain', 'mdrec']) {
             let url
             let close
             if (side === 'mdrec') {
@@ -472,7 +484,9 @@ const CASES = {
               url = srv.url
               close = srv.close
             }
-            // a server is up well before its clients in real use: let it finish starting
+            // a server is up well before its clients in real use: let it finish starting; and collect the
+            // garbage of what came before (writing the recording, the previous run) so neither side pays for it
+            fullGc()
             await new Promise((resolve) => setTimeout(resolve, 300))
             await clients.connect(url, 1, frames.length)
             const r = await clients.run(syms)
