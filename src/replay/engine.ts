@@ -78,7 +78,11 @@
  * re-encoded, not the recorded bytes.
  *
  * ## Speed and backpressure
- * Timed speeds follow the absolute timeline of `scheduler.ts`; a client that
+ * Timed speeds follow the absolute timeline of `scheduler.ts`. What can be
+ * done before a row is due is done then: each record batch is prepared when
+ * it is read (`rows.ts`), a client's first frame is encoded when it connects
+ * (shared clock: when a client subscribes) and every later frame in the slack
+ * before its due time, so at the due time only the write is left. A client that
  * stops reading meets the slow-client policy (close 1013, or drop frames)
  * once its send buffer passes `maxBufferedBytes`. `speed: 'max'` sends as
  * fast as the client reads: it waits while a socket's buffer is above a
