@@ -75,6 +75,21 @@ describe('record batches are prepared when read', () => {
   }
 })
 
+describe('replay() resolves ready to play', () => {
+  for (const clock of ['connection', 'shared'] as const) {
+    it(`clock '${clock}': the first record batch is read when replay() resolves`, async () => {
+      const h = await replay(batched, {port: 0, speed: 1, clock})
+      try {
+        if (clock === 'connection') expect(h.stats().batchesRead).toBeGreaterThanOrEqual(1)
+        // nothing is played before a client subscribes
+        expect(h.stats().framesSent).toBe(0)
+      } finally {
+        await h.close()
+      }
+    })
+  }
+})
+
 describe('frames are encoded before they are due', () => {
   for (const clock of ['connection', 'shared'] as const) {
   it(`clock '${clock}', a client at 1x: ${clock === 'connection' ? 'its first frame is encoded before it subscribes, ' : ''}most frames are encoded before their due time; it gets every frame`, async () => {

@@ -311,7 +311,8 @@ type Prepared = Awaited<ReturnType<typeof prepare>>
 
 /**
  * Replay recordings over their feed's protocol. Opens and checks the files,
- * starts listening, and returns once clients can connect.
+ * starts listening, reads the first record batch, and returns once clients
+ * can connect (and a timeline can start the moment its client subscribes).
  *
  * ```ts
  * const r = await replay('aapl.arrow', {port: 0, speed: 10})
@@ -549,7 +550,15 @@ class Replayer {
     })
     const names = this.p.recs.map((f) => f.path).join(', ')
     this.refillSpare()
-    if (this.spare) this.warmEncoders(this.spare)
+    if (this.spare) {
+      this.warmEncoders(this.spare)
+      // The first client's timeline can start the moment it subscribes: its first batch is read and
+      // prepared before replay() resolves (a read error still surfaces when a timeline runs).
+      await this.spare.first.then(
+        () => {},
+        () => {},
+      )
+    }
     if (this.p.clock === 'shared') {
       const t = new Timeline(this, new SharedTarget(this))
       this.shared = t
