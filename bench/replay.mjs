@@ -5,7 +5,7 @@
  *   npx tsc -p tsconfig.json          # the benchmark imports ../dist
  *   node bench/replay.mjs             # all cases (about 4-5 minutes)
  *   node bench/replay.mjs throughput accuracy
- *   node bench/replay.mjs --case client-timing     # about 1 minute
+ *   node bench/replay.mjs --case client-timing     # about 1.5 minutes
  *
  * Cases:
  *   throughput  replay at speed 'max' to one client vs a plain `ws` server
