@@ -5,7 +5,7 @@
  *   npx tsc -p tsconfig.json          # the benchmark imports ../dist
  *   node bench/replay.mjs             # all cases (about 4-5 minutes)
  *   node bench/replay.mjs throughput accuracy
- *   node bench/replay.mjs --case client-timing     # about 1 minute
+ *   node bench/replay.mjs --case client-timing     # about 1.5 minutes
  *
  * Cases:
  *   throughput  replay at speed 'max' to one client vs a plain `ws` server
@@ -24,8 +24,12 @@
  *               (settle 0, so its timeline starts at the subscription) and a
  *               plain paced `ws` server (a timer to ~1 ms before each due
  *               time, then a spin) send the same frames to the same client
- *               in the same run, alternately, at 1x and 10x, over a busy
- *               (5k frames/s) and a quiet (50 frames/s) recording. Figures:
+ *               in the same run, alternately (twice each, or
+ *               MDREC_BENCH_TIMING_ROUNDS times, in both orders, each after a
+ *               full GC; the best round of each), at 1x and 10x, over a busy
+ *               (5k frames/s: one batch, and again in 5,000-row batches, so
+ *               the next batch is read and decoded while one plays) and a
+ *               quiet (50 frames/s) recording. Figures:
  *               the first frame's error, then p50/p99/max of the error after
  *               removing one constant offset (the smallest error: the
  *               delivery latency at best). Targets: p99 ≤ 1.2 × plain and
@@ -62,6 +66,8 @@ import {mkdtempSync, rmSync, statSync} from 'node:fs'
 import {loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import v8 from 'node:v8'
+import vm from 'node:vm'
 
 const HERE = fileURLToPath(import.meta.url)
 const now = () => performance.timeOrigin + performance.now() // epoch ms, comparable across processes
@@ -199,11 +205,11 @@ function log(s) {
 }
 
 /** Write a synthetic Yahoo recording; returns the v2 frames when `collect` (with their recv_ts when `withTimes`). */
-async function makeRecording(lib, path, {frames, meanGapMs, seed = 1, symbols = 50, keepRaw = false, collect = false, withTimes = false}) {
+async function makeRecording(lib, path, {frames, meanGapMs, seed = 1, symbols = 50, keepRaw = false, collect = false, withTimes = false, flushRows}) {
   const {createYahooWriter, tickRow} = await import('./lib/recording.mjs')
   const w = createYahooWriter(
     path,
-    {},
+    flushRows ? {flushRows} : {},
     {
       endpoint: 'wss://streamer.finance.yahoo.com/?version=2',
       subscriptions: lib.syntheticSymbols({seed, symbols}).map((s) => s.id),
@@ -238,6 +244,15 @@ function quantiles(arr, n = arr.length) {
 }
 
 const ms = (ns) => +(ns / 1e6).toFixed(3)
+
+/** A full garbage collection now (the bench runs without --expose-gc: V8's gc function, fetched once). */
+function fullGc() {
+  if (typeof globalThis.gc !== 'function') {
+    v8.setFlagsFromString('--expose-gc')
+    globalThis.gc = vm.runInNewContext('gc')
+  }
+  globalThis.gc()
+}
 
 /**
  * A plain paced `ws` server, the yardstick for timing: on the first
@@ -439,8 +454,12 @@ const CASES = {
 
   async 'client-timing'(lib, dir, clients) {
     const out = []
+    const rounds = Math.max(1, Number(process.env.MDREC_BENCH_TIMING_ROUNDS ?? 2))
     const recordings = [
       {name: 'busy', frames: 15_000, meanGapMs: 0.2, seed: 21},
+      // the same in 5,000-row batches (a live recording flushed every second): the replay reads and
+      // decodes the next batch while the current one plays (one batch above holds every row)
+      {name: 'busy, 5k-row batches', frames: 15_000, meanGapMs: 0.2, seed: 21, flushRows: 5000},
       {name: 'quiet', frames: 300, meanGapMs: 20, seed: 22},
     ]
     const load = () => {
@@ -448,7 +467,7 @@ const CASES = {
       return l.map((x) => +x.toFixed(2))
     }
     for (const rec of recordings) {
-      const path = join(dir, `timing-${rec.name}.arrow`)
+      const path = join(dir, `timing-${rec.name.replace(/[^a-z0-9]+/g, '-')}.arrow`)
       const tape = await makeRecording(lib, path, {...rec, collect: true, withTimes: true})
       const frames = tape.map((f) => f.text)
       const t0 = tape[0].recv_ts
@@ -458,9 +477,9 @@ const CASES = {
       for (const speed of [1, 10]) {
         const sched = offsets.map((o) => o / speed)
         const sides = {}
-        // alternate the two servers, twice each, so the machine's load falls on both alike
-        for (const round of [0, 1]) {
-          for (const side of ['mdrec', 'plain']) {
+        // alternate the two servers, in both orders, so the machine's load falls on both alike
+        for (let round = 0; round < rounds; round++) {
+          for (const side of round % 2 === 0 ? ['mdrec', 'plain'] : ['plain', 'mdrec']) {
             let url
             let close
             if (side === 'mdrec') {
@@ -472,7 +491,9 @@ const CASES = {
               url = srv.url
               close = srv.close
             }
-            // a server is up well before its clients in real use: let it finish starting
+            // a server is up well before its clients in real use: let it finish starting; and collect the
+            // garbage of what came before (writing the recording, the previous run) so neither side pays for it
+            fullGc()
             await new Promise((resolve) => setTimeout(resolve, 300))
             await clients.connect(url, 1, frames.length)
             const r = await clients.run(syms)
@@ -488,7 +509,7 @@ const CASES = {
             ;(sides[side] ??= []).push({firstMs: ms(first), offsetMs: ms(min), p50Ms: ms(q.p50), p99Ms: ms(q.p99), maxMs: ms(q.max)})
           }
         }
-        // the better of the two rounds for each side (the other absorbed more of the machine's load)
+        // the best round for each side (the others absorbed more of the machine's load)
         const best = (side) => sides[side].reduce((a, b) => (b.p99Ms < a.p99Ms ? b : a))
         const m = best('mdrec')
         const p = best('plain')

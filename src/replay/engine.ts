@@ -78,7 +78,11 @@
  * re-encoded, not the recorded bytes.
  *
  * ## Speed and backpressure
- * Timed speeds follow the absolute timeline of `scheduler.ts`; a client that
+ * Timed speeds follow the absolute timeline of `scheduler.ts`. What can be
+ * done before a row is due is done then: each record batch is prepared when
+ * it is read (`rows.ts`), a client's first frame is encoded when it connects
+ * (shared clock: when a client subscribes) and every later frame in the slack
+ * before its due time, so at the due time only the write is left. A client that
  * stops reading meets the slow-client policy (close 1013, or drop frames)
  * once its send buffer passes `maxBufferedBytes`. `speed: 'max'` sends as
  * fast as the client reads: it waits while a socket's buffer is above a
@@ -210,6 +214,14 @@ const MEMO_SHIFTS = 4
 interface Target {
   /** Send the current row of `src` (held in the target's burst until {@link flush}); `due` is its scheduled time (NaN at 'max'). */
   deliver(src: MergedSource, shiftNs: number, due: number): void
+  /**
+   * Encode the current (data) row of `src` now, before it is due, for the
+   * receivers there are now, so that {@link deliver} of the same row (same
+   * batch, row and shift) only writes. Changes nothing that is sent: deliver
+   * still decides who gets the row, and encodes what was not prepared. An
+   * encoder's error is left for deliver (the row fails its timeline when due).
+   */
+  prepare(src: MergedSource, shiftNs: number): void
   /** At 'max': a promise while the receivers cannot take more (or there is nobody to send to yet), else null. */
   drained(): Promise<void> | null
   /** Whether a row of `symbol` would go to anyone now. */
@@ -289,7 +301,8 @@ type Prepared = Awaited<ReturnType<typeof prepare>>
 
 /**
  * Replay recordings over their feed's protocol. Opens and checks the files,
- * starts listening, and returns once clients can connect.
+ * starts listening, reads the first record batch, and returns once clients
+ * can connect (and a timeline can start the moment its client subscribes).
  *
  * ```ts
  * const r = await replay('aapl.arrow', {port: 0, speed: 10})
@@ -527,7 +540,15 @@ class Replayer {
     })
     const names = this.p.recs.map((f) => f.path).join(', ')
     this.refillSpare()
-    if (this.spare) this.warmEncoders(this.spare)
+    if (this.spare) {
+      this.warmEncoders(this.spare)
+      // The first client's timeline can start the moment it subscribes: its first batch is read and
+      // prepared before replay() resolves (a read error still surfaces when a timeline runs).
+      await this.spare.first.then(
+        () => {},
+        () => {},
+      )
+    }
     if (this.p.clock === 'shared') {
       const t = new Timeline(this, new SharedTarget(this))
       this.shared = t
@@ -552,7 +573,7 @@ class Replayer {
     const t = new Timeline(this, target)
     target.timeline = t
     this.byClient.set(c, t)
-    void t.prefetch().catch(() => {}) // errors surface when it runs
+    t.prepareFirst()
   }
 
   private onSubscribe(c: EmulatorClient): void {
@@ -563,7 +584,10 @@ class Replayer {
     if (c.subscriptions === 0) return
     if (this.p.clock === 'shared') {
       const t = this.shared!
-      if (!t.begun) this.startWhenSettled(t, `client ${c.id} subscribed: the shared timeline starts`)
+      if (!t.begun) {
+        t.prepareFirst()
+        this.startWhenSettled(t, `client ${c.id} subscribed: the shared timeline starts`)
+      }
       return
     }
     const own = this.byClient.get(c)
@@ -846,7 +870,16 @@ class Timeline {
     this.abort = warm.abort
     this.source = warm.source
     this.first = warm.first
+    this.first.then(
+      (ok) => {
+        this.firstOk = ok
+      },
+      () => {},
+    )
   }
+
+  /** What {@link prefetch} resolved to, once it has (null before). */
+  private firstOk: boolean | null = null
 
   private readonly masks = new WeakMap<ReplayBatch, {gen: number; mask: Uint8Array}>()
 
@@ -888,6 +921,20 @@ class Timeline {
   /** Read up to the first row. */
   prefetch(): Promise<boolean> {
     return this.first
+  }
+
+  /**
+   * Once the first row is read: encode it for the target's receivers (see
+   * Target.prepare), so the first frame is only written when the clock starts.
+   * Called when a client connects or subscribes before the start.
+   */
+  prepareFirst(): void {
+    const go = (ok: boolean) => {
+      const src = this.source
+      if (ok && !this.begun && !this.stopped && src.batch.rowClass(src.row) === RowClass.data) this.target.prepare(src, 0)
+    }
+    if (this.firstOk !== null) go(this.firstOk)
+    else void this.first.then(go, () => {}) // errors surface when it runs
   }
 
   /** Start the clock (the first subscription arrived). */
@@ -1051,6 +1098,12 @@ class Timeline {
           if (timed) {
             due = t0 + (Number(ts - firstTs) + shift) / rate
             let now = nowNs()
+            if (due > now && cls === RowClass.data) {
+              // encode in the slack before the due time (after writing what is due), so that only the write is left then
+              target.flush()
+              target.prepare(src, shift)
+              now = nowNs()
+            }
             while (due > now) {
               target.flush()
               await r.waker.wait(due, this)
@@ -1132,6 +1185,12 @@ class ClientTarget implements Target {
   /** While parked at a gap: the closed client's subscriptions, for {@link resumableBy}. */
   private parkedAs: Subscriptions | null = null
   timeline!: Timeline
+  /** The row encoded ahead by {@link prepare} (batch null: none), and its payload. */
+  private readyBatch: ReplayBatch | null = null
+  private readyRow = 0
+  private readyShift = 0
+  private readyVariant = 0
+  private readyPayload: string | Uint8Array = ''
 
   constructor(
     private readonly r: Replayer,
@@ -1147,13 +1206,36 @@ class ClientTarget implements Target {
     const b = src.batch
     const i = src.row
     if (!c.wants(b.symbol(i))) return
-    const payload = this.r.encodeShared(b, i, c.variant, shiftNs)
+    let payload: string | Uint8Array
+    if (this.readyBatch === b && this.readyRow === i && this.readyShift === shiftNs && this.readyVariant === c.variant) {
+      payload = this.readyPayload
+      this.readyBatch = null
+      this.readyPayload = ''
+    } else payload = this.r.encodeShared(b, i, c.variant, shiftNs)
     this.burst.open()
     try {
       if (this.r.send(c, payload, due, this.bp)) this.sent++
     } finally {
       this.burst.close()
     }
+  }
+
+  prepare(src: MergedSource, shiftNs: number): void {
+    const c = this.client
+    if (c === null) return
+    const b = src.batch
+    const i = src.row
+    if (this.readyBatch === b && this.readyRow === i && this.readyShift === shiftNs && this.readyVariant === c.variant) return
+    try {
+      this.readyPayload = this.r.encodeShared(b, i, c.variant, shiftNs)
+    } catch {
+      this.readyBatch = null
+      return // deliver encodes it again and fails the timeline when the row is due
+    }
+    this.readyBatch = b
+    this.readyRow = i
+    this.readyShift = shiftNs
+    this.readyVariant = c.variant
   }
 
   wants(symbol: string): boolean {
@@ -1248,7 +1330,11 @@ class ClientTarget implements Target {
 /** Shared clock: each row is encoded at most once per variant and fanned out to the subscribed clients. */
 class SharedTarget implements Target {
   sent = 0
+  /** The current row's payload per wire variant (encoded by {@link prepare} or deliver); which row it is for (batch null: none). */
   private readonly cache: (string | Uint8Array | undefined)[]
+  private cacheBatch: ReplayBatch | null = null
+  private cacheRow = 0
+  private cacheShift = 0
   private readonly bps = new Map<EmulatorClient, Backpressure>()
   private readonly burst = new FrameBurst()
 
@@ -1267,6 +1353,8 @@ class SharedTarget implements Target {
     const cache = this.cache
     const enc = this.r.encoders[b.fileIndex]
     const max = this.r.speed === 'max'
+    if (this.cacheBatch !== null && (this.cacheBatch !== b || this.cacheRow !== i || this.cacheShift !== shiftNs)) cache.fill(undefined)
+    this.cacheBatch = null
     this.burst.open()
     try {
       for (const c of this.r.emu.clients) {
@@ -1278,6 +1366,28 @@ class SharedTarget implements Target {
     } finally {
       this.burst.close()
       cache.fill(undefined)
+    }
+  }
+
+  prepare(src: MergedSource, shiftNs: number): void {
+    const b = src.batch
+    const i = src.row
+    const cache = this.cache
+    if (this.cacheBatch !== b || this.cacheRow !== i || this.cacheShift !== shiftNs) {
+      cache.fill(undefined)
+      this.cacheBatch = b
+      this.cacheRow = i
+      this.cacheShift = shiftNs
+    }
+    const sym = b.symbol(i)
+    const enc = this.r.encoders[b.fileIndex]
+    for (const c of this.r.emu.clients) {
+      if (cache[c.variant] !== undefined || !c.wants(sym)) continue
+      try {
+        cache[c.variant] = enc.encode(b, i, c.variant, shiftNs)
+      } catch {
+        return // deliver encodes it again and fails the timeline when the row is due
+      }
     }
   }
 

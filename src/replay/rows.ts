@@ -246,6 +246,18 @@ export class ReplayBatch {
     return this.sum
   }
 
+  /**
+   * Do now, when the batch has just been read, the per-batch work a timeline
+   * would otherwise do at the batch's first row (when that row is already
+   * due): the {@link summary} (one pass over the rows) and the symbol strings
+   * of the dictionary entries the rows use (an Arrow dictionary lookup each).
+   * Returns the batch.
+   */
+  prepare(): this {
+    for (const d of this.summary().used) this.symbolOf(d)
+    return this
+  }
+
   /** Number of entries in the symbol dictionary (indices of {@link symbolIndex}). */
   get symbolEntries(): number {
     return this.symDict.length
@@ -446,7 +458,7 @@ export class SharedBatches {
         this.ended = true
         return
       }
-      const batch = new ReplayBatch(r.value.batch, r.value.idx, this.file, this.index)
+      const batch = new ReplayBatch(r.value.batch, r.value.idx, this.file, this.index).prepare()
       const bytes = dataBytes(r.value.batch.data)
       this.entries.set(this.frontier++, {batch, bytes})
       this.bytes += bytes
@@ -477,8 +489,6 @@ export class SharedBatches {
   }
 }
 
-type Fetched = {batch: A.RecordBatch; idx: Uint32Array | null} | ReplayBatch | null
-
 /** One file's rows in file order, a batch at a time: from a {@link SharedBatches} cache, or from a reader of its own. */
 class FileCursor {
   batch: ReplayBatch | null = null
@@ -489,7 +499,7 @@ class FileCursor {
   /** Ordinal (among the file's selected batches) of the next batch to load. */
   private ord = 0
   private own: AsyncGenerator<{batch: A.RecordBatch; idx: Uint32Array | null}> | null = null
-  private ahead: Promise<Fetched> | null = null
+  private ahead: Promise<ReplayBatch | null> | null = null
 
   constructor(
     readonly file: RecordingFile,
@@ -515,8 +525,12 @@ class FileCursor {
     this.batch = null
   }
 
-  /** Batch number `ord`: from the shared cache while it has it, else from this cursor's own reader (opened at `ord` the first time). */
-  private async fetch(ord: number): Promise<Fetched> {
+  /**
+   * Batch number `ord`: from the shared cache while it has it, else from this
+   * cursor's own reader (opened at `ord` the first time); prepared (see
+   * {@link ReplayBatch.prepare}) as soon as it is read.
+   */
+  private async fetch(ord: number): Promise<ReplayBatch | null> {
     if (this.shared && !this.own) {
       const r = await this.shared.get(ord)
       if (r !== EVICTED) return r
@@ -526,14 +540,15 @@ class FileCursor {
     }
     this.own ??= readBatches(this.file, {from: this.opts.from, to: this.opts.to, signal: this.opts.signal})
     const r = await this.own.next()
-    return r.done ? null : r.value
+    return r.done ? null : new ReplayBatch(r.value.batch, r.value.idx, this.file, this.index).prepare()
   }
 
   /**
    * Load the next batch. The one after it is asked for right away, so its
-   * file read and decompression happen while the timeline waits for due
-   * times rather than when its first row is due (two batches per file in memory,
-   * or shared with other cursors through the cache).
+   * file read, decompression and {@link ReplayBatch.prepare} happen while the
+   * timeline waits for due times rather than when its first row is due (two
+   * batches per file in memory, or shared with other cursors through the
+   * cache).
    */
   async refill(): Promise<void> {
     for (;;) {
@@ -542,15 +557,14 @@ class FileCursor {
         this.batch = null
         return
       }
-      const r = await (this.ahead ?? this.fetch(this.ord))
+      const b = await (this.ahead ?? this.fetch(this.ord))
       this.ahead = null
       this.ord++
-      if (r === null) {
+      if (b === null) {
         this.done = true
         this.batch = null
         return
       }
-      const b = r instanceof ReplayBatch ? r : new ReplayBatch(r.batch, r.idx, this.file, this.index)
       if (b.length === 0) continue
       this.batch = b
       this.k = 0

@@ -33,6 +33,14 @@ export const SETTLE_CAP_FACTOR = 10
 
 /** Sleep with setTimeout until this close to the due time, then turn the event loop (setImmediate) up to it. */
 export const SPIN_NS = 2_000_000
+/**
+ * The last stretch before a due time, spun synchronously within one
+ * setImmediate turn (a loop on the clock, nothing else runs meanwhile): the
+ * next turn could land past the due time. Every wait still resolves in a
+ * turn of the event loop, never in the call itself, so a timeline yields to
+ * I/O at every wait however dense its rows.
+ */
+export const SYNC_SPIN_NS = 100_000
 
 interface Waiter {
   due: number
@@ -47,9 +55,10 @@ interface Waiter {
  *
  * Precision: Node's timers fire 1 ms late or more, so a timer only brings us
  * to within {@link SPIN_NS} of the earliest due time; the rest is covered by
- * setImmediate turns (a few µs each, I/O still runs in between). The spin is
- * bounded: it runs only while a waiter is due within SPIN_NS, and stops as
- * soon as none is.
+ * setImmediate turns (I/O still runs in between), and the last
+ * {@link SYNC_SPIN_NS} by a synchronous loop on the clock (as a plain paced
+ * server does for its last ms). The spin is bounded: it runs only while a
+ * waiter is due within SPIN_NS, and stops as soon as none is.
  */
 export class Waker {
   private heap: Waiter[] = []
@@ -114,12 +123,23 @@ export class Waker {
     }, Math.floor((left - SPIN_NS) / 1e6))
   }
 
+  /** In a spin turn: spin synchronously up to the earliest due time if it is within {@link SYNC_SPIN_NS}, then resolve every waiter due by then; returns the time then. */
+  private resolveDue(): number {
+    const h = this.heap
+    let now = nowNs()
+    if (h.length > 0 && h[0].due > now && h[0].due - now <= SYNC_SPIN_NS) {
+      const due = h[0].due
+      while (now < due) now = nowNs()
+    }
+    while (h.length > 0 && h[0].due <= now) this.pop().resolve()
+    return now
+  }
+
   private spin(): void {
     this.spinning = true
     const turn = (): void => {
-      const now = nowNs()
+      const now = this.resolveDue()
       const h = this.heap
-      while (h.length > 0 && h[0].due <= now) this.pop().resolve()
       if (h.length > 0 && h[0].due - now <= SPIN_NS) {
         setImmediate(turn)
         return

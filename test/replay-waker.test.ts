@@ -1,0 +1,79 @@
+/**
+ * The replay's waker (src/replay/scheduler.ts): a wait resolves at or after
+ * its due time, always in a turn of the event loop (never in the call, so a
+ * timeline yields to I/O at every wait), and the last stretch before the due
+ * time is spun in one turn rather than left to further turns (which can land
+ * past it). Behaviour only: turns counted, never wall-clock bounds.
+ */
+import {describe, expect, it} from 'vitest'
+
+import {SYNC_SPIN_NS, Waker, nowNs} from '../src/replay/scheduler.js'
+
+/** Counts event-loop turns (a self-renewing setImmediate) until stopped. */
+function turnCounter(): {turns: () => number; stop: () => void} {
+  let turns = 0
+  let stopped = false
+  const tick = (): void => {
+    if (stopped) return
+    turns++
+    setImmediate(tick)
+  }
+  setImmediate(tick)
+  return {turns: () => turns, stop: () => (stopped = true)}
+}
+
+describe('Waker', () => {
+  it('a wait due within the synchronous stretch resolves in the next turn, at or after its due time', async () => {
+    const w = new Waker()
+    try {
+      for (let k = 0; k < 20; k++) {
+        const counter = turnCounter()
+        const due = nowNs() + SYNC_SPIN_NS * 0.8
+        let resolvedInCall = true
+        const p = w.wait(due, {})
+        resolvedInCall = false
+        await p
+        const at = nowNs()
+        counter.stop()
+        expect(resolvedInCall).toBe(false)
+        expect(at).toBeGreaterThanOrEqual(due)
+        // the turn that found it due within the stretch spun to it (the counter's own tick may come first)
+        expect(counter.turns()).toBeLessThanOrEqual(1)
+      }
+    } finally {
+      w.close()
+    }
+  })
+
+  it('a wait already due resolves in a turn of the event loop, not in the call', async () => {
+    const w = new Waker()
+    try {
+      let turned = false
+      setImmediate(() => (turned = true))
+      await w.wait(nowNs() - 1000, {})
+      expect(turned).toBe(true)
+    } finally {
+      w.close()
+    }
+  })
+
+  it('waits due at different times resolve in due order, each at or after its due time', async () => {
+    const w = new Waker()
+    try {
+      const t = nowNs()
+      const dues = [5e6, 1e5, 3e6, 2.5e6, 5e4, 0].map((d) => t + d)
+      const order: number[] = []
+      await Promise.all(
+        dues.map((due, k) =>
+          w.wait(due, {}).then(() => {
+            expect(nowNs()).toBeGreaterThanOrEqual(due)
+            order.push(k)
+          }),
+        ),
+      )
+      expect(order).toEqual([5, 4, 1, 3, 2, 0])
+    } finally {
+      w.close()
+    }
+  })
+})
