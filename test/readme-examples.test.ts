@@ -7,7 +7,9 @@
  * `AAPL.arrow`, `recordings/`, `kospi200.txt`, …), after the `export …` lines
  * of the example's block. Each is checked to do what it says: readers print
  * rows, `slice` and `export` write them, `replay` serves a client the
- * recorded frames, `record` records rows.
+ * recorded frames, `record` records rows; and what an example's `# comment`
+ * says it writes or prints (`./yahoo-AAPL_MSFT_BTC-USD-<UTC start>.arrow`,
+ * `data/feed=yahoo/date=2025-11-24/…parquet`, `ws://127.0.0.1:<port>/…`) is there.
  *
  * What the test changes, and nothing else (tests talk only to 127.0.0.1 and
  * listen on port 0):
@@ -56,6 +58,23 @@ interface Example {
   line: string
   /** The `export …` lines before it in its block. */
   exports: string[]
+  /**
+   * What its `# comment` says it writes or prints, as a pattern: the first
+   * `….arrow`, `….parquet` or `ws://127.0.0.1…` the comment names, each
+   * `<placeholder>` (and a local port) matching anything.
+   */
+  promise?: RegExp
+}
+
+/** The pattern of the first file or local URL a comment names (see {@link Example.promise}). */
+function promiseOf(comment: string): RegExp | undefined {
+  const token = /(ws:\/\/127\.0\.0\.1[^\s'`]+|(?:[^\s'`,<]|<[^>]*>)+\.(?:arrow|parquet))/.exec(comment)?.[1]
+  if (!token) return undefined
+  const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const local = /^ws:\/\/127\.0\.0\.1:(\d+)/.exec(token)
+  // tests listen on port 0: a local URL's fixed port is a placeholder too
+  const text = local ? token.replace(`:${local[1]}`, ':<port>') : token.replace(/^\.\//, '')
+  return new RegExp(`^${text.split(/<[^>]+>/).map(escape).join('.+?')}$`)
 }
 
 /** The `mdrec …` lines of a markdown file's ```sh blocks, and in README its command reference's EXAMPLES. */
@@ -89,7 +108,10 @@ function examplesOf(file: string): Example[] {
       const m = /^\s+(?:\$\s+)?(\S.*)$/.exec(raw)
       if (m && MDREC_LINE.test(m[1])) line = m[1]
     }
-    if (line) out.push({where: `${file}:${i + 1}`, line: line.replace(/\s+#\s.*$/, '').trim(), exports: [...exports]})
+    if (line) {
+      const comment = /\s+#\s(.*)$/.exec(line)?.[1]
+      out.push({where: `${file}:${i + 1}`, line: line.replace(/\s+#\s.*$/, '').trim(), exports: [...exports], promise: comment ? promiseOf(comment) : undefined})
+    }
   })
   return out
 }
@@ -99,7 +121,16 @@ const commandOf = (line: string) => line.replace(/^(?:[A-Z_]+=\S+\s+)*mdrec\s+/,
 
 const all = ['README.md', ...globSync('docs/**/*.md', {cwd: ROOT}).sort()].flatMap(examplesOf)
 /** Each distinct example once (the same line in README and docs runs once), help and autocomplete aside. */
-const examples = [...new Map(all.filter((e) => !NOT_RUN.includes(commandOf(e.line))).map((e) => [`${e.exports.join('\n')}\n${e.line}`, e])).values()]
+const examples = ((): Example[] => {
+  const byText = new Map<string, Example>()
+  for (const e of all.filter((x) => !NOT_RUN.includes(commandOf(x.line)))) {
+    const key = `${e.exports.join('\n')}\n${e.line}`
+    const seen = byText.get(key)
+    if (!seen) byText.set(key, e)
+    else seen.promise ??= e.promise // what either place's comment promises is checked
+  }
+  return [...byText.values()]
+})()
 const ofCommand = (...cmds: string[]) => examples.filter((e) => cmds.includes(commandOf(e.line)))
 
 let base: string
@@ -188,8 +219,8 @@ const infoHere = (dir: string, files: string[]): Promise<Info[]> => Promise.all(
 /** Rows that are data: not gap rows, nor status rows (acks, errors), except in an Upbit private recording, whose messages are `status` rows (docs/feeds/upbit.md). */
 const dataRows = (i: Info, upbitPrivate = false) => i.rows - (upbitPrivate ? 0 : (i.rowsByKind.status ?? 0)) - (i.rowsByKind.gap ?? 0)
 
-/** The recordings a run left in `dir` (not the prepared ones). */
-const newRecordings = (dir: string) => listFiles(dir).filter((f) => f.endsWith('.arrow') && !SEEDED().has(f.split('/')[0]) && !f.startsWith('fixtures/'))
+/** The recordings a run left in `dir`: not among the files that were there `before`. */
+const newRecordings = (dir: string, before: Set<string>) => listFiles(dir).filter((f) => f.endsWith('.arrow') && !before.has(f) && !f.startsWith('fixtures/'))
 
 /** A row as each format prints it: its receive time. */
 const ROW = /\b20\d\d-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z/
@@ -207,7 +238,9 @@ describe("README's and docs' examples", () => {
     const readme = all.filter((e) => e.where.startsWith('README.md'))
     expect(readme.filter((e) => commandOf(e.line) === 'record').length, 'README shows record').toBeGreaterThanOrEqual(10)
     expect(readme.filter((e) => commandOf(e.line) === 'export').length, 'README shows export').toBeGreaterThanOrEqual(4)
-    expect(examples.filter((e) => e.where.startsWith('docs/')).length, 'docs show examples').toBeGreaterThanOrEqual(20)
+    expect(all.filter((e) => e.where.startsWith('docs/')).length, 'docs show examples').toBeGreaterThanOrEqual(20)
+    // the comments that name what an example writes or prints: two recordings, a dataset file, two replay URLs
+    expect(examples.filter((e) => e.promise).map((e) => commandOf(e.line)).sort()).toEqual(['export', 'record', 'record', 'replay', 'replay'])
     const kinds = new Set(examples.map((e) => commandOf(e.line)))
     expect([...kinds].sort()).toEqual(['cat', 'export', 'info', 'record', 'replay', 'slice', 'verify'])
   })
@@ -261,6 +294,7 @@ describe("README's and docs' examples", () => {
         expect((await infoHere(dir, [o]))[0].rows).toBeGreaterThan(0)
       }
       if (cmd === 'export') await checkExport(ex, dir)
+      if (ex.promise) expect(listFiles(dir), `${ex.promise}`).toContainEqual(expect.stringMatching(ex.promise))
     }, 90_000)
   }
 
@@ -287,6 +321,7 @@ describe.concurrent("README's and docs' replay examples", () => {
       const r = shInBackground(script(ex, dir, line), dir)
       try {
         const url = await replayUrl(r)
+        if (ex.promise) expect(url).toMatch(ex.promise)
         if (file === 'upbit-private.arrow') {
           // the private endpoint: what serves it is the recorder of the private types (a signed upgrade)
           const rec = await runCli(['record', '*', '--feed', 'upbit', '--types', 'myOrder,myAsset', '--url', url, '--duration', '3s', '--out', 'back.arrow'], {
@@ -329,9 +364,13 @@ describe.concurrent("README's and docs' record examples", () => {
     const noData = NO_DATA.find(([re]) => re.test(ex.line))?.[1]
     it(`${ex.line}  (${ex.where}; from a local replay)${noData ? ': subscribes and closes a readable file' : ': records rows'}`, async (ctx) => {
       const dir = workdir()
+      // an --out the examples also read (upbit-private.arrow) is this example's to write: `record` never overwrites
+      const out = /\s(?:-o|--out)\s+(\S+)/.exec(ex.line)?.[1]
+      if (out && SEEDED().has(out)) rmSync(join(dir, out))
+      const before = new Set(listFiles(dir))
       const feed = /--feed\s+(\w+)/.exec(ex.line)?.[1] ?? 'yahoo'
       const isPrivate = feed === 'upbit' && /myOrder|myAsset/.test(ex.line)
-      const source = isPrivate ? 'upbit-private.arrow' : `fixtures/${FIXTURE[feed]}.arrow`
+      const source = isPrivate ? join(seed, 'upbit-private.arrow') : `fixtures/${FIXTURE[feed]}.arrow`
       let line = ex.line
       let redis: RedisProcess | undefined
       const publish: string[] = []
@@ -359,7 +398,7 @@ describe.concurrent("README's and docs' record examples", () => {
             'recorded rows',
             async () => {
               if (r.child.exitCode !== null) return true
-              const files = newRecordings(dir).filter((f) => !f.includes('mdrec-partial'))
+              const files = newRecordings(dir, before).filter((f) => !f.includes('mdrec-partial'))
               return files.length > 0 && (await infoHere(dir, files).catch(() => [])).some((i) => dataRows(i, isPrivate) > 0)
             },
             40_000,
@@ -369,8 +408,9 @@ describe.concurrent("README's and docs' record examples", () => {
         expect(r.child.exitCode, `${r.stdout()}${r.stderr()}`).toBe(null)
         r.interrupt()
         expect(await r.exited, r.stderr()).toBe(0)
-        const files = newRecordings(dir)
+        const files = newRecordings(dir, before)
         expect(files.length, r.stderr()).toBeGreaterThan(0)
+        if (ex.promise) expect(files).toContainEqual(expect.stringMatching(ex.promise))
         const infos = await infoHere(dir, files)
         for (const i of infos) expect(i.feed).toBe(feed)
         const rows = infos.reduce((n, i) => n + dataRows(i, isPrivate), 0)
