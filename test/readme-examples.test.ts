@@ -21,11 +21,17 @@
  *   `ws://127.0.0.1:NNNN` gets the replay's port instead of NNNN;
  * - `redis://127.0.0.1:6379` becomes a throwaway redis-server on a free port;
  * - the absolute `/data/md` becomes `<working directory>/data/md`;
+ * - `KIS_APP_KEY=… KIS_APP_SECRET=…` and `UPBIT_ACCESS_KEY=… …` are run as
+ *   written (the keys are the text `…`): the KIS emulator takes any
+ *   non-empty pair, the Upbit one any well-formed signed token;
  * - a recorder (which runs for `--duration 30m`, or until Ctrl-C) and
  *   `cat --follow` get SIGINT once they have written rows; `cat live.arrow
  *   --follow` follows a recording that a recorder is writing.
  * The `mdrec/testing` and library examples are run by as-dependency.test.ts;
  * `help` and `autocomplete` examples print help text and are not run here.
+ * Two record examples ask for data no bundled fixture holds (Upbit candles,
+ * KIS account notices): they are run and checked to subscribe and close a
+ * readable file (see NO_DATA).
  */
 import {spawn} from 'node:child_process'
 import {chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
