@@ -38,7 +38,7 @@ import {chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rea
 import {tmpdir} from 'node:os'
 import {delimiter, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {WebSocket} from 'ws'
 
 import type {ReplayHandle} from '../src/replay/engine.js'
@@ -157,6 +157,8 @@ beforeAll(async () => {
     if (r.code !== 0) throw new Error(`mdrec slice ${args.join(' ')}: ${r.stderr}`)
   })
 }, 120_000)
+
+afterAll(() => rmSync(base, {recursive: true, force: true}))
 
 /** A fresh working directory: `fixtures/` and a copy of the files the examples name. */
 function workdir(): string {
