@@ -130,3 +130,14 @@ describe('binance codec', () => {
     expect(inferStream('depth', '', 20, subs)).toBeNull()
   })
 })
+
+describe('binance endpoint from the URL and --format', () => {
+  it('--url with a path decides (a contradicting --format is refused); MDREC_BINANCE_URL gets the path --format names', async () => {
+    const {endpointUrl} = await import('../src/feeds/binance/adapter.js')
+    expect(endpointUrl('ws://127.0.0.1:9/', undefined)).toEqual({url: 'ws://127.0.0.1:9/stream', endpoint: 'combined'})
+    expect(endpointUrl('ws://127.0.0.1:9', 'raw')).toEqual({url: 'ws://127.0.0.1:9/ws', endpoint: 'raw'})
+    expect(() => endpointUrl('ws://127.0.0.1:9/stream', 'raw')).toThrow(/contradicts the URL's path \/stream/)
+    expect(endpointUrl('ws://127.0.0.1:9/stream', 'raw', true)).toEqual({url: 'ws://127.0.0.1:9/ws', endpoint: 'raw'})
+    expect(endpointUrl('ws://127.0.0.1:9/ws', undefined, true)).toEqual({url: 'ws://127.0.0.1:9/ws', endpoint: 'raw'})
+  })
+})

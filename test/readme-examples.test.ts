@@ -16,8 +16,8 @@
  * - a replay's fixed `--port N` is run as `--port 0` (added when absent);
  * - `record` connects to a local `mdrec replay` of the matching bundled
  *   fixture (a private Upbit example: of `upbit-private.arrow`): the feed's
- *   URL variable (MDREC_YAHOO_URL, MDREC_UPBIT_URL, MDREC_KIS_URL,
- *   MDREC_GENERIC_URL) is set to it, and an example's own
+ *   URL variable (the registry's `urlEnv`: MDREC_YAHOO_URL, MDREC_BINANCE_URL, …)
+ *   is set to it, and an example's own
  *   `ws://127.0.0.1:NNNN` gets the replay's port instead of NNNN;
  * - `redis://127.0.0.1:6379` becomes a throwaway redis-server on a free port;
  * - the absolute `/data/md` becomes `<working directory>/data/md`;
@@ -41,6 +41,7 @@ import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {WebSocket} from 'ws'
 
+import {getFeed} from '../src/feeds/registry.js'
 import type {ReplayHandle} from '../src/replay/engine.js'
 import {recordingInfo} from '../src/store/info.js'
 import {openRecording} from '../src/store/reader.js'
@@ -396,7 +397,7 @@ describe.concurrent("README's and docs' record examples", () => {
         const url = await replayUrl(replay)
         // the example's own ws://127.0.0.1:NNNN is the local replay; otherwise the feed's URL variable points at it
         line = line.replace(/ws:\/\/127\.0\.0\.1:\d+/, `ws://127.0.0.1:${new URL(url).port}`)
-        rec = shInBackground(script(ex, dir, line), dir, {[URL_ENV[feed]]: url})
+        rec = shInBackground(script(ex, dir, line), dir, {[getFeed(feed).urlEnv]: url})
         const r = rec
         if (noData) {
           // nothing of its kind in the fixture: it connects, subscribes and is stopped
@@ -446,8 +447,7 @@ describe.concurrent("README's and docs' record examples", () => {
 })
 
 /** The bundled fixture each feed's record examples are run against. */
-const FIXTURE: Record<string, string> = {yahoo: 'yahoo-us-equities', upbit: 'upbit-krw', kis: 'kis-krx', generic: 'generic-channels'}
-const URL_ENV: Record<string, string> = {yahoo: 'MDREC_YAHOO_URL', upbit: 'MDREC_UPBIT_URL', kis: 'MDREC_KIS_URL', generic: 'MDREC_GENERIC_URL'}
+const FIXTURE: Record<string, string> = {yahoo: 'yahoo-us-equities', upbit: 'upbit-krw', kis: 'kis-krx', generic: 'generic-channels', binance: 'binance-spot'}
 /** Record examples whose kind of data no bundled fixture holds: run, but checked only to subscribe and close a readable file. */
 const NO_DATA: Array<[RegExp, string]> = [
   [/--types candle\./, 'fixtures/upbit-krw.arrow holds no candles (ticker, trade and orderbook only)'],

@@ -36,6 +36,8 @@ async function kisApproval(h: ReplayHandle): Promise<string> {
   return json.approval_key as string
 }
 
+const BINANCE_STREAMS = ['btcusdt@trade', 'btcusdt@bookTicker', 'ethusdt@trade', 'btcusdt@depth@100ms']
+
 export const CASES: FeedCase[] = [
   {
     feed: 'yahoo',
@@ -76,6 +78,14 @@ export const CASES: FeedCase[] = [
     spread: async () => ['prices', 'trades', 'orderbook', 'news'].map((channel) => JSON.stringify({type: 'subscribe', channel})),
     atOnce: async () => ['prices', 'trades', 'orderbook', 'news'].map((channel) => JSON.stringify({type: 'subscribe', channel})),
     isData: (f) => !f.startsWith('{"type":"subscription_result"') && !f.startsWith('{"type":"pong"'),
+  },
+  {
+    feed: 'binance',
+    file: fixture('binance-spot.arrow'),
+    // ccxt: one SUBSCRIBE per watch call (trades, then bid/ask, then the book), each with its own id
+    spread: async () => BINANCE_STREAMS.map((stream, i) => JSON.stringify({method: 'SUBSCRIBE', params: [stream], id: i + 1})),
+    atOnce: async () => [JSON.stringify({method: 'SUBSCRIBE', params: BINANCE_STREAMS, id: 1})],
+    isData: (f) => !f.startsWith('{"result"') && !f.startsWith('{"error"'),
   },
 ]
 

@@ -59,7 +59,7 @@ export async function symbolsOf(path: string): Promise<string[]> {
  * as `AAPL.arrow`, `a.arrow`, `b.arrow`, `live.arrow`), its two halves
  * `day.000.arrow`/`day.001.arrow` (cut by `slice` with `mdrec`), `recordings/`
  * (a copy of each bundled fixture), the fixtures under the names a
- * recorder gives them (`kis-005930_000660-….arrow`, `upbit-KRW-BTC_KRW-ETH-….arrow`),
+ * recorder gives them (`kis-005930_000660-….arrow`, `upbit-KRW-BTC_KRW-ETH-….arrow`, `binance-BTCUSDT-….arrow`),
  * `upbit-private.arrow`, and the code lists (`kospi200.txt`, `codes.txt`,
  * `watchlist.txt`: the KIS fixture's codes). `slice(args)` runs `mdrec slice ARGS` in `dir`.
  */
@@ -73,6 +73,7 @@ export async function makeExampleFiles(dir: string, fixtures: string, slice: (ar
   for (const f of ['yahoo-us-equities', 'upbit-krw', 'kis-krx', 'generic-channels']) copyFileSync(join(fixtures, `${f}.arrow`), join(dir, 'recordings', `${f}.arrow`))
   copyFileSync(join(fixtures, 'kis-krx.arrow'), join(dir, 'kis-005930_000660-….arrow'))
   copyFileSync(join(fixtures, 'upbit-krw.arrow'), join(dir, 'upbit-KRW-BTC_KRW-ETH-….arrow'))
+  copyFileSync(join(fixtures, 'binance-spot.arrow'), join(dir, 'binance-BTCUSDT-….arrow'))
   await makeUpbitPrivate(join(dir, 'upbit-private.arrow'))
   const codes = await symbolsOf(join(fixtures, 'kis-krx.arrow'))
   for (const n of ['kospi200.txt', 'codes.txt']) writeFileSync(join(dir, n), `${codes.join('\n')}\n`)

@@ -58,8 +58,13 @@ export function streamNames(symbols: readonly string[], types: readonly string[]
   return names
 }
 
-/** The endpoint and the URL to connect to from the URL given and --format. */
-export function endpointUrl(raw: string, format: string | undefined): {url: string; endpoint: BinanceEndpoint} {
+/**
+ * The endpoint and the URL to connect to from the URL and --format. A path
+ * of `/ws` or `/stream` on a URL given with --url decides the endpoint
+ * (--format saying otherwise is E_USAGE); on a URL from MDREC_BINANCE_URL
+ * (`fromEnv`: where the server is, set once) --format picks the path.
+ */
+export function endpointUrl(raw: string, format: string | undefined, fromEnv = false): {url: string; endpoint: BinanceEndpoint} {
   if (format !== undefined && format !== 'raw' && format !== 'combined') {
     throw new MdrecError('E_USAGE', `invalid --format "${format}" for binance: use combined (/stream, the default) or raw (/ws)`)
   }
@@ -72,6 +77,10 @@ export function endpointUrl(raw: string, format: string | undefined): {url: stri
   const path = u.pathname.replace(/\/+$/, '')
   const byPath: BinanceEndpoint | undefined = path === '/ws' ? 'raw' : path === '/stream' ? 'combined' : undefined
   if (byPath !== undefined && format !== undefined && format !== byPath) {
+    if (fromEnv) {
+      u.pathname = format === 'raw' ? '/ws' : '/stream'
+      return {url: u.toString(), endpoint: format as BinanceEndpoint}
+    }
     throw new MdrecError('E_USAGE', `--format ${format} contradicts the URL's path ${path} (${byPath}): drop one of them`)
   }
   const endpoint = byPath ?? (format as BinanceEndpoint | undefined) ?? 'combined'
@@ -95,7 +104,7 @@ export const binanceAdapter: FeedAdapter = {
     if (paper || tiering) throw new MdrecError('E_USAGE', 'the binance feed takes no --paper or --tiering')
     const ts = parseStreamTypes(types)
     const streams = streamNames(symbols, ts)
-    const {url: withPath, endpoint: ep} = endpointUrl(given ?? env[BINANCE_URL_ENV] ?? BINANCE_DEFAULT_URL, format)
+    const {url: withPath, endpoint: ep} = endpointUrl(given ?? env[BINANCE_URL_ENV] ?? BINANCE_DEFAULT_URL, format, given === undefined && env[BINANCE_URL_ENV] !== undefined)
     // no query parameter is kept: replay needs none (the endpoint and the streams are in feed_options)
     const {url, endpoint, redactor} = prepareFeedUrl(withPath, urlSource(given, BINANCE_URL_ENV, env), {}, BINANCE_DEFAULT_URL)
     let id = 0
