@@ -50,7 +50,7 @@
  *               offset), in the harness process, minus its smallest error),
  *               and the replay process's RSS: idle before, peak, and 5 s
  *               after every client has left (then also after a forced full
- *               GC, with the V8 heap in use at each point). Targets: p99 ≤ 5 ms at the server
+ *               GC, with the V8 heap in use at each point, and the heap V8 has reserved). Targets: p99 ≤ 5 ms at the server
  *               and at the client, peak RSS ≤ 300 MiB, after ≤ idle + 60 MiB.
  *   memory      a large recording (MDREC_BENCH_MEMORY_ROWS, default 20M rows:
  *               ~390 MiB, ~35 s to write; 50M rows is ~1 GiB) written to a temp
@@ -689,6 +689,9 @@ CASES.connections = async (lib, dir, clients) => {
       heapIdleMiB: mib(rep.heapIdle),
       heapAfterMiB: mib(rep.heapAfter),
       heapAfterGcMiB: mib(rep.heapAfterGc),
+      // V8's heap reserved (used or not): RSS after GC above idle beyond its growth is native memory
+      heapTotalIdleMiB: mib(rep.heapTotalIdle),
+      heapTotalAfterGcMiB: mib(rep.heapTotalAfterGc),
       afterS: +((performance.now() - left) / 1000).toFixed(1),
       batchesRead: rep.batchesRead,
       slowClientsClosed: rep.slowClientsClosed,
@@ -709,7 +712,7 @@ async function connectionsServerProcess(path) {
   const h = await lib.replay(path, {port: 0, speed: 1, settleMs: 0, atEnd: 'close', onLateness: (ns) => hist.record(ns)})
   await new Promise((r) => setTimeout(r, 500))
   globalThis.gc()
-  const {rss: rssIdle, heapUsed: heapIdle} = process.memoryUsage()
+  const {rss: rssIdle, heapUsed: heapIdle, heapTotal: heapTotalIdle} = process.memoryUsage()
   let peak = rssIdle
   const sampler = setInterval(() => {
     const r = process.memoryUsage().rss
@@ -726,7 +729,7 @@ async function connectionsServerProcess(path) {
     const rssAfter = after.rss
     const s = h.stats()
     await h.close()
-    process.send({type: 'report', rssIdle, heapIdle, peak, rssAfter, heapAfter: after.heapUsed, rssAfterGc: afterGc.rss, heapAfterGc: afterGc.heapUsed, lag: hist.summaryMs(), batchesRead: s.batchesRead, slowClientsClosed: s.slowClientsClosed}, () => process.exit(0))
+    process.send({type: 'report', rssIdle, heapIdle, peak, rssAfter, heapAfter: after.heapUsed, rssAfterGc: afterGc.rss, heapAfterGc: afterGc.heapUsed, heapTotalIdle, heapTotalAfterGc: afterGc.heapTotal, lag: hist.summaryMs(), batchesRead: s.batchesRead, slowClientsClosed: s.slowClientsClosed}, () => process.exit(0))
   })
 }
 

@@ -42,8 +42,9 @@ export function sendPoliced(
   const ws = client.ws
   if (ws.readyState !== WebSocket.OPEN) return false
   // frames of this socket held in a burst go out first, so a frame sent now joins them (order is kept)
-  const burst = activeBurst ?? (ws as BurstSocket)[HELD]?.burst ?? null
-  const held = burst ? burst.heldBytes(ws) : 0
+  const h = (ws as BurstSocket)[HELD]
+  const burst = activeBurst ?? h?.burst ?? null
+  const held = h !== undefined && h.burst === burst ? h.bytes : 0
   if (ws.bufferedAmount + held > policy.maxBufferedBytes) {
     if (policy.slowClient === 'drop') {
       client.dropped++
@@ -63,13 +64,19 @@ export function sendPoliced(
 /** The burst frames go to while one is open (see {@link FrameBurst.open}). */
 let activeBurst: FrameBurst | null = null
 const HELD = Symbol('mdrec.burst')
-/** Frames held for one socket: whole frames (header + payload) in `chunks`, the last one being filled. */
+/**
+ * A socket's frames held in a burst: whole frames (header + payload) in
+ * `chunks`, the last one being filled. Kept on the socket and reused from
+ * burst to burst (`burst` null: none held), so an on-time flush at 1x
+ * allocates no bookkeeping.
+ */
 interface Held {
-  burst: FrameBurst
+  burst: FrameBurst | null
+  sock: RawSocket
   chunks: Buffer[]
   fill: number
   bytes: number
-  cbs: ((err?: Error) => void)[]
+  cbs: ((err?: Error) => void)[] | null
 }
 type BurstSocket = WebSocket & {[HELD]?: Held}
 interface RawSocket {
@@ -77,12 +84,10 @@ interface RawSocket {
   uncork(): void
   write(chunk: Buffer, cb?: (err?: Error | null) => void): boolean
 }
-/** Size of the buffers frames are packed into (a larger frame gets a buffer of its own). */
+/** Largest buffer frames are packed into (a larger frame gets a buffer of its own). */
 const BURST_CHUNK = 64 * 1024
-/** Size of a socket's first buffer in a burst: under 4 KiB, so Buffer.allocUnsafe slices it from Node's pool. */
-const FIRST_CHUNK = 4000
-/** A frame's header is at most this long (RFC 6455 §5.2, unmasked: 2 + 8 bytes). */
-const MAX_HEADER = 10
+/** Smallest first buffer of a socket in a burst. */
+const FIRST_CHUNK_MIN = 256
 
 /**
  * Frames of a burst, packed per socket and handed to each socket with one
@@ -93,7 +98,7 @@ const MAX_HEADER = 10
  * not by the bytes: so in a burst the frames (RFC 6455 §5.2 server frames:
  * FIN, text or binary opcode, unmasked — what ws itself writes with
  * `perMessageDeflate: false`, which every emulator sets) are written
- * straight into 64 KiB buffers and the socket gets one write per buffer. ws
+ * straight into buffers (of up to 64 KiB) and the socket gets one write per buffer. ws
  * has no batched send; its `_socket` (not public API, stable across ws 6-8)
  * is written behind its back only between frames, and `bufferedAmount`
  * (socket bytes + ws's queue) still counts them once written. Frames held
@@ -103,6 +108,19 @@ const MAX_HEADER = 10
  */
 export class FrameBurst {
   private held: BurstSocket[] = []
+  /** The list swapped in for `held` at a flush (reused: no array per flush). */
+  private spare: BurstSocket[] = []
+  /**
+   * Size of a socket's first buffer: what the fullest socket held at the
+   * last flush (at least {@link FIRST_CHUNK_MIN}, at most {@link BURST_CHUNK}).
+   * An on-time flush at 1x holds a frame or a few: a buffer that size is a
+   * slice of Node's 8 KiB Buffer pool, where a fixed 4 KB one took half a pool
+   * per flush (1,000 clients at 1x: gigabytes of 8 KiB mallocs a minute, and
+   * the fragmented heap stayed in the RSS after they left). A burst at 'max'
+   * starts with a buffer its size. Further buffers grow fourfold up to
+   * BURST_CHUNK.
+   */
+  private firstChunk = FIRST_CHUNK_MIN
 
   /** Send frames through this burst until {@link close}: `sendPoliced` queues them here. */
   open(): void {
@@ -123,19 +141,22 @@ export class FrameBurst {
   add(ws: WebSocket, payload: string | Uint8Array, binary: boolean, cb?: (err?: Error) => void): boolean {
     const b = ws as BurstSocket
     let h = b[HELD]
-    if (!h) {
+    if (h === undefined) {
       const sock = (ws as unknown as {_socket?: Partial<RawSocket>})._socket
       if (!sock || typeof sock.write !== 'function' || typeof sock.cork !== 'function') return false
-      h = {burst: this, chunks: [], fill: 0, bytes: 0, cbs: []}
+      h = {burst: null, sock: sock as RawSocket, chunks: [], fill: 0, bytes: 0, cbs: null}
       b[HELD] = h
+    }
+    if (h.burst === null) {
+      h.burst = this
       this.held.push(b)
     } else if (h.burst !== this) return false
     const n = typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength
     const size = n + (n < 126 ? 2 : n < 65536 ? 4 : 10)
     let buf = h.chunks.length > 0 ? h.chunks[h.chunks.length - 1] : null
     if (buf === null || h.fill + size > buf.length) {
-      // the first buffer is small (from Node's shared pool): most on-time flushes hold one frame
-      buf = Buffer.allocUnsafe(Math.max(h.chunks.length === 0 ? FIRST_CHUNK : BURST_CHUNK, size + MAX_HEADER))
+      const want = buf === null ? this.firstChunk : Math.min(BURST_CHUNK, buf.length * 4)
+      buf = Buffer.allocUnsafe(Math.max(want, size))
       if (h.chunks.length > 0) h.chunks[h.chunks.length - 1] = h.chunks[h.chunks.length - 1].subarray(0, h.fill)
       h.chunks.push(buf)
       h.fill = 0
@@ -160,36 +181,46 @@ export class FrameBurst {
     }
     h.fill = o
     h.bytes += size
-    if (cb) h.cbs.push(cb)
+    if (cb) (h.cbs ??= []).push(cb)
     return true
   }
 
-  /** Write every socket's held frames (one write per 64 KiB buffer, in one writev). Safe to call at any time. */
+  /** Write every socket's held frames (one write per buffer, in one writev). Safe to call at any time. */
   flush(): void {
     const list = this.held
     if (list.length === 0) return
-    this.held = []
+    this.held = this.spare
+    let most = 0
     for (const ws of list) {
       const h = ws[HELD]!
-      delete ws[HELD]
+      const chunks = h.chunks
       const cbs = h.cbs
+      const last = chunks.length - 1
+      if (h.bytes > most) most = h.bytes
+      h.burst = null
+      h.cbs = null
+      h.bytes = 0
       if (ws.readyState !== WebSocket.OPEN) {
-        for (const cb of cbs) cb(new Error('closed'))
+        chunks.length = 0
+        if (cbs) for (const cb of cbs) cb(new Error('closed'))
         continue
       }
-      const sock = (ws as unknown as {_socket: RawSocket})._socket
-      const last = h.chunks.length - 1
-      h.chunks[last] = h.chunks[last].subarray(0, h.fill)
+      const sock = h.sock
+      chunks[last] = chunks[last].subarray(0, h.fill)
       const done =
-        cbs.length === 0
+        cbs === null
           ? undefined
           : (err?: Error | null) => {
               for (const cb of cbs) cb(err ?? undefined)
             }
       if (last > 0) sock.cork()
-      for (let k = 0; k <= last; k++) sock.write(h.chunks[k], k === last ? done : undefined)
+      for (let k = 0; k <= last; k++) sock.write(chunks[k], k === last ? done : undefined)
       if (last > 0) sock.uncork()
+      chunks.length = 0
     }
+    list.length = 0
+    this.spare = list
+    this.firstChunk = Math.min(BURST_CHUNK, Math.max(FIRST_CHUNK_MIN, most))
   }
 }
 

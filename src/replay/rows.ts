@@ -373,6 +373,8 @@ export interface SourceOptions {
 
 /** What {@link SharedBatches.get} returns for a batch it has read and let go of. */
 export const EVICTED = Symbol('evicted')
+/** What {@link SharedBatches.get} returns to a caller that was waiting for a read when the cache was {@link SharedBatches.reset}. */
+export const RESET = Symbol('reset')
 
 /** Decoded size of an Arrow Data (its buffers, children and dictionary), in bytes. */
 function dataBytes(d: A.Data): number {
@@ -426,7 +428,7 @@ export class SharedBatches {
   }
 
   /** Batch `k` (0-based among the selected batches), null past the end, or {@link EVICTED}. */
-  get(k: number): ReplayBatch | null | typeof EVICTED | Promise<ReplayBatch | null | typeof EVICTED> {
+  get(k: number): ReplayBatch | null | typeof EVICTED | Promise<ReplayBatch | null | typeof EVICTED | typeof RESET> {
     const e = this.entries.get(k)
     if (e) {
       // least recently used first out: move it to the end
@@ -438,11 +440,14 @@ export class SharedBatches {
     return this.readUpTo(k)
   }
 
-  private async readUpTo(k: number): Promise<ReplayBatch | null | typeof EVICTED> {
+  private async readUpTo(k: number): Promise<ReplayBatch | null | typeof EVICTED | typeof RESET> {
+    const gen = this.gen
     while (this.frontier <= k) {
       if (this.error !== null) throw this.error
       if (this.ended) return null
       await (this.reading ??= this.readOne())
+      // emptied while waiting: the caller decides whether to ask again (reading the file anew) or not (it was closed)
+      if (gen !== this.gen) return RESET
     }
     return this.entries.get(k)?.batch ?? EVICTED
   }
@@ -500,6 +505,8 @@ class FileCursor {
   private ord = 0
   private own: AsyncGenerator<{batch: A.RecordBatch; idx: Uint32Array | null}> | null = null
   private ahead: Promise<ReplayBatch | null> | null = null
+  /** Set by {@link close}: a fetch still in flight opens no reader. */
+  private closed = false
 
   constructor(
     readonly file: RecordingFile,
@@ -532,12 +539,16 @@ class FileCursor {
    */
   private async fetch(ord: number): Promise<ReplayBatch | null> {
     if (this.shared && !this.own) {
-      const r = await this.shared.get(ord)
-      if (r !== EVICTED) return r
+      let r = await this.shared.get(ord)
+      // the cache was emptied while this waited: ask again, unless this cursor is closed (it would open a reader nobody closes)
+      while (r === RESET && !this.closed) r = await this.shared.get(ord)
+      if (this.closed) return null
+      if (r !== EVICTED && r !== RESET) return r
       // let go of by the cache: read on our own from here (decoding the batches before it once)
       this.own = readBatches(this.file, {from: this.opts.from, to: this.opts.to, signal: this.opts.signal})
       for (let skip = 0; skip < ord; skip++) if ((await this.own.next()).done) return null
     }
+    if (this.closed) return null
     this.own ??= readBatches(this.file, {from: this.opts.from, to: this.opts.to, signal: this.opts.signal})
     const r = await this.own.next()
     return r.done ? null : new ReplayBatch(r.value.batch, r.value.idx, this.file, this.index).prepare()
@@ -578,6 +589,7 @@ class FileCursor {
   }
 
   async close(): Promise<void> {
+    this.closed = true
     await this.own?.return(undefined)
   }
 }

@@ -1085,6 +1085,204 @@ export function encodeFrame(msg: PricingData, envelope: YahooEnvelope): string {
 }
 
 /**
+ * One PricingData field held as a column (Arrow's layout: the value of row i
+ * at `values[offset + i]`, present when bit `offset + i` of `nulls` is set;
+ * `nulls` null: every row has a value). By the field's kind, `values` are:
+ * 'string' dictionary indices (`dict(k)` the entry: '' is absent), 'float' a
+ * Float32Array, 'double' a Float64Array, 'int32' an Int32Array, 'sint64' a
+ * BigInt64Array.
+ */
+export interface PricingColumn {
+  readonly field: PricingField
+  readonly values: Int32Array | Int8Array | Float32Array | Float64Array | BigInt64Array
+  readonly offset: number
+  readonly nulls: Uint8Array | null
+  readonly dict?: (k: number) => string
+}
+
+/** `unknown_fields` held as an Arrow binary column: row i's bytes are `values[offsets[offset + i], offsets[offset + i + 1])`. */
+export interface UnknownFieldsColumn {
+  readonly offsets: Int32Array
+  readonly values: Uint8Array
+  readonly offset: number
+  readonly nulls: Uint8Array | null
+}
+
+const K_STRING = 0
+const K_FLOAT = 1
+const K_DOUBLE = 2
+const K_INT32 = 3
+const K_SINT64 = 4
+const KIND_CODE: Record<PricingFieldKind, number> = {string: K_STRING, float: K_FLOAT, double: K_DOUBLE, int32: K_INT32, sint64: K_SINT64}
+const TIME_FIELD = 3
+
+/**
+ * Frames of a batch's rows encoded straight from its columns: the bytes
+ * `encodeFrame` writes for the PricingData the row holds, without building
+ * that object (the per-row object, and a BigInt per 64-bit value, were most
+ * of a re-encoded replay's cost). sint64 columns are read as two 32-bit
+ * halves; a string column's field bytes are kept per dictionary entry.
+ * Columns may come in any order (they are written in field-number order).
+ */
+export class PricingRowEncoder {
+  private readonly kinds: Uint8Array
+  private readonly tags: number[]
+  private readonly names: string[]
+  private readonly values: PricingColumn['values'][]
+  /** sint64 columns: the same values as int32 pairs (little-endian: low half first). */
+  private readonly halves: (Int32Array | null)[]
+  private readonly offsets: number[]
+  private readonly nulls: (Uint8Array | null)[]
+  private readonly dicts: (((k: number) => string) | null)[]
+  /** string columns: the field's encoded bytes (tag, length, UTF-8) per dictionary entry, once met. */
+  private readonly strings: (Uint8Array | undefined)[][]
+  private readonly time: number
+
+  constructor(
+    columns: readonly PricingColumn[],
+    private readonly unknown: UnknownFieldsColumn | null = null,
+  ) {
+    const cols = [...columns].sort((a, b) => a.field.number - b.field.number)
+    this.kinds = Uint8Array.from(cols, (c) => KIND_CODE[c.field.kind])
+    // proto3 tag: (field number << 3) | wire type
+    const wire = {string: 2, float: 5, double: 1, int32: 0, sint64: 0}
+    this.tags = cols.map((c) => (c.field.number << 3) | wire[c.field.kind])
+    this.names = cols.map((c) => c.field.name)
+    this.values = cols.map((c) => c.values)
+    this.halves = cols.map((c) => {
+      if (c.field.kind !== 'sint64') return null
+      if (!LITTLE_ENDIAN) throw new Error('PricingRowEncoder: big-endian hosts read sint64 columns through encodeFrame')
+      return new Int32Array(c.values.buffer, c.values.byteOffset, c.values.length * 2)
+    })
+    this.offsets = cols.map((c) => c.offset)
+    this.nulls = cols.map((c) => c.nulls)
+    this.dicts = cols.map((c) => c.dict ?? null)
+    this.strings = cols.map(() => [])
+    this.time = cols.findIndex((c) => c.field.number === TIME_FIELD)
+  }
+
+  /**
+   * Row `i`'s frame in `envelope`, as its bytes: what `encodeFrame` returns
+   * for the row's PricingData, with `time` moved by `timeShift` (ms; 0n: as
+   * recorded). Throws a RangeError when the shifted time leaves int64.
+   */
+  frame(i: number, envelope: YahooEnvelope, timeShift = 0n): Uint8Array {
+    const n = this.encode(i, timeShift)
+    const b64 = Math.ceil(n / 3) * 4
+    if (envelope === 'v1') return base64Into(n, allocBytes(b64), 0)
+    if (envelope !== 'v2') throw new TypeError(`unknown envelope ${JSON.stringify(String(envelope))}`)
+    const r = allocBytes(V2_PREFIX_LEN + b64 + 2)
+    r.set(V2_PREFIX_BYTES)
+    base64Into(n, r, V2_PREFIX_LEN)
+    r[r.length - 2] = 34 // "
+    r[r.length - 1] = 125 // }
+    return r
+  }
+
+  /** Encodes row `i` into `out[0, n)` and returns n (encodeMessage's bytes). */
+  private encode(i: number, timeShift: bigint): number {
+    const kinds = this.kinds
+    let p = 0
+    for (let c = 0; c < kinds.length; c++) {
+      const j = this.offsets[c] + i
+      const bm = this.nulls[c]
+      if (bm !== null && ((bm[j >> 3] >> (j & 7)) & 1) === 0) continue
+      const tag = this.tags[c]
+      switch (kinds[c]) {
+        case K_STRING: {
+          const k = this.values[c][j] as number
+          const cache = this.strings[c]
+          const bytes = cache[k]
+          if (bytes === undefined) {
+            const q = writeString(p, tag, this.dicts[c]!(k), this.names[c])
+            cache[k] = out.slice(p, q)
+            p = q
+          } else {
+            const m = bytes.length
+            room(p, m)
+            for (let x = 0; x < m; x++) out[p + x] = bytes[x] // short: cheaper than set()
+            p += m
+          }
+          break
+        }
+        case K_FLOAT:
+          p = writeFloat(p, tag, this.values[c][j], this.names[c])
+          break
+        case K_DOUBLE:
+          p = writeDouble(p, tag, this.values[c][j], this.names[c])
+          break
+        case K_INT32:
+          p = writeInt32(p, tag, this.values[c][j], this.names[c])
+          break
+        default: {
+          let lo: number
+          let hi: number
+          if (c === this.time && timeShift !== 0n) {
+            const v = (this.values[c][j] as bigint) + timeShift
+            if (v < I64_MIN || v > I64_MAX) throw new RangeError(`PricingData.time: ${v}n is outside the int64 range`)
+            i64[0] = v
+            lo = u32[LO]
+            hi = u32[HI]
+          } else {
+            const h = this.halves[c]!
+            lo = h[2 * j] >>> 0
+            hi = h[2 * j + 1] >>> 0
+          }
+          if (lo === 0 && hi === 0) break
+          room(p, 12)
+          const sign = hi >> 31 // zigzag on two halves, as writeSint64
+          p = writeVarLoHi(writeTag(p, tag), ((lo << 1) ^ sign) >>> 0, (((hi << 1) | (lo >>> 31)) ^ sign) >>> 0)
+        }
+      }
+    }
+    const u = this.unknown
+    if (u !== null) {
+      const j = u.offset + i
+      if (u.nulls === null || ((u.nulls[j >> 3] >> (j & 7)) & 1) === 1) {
+        const s = u.offsets[j]
+        const e = u.offsets[j + 1]
+        room(p, e - s)
+        out.set(u.values.subarray(s, e), p)
+        p += e - s
+      }
+    }
+    return p
+  }
+}
+
+const V2_PREFIX_BYTES = Uint8Array.from(V2_PREFIX, (c) => c.charCodeAt(0))
+
+/**
+ * Base64 (standard alphabet, padded) of `out[0, n)` written into `dst` at
+ * `at`; returns `dst`. Hand-written because Node has no base64 encoder that
+ * writes into a buffer (`toString('base64')` makes a string, which the frame
+ * would then copy again).
+ */
+function base64Into(n: number, dst: Uint8Array, at: number): Uint8Array {
+  const src = out
+  const E = B64_ENC
+  let q = at
+  let i = 0
+  for (const end = n - 2; i < end; i += 3) {
+    const v = (src[i] << 16) | (src[i + 1] << 8) | src[i + 2]
+    dst[q] = E[v >>> 18]
+    dst[q + 1] = E[(v >>> 12) & 63]
+    dst[q + 2] = E[(v >>> 6) & 63]
+    dst[q + 3] = E[v & 63]
+    q += 4
+  }
+  if (i < n) {
+    const two = i + 1 < n
+    const v = (src[i] << 16) | (two ? src[i + 1] << 8 : 0)
+    dst[q] = E[v >>> 18]
+    dst[q + 1] = E[(v >>> 12) & 63]
+    dst[q + 2] = two ? E[(v >>> 6) & 63] : 61
+    dst[q + 3] = 61 // =
+  }
+  return dst
+}
+
+/**
  * True iff `encodeFrame(msg, envelope) === frame`, i.e. replaying `msg`
  * reproduces this frame exactly. Checks the v2 envelope's fixed prefix and
  * suffix first, encodes into the scratch buffer, rejects on length, and only

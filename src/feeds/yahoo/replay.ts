@@ -8,16 +8,20 @@
  *   protobuf bytes re-wrapped (decode the raw frame, base64 of its bytes, the
  *   client's envelope), so non-canonical protobuf survives;
  * - a row without `raw`: `encodeFrame(row, envelope)`, exact by construction
- *   (the recorder leaves `raw` null only when this re-encoding matched).
+ *   (the recorder leaves `raw` null only when this re-encoding matched); its
+ *   bytes are written straight from the batch's columns
+ *   ({@link PricingRowEncoder}), without a PricingData object per row.
  * When a loop shifts times, `time` (ms) is moved by the shift and the frame is
  * re-encoded (such frames are no longer the recorded bytes).
  */
+
+import type * as A from 'apache-arrow'
 
 import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
 import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
 import type {ReplayBatch} from '../../replay/rows.js'
 import type {RecordingFile} from '../../store/reader.js'
-import {decodeFrame, encodeFrame, envelopeForUrl} from './codec.js'
+import {decodeFrame, encodeFrame, envelopeForUrl, PRICING_FIELDS, PricingRowEncoder, type PricingColumn, type PricingField, type UnknownFieldsColumn} from './codec.js'
 import {YahooServer, type YahooClient} from './server.js'
 import type {PricingData, YahooEnvelope} from './types.js'
 
@@ -66,8 +70,63 @@ export function recordedEnvelope(file: RecordingFile): YahooEnvelope {
   return env === 'v1' || env === 'v2' ? env : envelopeForUrl(file.meta.endpoint)
 }
 
+/** A column's validity bitmap, or null when every row has a value (as ReplayBatch reads them). */
+function nullsOf(d: A.Data): Uint8Array | null {
+  return d.nullCount > 0 && d.nullBitmap && d.nullBitmap.length > 0 ? d.nullBitmap : null
+}
+
+const FIELD_BY_NAME = new Map<string, PricingField>(PRICING_FIELDS.map((f) => [f.name, f]))
+/** The store column a PricingData field of each kind is recorded in (YAHOO_COLUMNS). */
+const STORED_AS: Record<PricingField['kind'], string> = {string: 'dict', float: 'float32', double: 'float64', int32: 'int32', sint64: 'int64'}
+
+/**
+ * The batch's rows as a {@link PricingRowEncoder} reads them: `id` from the
+ * symbol column, `time` from exch_ts, each feed column by its name. Null
+ * when a column is not what Yahoo's recorder writes (another layout is
+ * encoded through `fields()` and encodeFrame).
+ */
+function rowEncoderFor(b: ReplayBatch, file: RecordingFile): PricingRowEncoder | null {
+  const batch = b.batch
+  const data = (k: number) => batch.getChildAt(k)!.data[0]
+  const sym = data(2)
+  const exch = data(1)
+  const cols: PricingColumn[] = [
+    {field: FIELD_BY_NAME.get('id')!, values: sym.values as Int32Array, offset: sym.offset, nulls: null, dict: (k) => b.symbolOf(k)},
+    {field: FIELD_BY_NAME.get('time')!, values: exch.values as BigInt64Array, offset: exch.offset, nulls: nullsOf(exch)},
+  ]
+  let unknown: UnknownFieldsColumn | null = null
+  for (let j = 0; j < file.feedColumns.length; j++) {
+    const c = file.feedColumns[j]
+    const d = data(7 + j)
+    if (d.length > 0 && d.nullCount === d.length) continue // no value in this batch
+    if (c.name === 'unknown_fields') {
+      if (c.kind !== 'plain' || c.type !== 'binary') return null
+      unknown = {offsets: d.valueOffsets as Int32Array, values: d.values as Uint8Array, offset: d.offset, nulls: nullsOf(d)}
+      continue
+    }
+    const field = FIELD_BY_NAME.get(c.name)
+    if (field === undefined) continue // not a PricingData field: encodeFrame ignores it too
+    if (field.name === 'id' || field.name === 'time' || (c.kind === 'plain' ? c.type : c.kind) !== STORED_AS[field.kind]) return null
+    if (c.kind === 'dict') {
+      const dict = d.dictionary as A.Vector
+      cols.push({field, values: d.values as Int32Array, offset: d.offset, nulls: nullsOf(d), dict: (k) => (dict.get(k) as string | null) ?? ''})
+    } else cols.push({field, values: d.values as PricingColumn['values'], offset: d.offset, nulls: nullsOf(d)})
+  }
+  return new PricingRowEncoder(cols, unknown)
+}
+
 class YahooRowEncoder implements RowEncoder {
-  constructor(private readonly recorded: YahooEnvelope) {}
+  /** Per batch (shared by every timeline that plays it): its column encoder, or null. */
+  private readonly plans = new WeakMap<ReplayBatch, PricingRowEncoder | null>()
+  private lastBatch: ReplayBatch | null = null
+  private lastPlan: PricingRowEncoder | null = null
+  private lastShiftNs = 0
+  private lastShift = 0n
+
+  constructor(
+    private readonly recorded: YahooEnvelope,
+    private readonly file: RecordingFile,
+  ) {}
 
   encode(b: ReplayBatch, i: number, variant: number, shiftNs: number): string | Uint8Array {
     const env = VARIANTS[variant]
@@ -84,11 +143,24 @@ class YahooRowEncoder implements RowEncoder {
         // An undecodable raw frame cannot be re-wrapped: fall back to the decoded columns.
       }
     }
+    if (shiftNs !== this.lastShiftNs) {
+      this.lastShiftNs = shiftNs
+      this.lastShift = BigInt(Math.round(shiftNs / 1e6))
+    }
+    let plan = this.lastPlan
+    if (b !== this.lastBatch) {
+      const known = this.plans.get(b)
+      plan = known === undefined ? rowEncoderFor(b, this.file) : known
+      if (known === undefined) this.plans.set(b, plan)
+      this.lastBatch = b
+      this.lastPlan = plan
+    }
+    if (plan !== null) return plan.frame(i, env, this.lastShift)
     const data = b.fields(i) as PricingData
     const sym = b.symbol(i)
     if (sym !== '') data.id = sym
     const t = b.exchTs(i)
-    if (t !== null) data.time = shiftNs === 0 ? t : t + BigInt(Math.round(shiftNs / 1e6))
+    if (t !== null) data.time = shiftNs === 0 ? t : t + this.lastShift
     return encodeFrame(data, env)
   }
 }
@@ -110,6 +182,6 @@ export const yahooReplay: ReplayFeed = {
     return recordedEnvelope(file) === 'v2' ? 1 : 0
   },
   encoder(file) {
-    return new YahooRowEncoder(recordedEnvelope(file))
+    return new YahooRowEncoder(recordedEnvelope(file), file)
   },
 }

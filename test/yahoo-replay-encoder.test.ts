@@ -1,0 +1,114 @@
+/**
+ * The Yahoo replay encoder writes a row without `raw` straight from its
+ * batch's columns (PricingRowEncoder): its bytes are exactly encodeFrame of
+ * the row's PricingData, for both envelopes, as recorded and with a loop's
+ * time shift. Rows: the 300 Google-runtime vectors, edge values (-0, NaN,
+ * negative and 64-bit extremes, non-ASCII and lone-surrogate strings, empty
+ * strings, unknown fields, rows without id or time) and a synthetic tape, in
+ * streamed (one batch per 64 rows) and closed (rows clustered by symbol) files.
+ */
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {PRICING_FIELDS, encodeFrame} from '../src/feeds/yahoo/codec.js'
+import {yahooReplay} from '../src/feeds/yahoo/replay.js'
+import {syntheticYahooTape} from '../src/feeds/yahoo/synthetic.js'
+import type {PricingData} from '../src/feeds/yahoo/types.js'
+import {ReplayBatch} from '../src/replay/rows.js'
+import {openRecording, readBatches} from '../src/store/reader.js'
+import {createYahooWriter} from './helpers/recording.js'
+
+const vectors = readFileSync(new URL('./vectors/yahoo-pricing.ndjson', import.meta.url), 'utf8')
+  .split('\n')
+  .filter((l) => l.trim() !== '')
+  .map((l) => JSON.parse(l) as {fields: Record<string, string | number>})
+
+function messageOf(fields: Record<string, string | number>): PricingData {
+  const m: Record<string, unknown> = {}
+  for (const fd of PRICING_FIELDS) {
+    const v = fields[fd.name]
+    if (v !== undefined) m[fd.name] = fd.kind === 'sint64' ? BigInt(v) : v
+  }
+  return m as PricingData
+}
+
+const EDGES: PricingData[] = [
+  {id: 'NEG', price: -0, time: -1n, day_volume: -(2n ** 63n), quote_type: -1, market_hours: -2147483648, change: Number.NaN},
+  {id: 'BIG', time: 2n ** 63n - 1n, day_volume: 2n ** 62n + 12345n, bid_size: -1n, ask_size: 1n, market_cap: -0, circulating_supply: 1e308},
+  {id: 'ÄÖ€😀', short_name: 'caf\u00e9 \ud800 lone', exchange: '', currency: 'x'.repeat(200)},
+  {id: 'UNK', price: 1.5, unknown_fields: new Uint8Array([0x90, 0x03, 0xac, 0x02, 0x9a, 0x03, 0x03, 0x61, 0x62, 0x63])},
+  {price: 2.5, time: 1764000000000n}, // no id: the symbol column holds ''
+  {id: 'NOTIME', price: 3.25, quote_type: 8},
+  {id: 'EMPTY'},
+]
+
+let dir: string
+const expected = new Map<bigint, PricingData>()
+const files: string[] = []
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'mdrec-yahoo-enc-'))
+  const messages: PricingData[] = [...vectors.map((v) => messageOf(v.fields)), ...EDGES]
+  for (const f of syntheticYahooTape({frames: 3000, symbols: 20, seed: 5, meanGapMs: 1})) messages.push(f.data)
+  for (const [name, writer] of [
+    ['streamed.arrow', {flushRows: 64, compactOnClose: false}],
+    ['closed.arrow', {flushRows: 1000}],
+  ] as const) {
+    const path = join(dir, name)
+    const w = createYahooWriter(path, writer)
+    let t = 1_764_000_000_000_000_000n
+    for (const m of messages) {
+      const {id, time, ...fields} = m
+      t += 1000n
+      expected.set(t, m)
+      w.append({recv_ts: t, exch_ts: time ?? null, symbol: id ?? '', kind: 'tick', raw: null, info: null, fields: fields as Record<string, unknown>})
+    }
+    await w.close()
+    files.push(path)
+  }
+}, 60_000)
+afterAll(() => rmSync(dir, {recursive: true, force: true}))
+
+describe('Yahoo replay encoder (rows without raw)', () => {
+  it('writes exactly encodeFrame of each row, both envelopes, with and without a time shift', async () => {
+    const SHIFT_NS = 86_400_123_456_789 // rounds to 86,400,123 ms
+    for (const path of files) {
+      const file = await openRecording(path)
+      const enc = yahooReplay.encoder(file)
+      let rows = 0
+      let batches = 0
+      for await (const {batch, idx} of readBatches(file)) {
+        const b = new ReplayBatch(batch, idx, file, 0)
+        batches++
+        for (let k = 0; k < b.length; k++) {
+          const i = b.at(k)
+          const m = expected.get(b.recvTs(i))!
+          expect(m).toBeDefined()
+          for (const [v, env] of [
+            [0, 'v1'],
+            [1, 'v2'],
+          ] as const) {
+            for (const shift of [0, SHIFT_NS]) {
+              const shifted = m.time !== undefined && shift !== 0 ? {...m, time: m.time + 86_400_123n} : m
+              if (shifted.time !== undefined && shifted.time >= 2n ** 63n) {
+                // shifted out of int64: both refuse it
+                expect(() => encodeFrame(shifted, env)).toThrow(RangeError)
+                expect(() => enc.encode(b, i, v, shift)).toThrow(RangeError)
+                continue
+              }
+              const want = encodeFrame(shifted, env)
+              const got = enc.encode(b, i, v, shift)
+              const text = typeof got === 'string' ? got : Buffer.from(got.buffer, got.byteOffset, got.byteLength).toString('latin1')
+              if (text !== want) expect({path, row: i, env, shift, got: text}).toEqual({path, row: i, env, shift, got: want})
+            }
+          }
+          rows++
+        }
+      }
+      expect(rows).toBe(expected.size)
+      if (path.endsWith('streamed.arrow')) expect(batches).toBeGreaterThan(50)
+    }
+  })
+})
