@@ -694,6 +694,8 @@ export class BatchDecoder {
   private compressed = false
   private total = 0
   private arena: Arena | undefined
+  /** This message's decompressed buffers by region offset: a region shared by several buffers (see sameBuffer) is decompressed once. */
+  private readonly outs = new Map<number, {length: number; out: Uint8Array}>()
 
   constructor(readonly schema: A.Schema) {
     for (const f of schema.fields) {
@@ -746,6 +748,7 @@ export class BatchDecoder {
     this.ni = 0
     this.bi = 0
     this.total = 0
+    this.outs.clear()
     this.compressed = h.compression != null
     return length
   }
@@ -755,6 +758,7 @@ export class BatchDecoder {
     if (this.bi !== this.regions.length) bad(`${this.regions.length} buffers where the schema has ${this.bi}`)
     this.body = new Uint8Array(0)
     this.arena = undefined
+    this.outs.clear()
   }
 
   private node(): NodeLike {
@@ -787,6 +791,12 @@ export class BatchDecoder {
       return new Uint8Array(0)
     }
     let out: Uint8Array
+    const twin = this.outs.get(offset)
+    if (twin !== undefined && twin.length === length) {
+      // a region this message already decompressed and checked (identical buffers are stored once)
+      if (twin.out.byteLength < need) bad(`buffer ${i} holds ${twin.out.byteLength} bytes where ${need} are needed`)
+      return twin.out
+    }
     if (!this.compressed) {
       out = this.body.subarray(offset, offset + length)
     } else {
@@ -818,7 +828,9 @@ export class BatchDecoder {
     if (out.byteLength < need) bad(`buffer ${i} holds ${out.byteLength} bytes where ${need} are needed`)
     this.total += out.byteLength
     // Typed-array views need aligned offsets; a body slice at an odd offset is copied.
-    return out.byteOffset % 8 === 0 ? out : out.slice()
+    if (out.byteOffset % 8 !== 0) out = out.slice()
+    this.outs.set(offset, {length, out})
+    return out
   }
 
   /** Offsets buffer of `n` values: non-negative, non-decreasing; returns it and its last offset. */
