@@ -149,7 +149,9 @@ export class RecyclePool {
   next(len: number): {body: Buffer | undefined; arena: Arena} {
     this.turn ^= 1
     let b = this.bodies[this.turn]
-    if (len > 0 && (!b || b.length < len)) this.bodies[this.turn] = b = Buffer.allocUnsafeSlow(len)
+    // With 1/64 slack (at least 64 KiB): messages of nearly equal size (large frames whose batches'
+    // metadata or small buffers differ by a few bytes) then reuse one buffer instead of each growing it.
+    if (len > 0 && (!b || b.length < len)) this.bodies[this.turn] = b = Buffer.allocUnsafeSlow(len + Math.max(len >> 6, 1 << 16))
     const arena = this.arenas[this.turn]
     arena.reset()
     return {body: len > 0 ? b! : undefined, arena}
