@@ -7,13 +7,7 @@ import {binanceAdapter} from './binance/index.js'
 import {genericAdapter} from './generic/index.js'
 import {kisAdapter} from './kis/index.js'
 import {upbitAdapter} from './upbit/index.js'
-import {YAHOO_DEFAULT_URL, YAHOO_URL_ENV, yahooCodec} from './yahoo/adapter.js'
-import {envelopeForUrl} from './yahoo/codec.js'
-import type {YahooEnvelope} from './yahoo/types.js'
-import {guardControl, prepareFeedUrl, urlSource, type EndpointPolicy} from '../util/redact.js'
-
-/** Yahoo keeps `?version=` in the stored endpoint: its replay picks the envelope from it (v2 = JSON). */
-export const YAHOO_ENDPOINT_POLICY: EndpointPolicy = {keepQuery: {version: /^\d{1,2}$/}}
+import {yahooAdapter} from './yahoo/index.js'
 
 export interface ClientSetup {
   spec: FeedClientSpec
@@ -74,42 +68,7 @@ export interface FeedAdapter {
   codecFor(meta: RecordingMeta): FeedCodec
 }
 
-const yahoo: FeedAdapter = {
-  name: 'yahoo',
-  defaultUrl: YAHOO_DEFAULT_URL,
-  urlEnv: YAHOO_URL_ENV,
-  displayColumns: ['price', 'change_percent', 'day_volume', 'last_size', 'bid', 'ask'],
-  async client({symbols, url: given, env, types, format, paper, log}) {
-    if (types?.length || format !== undefined || paper) {
-      throw new MdrecError('E_USAGE', 'the yahoo feed takes no --types, --format or --paper (its envelope follows the URL: ?version=2 for JSON)')
-    }
-    const raw = given ?? env[YAHOO_URL_ENV] ?? YAHOO_DEFAULT_URL
-    const {url, endpoint, redactor} = prepareFeedUrl(raw, urlSource(given, YAHOO_URL_ENV, env), YAHOO_ENDPOINT_POLICY, YAHOO_DEFAULT_URL)
-    const envelope = envelopeForUrl(url)
-    const sub = JSON.stringify({subscribe: symbols})
-    return {
-      codec: yahooCodec(envelope),
-      endpoint,
-      redact: (text) => redactor.redact(text),
-      feedOptions: {envelope},
-      spec: {
-        feed: 'yahoo',
-        url,
-        subscribeMessages: () => [sub],
-        // Yahoo clients re-send the whole subscription every 15 s as a keep-alive.
-        keepaliveMessages: () => [sub],
-        keepaliveMs: 15_000,
-        control: guardControl(redactor, undefined, log, 'yahoo'),
-      },
-    }
-  },
-  codecFor(meta) {
-    const env = meta.feedOptions.envelope
-    return yahooCodec(env === 'v1' || env === 'v2' ? (env as YahooEnvelope) : envelopeForUrl(meta.endpoint))
-  },
-}
-
-const FEEDS: Record<string, FeedAdapter> = {yahoo, generic: genericAdapter, kis: kisAdapter, upbit: upbitAdapter, binance: binanceAdapter}
+const FEEDS: Record<string, FeedAdapter> = {yahoo: yahooAdapter, generic: genericAdapter, kis: kisAdapter, upbit: upbitAdapter, binance: binanceAdapter}
 
 export const FEED_NAMES = Object.keys(FEEDS)
 
