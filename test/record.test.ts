@@ -447,3 +447,22 @@ describe.skipIf(!canMount)('mdrec record on failing file systems (tmpfs mounts; 
     expect(readdirSync(join(d, 'out'))).toEqual(['full.arrow'])
   })
 })
+
+describe('mdrec record: a symbol that sends nothing', () => {
+  it('is named on stderr at the end (a misspelt symbol would otherwise record nothing, silently); the others are not', async () => {
+    const feed = await TestFeed.start(SYMS)
+    cleanups.push(() => feed.server.close())
+    const out = join(tmp(), 'silent.arrow')
+    const rec = startRecorder(['AAPL', 'NVDA', 'FOOBAR', '--url', feed.server.url(2), '--out', out, '--duration', '3s', '--flush-interval', '100ms'])
+    await feed.waitForSubscribe()
+    const t0 = Date.now()
+    while (rec.child.exitCode === null && Date.now() - t0 < 30_000) {
+      for (let i = 0; i < 20; i++) feed.publishNext()
+      await sleep(20)
+    }
+    const r = await rec.out
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/^note: no rows for FOOBAR in \S+: the feed sent nothing for it; check the spelling, or whether it trades now$/m)
+    expect(r.stderr).not.toMatch(/no rows for .*(AAPL|NVDA)/)
+  })
+})

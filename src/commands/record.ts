@@ -15,7 +15,7 @@ export default class Record extends BaseCommand<typeof Record> {
   static override summary = 'Record a live feed to a zstd-compressed Arrow recording.'
   static override description = `Connects, subscribes to SYMBOL..., decodes every message and appends the rows to the recording, flushing and fsyncing a batch every --flush-interval. Survives disconnects (reconnects with backoff; each outage is a gap row) and crashes (a killed recorder loses at most one flush interval; \`mdrec verify --repair\` recovers the rest).
 
-Stops at the end of --duration, or on SIGINT/SIGTERM (Ctrl-C): flushes, closes the file, prints a summary, exits 0. A second Ctrl-C exits at once, still leaving a readable file. A run that never connected (the feed unreachable the whole time) keeps its file, which holds one gap row covering the outage, and exits 1 naming the last connection error.
+Stops at the end of --duration, or on SIGINT/SIGTERM (Ctrl-C): flushes, closes the file, prints a summary, exits 0; a symbol given that got no row is named on stderr ("note: no rows for …": misspelt, or not trading). A second Ctrl-C exits at once, still leaving a readable file. A run that never connected (the feed unreachable the whole time) keeps its file, which holds one gap row covering the outage, and exits 1 naming the last connection error.
 
 On a terminal a status bar shows elapsed time (/ --duration), rows and rows/s, bytes written so far, reconnects, gaps, rejects and the connection state with the last connection error; connection events are printed above it. Elsewhere the same status is a line every 10 s. The summary's file size is after compaction on close, so it differs from the bytes written while recording.
 
@@ -137,6 +137,11 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
           `  reconnects  ${summary.reconnects} (${plural(summary.failedAttempts, 'failed attempt')}), gaps ${summary.gaps}, rejects ${summary.rejects}`,
         ].join('\n'),
       )
+    }
+    if (summary.connected && summary.silentSymbols.length > 0) {
+      // an empty result is said, not left to be found later (a misspelt symbol records nothing for the whole --duration)
+      const list = summary.silentSymbols.join(', ')
+      process.stderr.write(`note: no rows for ${list} in ${formatDuration(summary.elapsedMs)}: the feed sent nothing for ${summary.silentSymbols.length === 1 ? 'it' : 'them'}; check the spelling, or whether ${summary.silentSymbols.length === 1 ? 'it trades' : 'they trade'} now\n`)
     }
     if (!summary.connected) {
       const last = summary.lastError ? `${plural(summary.failedAttempts, 'failed attempt')}; last: ${summary.lastError}` : 'stopped while the first attempt was under way'

@@ -87,6 +87,12 @@ export interface RecordSummary extends Omit<RecorderStats, 'state' | 'elapsedMs'
   bytes: number
   /** With `--dataset`: the directory, the rows and Parquet files added to it, and the files whose export failed. */
   dataset?: {dir: string; rows: number; files: number; errors: string[]}
+  /**
+   * Symbols given (patterns such as `*` left out) that no row was recorded
+   * for, compared without regard to case (Binance streams are lowercase,
+   * its payloads uppercase): a misspelt symbol, or one that did not trade.
+   */
+  silentSymbols: string[]
 }
 
 const TE = new TextEncoder()
@@ -454,6 +460,7 @@ export class Recorder {
       rejects: s.rejects,
       files: s.files,
       symbols: s.symbols,
+      silentSymbols: silentSymbols(this.o.symbols, this.symbolsSeen),
       ...(this.o.dataset === undefined ? {} : {dataset: {dir: this.o.dataset, ...this.datasetStats, errors: [...this.datasetStats.errors]}}),
     }
     if (this.failure) this.rejectDone(this.failure)
@@ -470,6 +477,12 @@ export class Recorder {
     void this.sup.stop()
     this.writer.abort()
   }
+}
+
+/** The symbols of `given` (not patterns) with no row in `seen`, compared in upper case. */
+export function silentSymbols(given: readonly string[], seen: ReadonlySet<string>): string[] {
+  const upper = new Set([...seen].map((x) => x.toUpperCase()))
+  return given.filter((x) => !/[*?[]/.test(x) && !upper.has(x.toUpperCase()))
 }
 
 function gapRow(g: GapEvent, redact: (text: string) => string): RowInput {

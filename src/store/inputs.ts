@@ -196,7 +196,7 @@ export function resolveRange(
   const t = resolve('to', to)
   if (f !== undefined && t !== undefined && f >= t) {
     const how = f === t ? 'is the same time as' : 'is after'
-    throw new MdrecError('E_USAGE', `--from ${nsToIso(f)} ${how} --to ${nsToIso(t)}: the range [--from, --to) is empty: --to must be after --from`)
+    throw new MdrecError('E_USAGE', `--from ${nsToIso(f)} ${how} --to ${nsToIso(t)}: --to must be after --from`)
   }
   return {from: f, to: t}
 }
