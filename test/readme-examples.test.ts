@@ -248,8 +248,8 @@ describe("README's and docs' examples", () => {
     expect(readme.filter((e) => commandOf(e.line) === 'record').length, 'README shows record').toBeGreaterThanOrEqual(10)
     expect(readme.filter((e) => commandOf(e.line) === 'export').length, 'README shows export').toBeGreaterThanOrEqual(4)
     expect(all.filter((e) => e.where.startsWith('docs/')).length, 'docs show examples').toBeGreaterThanOrEqual(20)
-    // the comments that name what an example writes or prints: two recordings, a dataset file, two replay URLs
-    expect(examples.filter((e) => e.promise).map((e) => commandOf(e.line)).sort()).toEqual(['export', 'record', 'record', 'replay', 'replay'])
+    // the comments that name what an example writes or prints: two recordings, a dataset file, three replay URLs
+    expect(examples.filter((e) => e.promise).map((e) => commandOf(e.line)).sort()).toEqual(['export', 'record', 'record', 'replay', 'replay', 'replay'])
     const kinds = new Set(examples.map((e) => commandOf(e.line)))
     expect([...kinds].sort()).toEqual(['cat', 'export', 'info', 'record', 'replay', 'slice', 'verify'])
   })
