@@ -1,6 +1,6 @@
 import * as A from 'apache-arrow'
 
-import type {RowView, TimeUnitName} from '../feeds/types.js'
+import type {RowView, TimeUnitName} from './types.js'
 import {nsToIso, toNs} from '../util/time.js'
 import {listToPlain} from './reader.js'
 import type {StoreColumn} from './schema.js'

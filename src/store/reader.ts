@@ -2,7 +2,7 @@ import * as A from 'apache-arrow'
 import {open, stat, type FileHandle} from 'node:fs/promises'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import type {RowKind, RowView} from '../feeds/types.js'
+import type {RowKind, RowView} from './types.js'
 import {MdrecError, fsError} from '../errors.js'
 import {parseTimeSpec, resolveTimeSpec} from '../util/units.js'
 import './ipc.js' // registers the zstd codec with arrow-js

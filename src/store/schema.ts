@@ -1,7 +1,7 @@
 import * as A from 'apache-arrow'
 
-import type {ColumnDef, ColumnType, TimeUnitName} from '../feeds/types.js'
-import {ROW_KINDS} from '../feeds/types.js'
+import type {ColumnDef, ColumnType, TimeUnitName} from './types.js'
+import {ROW_KINDS} from './types.js'
 
 /**
  * The recording format version. Bump it when a reader of the previous version

@@ -1,7 +1,7 @@
 import {existsSync} from 'node:fs'
 
 import {MdrecError} from '../errors.js'
-import type {TimeUnitName} from '../feeds/types.js'
+import type {TimeUnitName} from './types.js'
 import {nsToIso} from '../util/time.js'
 import {commitPartial, discardPartial, partialPath, removeStalePartials} from './atomic.js'
 import {openRecording, readBatches} from './reader.js'

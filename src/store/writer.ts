@@ -2,7 +2,7 @@ import * as A from 'apache-arrow'
 import {closeSync, fsyncSync, ftruncateSync, openSync, writeSync} from 'node:fs'
 import {dirname} from 'node:path'
 
-import type {ColumnDef, RowInput, TimeUnitName} from '../feeds/types.js'
+import type {ColumnDef, RowInput, TimeUnitName} from './types.js'
 import {MdrecError, fsError} from '../errors.js'
 import {commitPartial, discardPartial, partialPath, removeStalePartials} from './atomic.js'
 import {type Accumulator, DictAcc, makeAccumulator} from './columns.js'
