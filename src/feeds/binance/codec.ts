@@ -35,7 +35,7 @@
  * printed value keeps its payload under `--raw auto`.
  */
 import type {ColumnDef, FeedCodec, Frame, FrameDecode, RowInput, RowKind, RowView} from '../types.js'
-import {JsonError, parseJson, type JNode, type JObj} from '../upbit/json.js'
+import {JsonError, jsonInt, parseJson, type JNode, type JObj} from '../upbit/json.js'
 import {inferStream, parseStream, type BinanceEvent, type StreamName} from './streams.js'
 
 export const BINANCE_COLUMNS: readonly ColumnDef[] = [
@@ -154,18 +154,6 @@ export function wrap(stream: string, payload: string): string {
 
 type DecodedRow = Omit<RowInput, 'recv_ts' | 'raw'> & {exact: boolean}
 
-const UINT = /^(?:0|[1-9]\d*)$/
-const INT = /^(?:0|-?[1-9]\d*)$/
-const U64_MAX = 2n ** 64n - 1n
-const I64_MIN = -(2n ** 63n)
-const I64_MAX = 2n ** 63n - 1n
-
-function intOf(n: JNode, unsigned: boolean): bigint | undefined {
-  if (n.t !== 'n' || !(unsigned ? UINT : INT).test(n.text)) return undefined
-  const b = BigInt(n.text)
-  if (unsigned ? b > U64_MAX : b < I64_MIN || b > I64_MAX) return undefined
-  return b
-}
 
 function member(o: JObj, key: string): JNode | undefined {
   for (const m of o.members) if (m.key === key) return m.value
@@ -215,7 +203,7 @@ function decodePayload(o: JObj, src: string): Payload {
       case 'e':
         break
       case 'E': {
-        const b = intOf(v, false)
+        const b = jsonInt(v, false)
         if (b === undefined) ok = false
         else exch = b
         break
@@ -226,7 +214,7 @@ function decodePayload(o: JObj, src: string): Payload {
         break
       case 'u64':
       case 'i64': {
-        const b = intOf(v, kind === 'u64')
+        const b = jsonInt(v, kind === 'u64')
         if (b === undefined) ok = false
         else fields[col] = b
         break

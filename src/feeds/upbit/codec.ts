@@ -44,7 +44,7 @@ import {
   type FieldSpec,
   type UpbitFormat,
 } from './fields.js'
-import {JsonError, parseJson, type JMember, type JNode, type JObj} from './json.js'
+import {JsonError, jsonInt, parseJson, type JMember, type JNode, type JObj} from './json.js'
 import {formatNumber, tokenFor} from './numbers.js'
 import {respell} from './private.js'
 
@@ -329,18 +329,6 @@ export function encodeMessage(row: UpbitRow, recordedSimple: boolean, opts: Enco
 
 type DecodedRow = Omit<RowInput, 'recv_ts' | 'raw'> & {exact: boolean}
 
-const INT = /^(?:0|-?[1-9]\d*)$/
-const UINT = /^(?:0|[1-9]\d*)$/
-const I64_MIN = -(2n ** 63n)
-const I64_MAX = 2n ** 63n - 1n
-const U64_MAX = 2n ** 64n - 1n
-
-function intOf(n: JNode, unsigned: boolean): bigint | undefined {
-  if (n.t !== 'n' || !(unsigned ? UINT : INT).test(n.text)) return undefined
-  const b = BigInt(n.text)
-  if (unsigned ? b > U64_MAX : b < I64_MIN || b > I64_MAX) return undefined
-  return b
-}
 
 interface ItemState {
   fields: Record<string, unknown>
@@ -366,7 +354,7 @@ function member(spec: FieldSpec, key: string, v: JNode, st: ItemState, simple: b
       return {key, spec}
     case 'timestamp': {
       if (v.t === 'z') return {key, spec}
-      const b = intOf(v, false)
+      const b = jsonInt(v, false)
       if (b === undefined) return null
       st.exch = b
       return {key, spec}
@@ -374,7 +362,7 @@ function member(spec: FieldSpec, key: string, v: JNode, st: ItemState, simple: b
     case 'i64':
     case 'u64': {
       if (v.t === 'z') return {key, spec}
-      const b = intOf(v, spec.slot === 'u64')
+      const b = jsonInt(v, spec.slot === 'u64')
       if (b === undefined) return null
       st.fields[spec.name] = b
       return {key, spec}

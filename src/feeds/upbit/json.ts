@@ -324,3 +324,21 @@ function hasLoneSurrogate(s: string, from: number, to: number): boolean {
   }
   return false
 }
+
+const INT = /^(?:0|-?[1-9]\d*)$/
+const UINT = /^(?:0|[1-9]\d*)$/
+const I64_MIN = -(2n ** 63n)
+const I64_MAX = 2n ** 63n - 1n
+const U64_MAX = 2n ** 64n - 1n
+
+/**
+ * A number node as an exact 64-bit integer (uint64 when `unsigned`, else
+ * int64), read from its text as the sender printed it; undefined for a
+ * non-number, a fraction or exponent, a leading zero, or a value out of range.
+ */
+export function jsonInt(n: JNode, unsigned: boolean): bigint | undefined {
+  if (n.t !== 'n' || !(unsigned ? UINT : INT).test(n.text)) return undefined
+  const b = BigInt(n.text)
+  if (unsigned ? b > U64_MAX : b < I64_MIN || b > I64_MAX) return undefined
+  return b
+}
