@@ -1,7 +1,7 @@
 import {existsSync} from 'node:fs'
 
 import {MdrecError} from '../errors.js'
-import type {TimeUnitName} from './types.js'
+import {COL, type TimeUnitName} from './types.js'
 import {nsToIso} from '../util/time.js'
 import {commitPartial, discardPartial, partialPath, removeStalePartials} from './atomic.js'
 import {openRecording, readBatches} from './reader.js'
@@ -70,7 +70,7 @@ export async function sliceRecording(input: string | readonly string[], out: str
   for (const f of files) {
     for await (const {batch, idx} of readBatches(f, filter)) {
       const n = idx ? idx.length : batch.numRows
-      const t = batch.getChildAt(0)!.data[0]
+      const t = batch.getChildAt(COL.recv_ts)!.data[0]
       last = (t.values as BigInt64Array)[t.offset + (idx ? idx[n - 1] : n - 1)]
       rows += n
     }
@@ -95,7 +95,7 @@ export async function sliceRecording(input: string | readonly string[], out: str
           symbols: opts.symbols ?? null,
         }),
       },
-      exchTsUnit: (file.columns[1] as {unit: TimeUnitName}).unit,
+      exchTsUnit: (file.columns[COL.exch_ts] as {unit: TimeUnitName}).unit,
       columns: columnDefs(file.feedColumns),
     },
     // a closed format-v2 file, its dictionaries complete from the first batch (the IPC file format allows no replacement)

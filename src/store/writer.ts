@@ -2,7 +2,7 @@ import * as A from 'apache-arrow'
 import {closeSync, fsyncSync, ftruncateSync, openSync, writeSync} from 'node:fs'
 import {dirname} from 'node:path'
 
-import type {ColumnDef, RowInput, TimeUnitName} from './types.js'
+import {COL, FEED_COL0, type ColumnDef, type RowInput, type TimeUnitName} from './types.js'
 import {MdrecError, fsError} from '../errors.js'
 import {commitPartial, discardPartial, partialPath, removeStalePartials} from './atomic.js'
 import {type Accumulator, DictAcc, makeAccumulator} from './columns.js'
@@ -214,12 +214,12 @@ export class RecordingWriter {
     // site for the codec's (single) object shape, where a loop of f[name]
     // lookups is a megamorphic keyed load per value — most of the cost of a row.
     const body = this.accs
-      .slice(7)
-      .map((acc, k) => `a[${7 + k}].push(f === null ? null : f[${JSON.stringify(acc.col.name)}]);`)
+      .slice(FEED_COL0)
+      .map((acc, k) => `a[${FEED_COL0 + k}].push(f === null ? null : f[${JSON.stringify(acc.col.name)}]);`)
       .join('\n')
     this.pushFields = new Function('f', 'a', body) as (f: Record<string, unknown> | null, accs: Accumulator[]) => void
     // Strings count 3 bytes a character (the most UTF-8 needs), so the estimate never falls short.
-    const sizes = this.accs.slice(7).flatMap((acc) => {
+    const sizes = this.accs.slice(FEED_COL0).flatMap((acc) => {
       const c = acc.col
       const v = `f[${JSON.stringify(c.name)}]`
       if (c.kind !== 'plain') return []
@@ -298,14 +298,15 @@ export class RecordingWriter {
       if (alone || this.bufferedBytes + est > this.opts.batchBytes) this.flush()
     }
     const a = this.accs
-    a[0].push(row.recv_ts)
-    a[1].push(row.exch_ts)
-    a[2].push(row.symbol)
-    a[3].push(row.kind)
-    a[4].push(this.seq++)
-    if (alone && a[5].pushView) a[5].pushView(row.raw!)
-    else a[5].push(row.raw)
-    a[6].push(row.info)
+    a[COL.recv_ts].push(row.recv_ts)
+    a[COL.exch_ts].push(row.exch_ts)
+    a[COL.symbol].push(row.symbol)
+    a[COL.kind].push(row.kind)
+    a[COL.seq].push(this.seq++)
+    const raw = a[COL.raw]
+    if (alone && raw.pushView) raw.pushView(row.raw!)
+    else raw.push(row.raw)
+    a[COL.info].push(row.info)
     this.pushFields(row.fields, a)
     if (this.firstRecv === null) this.firstRecv = row.recv_ts
     this.lastRecv = row.recv_ts
@@ -338,7 +339,7 @@ export class RecordingWriter {
         rangeSizers.push(acc.rangeVarBytes(d))
       }
     }
-    const tsData = batch.getChildAt(0)!.data[0]
+    const tsData = batch.getChildAt(COL.recv_ts)!.data[0]
     const ts = tsData.values as BigInt64Array
     const at = (k: number) => (idx ? idx[k] : k)
     let k = 0
@@ -378,14 +379,14 @@ export class RecordingWriter {
         const sel = idx ? idx.subarray(k, k + m) : m === n ? null : rangeIdx(k, m)
         for (const [c, acc] of this.accs.entries()) {
           const d = source[c]
-          if (acc.col.name === 'seq' && !(opts.keepSeq && d)) {
+          if (c === COL.seq && !(opts.keepSeq && d)) {
             for (let j = 0; j < m; j++) acc.push(this.seq++)
           } else if (d === null) {
             for (let j = 0; j < m; j++) acc.push(null)
           } else acc.pushFrom(d, sel)
         }
         if (opts.keepSeq) {
-          const sd = source[4]
+          const sd = source[COL.seq]
           if (sd) this.seq = (sd.values as BigUint64Array)[sd.offset + at(k + m - 1)] + 1n
         }
         if (this.firstRecv === null) this.firstRecv = ts[tsData.offset + at(k)]
@@ -414,7 +415,7 @@ export class RecordingWriter {
     this.bufferedBytes = 0
     if (this.opts.closedFile && this.opts.clusterBySymbol) {
       // Cluster the rows by symbol (stable): each instrument's values side by side compress far better.
-      const perm = symbolClusterOrder(children[2])
+      const perm = symbolClusterOrder(children[COL.symbol])
       if (perm) {
         children = children.map((d, c) => {
           const acc = this.accs[c]
@@ -646,7 +647,7 @@ export async function rewriteRecording(
     rows = 0
     for await (const {batch} of readBatches(file, {onTruncated, recycle: true})) {
       rows += batch.numRows
-      const t = batch.getChildAt(0)!.data[0]
+      const t = batch.getChildAt(COL.recv_ts)!.data[0]
       const ts = t.values as BigInt64Array
       for (let i = 0; i < t.length; i++) if (endNs === undefined || ts[t.offset + i] > endNs) endNs = ts[t.offset + i]
     }
@@ -657,7 +658,7 @@ export async function rewriteRecording(
     tmp,
     {
       meta: {...file.meta, endTime: endNs === undefined ? file.meta.endTime : nsToIso(endNs), rows},
-      exchTsUnit: (file.columns[1] as {unit: TimeUnitName}).unit,
+      exchTsUnit: (file.columns[COL.exch_ts] as {unit: TimeUnitName}).unit,
       columns: columnDefs(file.feedColumns),
     },
     {
