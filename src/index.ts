@@ -17,7 +17,8 @@ export {ConnectionSupervisor} from './record/supervisor.js'
 export type {FeedClientSpec, SupervisorOptions, ConnectionState, GapEvent} from './record/supervisor.js'
 
 // the recording format
-export {RecordingWriter, compactRecording} from './store/writer.js'
+export {RecordingWriter} from './store/writer.js'
+export {compactRecording} from './store/rewrite.js'
 export type {WriterOptions, WriterStats, WriterInit} from './store/writer.js'
 export {openRecording, readBatches, messageStream, recordingStartNs} from './store/reader.js'
 export {BatchRows} from './store/rows.js'

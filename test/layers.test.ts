@@ -85,6 +85,9 @@ describe('one rewrite path, one row accessor', () => {
   it('src/store/writer.ts does not import the reader (compaction and slice rewrite through src/store/rewrite.ts)', () => {
     const bad = importsUnder('store').filter(({file, spec}) => file === 'store/writer.ts' && /^\.\/(reader|slice|verify|info|inputs)\.js$/.test(spec))
     expect(bad).toEqual([])
+    // nor the rewrite path at load time (only its types, and a dynamic import when a file is compacted on close)
+    const writer = readFileSync(join(SRC, 'store/writer.ts'), 'utf8')
+    expect(writer).not.toMatch(/^import\s+(?!type\b)[^\n]*?from\s+'\.\/rewrite\.js'/m)
     // slice, compaction and repair share the rewrite path
     const users = importsUnder('store').filter(({spec}) => spec === './rewrite.js').map(({file}) => file)
     expect(users).toEqual(expect.arrayContaining(['store/slice.ts', 'store/verify.ts']))
