@@ -17,9 +17,11 @@ export {ConnectionSupervisor} from './record/supervisor.js'
 export type {FeedClientSpec, SupervisorOptions, ConnectionState, GapEvent} from './record/supervisor.js'
 
 // the recording format
-export {RecordingWriter, compactRecording} from './store/writer.js'
+export {RecordingWriter} from './store/writer.js'
+export {compactRecording} from './store/rewrite.js'
 export type {WriterOptions, WriterStats, WriterInit} from './store/writer.js'
-export {openRecording, readBatches, messageStream, BatchRows, recordingStartNs} from './store/reader.js'
+export {openRecording, readBatches, messageStream, recordingStartNs} from './store/reader.js'
+export {BatchRows} from './store/rows.js'
 export type {RecordingFile, ReadOptions, SelectedBatch, StreamEnd} from './store/reader.js'
 export {verifyRecording, repairRecording} from './store/verify.js'
 export type {VerifyResult} from './store/verify.js'

@@ -24,6 +24,7 @@ import {MdrecError, fsError} from '../errors.js'
 import {commitPartial, discardPartial, partialPath, removeStalePartials} from '../store/atomic.js'
 import {openInputs} from '../store/inputs.js'
 import {readBatches, streamError, type RecordingFile, type StreamEnd} from '../store/reader.js'
+import {COL} from '../store/types.js'
 import {VERSION} from '../version.js'
 import {batchBytes, datasetSchema, takeBatch} from './convert.js'
 import {NS_PER_DAY, dataFileName, hostLabel, partitionDir, runKey} from './layout.js'
@@ -134,10 +135,10 @@ class RunExport {
   add(batch: A.RecordBatch, order: Uint32Array | null = null): number {
     const file = this.file!
     const n = order ? order.length : batch.numRows
-    const seq = batch.getChildAt(4)!.data[0].values as BigUint64Array
-    const ts = batch.getChildAt(0)!.data[0].values as BigInt64Array
-    const symKeys = this.o.partitionBySymbol ? (batch.getChildAt(2)!.data[0].values as Int32Array) : null
-    const symDict = this.o.partitionBySymbol ? (batch.getChildAt(2)!.data[0].dictionary as A.Vector<A.Utf8>) : null
+    const seq = batch.getChildAt(COL.seq)!.data[0].values as BigUint64Array
+    const ts = batch.getChildAt(COL.recv_ts)!.data[0].values as BigInt64Array
+    const symKeys = this.o.partitionBySymbol ? (batch.getChildAt(COL.symbol)!.data[0].values as Int32Array) : null
+    const symDict = this.o.partitionBySymbol ? (batch.getChildAt(COL.symbol)!.data[0].dictionary as A.Vector<A.Utf8>) : null
     // group the new rows by partition, in arrival order
     const groups = new Map<string, {dir: string; idx: number[]}>()
     const {from, to} = this.covered

@@ -1,114 +1,16 @@
 /**
- * Rows for replay: a per-batch accessor that reads the Arrow buffers directly
- * (no per-value `Vector.get`), and a k-way merge of several recordings'
- * streaming readers by receive time.
+ * Rows for replay: the store's per-batch row accessor (store/rows.ts) with
+ * replay's per-batch summary, the batch cache shared by timelines, and a
+ * k-way merge of several recordings' streaming readers by receive time.
  *
  * Memory: each file contributes two decoded record batches at a time (the
  * current one and the one read ahead), whatever the recording's size; sources
  * that share a {@link SharedBatches} cache share its batches instead.
  */
-import * as A from 'apache-arrow'
-import {makeVector} from 'apache-arrow'
+import type * as A from 'apache-arrow'
 
-import type {RowKind, RowView} from '../feeds/types.js'
-import {BatchRows, listToPlain, readBatches, type RecordingFile} from '../store/reader.js'
-import type {StoreColumn} from '../store/schema.js'
-
-const UTF8 = new TextDecoder('utf-8')
-
-type Getter = (i: number) => unknown
-
-function validity(data: A.Data): ((i: number) => boolean) | null {
-  const bm = data.nullBitmap
-  if (!data.nullCount || !bm || bm.length === 0) return null
-  const off = data.offset
-  return (i) => {
-    const j = off + i
-    return ((bm[j >> 3] >> (j & 7)) & 1) === 1
-  }
-}
-
-/** A reader for one plain column of a batch; returns undefined for null (`checkNulls` false: the caller checks the validity bitmap). */
-function plainGetter(data: A.Data, type: Pick<StoreColumn & {kind: 'plain'}, 'type'>, checkNulls = true): Getter {
-  const valid = checkNulls ? validity(data) : null
-  const off = data.offset
-  let get: Getter
-  switch (type.type) {
-    case 'utf8': {
-      const offsets = data.valueOffsets as Int32Array
-      const values = data.values as Uint8Array
-      get = (i) => {
-        const s = offsets[off + i]
-        const e = offsets[off + i + 1]
-        if (e - s <= 24) {
-          // short strings (tickers, exchanges, currencies): ASCII fast path
-          let str = ''
-          for (let k = s; k < e; k++) {
-            const c = values[k]
-            if (c >= 0x80) return UTF8.decode(values.subarray(s, e))
-            str += String.fromCharCode(c)
-          }
-          return str
-        }
-        return UTF8.decode(values.subarray(s, e))
-      }
-      break
-    }
-    case 'binary': {
-      const offsets = data.valueOffsets as Int32Array
-      const values = data.values as Uint8Array
-      get = (i) => values.subarray(offsets[off + i], offsets[off + i + 1])
-      break
-    }
-    case 'bool': {
-      const values = data.values as Uint8Array
-      get = (i) => {
-        const j = off + i
-        return ((values[j >> 3] >> (j & 7)) & 1) === 1
-      }
-      break
-    }
-    case 'list_struct_f64': {
-      // rare and small (order book levels): arrow-js's own accessor is fine here
-      const vec = makeVector(data)
-      get = (i) => listToPlain(vec.get(i) as A.Vector)
-      break
-    }
-    default: {
-      const values = data.values as ArrayLike<number | bigint>
-      get = (i) => values[off + i]
-    }
-  }
-  if (!valid) return get
-  return (i) => (valid(i) ? get(i) : undefined)
-}
-
-/** A reader for any column of a batch (plain, dictionary-encoded string, timestamp); undefined for null. */
-function columnGetter(data: A.Data, col: StoreColumn, checkNulls = true): Getter {
-  if (col.kind === 'plain') return plainGetter(data, col, checkNulls)
-  const valid = checkNulls ? validity(data) : null
-  const off = data.offset
-  let get: Getter
-  if (col.kind === 'dict') {
-    const indices = data.values as Int32Array | Int8Array
-    const dict = data.dictionary as A.Vector
-    const cache: (string | undefined)[] = []
-    get = (i) => {
-      const k = indices[off + i]
-      let v = cache[k]
-      if (v === undefined) {
-        v = (dict.get(k) as string | null) ?? ''
-        cache[k] = v
-      }
-      return v
-    }
-  } else {
-    const values = data.values as BigInt64Array
-    get = (i) => values[off + i]
-  }
-  if (!valid) return get
-  return (i) => (valid(i) ? get(i) : undefined)
-}
+import {readBatches, type RecordingFile} from '../store/reader.js'
+import {BatchRows} from '../store/rows.js'
 
 /** See {@link ReplayBatch.summary}. */
 export interface BatchSummary {
@@ -146,75 +48,32 @@ const KIND_REJECT = 2
 export const RowClass = {data: KIND_DATA, gap: KIND_GAP, reject: KIND_REJECT} as const
 
 /**
- * Read access to one record batch of a recording, by batch row index. Built
- * once per batch; symbols and kinds are decoded once per dictionary entry.
+ * One record batch of a recording as replay reads it: the store's row
+ * accessor ({@link BatchRows}) plus what only replay needs: the index of its
+ * file among the replayed ones, each row's class (data, gap, reject), the
+ * per-batch {@link summary} a timeline skips batches by, and the encoded
+ * payloads shared by timelines ({@link memo}).
  */
-export class ReplayBatch {
-  readonly recv: BigInt64Array
-  private readonly exch: A.Data
-  private readonly exchValid: ((i: number) => boolean) | null
-  private readonly symIdx: Int32Array
-  private readonly symDict: A.Vector
-  private readonly symCache: (string | undefined)[] = []
-  private readonly kindIdx: Int8Array
-  private readonly kindDict: A.Vector
+export class ReplayBatch extends BatchRows {
   private readonly kindClass: Int8Array
-  private readonly kindName: RowKind[]
-  private readonly rawGet: Getter
-  private readonly infoGet: Getter
-  private readonly fieldNames: string[]
-  private readonly fieldGets: Getter[]
-  /** Per field column: its validity bitmap (null: no nulls in this batch) and its offset. */
-  private readonly fieldNulls: (Uint8Array | null)[]
-  private readonly fieldOffsets: number[]
-  private view: BatchRows | null = null
   /** Payloads already encoded from this batch, for timelines that share it (see the replay engine's `encodeShared`). */
   memo: Map<number, (string | Uint8Array | undefined)[][]> | null = null
 
   constructor(
-    readonly batch: A.RecordBatch,
+    batch: A.RecordBatch,
     /** Selected batch rows (null: all). */
-    readonly idx: Uint32Array | null,
-    private readonly file: RecordingFile,
+    idx: Uint32Array | null,
+    file: RecordingFile,
     /** Index of the file among the replayed ones. */
     readonly fileIndex: number,
   ) {
-    const col = (i: number) => batch.getChildAt(i)!.data[0]
-    const r = col(0)
-    this.recv = (r.values as BigInt64Array).subarray(r.offset, r.offset + r.length)
-    this.exch = col(1)
-    this.exchValid = validity(this.exch)
-    const s = col(2)
-    this.symIdx = (s.values as Int32Array).subarray(s.offset, s.offset + s.length)
-    this.symDict = s.dictionary as A.Vector
-    const k = col(3)
-    this.kindIdx = (k.values as Int8Array).subarray(k.offset, k.offset + k.length)
-    this.kindDict = k.dictionary as A.Vector
-    const nk = this.kindDict.length
-    this.kindClass = new Int8Array(nk)
-    this.kindName = new Array<RowKind>(nk)
-    for (let j = 0; j < nk; j++) {
-      const name = this.kindDict.get(j) as RowKind
-      this.kindName[j] = name
+    super(batch, file.feedColumns, idx)
+    const names = this.kindName
+    this.kindClass = new Int8Array(names.length)
+    for (let j = 0; j < names.length; j++) {
+      const name = names[j]
       this.kindClass[j] = name === 'gap' ? KIND_GAP : name === 'reject' ? KIND_REJECT : KIND_DATA
     }
-    this.rawGet = plainGetter(col(5), {type: 'binary'})
-    this.infoGet = plainGetter(col(6), {type: 'utf8'})
-    // Only the columns with a value in this batch (a Yahoo equities batch has 15 of its 32 all null), each
-    // with its validity bitmap checked inline in fields(): the per-frame cost of re-encoded replay.
-    this.fieldNames = []
-    this.fieldGets = []
-    this.fieldNulls = []
-    this.fieldOffsets = []
-    file.feedColumns.forEach((c, j) => {
-      const d = col(7 + j)
-      if (d.length > 0 && d.nullCount === d.length) return
-      this.fieldNames.push(c.name)
-      this.fieldGets.push(columnGetter(d, c, false))
-      const bm = d.nullCount > 0 && d.nullBitmap && d.nullBitmap.length > 0 ? d.nullBitmap : null
-      this.fieldNulls.push(bm)
-      this.fieldOffsets.push(d.offset)
-    })
   }
 
   /** Per selected row class and symbol, computed once (see {@link summary}). */
@@ -229,7 +88,7 @@ export class ReplayBatch {
    */
   summary(): BatchSummary {
     if (this.sum) return this.sum
-    const present = new Uint8Array(this.symDict.length)
+    const present = new Uint8Array(this.symbolEntries)
     const special: number[] = []
     const n = this.length
     const sym = this.symIdx
@@ -258,108 +117,9 @@ export class ReplayBatch {
     return this
   }
 
-  /** Number of entries in the symbol dictionary (indices of {@link symbolIndex}). */
-  get symbolEntries(): number {
-    return this.symDict.length
-  }
-
-  /** Symbol dictionary index of batch row i. */
-  symbolIndex(i: number): number {
-    return this.symIdx[i]
-  }
-
-  /** The symbol of dictionary entry `d`. */
-  symbolOf(d: number): string {
-    let s = this.symCache[d]
-    if (s === undefined) {
-      s = (this.symDict.get(d) as string | null) ?? ''
-      this.symCache[d] = s
-    }
-    return s
-  }
-
-  /** Number of selected rows. */
-  get length(): number {
-    return this.idx ? this.idx.length : this.batch.numRows
-  }
-
-  /** Batch row index of the k-th selected row. */
-  at(k: number): number {
-    return this.idx ? this.idx[k] : k
-  }
-
-  private posOf: Int32Array | null = null
-  /**
-   * The batch row that arrived right after batch row `i` (or -1: none in this
-   * batch). A closed (format v2) file stores a batch's rows clustered by
-   * symbol, so rows that arrived together (one KIS frame's bundled records)
-   * need not be neighbours in the batch: this walks arrival order.
-   */
-  nextInArrival(i: number): number {
-    if (!this.idx) return i + 1 < this.batch.numRows ? i + 1 : -1
-    if (!this.posOf) {
-      this.posOf = new Int32Array(this.batch.numRows).fill(-1)
-      for (let k = 0; k < this.idx.length; k++) this.posOf[this.idx[k]] = k
-    }
-    const k = this.posOf[i]
-    return k >= 0 && k + 1 < this.idx.length ? this.idx[k + 1] : -1
-  }
-
-  recvTs(i: number): bigint {
-    return this.recv[i]
-  }
-
   /** 0 = data (sent), 1 = gap, 2 = reject: see {@link RowClass}. */
   rowClass(i: number): number {
     return this.kindClass[this.kindIdx[i]]
-  }
-
-  kind(i: number): RowKind {
-    return this.kindName[this.kindIdx[i]]
-  }
-
-  symbol(i: number): string {
-    return this.symbolOf(this.symIdx[i])
-  }
-
-  /** The recorded payload bytes, or null. A view into the batch: do not modify. */
-  raw(i: number): Uint8Array | null {
-    return (this.rawGet(i) as Uint8Array | undefined) ?? null
-  }
-
-  info(i: number): string | null {
-    return (this.infoGet(i) as string | undefined) ?? null
-  }
-
-  /** exch_ts in the column's unit, or null. */
-  exchTs(i: number): bigint | null {
-    if (this.exchValid && !this.exchValid(i)) return null
-    return (this.exch.values as BigInt64Array)[this.exch.offset + i]
-  }
-
-  /** The feed columns of row i that are not null, by name (a new object). */
-  fields(i: number): Record<string, unknown> {
-    const out: Record<string, unknown> = {}
-    const names = this.fieldNames
-    const gets = this.fieldGets
-    const nulls = this.fieldNulls
-    const offs = this.fieldOffsets
-    for (let c = 0; c < gets.length; c++) {
-      const bm = nulls[c]
-      if (bm !== null) {
-        const j = offs[c] + i
-        if (((bm[j >> 3] >> (j & 7)) & 1) === 0) continue
-      }
-      const v = gets[c](i)
-      if (v !== undefined) out[names[c]] = v
-    }
-    return out
-  }
-
-  /** The whole row as the store's RowView (slower; for generic encoders). */
-  rowView(i: number): RowView {
-    this.view ??= new BatchRows(this.batch, this.file.feedColumns)
-    return this.view.row(i)
   }
 }
 

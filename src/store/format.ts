@@ -2,7 +2,7 @@ import * as A from 'apache-arrow'
 
 import type {RowView, TimeUnitName} from './types.js'
 import {nsToIso, toNs} from '../util/time.js'
-import {listToPlain} from './reader.js'
+import {listToPlain} from './rows.js'
 import type {StoreColumn} from './schema.js'
 
 export type OutputFormat = 'table' | 'ndjson' | 'csv'

@@ -2,8 +2,10 @@ import type * as A from 'apache-arrow'
 
 import {nsToIso} from '../util/time.js'
 import {batchTimeSpan} from './order.js'
-import {readBatches, type RecordingFile, type StreamEnd, timestampAt, truncatedError} from './reader.js'
+import {readBatches, type RecordingFile, type StreamEnd, truncatedError} from './reader.js'
+import {timestampAt} from './rows.js'
 import type {RecordingMeta} from './schema.js'
+import {COL} from './types.js'
 import {parseGapInfo} from './gap.js'
 
 export interface RecordingInfo {
@@ -68,20 +70,19 @@ export async function recordingInfo(file: RecordingFile): Promise<RecordingInfo>
   for await (const {batch} of readBatches(file, {onMessage, onEnd: (e) => (end = e), onTruncated: 'stop'})) {
     const n = batch.numRows
     rows += n
-    const ts = batch.getChildAt(0)!.data[0]
     // a closed v2 file stores rows clustered by symbol: its first and last by arrival order
     const [t0, t1] = batchTimeSpan(batch)
     if (first === null || t0 < first) first = t0
     if (last === null || t1 > last) last = t1
-    countDict(batch.getChildAt(2)!.data[0], bySym)
-    const kinds = batch.getChildAt(3)!.data[0]
+    countDict(batch.getChildAt(COL.symbol)!.data[0], bySym)
+    const kinds = batch.getChildAt(COL.kind)!.data[0]
     countDict(kinds, byKind)
-    const raw = batch.getChildAt(5)!.data[0]
+    const raw = batch.getChildAt(COL.raw)!.data[0]
     rawRows += n - raw.nullCount
     // gap durations from the info JSON of gap rows
     const kv = kinds.values as Int8Array
     const dict = kinds.dictionary as A.Vector<A.Utf8>
-    const infoCol = batch.getChildAt(6)!
+    const infoCol = batch.getChildAt(COL.info)!
     for (let i = 0; i < n; i++) {
       if (dict.get(kv[kinds.offset + i]) !== 'gap') continue
       // a gap row without details counts, without a duration

@@ -18,6 +18,7 @@ import {nsToIso} from '../util/time.js'
 import {type TimeSpec, plural, resolveTimeSpec} from '../util/units.js'
 import {batchTimeSpan} from './order.js'
 import {openRecording, readBatches, recordingStartNs, type RecordingFile} from './reader.js'
+import {COL} from './types.js'
 
 /**
  * Expand inputs to file paths, in the order given (a directory's or a glob's
@@ -223,7 +224,7 @@ export async function recordingSpan(files: readonly RecordingFile[]): Promise<Re
       if (span.first === null || t0 < span.first) span.first = t0
       if (span.last === null || t1 > span.last) span.last = t1
       span.rows += n
-      const dict = batch.getChildAt(2)!.data[0].dictionary as A.Vector<A.Utf8> | undefined
+      const dict = batch.getChildAt(COL.symbol)!.data[0].dictionary as A.Vector<A.Utf8> | undefined
       if (dict) for (let k = 0; k < dict.length; k++) span.symbols.add(dict.get(k) ?? '')
     }
   }

@@ -1,5 +1,7 @@
 import type * as A from 'apache-arrow'
 
+import {COL} from './types.js'
+
 /**
  * Arrival order of a batch's rows (format version 2). A closed v2 recording
  * stores the rows of each batch clustered by symbol (a stable sort at
@@ -21,7 +23,7 @@ import type * as A from 'apache-arrow'
  * call it (or use batchTimeSpan for a batch's first and last receive time).
  */
 export function arrivalOrder(batch: A.RecordBatch): Uint32Array | null {
-  const d = batch.getChildAt(4)?.data[0]
+  const d = batch.getChildAt(COL.seq)?.data[0]
   if (!d) return null
   const n = d.length
   if (n < 2) return null
@@ -73,7 +75,7 @@ export function arrivalOrder(batch: A.RecordBatch): Uint32Array | null {
 
 /** The first and last receive time (ns) of a batch in arrival order, given arrivalOrder(batch). */
 export function batchTimeSpan(batch: A.RecordBatch, order: Uint32Array | null = arrivalOrder(batch)): [first: bigint, last: bigint] {
-  const t = batch.getChildAt(0)!.data[0]
+  const t = batch.getChildAt(COL.recv_ts)!.data[0]
   const ts = t.values as BigInt64Array
   const n = t.length
   return order ? [ts[t.offset + order[0]], ts[t.offset + order[n - 1]]] : [ts[t.offset], ts[t.offset + n - 1]]

@@ -2,13 +2,17 @@ import * as A from 'apache-arrow'
 import {open, stat, type FileHandle} from 'node:fs/promises'
 import {setTimeout as sleep} from 'node:timers/promises'
 
-import type {RowKind, RowView} from './types.js'
+import {COL, FEED_COL0, type RowView} from './types.js'
 import {MdrecError, fsError} from '../errors.js'
 import {parseTimeSpec, resolveTimeSpec} from '../util/units.js'
 import './ipc.js' // registers the zstd codec with arrow-js
 import {Arena, BadMessage, BatchDecoder, decodeMetadata, eosAt, FILE_MAGIC, isFileMagic, parsePrefix, type FramedMessage} from './ipc.js'
 import {arrivalOrder} from './order.js'
+import {BatchRows} from './rows.js'
 import {FORMAT_VERSION, metaFromMap, storeColumnsFromSchema, type RecordingMeta, type StoreColumn} from './schema.js'
+
+// The row accessor lives in store/rows.ts; these names stay importable from the reader.
+export {BatchRows, listToPlain, timestampAt} from './rows.js'
 
 export interface RecordingFile {
   path: string
@@ -398,7 +402,7 @@ export async function* readBatches(file: RecordingFile, opts: ReadOptions = {}):
     const batch = m.batch
     if (!batch || batch.numRows === 0) continue
     const n = batch.numRows
-    const ts = batch.getChildAt(0)!.data[0].values as BigInt64Array
+    const ts = batch.getChildAt(COL.recv_ts)!.data[0].values as BigInt64Array
     // v2 closed files store a batch's rows clustered by symbol: `order` is their arrival order (null: stored so).
     const order = arrivalOrder(batch)
     const first = ts[order ? order[0] : 0]
@@ -408,7 +412,7 @@ export async function* readBatches(file: RecordingFile, opts: ReadOptions = {}):
     let keepSym: Uint8Array | null = null
     let symIdx: ArrayLike<number> | null = null
     if (wanted) {
-      const symData = batch.getChildAt(2)!.data[0]
+      const symData = batch.getChildAt(COL.symbol)!.data[0]
       const dict = symData.dictionary as A.Vector<A.Utf8>
       keepSym = new Uint8Array(dict.length)
       let any = false
@@ -524,7 +528,7 @@ export async function openRecording(path: string): Promise<RecordingFile> {
       schema,
       meta,
       columns,
-      feedColumns: columns.slice(7),
+      feedColumns: columns.slice(FEED_COL0),
       sizeBytes: st.size,
       schemaBytes: r.framed.metaLength + r.framed.bodyLength,
     }
@@ -555,83 +559,11 @@ function commonColumnsProblem(schema: A.Schema): string | null {
   return null
 }
 
-/** Column accessors for one batch, built once per batch and reused per row. */
-export class BatchRows {
-  private readonly cols: {name: string; vec: A.Vector}[]
-  private readonly recv: BigInt64Array
-  private readonly exch: A.Data
-  private readonly sym: A.Vector
-  private readonly kind: A.Vector
-  private readonly seq: A.Vector
-  private readonly raw: A.Vector
-  private readonly info: A.Vector
-  constructor(
-    readonly batch: A.RecordBatch,
-    feedColumns: readonly StoreColumn[],
-  ) {
-    const get = (i: number): A.Vector => batch.getChildAt(i)!
-    const r = get(0).data[0]
-    this.recv = (r.values as BigInt64Array).subarray(r.offset, r.offset + r.length)
-    this.exch = get(1).data[0]
-    this.sym = get(2)
-    this.kind = get(3)
-    this.seq = get(4)
-    this.raw = get(5)
-    this.info = get(6)
-    this.cols = feedColumns.map((c, k) => ({name: c.name, vec: get(7 + k)}))
-  }
-  recvTs(i: number): bigint {
-    return this.recv[i]
-  }
-  symbol(i: number): string {
-    return this.sym.get(i) as string
-  }
-  row(i: number): RowView {
-    const fields: Record<string, unknown> = {}
-    for (const c of this.cols) {
-      const v = c.vec.get(i)
-      if (v !== null && v !== undefined) fields[c.name] = v instanceof A.Vector ? listToPlain(v) : v
-    }
-    return {
-      recv_ts: this.recv[i],
-      exch_ts: timestampAt(this.exch, i),
-      symbol: this.sym.get(i) as string,
-      kind: this.kind.get(i) as RowKind,
-      seq: this.seq.get(i) as bigint,
-      raw: (this.raw.get(i) as Uint8Array | null) ?? null,
-      info: (this.info.get(i) as string | null) ?? null,
-      fields,
-    }
-  }
-}
-
-/** A list cell (arrow-js Vector of StructRows) as plain objects. */
-export function listToPlain(v: A.Vector): unknown[] {
-  const out: unknown[] = []
-  for (const item of v) {
-    const toJSON = item && typeof item === 'object' ? (item as {toJSON?: () => unknown}).toJSON : undefined
-    out.push(typeof toJSON === 'function' ? toJSON.call(item) : item)
-  }
-  return out
-}
-
-/**
- * A timestamp's stored integer (in its column's unit) or null. Read from the
- * buffer because arrow-js's `get` turns timestamps into lossy ms numbers.
- */
-export function timestampAt(data: A.Data, i: number): bigint | null {
-  const j = data.offset + i
-  const bm = data.nullBitmap
-  if (data.nullCount > 0 && bm && bm.length > 0 && ((bm[j >> 3] >> (j & 7)) & 1) === 0) return null
-  return (data.values as BigInt64Array)[j]
-}
-
 /** Convenience: every selected row of a recording, as RowViews. */
 export async function* readRows(file: RecordingFile, opts: ReadOptions = {}): AsyncGenerator<RowView> {
   for await (const {batch, idx} of readBatches(file, opts)) {
-    const rows = new BatchRows(batch, file.feedColumns)
-    const n = idx ? idx.length : batch.numRows
-    for (let k = 0; k < n; k++) yield rows.row(idx ? idx[k] : k)
+    const rows = new BatchRows(batch, file.feedColumns, idx)
+    for (let k = 0; k < rows.length; k++) yield rows.row(rows.at(k))
   }
 }
 

@@ -1,7 +1,9 @@
 import * as A from 'apache-arrow'
 
 import type {ColumnDef, ColumnType, TimeUnitName} from './types.js'
-import {ROW_KINDS} from './types.js'
+import {COMMON_COLUMNS, ROW_KINDS} from './types.js'
+
+export {COMMON_COLUMNS}
 
 /**
  * The recording format version. Bump it when a reader of the previous version
@@ -150,8 +152,6 @@ export type StoreColumn =
   | {name: string; kind: 'timestamp'; unit: TimeUnitName; nullable: boolean}
   | {name: string; kind: 'dict'; indexBits: 8 | 32; dictId: number; fixed?: readonly string[]; nullable?: boolean}
   | {name: string; kind: 'plain'; type: Exclude<ColumnType, 'dict_utf8'>; nullable: boolean; fields?: readonly string[]}
-
-export const COMMON_COLUMNS = ['recv_ts', 'exch_ts', 'symbol', 'kind', 'seq', 'raw', 'info'] as const
 
 export function storeColumns(exchTsUnit: TimeUnitName, feedColumns: readonly ColumnDef[]): StoreColumn[] {
   const cols: StoreColumn[] = [

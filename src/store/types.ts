@@ -63,3 +63,18 @@ export interface RowView {
 }
 
 export type TimeUnitName = 's' | 'ms' | 'us' | 'ns'
+
+/** The common columns every recording starts with, in schema order (docs/FORMAT.md); feed columns follow them. */
+export const COMMON_COLUMNS = ['recv_ts', 'exch_ts', 'symbol', 'kind', 'seq', 'raw', 'info'] as const
+export type CommonColumn = (typeof COMMON_COLUMNS)[number]
+
+/**
+ * Each common column's position in a recording's schema and record batches
+ * (`batch.getChildAt(COL.recv_ts)`, `file.columns[COL.exch_ts]`): the only
+ * place the store and its readers spell these positions. Every file mdrec
+ * reads has them there (openRecording checks the names and types).
+ */
+export const COL = {recv_ts: 0, exch_ts: 1, symbol: 2, kind: 3, seq: 4, raw: 5, info: 6} as const satisfies Record<CommonColumn, number>
+
+/** Position of the first feed column: feed column `j` (RecordingFile.feedColumns[j]) is batch child `FEED_COL0 + j`. */
+export const FEED_COL0 = COMMON_COLUMNS.length

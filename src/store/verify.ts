@@ -5,7 +5,7 @@ import {basename, dirname, extname, join} from 'node:path'
 import {MdrecError, fsError} from '../errors.js'
 import {BadMessage, FILE_TRAILER_BYTES, decodeFooter, isFileMagic, type FooterBlock} from './ipc.js'
 import {openRecording, readBatches, type StreamEnd} from './reader.js'
-import {rewriteRecording} from './writer.js'
+import {rewriteRecording} from './rewrite.js'
 
 export interface VerifyResult {
   path: string

@@ -2,15 +2,15 @@ import * as A from 'apache-arrow'
 import {closeSync, fsyncSync, ftruncateSync, openSync, writeSync} from 'node:fs'
 import {dirname} from 'node:path'
 
-import type {ColumnDef, RowInput, TimeUnitName} from './types.js'
+import {COL, FEED_COL0, type ColumnDef, type RowInput, type TimeUnitName} from './types.js'
 import {MdrecError, fsError} from '../errors.js'
-import {commitPartial, discardPartial, partialPath, removeStalePartials} from './atomic.js'
 import {type Accumulator, DictAcc, makeAccumulator} from './columns.js'
-import {BadMessage, BatchDecoder, DEFAULT_ZSTD_LEVEL, IpcStreamEncoder} from './ipc.js'
+import {DEFAULT_ZSTD_LEVEL, IpcStreamEncoder} from './ipc.js'
 import {symbolClusterOrder} from './order.js'
-import {messageStream, openRecording, readBatches, type RecordingFile} from './reader.js'
-import {FORMAT_VERSION, arrowSchema, columnDefs, storeColumns, type RecordingMeta, type StoreColumn} from './schema.js'
-import {nsToIso} from '../util/time.js'
+import type {RewriteOptions} from './rewrite.js'
+import {FORMAT_VERSION, arrowSchema, storeColumns, type RecordingMeta, type StoreColumn} from './schema.js'
+
+export type {RewriteOptions} from './rewrite.js'
 
 /**
  * Default bound on one batch's uncompressed Arrow buffers (64 MiB). A batch
@@ -214,12 +214,12 @@ export class RecordingWriter {
     // site for the codec's (single) object shape, where a loop of f[name]
     // lookups is a megamorphic keyed load per value — most of the cost of a row.
     const body = this.accs
-      .slice(7)
-      .map((acc, k) => `a[${7 + k}].push(f === null ? null : f[${JSON.stringify(acc.col.name)}]);`)
+      .slice(FEED_COL0)
+      .map((acc, k) => `a[${FEED_COL0 + k}].push(f === null ? null : f[${JSON.stringify(acc.col.name)}]);`)
       .join('\n')
     this.pushFields = new Function('f', 'a', body) as (f: Record<string, unknown> | null, accs: Accumulator[]) => void
     // Strings count 3 bytes a character (the most UTF-8 needs), so the estimate never falls short.
-    const sizes = this.accs.slice(7).flatMap((acc) => {
+    const sizes = this.accs.slice(FEED_COL0).flatMap((acc) => {
       const c = acc.col
       const v = `f[${JSON.stringify(c.name)}]`
       if (c.kind !== 'plain') return []
@@ -298,14 +298,15 @@ export class RecordingWriter {
       if (alone || this.bufferedBytes + est > this.opts.batchBytes) this.flush()
     }
     const a = this.accs
-    a[0].push(row.recv_ts)
-    a[1].push(row.exch_ts)
-    a[2].push(row.symbol)
-    a[3].push(row.kind)
-    a[4].push(this.seq++)
-    if (alone && a[5].pushView) a[5].pushView(row.raw!)
-    else a[5].push(row.raw)
-    a[6].push(row.info)
+    a[COL.recv_ts].push(row.recv_ts)
+    a[COL.exch_ts].push(row.exch_ts)
+    a[COL.symbol].push(row.symbol)
+    a[COL.kind].push(row.kind)
+    a[COL.seq].push(this.seq++)
+    const raw = a[COL.raw]
+    if (alone && raw.pushView) raw.pushView(row.raw!)
+    else raw.push(row.raw)
+    a[COL.info].push(row.info)
     this.pushFields(row.fields, a)
     if (this.firstRecv === null) this.firstRecv = row.recv_ts
     this.lastRecv = row.recv_ts
@@ -338,7 +339,7 @@ export class RecordingWriter {
         rangeSizers.push(acc.rangeVarBytes(d))
       }
     }
-    const tsData = batch.getChildAt(0)!.data[0]
+    const tsData = batch.getChildAt(COL.recv_ts)!.data[0]
     const ts = tsData.values as BigInt64Array
     const at = (k: number) => (idx ? idx[k] : k)
     let k = 0
@@ -378,14 +379,14 @@ export class RecordingWriter {
         const sel = idx ? idx.subarray(k, k + m) : m === n ? null : rangeIdx(k, m)
         for (const [c, acc] of this.accs.entries()) {
           const d = source[c]
-          if (acc.col.name === 'seq' && !(opts.keepSeq && d)) {
+          if (c === COL.seq && !(opts.keepSeq && d)) {
             for (let j = 0; j < m; j++) acc.push(this.seq++)
           } else if (d === null) {
             for (let j = 0; j < m; j++) acc.push(null)
           } else acc.pushFrom(d, sel)
         }
         if (opts.keepSeq) {
-          const sd = source[4]
+          const sd = source[COL.seq]
           if (sd) this.seq = (sd.values as BigUint64Array)[sd.offset + at(k + m - 1)] + 1n
         }
         if (this.firstRecv === null) this.firstRecv = ts[tsData.offset + at(k)]
@@ -414,7 +415,7 @@ export class RecordingWriter {
     this.bufferedBytes = 0
     if (this.opts.closedFile && this.opts.clusterBySymbol) {
       // Cluster the rows by symbol (stable): each instrument's values side by side compress far better.
-      const perm = symbolClusterOrder(children[2])
+      const perm = symbolClusterOrder(children[COL.symbol])
       if (perm) {
         children = children.map((d, c) => {
           const acc = this.accs[c]
@@ -505,7 +506,7 @@ export class RecordingWriter {
     }
     if (opts.compact ?? this.opts.compactOnClose) {
       try {
-        const c = await compactRecording(this.path, {
+        const c = await (await rewritePath()).compactRecording(this.path, {
           rows: this.opts.compactRows,
           dictionaries: new Map(this.dictAccs.map((d) => [d.col.name, d.values])),
           batchBytes: this.opts.batchBytes,
@@ -550,139 +551,20 @@ export function logStaleRemoved(removed: readonly string[], log?: (line: string)
 }
 
 /**
- * Every value of each dictionary column of `files` (by column name), in
- * index order: the last dictionary batch of each id in each file (mdrec's
- * dictionaries only grow), merged over the files in order. Reads message
- * framing and decodes dictionary batches only; stops quietly at a damaged
- * message (what comes after it is not copied anyway).
- */
-export async function finalDictionaries(files: readonly RecordingFile[]): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>()
-  const seen = new Map<string, Set<string>>()
-  for (const file of files) {
-    const byId = new Map<number, string>()
-    for (const f of file.schema.fields) if (A.DataType.isDictionary(f.type)) byId.set(f.type.id, f.name)
-    const decoder = new BatchDecoder(file.schema)
-    try {
-      // recordBodies: false: only dictionaries are wanted; reading every batch body too cost several batches of peak memory
-      for await (const {framed, bytes} of messageStream(file.path, {recordBodies: false})) {
-        if (framed.kind === 'dictionary' && framed.message) decoder.dictionary(framed.message, bytes.subarray(framed.metaLength))
-      }
-    } catch (error) {
-      if (!(error instanceof BadMessage)) throw error
-    }
-    for (const [id, vec] of decoder.dictionaries) {
-      const name = byId.get(id)
-      if (name === undefined) continue
-      if (!out.has(name)) {
-        out.set(name, [])
-        seen.set(name, new Set())
-      }
-      const list = out.get(name)!
-      const have = seen.get(name)!
-      for (let k = 0; k < vec.length; k++) {
-        const v = String(vec.get(k) ?? '')
-        if (!have.has(v)) {
-          have.add(v)
-          list.push(v)
-        }
-      }
-    }
-  }
-  return out
-}
-
-/**
- * Rewrite `path` as a closed format-version-2 recording (see
- * rewriteRecording): large batches, rows clustered by symbol, the IPC file
- * format, end time and row count in the metadata. Replaces `path`. Returns
- * the new file's size in bytes, its batch count and rows.
+ * Rewrite `path` as a closed format-version-2 recording, in place (the one
+ * rewrite path: store/rewrite.ts, where this is implemented; kept importable
+ * from the writer). Returns the new file's size in bytes, its batch count and
+ * rows.
  */
 export async function compactRecording(path: string, opts: RewriteOptions = {}): Promise<{bytes: number; batches: number; rows: number}> {
-  return rewriteRecording(path, path, {...opts, overwrite: true})
-}
-
-export interface RewriteOptions {
-  /** zstd level (default CLOSED_ZSTD_LEVEL). */
-  zstdLevel?: number
-  /** Rows per batch (default 65,536). */
-  rows?: number
-  /** Bytes per batch (default DEFAULT_BATCH_BYTES). */
-  batchBytes?: number
-  /** The last row's receive time (ns), when the caller knows it; else the file's own end time, else its last row's. */
-  endTime?: bigint
-  /** Total rows, when the caller knows it; else counted while copying. */
-  rows_total?: number
-  /** Every dictionary value, when the caller knows them (the live writer); else read from the file (finalDictionaries). */
-  dictionaries?: ReadonlyMap<string, readonly string[]>
-  log?: (line: string) => void
+  return (await rewritePath()).compactRecording(path, opts)
 }
 
 /**
- * Rewrite `path` into `out` as a closed recording: large batches (65,536
- * rows or the byte bound), rows clustered by symbol inside each batch, the
- * IPC file format with its footer, end time and row count added to the
- * metadata, every row's `seq` kept. Streaming, in bounded memory: one input
- * batch and one output batch (each at most `batchBytes`, or a single larger
- * row) at a time, plus the dictionaries. Writes `partialPath(out)` and
- * renames it to `out` when complete (`overwrite`: replacing it; else never
- * over an existing file, E_EXISTS naming `flag`); a crash leaves `out` as it
- * was. Stale temporaries of earlier interrupted runs are removed first
- * (reported to `log`). `tolerant` (repair): copy the sound batches and stop
- * quietly at the first damaged message, else its error is thrown.
+ * The rewrite path (store/rewrite.ts), loaded when a file is first compacted:
+ * it reads recordings, and the writer sits below the reader (it imports no
+ * reading code; test/layers.test.ts).
  */
-export async function rewriteRecording(
-  path: string,
-  out: string,
-  opts: RewriteOptions & {overwrite: boolean; tolerant?: boolean; flag?: string},
-): Promise<{bytes: number; batches: number; rows: number}> {
-  logStaleRemoved(removeStalePartials(out), opts.log)
-  const file = await openRecording(path)
-  const onTruncated = opts.tolerant ? 'stop' : 'error'
-  let rows = opts.tolerant ? undefined : (opts.rows_total ?? file.meta.rows)
-  let endNs = opts.endTime
-  if (rows === undefined || (endNs === undefined && file.meta.endTime === undefined)) {
-    // The schema (written first) must carry them: count once more before copying.
-    rows = 0
-    for await (const {batch} of readBatches(file, {onTruncated, recycle: true})) {
-      rows += batch.numRows
-      const t = batch.getChildAt(0)!.data[0]
-      const ts = t.values as BigInt64Array
-      for (let i = 0; i < t.length; i++) if (endNs === undefined || ts[t.offset + i] > endNs) endNs = ts[t.offset + i]
-    }
-  }
-  const dictionaries = opts.dictionaries ?? (await finalDictionaries([file]))
-  const tmp = partialPath(out)
-  const w = RecordingWriter.create(
-    tmp,
-    {
-      meta: {...file.meta, endTime: endNs === undefined ? file.meta.endTime : nsToIso(endNs), rows},
-      exchTsUnit: (file.columns[1] as {unit: TimeUnitName}).unit,
-      columns: columnDefs(file.feedColumns),
-    },
-    {
-      flushIntervalMs: 0,
-      flushRows: opts.rows ?? 65_536,
-      batchBytes: opts.batchBytes,
-      zstdLevel: opts.zstdLevel,
-      fsync: false,
-      compactOnClose: false,
-      closedFile: true,
-      dictionaries,
-    },
-  )
-  try {
-    // recycle: appendBatch holds a view of a batch only until its next call
-    for await (const {batch, idx} of readBatches(file, {onTruncated, recycle: true})) w.appendBatch(batch, idx, {keepSeq: true})
-    const stats = await w.close()
-    if (stats.rows !== rows) {
-      throw new MdrecError('E_CORRUPT', `${path}: rewriting copied ${stats.rows} rows where the file says ${rows}; the original is kept as it was`)
-    }
-    commitPartial(tmp, out, opts.overwrite ? {overwrite: true} : {overwrite: false, flag: opts.flag ?? '--out'})
-    return {bytes: stats.bytes, batches: stats.batches, rows: stats.rows}
-  } catch (error) {
-    w.abort()
-    discardPartial(tmp)
-    throw error
-  }
+function rewritePath(): Promise<typeof import('./rewrite.js')> {
+  return import('./rewrite.js')
 }

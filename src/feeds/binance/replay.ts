@@ -25,7 +25,7 @@
 import {MdrecError} from '../../errors.js'
 import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
 import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
-import type {ReplayBatch} from '../../replay/rows.js'
+import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import type {RecordingFile} from '../../store/reader.js'
 import {parseJson} from '../upbit/json.js'
 import {encodePayload, wrap, type BinanceRow} from './codec.js'

@@ -43,6 +43,7 @@ import {WebSocket} from 'ws'
 
 import {MdrecError} from '../../errors.js'
 import {readBatches, type RecordingFile} from '../../store/reader.js'
+import {COL} from '../../store/types.js'
 import {Redactor, parseFeedUrl, sanitizeEndpoint} from '../../util/redact.js'
 import {genericControl} from './adapter.js'
 import {isPlainObject, parseJson, subscribeMessage} from './codec.js'
@@ -391,7 +392,7 @@ export async function recordedChannels(files: readonly RecordingFile[], range: {
   const seen = new Set<string>()
   for (const file of files) {
     for await (const {batch} of readBatches(file, {from: range.from, to: range.to})) {
-      const dict = batch.getChildAt(2)!.data[0].dictionary
+      const dict = batch.getChildAt(COL.symbol)!.data[0].dictionary
       if (!dict) continue
       for (let k = 0; k < dict.length; k++) {
         const s = dict.get(k) as string | null

@@ -18,7 +18,7 @@
 
 import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
 import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
-import type {ReplayBatch} from '../../replay/rows.js'
+import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import {DEFAULT_SETTLE_MS} from '../../replay/scheduler.js'
 import {encodeEnvelope, envelopeOfRow} from './codec.js'
 import {MdrecError} from '../../errors.js'

@@ -39,7 +39,7 @@
 import {MdrecError} from '../../errors.js'
 import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
 import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
-import type {ReplayBatch} from '../../replay/rows.js'
+import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import type {RecordingFile} from '../../store/reader.js'
 import {encodeMessage, layoutOf, type UpbitRow} from './codec.js'
 import {FORMATS, PRIVATE_TYPES, type UpbitFormat} from './fields.js'

@@ -19,8 +19,9 @@ import type * as A from 'apache-arrow'
 
 import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
 import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
-import type {ReplayBatch} from '../../replay/rows.js'
+import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import type {RecordingFile} from '../../store/reader.js'
+import {COL, FEED_COL0} from '../../store/types.js'
 import {decodeFrame, encodeFrame, envelopeForUrl, PRICING_FIELDS, PricingRowEncoder, type PricingColumn, type PricingField, type UnknownFieldsColumn} from './codec.js'
 import {YahooServer, type YahooClient} from './server.js'
 import type {PricingData, YahooEnvelope} from './types.js'
@@ -88,8 +89,8 @@ const STORED_AS: Record<PricingField['kind'], string> = {string: 'dict', float: 
 function rowEncoderFor(b: ReplayBatch, file: RecordingFile): PricingRowEncoder | null {
   const batch = b.batch
   const data = (k: number) => batch.getChildAt(k)!.data[0]
-  const sym = data(2)
-  const exch = data(1)
+  const sym = data(COL.symbol)
+  const exch = data(COL.exch_ts)
   const cols: PricingColumn[] = [
     {field: FIELD_BY_NAME.get('id')!, values: sym.values as Int32Array, offset: sym.offset, nulls: null, dict: (k) => b.symbolOf(k)},
     {field: FIELD_BY_NAME.get('time')!, values: exch.values as BigInt64Array, offset: exch.offset, nulls: nullsOf(exch)},
@@ -97,7 +98,7 @@ function rowEncoderFor(b: ReplayBatch, file: RecordingFile): PricingRowEncoder |
   let unknown: UnknownFieldsColumn | null = null
   for (let j = 0; j < file.feedColumns.length; j++) {
     const c = file.feedColumns[j]
-    const d = data(7 + j)
+    const d = data(FEED_COL0 + j)
     if (d.length > 0 && d.nullCount === d.length) continue // no value in this batch
     if (c.name === 'unknown_fields') {
       if (c.kind !== 'plain' || c.type !== 'binary') return null

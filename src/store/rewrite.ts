@@ -1,0 +1,258 @@
+/**
+ * The one rewrite path: read the batches of one or more recordings (with an
+ * optional time range and symbol filter) and write them as a closed format-
+ * version-2 recording, under a temporary name renamed to the output only
+ * when complete. Compaction (on close, and `compactRecording`), `slice` and
+ * `verify --repair` all write through {@link rewrite}.
+ *
+ * It sits above the reader and the writer: the writer (store/writer.ts)
+ * imports no reading code and reaches compaction here only when a file is
+ * closed.
+ */
+import * as A from 'apache-arrow'
+
+import {MdrecError} from '../errors.js'
+import {nsToIso} from '../util/time.js'
+import {commitPartial, discardPartial, partialPath, removeStalePartials} from './atomic.js'
+import {BadMessage, BatchDecoder} from './ipc.js'
+import {messageStream, openRecording, readBatches, type RecordingFile} from './reader.js'
+import {columnDefs} from './schema.js'
+import {COL, type TimeUnitName} from './types.js'
+import {RecordingWriter, logStaleRemoved, type WriterInit} from './writer.js'
+
+export interface RewriteOptions {
+  /** zstd level (default CLOSED_ZSTD_LEVEL). */
+  zstdLevel?: number
+  /** Rows per batch (default 65,536). */
+  rows?: number
+  /** Bytes per batch (default DEFAULT_BATCH_BYTES). */
+  batchBytes?: number
+  /** Cluster each batch's rows by symbol (default true; readers restore arrival order by `seq`). */
+  clusterBySymbol?: boolean
+  /** The last row's receive time (ns), when the caller knows it; else the file's own end time, else its last row's. */
+  endTime?: bigint
+  /** Total rows, when the caller knows it; else counted while copying. */
+  rows_total?: number
+  /** Every dictionary value, when the caller knows them (the live writer); else read from the file (finalDictionaries). */
+  dictionaries?: ReadonlyMap<string, readonly string[]>
+  /** Status lines (stale temporaries of the output removed). */
+  log?: (line: string) => void
+}
+
+/** What a counting pass over the selected rows found. */
+export interface RewriteCount {
+  rows: number
+  /** Receive time (ns) of the last selected row in arrival order, and the largest; undefined when no row. */
+  last?: bigint
+  max?: bigint
+}
+
+export interface RewriteSpec extends Omit<RewriteOptions, 'rows_total' | 'endTime'> {
+  /** The recordings to read, one after the other (the parts of one run, in order, of one feed: see store/inputs.ts); the first one's schema and metadata are the output's. */
+  inputs: readonly RecordingFile[]
+  out: string
+  /** Rows kept: [from, to) by receive time (ns) and these symbols (default every row). */
+  select?: {from?: bigint; to?: bigint; symbols?: readonly string[]}
+  /** 'keep' every row's `seq` (compaction, repair) or 'renumber' them from 0 (slice). */
+  seq: 'keep' | 'renumber'
+  /** Repair: copy the sound batches and stop quietly at the first damaged message (else its error is thrown). */
+  tolerant?: boolean
+  /**
+   * The row count, when the caller knows it (the live writer, or a closed
+   * file's metadata): no counting pass, and the copy must find exactly this
+   * many rows (else E_CORRUPT). Without it the selection is counted first
+   * (the schema, written first, carries it) and the copy stops at the rows
+   * counted: a file still being recorded may grow in between.
+   */
+  known?: number
+  /** Throw E_NO_ROWS, before anything is written, when the count is 0. */
+  refuseEmpty?: boolean
+  /** Replace an existing `out` (compaction); else E_EXISTS naming `flag` (default '--out'). */
+  overwrite: boolean
+  flag?: string
+  /** The output's metadata, given the count (the input's metadata is `inputs[0].meta`). */
+  meta: (count: RewriteCount) => WriterInit['meta']
+}
+
+export interface RewriteResult {
+  bytes: number
+  batches: number
+  rows: number
+  /** Temporaries of `out` left by interrupted earlier runs, removed before writing. */
+  staleRemoved: string[]
+}
+
+/**
+ * Write the selected rows of `spec.inputs` to `spec.out` as a closed
+ * recording: batches of `rows` rows or `batchBytes` (a single larger row is
+ * a batch of its own), rows clustered by symbol inside each batch, the IPC
+ * file format with its footer, every dictionary complete from the first
+ * batch. Streaming, in bounded memory: one input batch and one output batch
+ * at a time, plus the dictionaries. Stale temporaries of `out` are removed
+ * first (reported to `log`); the rows are written to `partialPath(out)`,
+ * which is renamed to `out` when complete (see RewriteSpec.overwrite) and
+ * removed on any error: a crash leaves `out` as it was. Throws the readers'
+ * MdrecError for a damaged input (unless `tolerant`), E_NO_ROWS
+ * (`refuseEmpty`), E_CORRUPT when the rows copied differ from the count,
+ * E_EXISTS.
+ */
+export async function rewrite(spec: RewriteSpec): Promise<RewriteResult> {
+  const {inputs, out} = spec
+  const file = inputs[0]
+  const staleRemoved = removeStalePartials(out)
+  logStaleRemoved(staleRemoved, spec.log)
+  const onTruncated = spec.tolerant ? 'stop' : 'error'
+  // recycle: no batch is kept past the next one (appendBatch copies what it
+  // keeps, or holds a view only until its next call: see ReadOptions.recycle)
+  const read = {...spec.select, onTruncated, recycle: true} as const
+  let count: RewriteCount = {rows: spec.known ?? 0}
+  if (spec.known === undefined) {
+    for (const f of inputs) {
+      for await (const {batch, idx} of readBatches(f, read)) {
+        const n = idx ? idx.length : batch.numRows
+        const t = batch.getChildAt(COL.recv_ts)!.data[0]
+        const ts = t.values as BigInt64Array
+        for (let k = 0; k < n; k++) {
+          const v = ts[t.offset + (idx ? idx[k] : k)]
+          if (count.max === undefined || v > count.max) count.max = v
+        }
+        count = {rows: count.rows + n, last: ts[t.offset + (idx ? idx[n - 1] : n - 1)], max: count.max}
+      }
+    }
+  }
+  if (count.rows === 0 && spec.refuseEmpty) {
+    throw new MdrecError('E_NO_ROWS', `no rows selected from ${inputs.map((f) => f.path).join(', ')}; nothing written to ${out}`)
+  }
+  const dictionaries = spec.dictionaries ?? (await finalDictionaries(inputs))
+  const tmp = partialPath(out)
+  const w = RecordingWriter.create(
+    tmp,
+    {
+      meta: spec.meta(count),
+      exchTsUnit: (file.columns[COL.exch_ts] as {unit: TimeUnitName}).unit,
+      columns: columnDefs(file.feedColumns),
+    },
+    {
+      flushIntervalMs: 0,
+      flushRows: spec.rows ?? 65_536,
+      batchBytes: spec.batchBytes,
+      zstdLevel: spec.zstdLevel,
+      fsync: false,
+      compactOnClose: false,
+      // a closed format-v2 file, its dictionaries complete from the first batch (the IPC file format allows no replacement)
+      closedFile: true,
+      clusterBySymbol: spec.clusterBySymbol,
+      dictionaries,
+    },
+  )
+  try {
+    const keepSeq = spec.seq === 'keep'
+    // a count taken here bounds the copy (an input may grow meanwhile); a known one is checked after it
+    let left = spec.known === undefined ? count.rows : Number.POSITIVE_INFINITY
+    copy: for (const f of inputs) {
+      for await (const {batch, idx} of readBatches(f, read)) {
+        const n = idx ? idx.length : batch.numRows
+        if (n <= left) w.appendBatch(batch, idx, {keepSeq})
+        else w.appendBatch(batch, (idx ?? Uint32Array.from({length: n}, (_, k) => k)).subarray(0, left), {keepSeq})
+        left -= Math.min(n, left)
+        if (left === 0) break copy
+      }
+    }
+    const stats = await w.close()
+    if (stats.rows !== count.rows) {
+      const what = inputs.map((f) => f.path).join(', ')
+      throw new MdrecError('E_CORRUPT', `${what}: rewriting copied ${stats.rows} rows where the file says ${count.rows}; the original is kept as it was`)
+    }
+    commitPartial(tmp, out, spec.overwrite ? {overwrite: true} : {overwrite: false, flag: spec.flag ?? '--out'})
+    return {bytes: stats.bytes, batches: stats.batches, rows: stats.rows, staleRemoved}
+  } catch (error) {
+    w.abort()
+    discardPartial(tmp) // a partial rewrite is no recording: leave nothing behind
+    throw error
+  }
+}
+
+/**
+ * Rewrite `path` as a closed format-version-2 recording (see {@link rewrite}):
+ * large batches, rows clustered by symbol, the IPC file format, end time and
+ * row count in the metadata, every row's `seq` kept. Replaces `path`.
+ * Returns the new file's size in bytes, its batch count and rows.
+ */
+export async function compactRecording(path: string, opts: RewriteOptions = {}): Promise<{bytes: number; batches: number; rows: number}> {
+  return rewriteRecording(path, path, {...opts, overwrite: true})
+}
+
+/**
+ * Rewrite `path` into `out` as a closed recording, every row's `seq` kept,
+ * end time and row count added to the metadata (the end time: `endTime`,
+ * else the file's own, else its largest receive time). `overwrite`: replace
+ * `out` (compaction); else never over an existing file, E_EXISTS naming
+ * `flag`. `tolerant` (repair): copy the sound batches and stop quietly at
+ * the first damaged message, else its error is thrown.
+ */
+export async function rewriteRecording(
+  path: string,
+  out: string,
+  opts: RewriteOptions & {overwrite: boolean; tolerant?: boolean; flag?: string},
+): Promise<{bytes: number; batches: number; rows: number}> {
+  const file = await openRecording(path)
+  const stated = opts.tolerant ? undefined : (opts.rows_total ?? file.meta.rows)
+  // The schema (written first) must carry the row count and end time: without them, count first.
+  const known = stated !== undefined && (opts.endTime !== undefined || file.meta.endTime !== undefined) ? stated : undefined
+  const {rows_total: _, endTime, ...rest} = opts
+  const r = await rewrite({
+    ...rest,
+    inputs: [file],
+    out,
+    seq: 'keep',
+    known,
+    meta: (c) => {
+      const endNs = c.max !== undefined && (endTime === undefined || c.max > endTime) ? c.max : endTime
+      return {...file.meta, endTime: endNs === undefined ? file.meta.endTime : nsToIso(endNs), rows: c.rows}
+    },
+  })
+  return {bytes: r.bytes, batches: r.batches, rows: r.rows}
+}
+
+/**
+ * Every value of each dictionary column of `files` (by column name), in
+ * index order: the last dictionary batch of each id in each file (mdrec's
+ * dictionaries only grow), merged over the files in order. Reads message
+ * framing and decodes dictionary batches only; stops quietly at a damaged
+ * message (what comes after it is not copied anyway).
+ */
+export async function finalDictionaries(files: readonly RecordingFile[]): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>()
+  const seen = new Map<string, Set<string>>()
+  for (const file of files) {
+    const byId = new Map<number, string>()
+    for (const f of file.schema.fields) if (A.DataType.isDictionary(f.type)) byId.set(f.type.id, f.name)
+    const decoder = new BatchDecoder(file.schema)
+    try {
+      // recordBodies: false: only dictionaries are wanted; reading every batch body too cost several batches of peak memory
+      for await (const {framed, bytes} of messageStream(file.path, {recordBodies: false})) {
+        if (framed.kind === 'dictionary' && framed.message) decoder.dictionary(framed.message, bytes.subarray(framed.metaLength))
+      }
+    } catch (error) {
+      if (!(error instanceof BadMessage)) throw error
+    }
+    for (const [id, vec] of decoder.dictionaries) {
+      const name = byId.get(id)
+      if (name === undefined) continue
+      if (!out.has(name)) {
+        out.set(name, [])
+        seen.set(name, new Set())
+      }
+      const list = out.get(name)!
+      const have = seen.get(name)!
+      for (let k = 0; k < vec.length; k++) {
+        const v = String(vec.get(k) ?? '')
+        if (!have.has(v)) {
+          have.add(v)
+          list.push(v)
+        }
+      }
+    }
+  }
+  return out
+}
