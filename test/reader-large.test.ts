@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, test} from 'vitest'
 
 import {MdrecError} from '../src/errors.js'
-import {messageStream, openRecording, readBatches} from '../src/store/reader.js'
+import {messageStream, openRecording, readBatches, type ReadOptions} from '../src/store/reader.js'
 import {repairRecording, verifyRecording} from '../src/store/verify.js'
 import {makeBigYahooRecording} from './helpers/big-recording.js'
 import {messageAt, type MessageAt} from './helpers/messages.js'
@@ -17,12 +17,12 @@ let big: string
 let msgs: MessageAt[] = []
 
 /** Rows of a recording read with readBatches, and the error it ended with (if any). */
-async function readAll(path: string): Promise<{rows: number; batches: number; error?: MdrecError}> {
+async function readAll(path: string, opts: ReadOptions = {}): Promise<{rows: number; batches: number; error?: MdrecError}> {
   let rows = 0
   let batches = 0
   try {
     const file = await openRecording(path)
-    for await (const {batch} of readBatches(file)) {
+    for await (const {batch} of readBatches(file, opts)) {
       rows += batch.numRows
       batches++
     }
@@ -145,6 +145,38 @@ describe('a 1,050,000-row recording in 21 batches of 50,000 rows', () => {
     expect(r.rows).toBe(before)
     expect(r.error?.code).toBe('E_CORRUPT')
     expect(r.error?.message).toContain(`byte ${target.offset}`)
+    // decoding cooperatively (replay's readers) finds the same damage and says the same
+    const coop = await readAll(p, {pause: () => new Promise((resolve) => setImmediate(resolve))})
+    expect(coop.rows).toBe(before)
+    expect(coop.error?.message).toBe(r.error?.message)
     rmSync(p)
+  }, 120_000)
+
+  test('decoding cooperatively (ReadOptions.pause) gives the event loop back inside each batch and yields the same batches', async () => {
+    const file = await openRecording(big)
+    let pauses = 0
+    const pause = () => {
+      pauses++
+      return new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    const sums = async (opts: ReadOptions) => {
+      const out: string[] = []
+      for await (const {batch} of readBatches(file, opts)) {
+        const ts = batch.getChild('recv_ts')!.data[0].values as BigInt64Array
+        const price = batch.getChild('price')!.data[0].values as Float32Array
+        let a = 0n
+        let b = 0
+        for (let i = 0; i < batch.numRows; i++) {
+          a += ts[i]
+          b += price[i]
+        }
+        out.push(`${batch.numRows} ${a} ${b}`)
+      }
+      return out
+    }
+    const coop = await sums({pause})
+    // a 50,000-row batch is ~80 compressed buffers, milliseconds of zstd: it pauses at least once in each
+    expect(pauses).toBeGreaterThanOrEqual(ROWS / FLUSH)
+    expect(coop).toEqual(await sums({}))
   }, 120_000)
 })

@@ -24,6 +24,7 @@ import {replay} from '../src/replay/engine.js'
 import type {RowEncoder} from '../src/replay/feed.js'
 import {MergedSource, ReplayBatch, SharedBatches} from '../src/replay/rows.js'
 import {nowNs} from '../src/replay/scheduler.js'
+import {BatchDecoder} from '../src/store/ipc.js'
 import {openRecording} from '../src/store/reader.js'
 import {makeYahooRecording} from './helpers/recording.js'
 import {until} from './replay-clients.js'
@@ -68,6 +69,26 @@ describe('record batches are prepared when read', () => {
         await until('the next batch to be prepared', () => summarized.size >= 2, 10_000)
         expect(src.batch).toBe(first)
         expect(src.row).toBe(first.at(0))
+      } finally {
+        await src.close()
+      }
+    })
+  }
+})
+
+describe('record batches are decompressed a buffer at a time, giving the event loop back between them', () => {
+  for (const shared of [false, true]) {
+    it(`${shared ? 'through the shared cache' : 'with a reader of its own'}: every batch goes through BatchDecoder.recordCooperative, none through the one-go record()`, async () => {
+      const coop = vi.spyOn(BatchDecoder.prototype, 'recordCooperative')
+      const oneGo = vi.spyOn(BatchDecoder.prototype, 'record')
+      const rec = await openRecording(batched)
+      const src = new MergedSource([rec], shared ? {shared: [new SharedBatches(rec, 0, {})]} : {})
+      try {
+        let rows = 0
+        while (await src.next()) rows++
+        expect(rows).toBe(4000)
+        expect(coop.mock.calls.length).toBeGreaterThanOrEqual(4)
+        expect(oneGo).not.toHaveBeenCalled()
       } finally {
         await src.close()
       }

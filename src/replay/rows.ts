@@ -13,6 +13,13 @@ import {readBatches, type RecordingFile} from '../store/reader.js'
 import {BatchRows} from '../store/rows.js'
 
 /** See {@link ReplayBatch.summary}. */
+/**
+ * How replay's readers give the event loop back while a batch decompresses
+ * (ReadOptions.pause): a timeline's due sends run between the buffers of the
+ * next batch instead of waiting for all of it.
+ */
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
 export interface BatchSummary {
   /** Symbol dictionary indices the selected rows use, ascending. */
   used: Uint32Array
@@ -215,7 +222,7 @@ export class SharedBatches {
   private async readOne(): Promise<void> {
     const gen = this.gen
     try {
-      this.it ??= readBatches(this.file, {from: this.range.from, to: this.range.to})
+      this.it ??= readBatches(this.file, {from: this.range.from, to: this.range.to, pause: yieldToLoop})
       const r = await this.it.next()
       if (gen !== this.gen) return
       this.reads++
@@ -305,11 +312,11 @@ class FileCursor {
       if (this.closed) return null
       if (r !== EVICTED && r !== RESET) return r
       // let go of by the cache: read on our own from here (decoding the batches before it once)
-      this.own = readBatches(this.file, {from: this.opts.from, to: this.opts.to, signal: this.opts.signal})
+      this.own = readBatches(this.file, {from: this.opts.from, to: this.opts.to, signal: this.opts.signal, pause: yieldToLoop})
       for (let skip = 0; skip < ord; skip++) if ((await this.own.next()).done) return null
     }
     if (this.closed) return null
-    this.own ??= readBatches(this.file, {from: this.opts.from, to: this.opts.to, signal: this.opts.signal})
+    this.own ??= readBatches(this.file, {from: this.opts.from, to: this.opts.to, signal: this.opts.signal, pause: yieldToLoop})
     const r = await this.own.next()
     return r.done ? null : new ReplayBatch(r.value.batch, r.value.idx, this.file, this.index).prepare()
   }

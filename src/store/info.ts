@@ -70,7 +70,7 @@ export async function recordingInfo(file: RecordingFile): Promise<RecordingInfo>
   for await (const {batch} of readBatches(file, {onMessage, onEnd: (e) => (end = e), onTruncated: 'stop'})) {
     const n = batch.numRows
     rows += n
-    // a closed v2 file stores rows clustered by symbol: its first and last by arrival order
+    // a closed v2 file stores rows clustered by shape and symbol: its first and last by arrival order
     const [t0, t1] = batchTimeSpan(batch)
     if (first === null || t0 < first) first = t0
     if (last === null || t1 > last) last = t1

@@ -220,7 +220,7 @@ export async function recordingSpan(files: readonly RecordingFile[]): Promise<Re
   for (const f of files) {
     for await (const {batch} of readBatches(f, {onTruncated: 'stop'})) {
       const n = batch.numRows
-      const [t0, t1] = batchTimeSpan(batch) // arrival order (v2 closed files store rows clustered by symbol)
+      const [t0, t1] = batchTimeSpan(batch) // arrival order (v2 closed files store rows clustered by shape and symbol)
       if (span.first === null || t0 < span.first) span.first = t0
       if (span.last === null || t1 > span.last) span.last = t1
       span.rows += n

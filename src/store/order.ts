@@ -4,9 +4,9 @@ import {COL} from './types.js'
 
 /**
  * Arrival order of a batch's rows (format version 2). A closed v2 recording
- * stores the rows of each batch clustered by symbol (a stable sort at
- * close: zstd then sees each instrument's prices, sizes and times side by
- * side); `seq` increases in arrival order in every file mdrec writes, so
+ * stores the rows of each batch clustered by shape and symbol (clusterOrder:
+ * zstd then sees each instrument's prices, sizes and times side by side);
+ * `seq` increases in arrival order in every file mdrec writes, so
  * sorting a batch's rows by `seq` restores the order they arrived in.
  *
  * Returns the row indices of `batch` in arrival order (ascending `seq`), or
@@ -79,6 +79,61 @@ export function batchTimeSpan(batch: A.RecordBatch, order: Uint32Array | null = 
   const ts = t.values as BigInt64Array
   const n = t.length
   return order ? [ts[t.offset + order[0]], ts[t.offset + order[n - 1]]] : [ts[t.offset], ts[t.offset + n - 1]]
+}
+
+/**
+ * The order a closed v2 file stores a batch's rows in: by **shape** (which
+ * columns from `kind` on are null: a trade and a quote, a ticker and an
+ * order book, a tick and a gap row are different shapes; shapes in order of
+ * first appearance), then by **symbol** (dictionary index), then arrival.
+ * zstd then sees one kind of message's values and one instrument's prices,
+ * sizes and times side by side, and each validity bitmap becomes a few long
+ * runs (bench/store, Yahoo: the busy tape 0.677x → 0.646x of zstd-3 lines,
+ * the quiet one 0.851x → 0.831x, against symbol clustering alone). Any order
+ * is safe to store: readers restore arrival order by `seq` (arrivalOrder).
+ *
+ * `children`: the batch's column data in schema order (common columns
+ * first: COL.symbol, then COL.kind and the rest take part). Two stable counting sorts (by
+ * symbol, then by shape), O(n + symbols + shapes); a shape is a 32-bit hash
+ * of the row's null pattern, so two shapes may share a slot, which costs
+ * only compression. Null when the rows are in that order already.
+ */
+export function clusterOrder(children: readonly A.Data[]): Uint32Array | null {
+  const bySymbol = symbolClusterOrder(children[COL.symbol])
+  const n = children[COL.symbol].length
+  let hash: Int32Array | null = null
+  for (let c = COL.kind; c < children.length; c++) {
+    const d = children[c]
+    const bm = d.nullBitmap
+    // a column with no null, or only nulls, is the same in every row's shape
+    if (!bm || bm.length === 0 || d.nullCount === 0 || d.nullCount === d.length) continue
+    hash ??= new Int32Array(n)
+    const off = d.offset
+    for (let i = 0; i < n; i++) {
+      const j = off + i
+      hash[i] = (Math.imul(hash[i], 31) + ((bm[j >> 3] >> (j & 7)) & 1) + 1) | 0
+    }
+  }
+  if (hash === null) return bySymbol
+  // dense shape ids in order of first appearance
+  const ids = new Map<number, number>()
+  const shape = new Uint32Array(n)
+  for (let i = 0; i < n; i++) {
+    let id = ids.get(hash[i])
+    if (id === undefined) ids.set(hash[i], (id = ids.size))
+    shape[i] = id
+  }
+  if (ids.size === 1) return bySymbol
+  // stable counting sort by shape of the symbol order (or of arrival order)
+  const start = new Uint32Array(ids.size + 1)
+  for (let i = 0; i < n; i++) start[shape[i] + 1]++
+  for (let k = 1; k < start.length; k++) start[k] += start[k - 1]
+  const out = new Uint32Array(n)
+  for (let k = 0; k < n; k++) {
+    const i = bySymbol ? bySymbol[k] : k
+    out[start[shape[i]]++] = i
+  }
+  return out
 }
 
 /**

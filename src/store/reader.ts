@@ -208,6 +208,8 @@ export interface MessageStreamOptions {
   end?: number
   /** See ReadOptions.recycle (decoding walks only). */
   recycle?: boolean
+  /** See ReadOptions.pause (decoding walks only). */
+  pause?: () => Promise<void>
   /**
    * false: record batch messages are framed and their metadata verified, and
    * the file must hold their whole body, but the body is not read: such a
@@ -287,7 +289,9 @@ async function* walk(path: string, opts: MessageStreamOptions & {decode: boolean
             if (opts.decode && framed.message) {
               const body = bytes.subarray(framed.metaLength)
               if (framed.kind === 'schema') decoder = new BatchDecoder(framed.message.header() as A.Schema)
-              else if (framed.kind === 'record') batch = decoder!.record(framed.message, body, arena)
+              else if (framed.kind === 'record') {
+                batch = opts.pause ? await decoder!.recordCooperative(framed.message, body, arena, opts.pause) : decoder!.record(framed.message, body, arena)
+              }
               else if (framed.kind === 'dictionary') decoder!.dictionary(framed.message, body)
             }
           }
@@ -380,6 +384,15 @@ export interface ReadOptions {
    * Default false (every batch is the caller's to keep).
    */
   recycle?: boolean
+  /**
+   * Decode each record batch cooperatively (BatchDecoder.recordCooperative):
+   * awaited between its buffers whenever ~0.2 ms of decompression has
+   * passed, so a caller that shares the event loop with paced work (replay)
+   * is held up for about one buffer, not a whole batch. E.g.
+   * `() => new Promise((r) => setImmediate(r))`. Default: none (each batch
+   * decoded in one go, which is faster overall).
+   */
+  pause?: () => Promise<void>
 }
 
 export interface SelectedBatch {
@@ -397,13 +410,13 @@ export interface SelectedBatch {
 export async function* readBatches(file: RecordingFile, opts: ReadOptions = {}): AsyncGenerator<SelectedBatch> {
   const end: StreamEnd = {eos: false, validEnd: 0, messages: 0, batches: 0, rows: 0}
   const wanted = opts.symbols && opts.symbols.length > 0 ? new Set(opts.symbols) : null
-  for await (const m of walk(file.path, {follow: opts.follow, signal: opts.signal, decode: true, recycle: opts.recycle}, end)) {
+  for await (const m of walk(file.path, {follow: opts.follow, signal: opts.signal, decode: true, recycle: opts.recycle, pause: opts.pause}, end)) {
     opts.onMessage?.(m.framed, m.bytes)
     const batch = m.batch
     if (!batch || batch.numRows === 0) continue
     const n = batch.numRows
     const ts = batch.getChildAt(COL.recv_ts)!.data[0].values as BigInt64Array
-    // v2 closed files store a batch's rows clustered by symbol: `order` is their arrival order (null: stored so).
+    // v2 closed files store a batch's rows clustered by shape and symbol: `order` is their arrival order (null: stored so).
     const order = arrivalOrder(batch)
     const first = ts[order ? order[0] : 0]
     const last = ts[order ? order[n - 1] : n - 1]

@@ -28,7 +28,7 @@ export interface RewriteOptions {
   /** Bytes per batch (default DEFAULT_BATCH_BYTES). */
   batchBytes?: number
   /** Cluster each batch's rows by symbol (default true; readers restore arrival order by `seq`). */
-  clusterBySymbol?: boolean
+  cluster?: boolean
   /** The last row's receive time (ns), when the caller knows it; else the file's own end time, else its last row's. */
   endTime?: bigint
   /** Total rows, when the caller knows it; else counted while copying. */
@@ -85,7 +85,7 @@ export interface RewriteResult {
 /**
  * Write the selected rows of `spec.inputs` to `spec.out` as a closed
  * recording: batches of `rows` rows or `batchBytes` (a single larger row is
- * a batch of its own), rows clustered by symbol inside each batch, the IPC
+ * a batch of its own), rows clustered by shape and symbol inside each batch, the IPC
  * file format with its footer, every dictionary complete from the first
  * batch. Streaming, in bounded memory: one input batch and one output batch
  * at a time, plus the dictionaries. Stale temporaries of `out` are removed
@@ -141,7 +141,7 @@ export async function rewrite(spec: RewriteSpec): Promise<RewriteResult> {
       compactOnClose: false,
       // a closed format-v2 file, its dictionaries complete from the first batch (the IPC file format allows no replacement)
       closedFile: true,
-      clusterBySymbol: spec.clusterBySymbol,
+      cluster: spec.cluster,
       dictionaries,
     },
   )
@@ -174,7 +174,7 @@ export async function rewrite(spec: RewriteSpec): Promise<RewriteResult> {
 
 /**
  * Rewrite `path` as a closed format-version-2 recording (see {@link rewrite}):
- * large batches, rows clustered by symbol, the IPC file format, end time and
+ * large batches, rows clustered by shape and symbol, the IPC file format, end time and
  * row count in the metadata, every row's `seq` kept. Replaces `path`.
  * Returns the new file's size in bytes, its batch count and rows.
  */

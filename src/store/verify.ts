@@ -143,7 +143,7 @@ export function defaultRepairPath(path: string): string {
 /**
  * Write a valid copy of `path` holding every complete, sound batch, as a
  * closed format-version-2 recording (the IPC file format, with its footer;
- * rows clustered by symbol inside each batch, `seq` kept; see
+ * rows clustered by shape and symbol inside each batch, `seq` kept; see
  * rewriteRecording). The original is not touched; `out` must not exist
  * (E_EXISTS).
  */

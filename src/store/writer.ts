@@ -6,7 +6,7 @@ import {COL, FEED_COL0, type ColumnDef, type RowInput, type TimeUnitName} from '
 import {MdrecError, fsError} from '../errors.js'
 import {type Accumulator, DictAcc, makeAccumulator} from './columns.js'
 import {DEFAULT_ZSTD_LEVEL, IpcStreamEncoder} from './ipc.js'
-import {symbolClusterOrder} from './order.js'
+import {clusterOrder} from './order.js'
 import type {RewriteOptions} from './rewrite.js'
 import {FORMAT_VERSION, arrowSchema, storeColumns, type RecordingMeta, type StoreColumn} from './schema.js'
 
@@ -70,13 +70,13 @@ export interface WriterOptions {
   /**
    * Write a closed format-version-2 recording (compaction, slice, repair):
    * the Arrow IPC *file* format (magic, stream, footer) with each batch's
-   * rows stored clustered by symbol (a stable sort; readers restore arrival
-   * order by `seq`, see store/order.ts). Default false: the live layout, an
+   * rows stored clustered by shape and symbol (store/order.ts clusterOrder;
+   * readers restore arrival order by `seq`). Default false: the live layout, an
    * Arrow IPC stream in arrival order that can be read while it grows.
    */
   closedFile?: boolean
-  /** With closedFile: cluster each batch's rows by symbol (default true). */
-  clusterBySymbol?: boolean
+  /** With closedFile: cluster each batch's rows by shape and symbol (default true; false keeps arrival order). */
+  cluster?: boolean
   /**
    * Every value of each dictionary column (by column name), in index order,
    * known before the first batch: the first batch then carries the complete
@@ -187,7 +187,7 @@ export class RecordingWriter {
       batchBytes: options.batchBytes ?? DEFAULT_BATCH_BYTES,
       zstdLevel: options.zstdLevel ?? (options.closedFile ? CLOSED_ZSTD_LEVEL : DEFAULT_ZSTD_LEVEL),
       closedFile: options.closedFile ?? false,
-      clusterBySymbol: options.clusterBySymbol ?? true,
+      cluster: options.cluster ?? true,
       fsync: options.fsync ?? true,
       compactOnClose: options.compactOnClose ?? true,
       compactRows: options.compactRows ?? 65_536,
@@ -413,9 +413,9 @@ export class RecordingWriter {
     let children = this.accs.map((a) => a.take())
     this.pending = 0
     this.bufferedBytes = 0
-    if (this.opts.closedFile && this.opts.clusterBySymbol) {
-      // Cluster the rows by symbol (stable): each instrument's values side by side compress far better.
-      const perm = symbolClusterOrder(children[COL.symbol])
+    if (this.opts.closedFile && this.opts.cluster) {
+      // Cluster the rows by shape and symbol (store/order.ts): each kind of message's and each instrument's values side by side compress far better.
+      const perm = clusterOrder(children)
       if (perm) {
         children = children.map((d, c) => {
           const acc = this.accs[c]

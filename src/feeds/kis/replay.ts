@@ -227,7 +227,7 @@ export class KisRowEncoder implements RowEncoder {
     const strs: string[] = []
     const k0 = typeof first.frame_record === 'number' ? first.frame_record : 0
     let records = 0
-    // the frame's rows in arrival order (a closed file stores them clustered by symbol, not side by side)
+    // the frame's rows in arrival order (a closed file stores them clustered by shape and symbol, not side by side)
     for (let j = i; j >= 0 && records < count; j = b.nextInArrival(j)) {
       const f = j === i ? first : b.fields(j)
       if (j !== i && (f.tr_id !== tr.trId || f.frame_record !== k0 + records)) break
