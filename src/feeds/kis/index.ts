@@ -4,7 +4,7 @@
  * the synthetic traffic generator. See README.md next to this file.
  */
 import {SHARED_OPTION_SUMMARY, type FeedDefinition} from '../contract.js'
-import {KIS_APP_KEY_ENV, KIS_APP_SECRET_ENV, KIS_NO_FORMAT, KIS_REAL_WS, KIS_REST_URL_ENV, KIS_URL_ENV, kisAdapter} from './adapter.js'
+import {KIS_APP_KEY_ENV, KIS_APP_SECRET_ENV, KIS_NO_FORMAT, KIS_REST_URL_ENV, KIS_URL_ENV, kisAdapter} from './adapter.js'
 import {kisReplay} from './replay.js'
 
 export {
@@ -44,7 +44,7 @@ export const kisFeed: FeedDefinition = {
   ...kisAdapter,
   summary: `--types H0STCNT0,H0STASP0…, approval key from ${KIS_APP_KEY_ENV}/${KIS_APP_SECRET_ENV}, --paper; at most 41 registrations, or --tiering to poll the codes past them over REST`,
   env: [
-    {name: KIS_URL_ENV, purpose: `the WebSocket URL, default ${KIS_REAL_WS} (with --paper the paper-trading host)`},
+    {name: KIS_URL_ENV, purpose: 'the WebSocket URL, instead of the official real-trading host (or the paper-trading one with --paper)'},
     {name: KIS_REST_URL_ENV, purpose: 'the REST base URL for the approval key and --tiering, default the official host of the WebSocket URL'},
     {name: KIS_APP_KEY_ENV, purpose: 'your KIS Open API app key, exchanged for an approval key, never stored', secret: true},
     {name: KIS_APP_SECRET_ENV, purpose: 'its app secret', secret: true},

@@ -1,6 +1,6 @@
 /** The Upbit quotation feed (wss://api.upbit.com/websocket/v1): adapter for `mdrec record`, emulator for `mdrec replay`. */
 import {SHARED_OPTION_SUMMARY, type FeedDefinition} from '../contract.js'
-import {UPBIT_ACCESS_KEY_ENV, UPBIT_DEFAULT_URL, UPBIT_NO_PAPER, UPBIT_SECRET_KEY_ENV, UPBIT_URL_ENV, upbitAdapter} from './adapter.js'
+import {UPBIT_ACCESS_KEY_ENV, UPBIT_NO_PAPER, UPBIT_SECRET_KEY_ENV, UPBIT_URL_ENV, upbitAdapter} from './adapter.js'
 import {upbitReplay} from './replay.js'
 
 export {upbitAdapter, UPBIT_DEFAULT_URL, UPBIT_URL_ENV} from './adapter.js'
@@ -14,7 +14,7 @@ export const upbitFeed: FeedDefinition = {
   ...upbitAdapter,
   summary: `--types ticker,trade,orderbook,candle.1m…, --format default|simple; --types myOrder,myAsset records the private endpoint with a JWT signed from ${UPBIT_ACCESS_KEY_ENV}/${UPBIT_SECRET_KEY_ENV}, SYMBOL * for every market`,
   env: [
-    {name: UPBIT_URL_ENV, purpose: `the feed's URL, default ${UPBIT_DEFAULT_URL}`},
+    {name: UPBIT_URL_ENV, purpose: "the feed's URL, instead of its public endpoint"},
     {name: UPBIT_ACCESS_KEY_ENV, purpose: 'your Upbit Open API access key, for --types myOrder,myAsset', secret: true},
     {name: UPBIT_SECRET_KEY_ENV, purpose: 'its secret key, which signs the JWT', secret: true},
   ],

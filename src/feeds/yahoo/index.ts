@@ -29,7 +29,7 @@ export const yahooFeed: FeedDefinition = {
   summary: "the envelope follows the URL's ?version=: 2 for JSON, otherwise bare base64",
   defaultUrl: YAHOO_DEFAULT_URL,
   urlEnv: YAHOO_URL_ENV,
-  env: [{name: YAHOO_URL_ENV, purpose: `the feed's URL, default ${YAHOO_DEFAULT_URL}`}],
+  env: [{name: YAHOO_URL_ENV, purpose: "the feed's URL, instead of its public endpoint"}],
   options: [],
   refusal: (names) => (names.some((n) => n === 'types' || n === 'format' || n === 'paper') ? NO_OPTIONS : undefined),
   displayColumns: ['price', 'change_percent', 'day_volume', 'last_size', 'bid', 'ask'],
