@@ -151,7 +151,7 @@ async function benchRecord(frames) {
 
       const out = join(dir, `rec-${round}.arrow`)
       const t0 = performance.now()
-      const recorder = await Recorder.start({feed: 'kis', symbols: SYMBOLS, types: TYPES, url, out, flushIntervalMs: 1000, supervisor: {minBackoffMs: 60_000}})
+      const recorder = await Recorder.start({feed: 'kis', symbols: SYMBOLS, feedOptions: {types: TYPES}, url, out, flushIntervalMs: 1000, supervisor: {minBackoffMs: 60_000}})
       const want = records + REGS.length // every record a row, plus one ack per registration
       const limit = Date.now() + 120_000
       while (recorder.stats().rows < want) {

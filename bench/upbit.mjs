@@ -102,7 +102,7 @@ async function recordCase(dir) {
     const rec = await Recorder.start({
       feed: 'upbit',
       symbols: CODES,
-      types: ['ticker', 'trade', 'orderbook'],
+      feedOptions: {types: ['ticker', 'trade', 'orderbook']},
       url,
       out: join(dir, `rec-${k}.arrow`),
       flushIntervalMs: 1000,

@@ -34,7 +34,7 @@ export type {RecordingMeta, RawMode} from './store/schema.js'
 
 // feeds
 export {getFeed, FEED_NAMES} from './feeds/registry.js'
-export type {FeedAdapter} from './feeds/registry.js'
+export type {FeedAdapter, FeedDefinition, FeedOption, FeedEnvVar, ClientOptions, ClientSetup, SideSource, SideIO} from './feeds/contract.js'
 export type {ColumnDef, ColumnType, Frame, FeedCodec, RowInput, RowView, RowKind} from './feeds/types.js'
 export {yahooCodec, rowToPricing, YAHOO_COLUMNS, YAHOO_DEFAULT_URL} from './feeds/yahoo/adapter.js'
 export {decodeFrame, encodeFrame, decodePricing, encodePricing, QuoteType, MarketHoursType} from './feeds/yahoo/codec.js'
@@ -49,7 +49,7 @@ export {nsToIso} from './util/time.js'
 // replay
 export {replay} from './replay/engine.js'
 export type {ReplayHandle, ReplayOptions, ReplayStats, ReplaySummary} from './replay/engine.js'
-export type {Emulator, EmulatorClient, ReplayFeed, RowEncoder} from './replay/feed.js'
+export type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from './feeds/contract.js'
 
 // bundled fixtures (also in mdrec/testing)
 export {fixture, fixtureNames, FIXTURES_DIR} from './testing.js'

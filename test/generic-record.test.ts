@@ -6,7 +6,7 @@ import {WebSocket} from 'ws'
 
 import {genericAdapter} from '../src/feeds/generic/adapter.js'
 import {encodeEnvelope, envelopeOfRow} from '../src/feeds/generic/codec.js'
-import {SUBSCRIBE_SETTLE_MS} from '../src/feeds/generic/replay.js'
+import {DEFAULT_SETTLE_MS as SUBSCRIBE_SETTLE_MS} from '../src/replay/scheduler.js'
 import {GenericServer, type GenericClient} from '../src/feeds/generic/server.js'
 import {syntheticGenericTape, type GenericTapeFrame} from '../src/feeds/generic/synthetic.js'
 import type {Frame, RowView} from '../src/feeds/types.js'

@@ -230,11 +230,10 @@ describe('record --tiering', () => {
     const sumA = await record({
       feed: 'kis',
       symbols: CODES,
-      types: TYPES,
+      feedOptions: {types: TYPES, tiering: true, 'poll-interval': 200, 'rebalance-every': 1000},
       url: s1.h.url,
       out: a,
       durationMs: 9000,
-      tiering: {pollIntervalMs: 200, rebalanceMs: 1000},
       log: (l) => logs.push(l),
     })
     expect(sumA.connected).toBe(true)
@@ -269,7 +268,7 @@ describe('record --tiering', () => {
     const s2 = await serve(a, {speed: 1})
     const b = join(dir, 'tiered-b.arrow')
     // longer than A: after A's last row the state stays, and every polled code is asked for again (a sweep of 79 codes at 20/s is ~4 s)
-    await record({feed: 'kis', symbols: CODES, types: TYPES, url: s2.h.url, out: b, durationMs: 15_000, tiering: {pollIntervalMs: 200, rebalanceMs: 1000}})
+    await record({feed: 'kis', symbols: CODES, feedOptions: {types: TYPES, tiering: true, 'poll-interval': 200, 'rebalance-every': 1000}, url: s2.h.url, out: b, durationMs: 15_000})
     expect(s2.maxRegistrations()).toBeLessThanOrEqual(41)
     expect(s2.refusals()).toEqual([])
     const rowsB = (await rowsOf(b)).filter((r) => r.kind === 'trade' || r.kind === 'tick')
@@ -288,7 +287,7 @@ describe('record --tiering', () => {
     // the emulator allows 3 requests/s; the recorder paces to KIS's 20/s
     const s = await serve(path, {speed: 20}, 3)
     const out = join(dir, 'ratelimited.arrow')
-    await record({feed: 'kis', symbols: codes, types: TYPES, url: s.h.url, out, durationMs: 4000, tiering: {pollIntervalMs: 200, rebalanceMs: 60_000}})
+    await record({feed: 'kis', symbols: codes, feedOptions: {types: TYPES, tiering: true, 'poll-interval': 200, 'rebalance-every': 60_000}, url: s.h.url, out, durationMs: 4000})
     const rows = await rowsOf(out)
     const limited = rows.filter((r) => r.kind === 'status' && info(r).rest === 'rate_limited')
     expect(limited.length).toBeGreaterThan(0)

@@ -1,12 +1,20 @@
 /**
  * Layers import in one direction (docs/ARCHITECTURE.md): the store owns the
  * recording format and its types and imports no feed, recorder, replay
- * engine or command; nothing below commands/ and cli/ imports oclif.
+ * engine or command; the feeds own their contract (src/feeds/contract.ts)
+ * and import no recorder or replay engine; nothing below commands/ and cli/
+ * imports oclif. One registry (src/feeds/registry.ts) lists every feed once,
+ * with both sides and its own record options and environment variables.
  */
 import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {describe, expect, it} from 'vitest'
+
+import Record from '../src/commands/record.js'
+import {isMdrecError} from '../src/errors.js'
+import {FEED_NAMES, feedOptionValues, getFeed} from '../src/feeds/registry.js'
+import {runCli} from './helpers/cli.js'
 
 const SRC = fileURLToPath(new URL('../src', import.meta.url))
 
@@ -25,6 +33,12 @@ function importsUnder(dir: string): Array<{file: string; spec: string}> {
 describe('layers', () => {
   it('src/store imports no feed, recorder, replay engine, command or CLI code', () => {
     const bad = importsUnder('store').filter(({spec}) => /^\.\.\/(feeds|record|replay|commands|cli)\//.test(spec))
+    expect(bad).toEqual([])
+  })
+
+  it('src/feeds imports no recorder or replay engine code', () => {
+    const bad = importsUnder('feeds')
+      .filter(({spec}) => /^(\.\.\/)+(record|replay)\//.test(spec))
     expect(bad).toEqual([])
   })
 
@@ -96,5 +110,68 @@ describe('one rewrite path, one row accessor', () => {
   it('nothing under src/feeds imports src/replay/rows (the row accessor is the store’s)', () => {
     const bad = importsUnder('feeds').filter(({spec}) => /replay\/rows\.js$/.test(spec))
     expect(bad).toEqual([])
+  })
+})
+
+/** The flags of `mdrec record` that are not one feed's own (the rest come from the feeds' declared options). */
+const COMMON_RECORD_FLAGS = ['feed', 'duration', 'out', 'url', 'flush-interval', 'rotate', 'raw', 'stale-timeout', 'reconnect-min', 'reconnect-max', 'dataset', 'dataset-partition-symbol', 'quiet', 'json']
+
+describe('the feed registry', () => {
+  it('lists each feed once, with both sides', () => {
+    expect(new Set(FEED_NAMES).size).toBe(FEED_NAMES.length)
+    for (const name of FEED_NAMES) {
+      const f = getFeed(name)
+      expect(f.name).toBe(name)
+      expect(typeof f.client, name).toBe('function')
+      expect(typeof f.codecFor, name).toBe('function')
+      expect(f.replay?.name, name).toBe(name)
+      expect(typeof f.replay?.listen, name).toBe('function')
+      expect(f.summary.length, name).toBeGreaterThan(0)
+      expect(f.env.map((e) => e.name), name).toContain(f.urlEnv)
+    }
+  })
+
+  it("the feeds' declared options are exactly the record command's feed flags, with the same kind", () => {
+    const declared = new Map<string, string>()
+    for (const name of FEED_NAMES) {
+      for (const o of getFeed(name).options) {
+        const kind = declared.get(o.name)
+        if (kind !== undefined) expect(o.kind, `${name} --${o.name}`).toBe(kind)
+        declared.set(o.name, o.kind)
+      }
+    }
+    const flags = Object.keys(Record.flags).filter((n) => !COMMON_RECORD_FLAGS.includes(n))
+    expect(flags.sort()).toEqual([...declared.keys()].sort())
+    for (const [name, kind] of declared) expect(Record.flags[name as keyof typeof Record.flags].type, name).toBe(kind === 'boolean' ? 'boolean' : 'option')
+  })
+
+  it("each feed gets its declared options and refuses every other feed's, with a usage error", () => {
+    const sample = {string: 'x', list: ['x'], boolean: true, duration: 1000} as const
+    const all = new Map(FEED_NAMES.flatMap((n) => getFeed(n).options.map((o) => [o.name, o] as const)))
+    for (const name of FEED_NAMES) {
+      const f = getFeed(name)
+      const own = Object.fromEntries(f.options.map((o) => [o.name, sample[o.kind]]))
+      expect(feedOptionValues(f, own), name).toEqual(own)
+      for (const [option, o] of all) {
+        if (f.options.some((d) => d.name === option)) continue
+        let error: unknown
+        try {
+          feedOptionValues(f, {[option]: sample[o.kind]})
+        } catch (e) {
+          error = e
+        }
+        expect(isMdrecError(error) && error.code, `${name} --${option}`).toBe('E_USAGE')
+      }
+    }
+  })
+
+  it("record --help names every feed and every feed's environment variables", async () => {
+    const r = await runCli(['record', '--help'])
+    expect(r.code).toBe(0)
+    const help = r.stdout.replaceAll(/\s+/g, ' ')
+    for (const name of FEED_NAMES) {
+      expect(help, name).toContain(`${name} (`)
+      for (const e of getFeed(name).env) expect(help, `${name}: ${e.name}`).toContain(e.name)
+    }
   })
 })

@@ -5,11 +5,32 @@ import {BaseCommand} from '../cli/base.js'
 import {MdrecError} from '../errors.js'
 import {duration, feedUrl, rotate} from '../cli/flags.js'
 import {isRedisUrl} from '../feeds/generic/redis.js'
-import {readPriorityFile} from '../feeds/kis/tiering.js'
-import {FEED_NAMES, getFeed} from '../feeds/registry.js'
+import {FEED_NAMES, feedEnvHelp, feedFlags, feedsHelp, getFeed, type FeedFlag} from '../feeds/registry.js'
 import {Recorder, type RecorderStats, type RecordSummary} from '../record/recorder.js'
 import {RAW_MODES, type RawMode} from '../store/schema.js'
 import {formatBytes, formatDuration, formatDurationSpec, plural} from '../util/units.js'
+
+/** The feeds without a public endpoint (the generic feed), said once in the help. */
+const NO_PUBLIC_ENDPOINT = FEED_NAMES.filter((name) => getFeed(name).defaultUrl === '')
+  .map((name) => `The ${name} feed has no public endpoint: give --url.`)
+  .join(' ')
+
+/** An oclif flag for the feeds' options of one name (src/feeds/registry.ts: `feedFlags`). */
+function feedFlag(ff: FeedFlag) {
+  const common = {description: ff.description, dependsOn: ff.dependsOn ? [...ff.dependsOn] : undefined, defaultHelp: ff.defaultHelp === undefined ? undefined : async () => ff.defaultHelp!}
+  if (ff.kind === 'boolean') return Flags.boolean({description: ff.description, dependsOn: common.dependsOn})
+  if (ff.kind === 'duration') return duration(common)
+  return Flags.string(common)
+}
+
+/** The feed flags, made once at load from the feeds' declared options (one flag per option name). */
+const FEED_FLAGS = feedFlags()
+
+/** The value a feed gets for a flag as given: a list kind split at commas (trimmed, empties dropped). */
+function feedOptionValue(ff: FeedFlag, value: unknown): unknown {
+  if (ff.kind === 'list' && typeof value === 'string') return value.split(',').map((t) => t.trim()).filter(Boolean)
+  return value
+}
 
 export default class Record extends BaseCommand<typeof Record> {
   static override summary = 'Record a live feed to a zstd-compressed Arrow recording.'
@@ -19,9 +40,11 @@ Stops at the end of --duration, or on SIGINT/SIGTERM (Ctrl-C): flushes, closes t
 
 On a terminal a status bar shows elapsed time (/ --duration), rows and rows/s, bytes written so far, reconnects, gaps, rejects and the connection state with the last connection error; connection events are printed above it. Elsewhere the same status is a line every 10 s. The summary's file size is after compaction on close, so it differs from the bytes written while recording.
 
-The URL defaults to the feed's public endpoint; --url or the feed's variable (${FEED_NAMES.map((name) => getFeed(name).urlEnv).join(', ')}) overrides it, ws:// included. The generic feed has no public endpoint: give --url.
+The URL defaults to the feed's public endpoint; --url or the feed's variable (${FEED_NAMES.map((name) => getFeed(name).urlEnv).join(', ')}) overrides it, ws:// included. ${NO_PUBLIC_ENDPOINT}
 
-Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise bare base64); upbit (--types ticker,trade,orderbook,candle.1m…, --format default|simple; --types myOrder,myAsset records the private endpoint with a JWT signed from UPBIT_ACCESS_KEY/UPBIT_SECRET_KEY, SYMBOL * for every market); kis (--types H0STCNT0,H0STASP0…, approval key from KIS_APP_KEY/KIS_APP_SECRET, --paper; at most 41 registrations, or --tiering to poll the codes past them over REST); generic (SYMBOL... are channels; --url redis://HOST:PORT/PREFIX records the Redis channels PREFIX:SYMBOL instead, a SYMBOL with * ? [ being a pattern: '*' records every channel; password in the URL or MDREC_REDIS_PASSWORD, never stored or shown); binance (SYMBOL... are pairs such as BTCUSDT; --types trade,aggTrade,bookTicker,depth@100ms,depth20…, default trade; --format combined|raw picks the /stream or /ws endpoint).`
+${feedsHelp()}
+
+${feedEnvHelp()}`
   static override examples = [
     '<%= config.bin %> record AAPL --duration 30m',
     '<%= config.bin %> record AAPL MSFT BTC-USD --out ticks.arrow --rotate 1h',
@@ -46,16 +69,7 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
     'stale-timeout': duration({description: 'reconnect when nothing has arrived for this long', default: 60_000, defaultHelp: async () => '60s'}),
     'reconnect-min': duration({description: 'first reconnect delay (doubles per failure, ±50% jitter)', default: 500, defaultHelp: async () => '500ms'}),
     'reconnect-max': duration({description: 'longest reconnect delay', default: 30_000, defaultHelp: async () => '30s'}),
-    types: Flags.string({description: 'feed-specific message types, comma-separated (upbit: ticker,trade,orderbook,candle.1m…; kis: TR ids such as H0STCNT0,H0STASP0; binance: trade,aggTrade,bookTicker,depth@100ms…)'}),
-    format: Flags.string({description: 'feed-specific wire format (upbit: default|simple; binance: combined|raw endpoint)'}),
-    paper: Flags.boolean({description: 'kis: use the paper-trading hosts'}),
-    tiering: Flags.boolean({
-      description:
-        'kis: more codes than 41 registrations: the first (given order, or --priority) take the WebSocket registrations, the rest are polled over REST (current price, within 20 requests/s, 2 with --paper), rebalanced by activity; rows say their tier',
-    }),
-    'poll-interval': duration({description: 'with --tiering: ask for each polled code this often (the REST rate limit may make it slower)', dependsOn: ['tiering'], defaultHelp: async () => '1s'}),
-    'rebalance-every': duration({description: 'with --tiering: promote the most active polled codes and demote the quietest registered ones this often', dependsOn: ['tiering'], defaultHelp: async () => '60s'}),
-    priority: Flags.string({description: 'with --tiering: a file of codes, one per line, most important first (they take the registrations first)', dependsOn: ['tiering']}),
+    ...Object.fromEntries(FEED_FLAGS.map((ff) => [ff.name, feedFlag(ff)])),
     dataset: Flags.string({description: 'also add every closed file (each rotated part, the last on stop) to this Parquet dataset directory, as `mdrec export` does; several recorders may share it'}),
     'dataset-partition-symbol': Flags.boolean({description: 'with --dataset: partition by symbol too', dependsOn: ['dataset']}),
     quiet: Flags.boolean({char: 'q', description: 'no progress output (errors still go to stderr)'}),
@@ -67,7 +81,6 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
     if (f.url !== undefined && isRedisUrl(f.url) && f.feed !== 'generic') {
       throw new MdrecError('E_USAGE', `a redis:// --url is for --feed generic (Redis channels PREFIX:<channel>); the ${f.feed} feed speaks WebSocket: give a ws:// or wss:// URL`)
     }
-    if (f.tiering && f.feed !== 'kis') throw new MdrecError('E_USAGE', `--tiering is for --feed kis (more codes than its 41 registrations); the ${f.feed} feed has no such limit`)
     const quiet = f.quiet || this.jsonEnabled()
     const tty = Boolean(process.stderr.isTTY) && !quiet
     const say = (line: string) => {
@@ -79,12 +92,8 @@ Feeds: yahoo (the envelope follows the URL's ?version=: 2 for JSON, otherwise ba
     const recorder = await Recorder.start({
       feed: f.feed,
       symbols: argv as string[],
-      types: f.types?.split(',').map((t) => t.trim()).filter(Boolean),
-      format: f.format,
-      paper: f.paper,
-      tiering: f.tiering
-        ? {pollIntervalMs: f['poll-interval'] ?? 1000, rebalanceMs: f['rebalance-every'] ?? 60_000, priority: f.priority === undefined ? undefined : readPriorityFile(f.priority)}
-        : undefined,
+      // every feed flag given, by its option name; the recorder refuses those the feed does not take
+      feedOptions: Object.fromEntries(FEED_FLAGS.map((ff) => [ff.name, feedOptionValue(ff, (f as {[flag: string]: unknown})[ff.name])])),
       url: f.url,
       out: f.out,
       durationMs: f.duration,

@@ -1,79 +1,131 @@
+/**
+ * The one list of feeds: name → its {@link FeedDefinition} (both sides, its
+ * record options and environment variables), one line per feed. Everything
+ * that names the feeds (`mdrec record`'s --feed choices, feed flags and help,
+ * the readers' codecs, the replay engine's emulators) comes from here.
+ *
+ * Adding a feed: docs/ARCHITECTURE.md, "Adding a feed".
+ */
 import {MdrecError} from '../errors.js'
-import type {SideSource, TieringOptions} from '../record/side.js'
-import type {FeedClientSpec} from '../record/supervisor.js'
-import type {RecordingMeta} from '../store/schema.js'
-import type {FeedCodec} from './types.js'
-import {binanceAdapter} from './binance/index.js'
-import {genericAdapter} from './generic/index.js'
-import {kisAdapter} from './kis/index.js'
-import {upbitAdapter} from './upbit/index.js'
-import {yahooAdapter} from './yahoo/index.js'
+import type {FeedDefinition, FeedOption, ReplayFeed} from './contract.js'
+import {binanceFeed} from './binance/index.js'
+import {genericFeed} from './generic/index.js'
+import {kisFeed} from './kis/index.js'
+import {upbitFeed} from './upbit/index.js'
+import {yahooFeed} from './yahoo/index.js'
 
-export interface ClientSetup {
-  spec: FeedClientSpec
-  codec: FeedCodec
-  /**
-   * The endpoint as stored in the recording and printed in every message
-   * (`sanitizeEndpoint` in src/util/redact.ts: no user info, query beyond
-   * the feed's allow-list, fragment, or opaque path segment).
-   */
-  endpoint: string
-  /**
-   * Masks the secrets this setup knows (the URL's removed parts, KIS
-   * credentials) in text that came from the server or a library (close
-   * reasons, error messages) before it is logged or stored.
-   */
-  redact: (text: string) => string
-  /** Stored in the recording's `mdrec.feed_options` (no secrets); `codecFor` gets it back. */
-  feedOptions: Record<string, unknown>
-  /** A second source of rows the recorder runs next to the connection (KIS --tiering: polled REST prices). */
-  side?: SideSource
-}
+export type {ClientOptions, ClientSetup, FeedAdapter, FeedDefinition, FeedEnvVar, FeedOption} from './contract.js'
 
-/** What `mdrec record` passes to a feed: the symbols and the feed-specific flags. */
-export interface ClientOptions {
-  symbols: string[]
-  /** --url, if given; otherwise the adapter picks (its env variable, then its public endpoint). */
-  url?: string
-  /** --types (Upbit: ticker,trade,orderbook,candle.1m…; KIS: TR ids such as H0STCNT0). */
-  types?: string[]
-  /** --format (Upbit: default|simple). */
-  format?: string
-  /** --paper (KIS: the paper-trading hosts). */
-  paper?: boolean
-  /** --tiering (KIS: more codes than 41 registrations; the recorder refuses it for other feeds). */
-  tiering?: TieringOptions
-  /** Where secrets come from (process.env). Never copy them into feedOptions, endpoint, logs or errors. */
-  env: NodeJS.ProcessEnv
-  /** Status lines for the user (never secrets). */
-  log?: (line: string) => void
-}
+const FEEDS: readonly FeedDefinition[] = [
+  yahooFeed,
+  upbitFeed,
+  kisFeed,
+  genericFeed,
+  binanceFeed,
+]
 
-export interface FeedAdapter {
-  readonly name: string
-  /** The public endpoint, for help texts. */
-  readonly defaultUrl: string
-  /** Environment variable that overrides the default URL. */
-  readonly urlEnv: string
-  /** Feed columns `mdrec cat` shows in its table view by default. */
-  readonly displayColumns: readonly string[]
-  /**
-   * Build the client side for `mdrec record`: resolve the URL, check the
-   * options (throw MdrecError('E_USAGE', …) naming the bad value and the valid
-   * forms), fetch what the feed needs before connecting (KIS: the approval
-   * key), and describe subscribe/keep-alive/control handling.
-   */
-  client(opts: ClientOptions): Promise<ClientSetup>
-  /** The codec that reads rows of a recording made by this feed. */
-  codecFor(meta: RecordingMeta): FeedCodec
-}
+const BY_NAME = new Map(FEEDS.map((f) => [f.name, f]))
 
-const FEEDS: Record<string, FeedAdapter> = {yahoo: yahooAdapter, generic: genericAdapter, kis: kisAdapter, upbit: upbitAdapter, binance: binanceAdapter}
+export const FEED_NAMES = FEEDS.map((f) => f.name)
 
-export const FEED_NAMES = Object.keys(FEEDS)
-
-export function getFeed(name: string): FeedAdapter {
-  const f = FEEDS[name]
+export function getFeed(name: string): FeedDefinition {
+  const f = BY_NAME.get(name)
   if (!f) throw new MdrecError('E_USAGE', `unknown feed "${name}"; known feeds: ${FEED_NAMES.join(', ')}`)
   return f
+}
+
+/** The replay side of a feed, or an MdrecError naming the feeds that have one. */
+export function replayFeed(name: string): ReplayFeed {
+  const f = BY_NAME.get(name)?.replay
+  if (!f) {
+    const replayable = FEEDS.filter((d) => d.replay).map((d) => d.name)
+    throw new MdrecError('E_USAGE', `cannot replay a "${name}" recording: no emulator for that feed yet (replayable feeds: ${replayable.join(', ')})`)
+  }
+  return f
+}
+
+/** One `mdrec record` flag made of the feeds' options of one name. */
+export interface FeedFlag {
+  readonly name: string
+  readonly kind: FeedOption['kind']
+  /** The flag's help: the summary, then `<feed>: <description>` for each feed that says more. */
+  readonly description: string
+  readonly dependsOn?: readonly string[]
+  readonly defaultHelp?: string
+  /** The feeds that take it, in registry order. */
+  readonly feeds: readonly string[]
+}
+
+/** Every feed option as one flag per name, in registry order (`mdrec record` builds its feed flags from these). */
+export function feedFlags(): FeedFlag[] {
+  const by = new Map<string, Array<{feed: string; option: FeedOption}>>()
+  for (const f of FEEDS) for (const option of f.options) by.set(option.name, [...(by.get(option.name) ?? []), {feed: f.name, option}])
+  return [...by].map(([name, list]) => {
+    const first = list[0].option
+    const kinds = new Set(list.map((d) => d.option.kind))
+    if (kinds.size > 1) throw new Error(`feed option ${name}: declared with different kinds (${list.map((d) => `${d.feed}: ${d.option.kind}`).join(', ')})`)
+    const details = list.filter((d) => d.option.description !== '').map((d) => `${d.feed}: ${d.option.description}`)
+    const summary = list.find((d) => d.option.summary)?.option.summary
+    const description = summary === undefined ? details.join('; ') : details.length === 0 ? summary : `${summary} (${details.join('; ')})`
+    return {name, kind: first.kind, description, dependsOn: first.dependsOn, defaultHelp: first.defaultHelp, feeds: list.map((d) => d.feed)}
+  })
+}
+
+/** `mdrec record --help`'s "Feeds:" paragraph: every feed with its one-line summary. */
+export function feedsHelp(): string {
+  return `Feeds: ${FEEDS.map((f) => `${f.name} (${f.summary})`).join('; ')}.`
+}
+
+/** `mdrec record --help`'s environment paragraph: every variable a feed reads, and what for. */
+export function feedEnvHelp(): string {
+  return `Environment: ${FEEDS.flatMap((f) => f.env.map((e) => `${e.name} (${f.name}) ${e.purpose}`)).join('; ')}.`
+}
+
+const KIND_TEXT: Record<FeedOption['kind'], string> = {string: 'a string', list: 'a string[] (the comma-separated items)', boolean: 'a boolean', duration: 'a number of ms'}
+
+/**
+ * The options `mdrec record` passes to `feed` (`RecordOptions.feedOptions`),
+ * checked against what the feeds declare: absent values (undefined, and
+ * false for a boolean) are dropped; an option no feed declares, one of
+ * another feed (the feed's own `refusal`, else "--X is for --feed Y"), a
+ * value of the wrong kind and one given without the option it depends on
+ * are usage errors (MdrecError E_USAGE).
+ */
+export function feedOptionValues(feed: FeedDefinition, given: Readonly<Record<string, unknown>> = {}): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  const foreign: string[] = []
+  for (const [name, value] of Object.entries(given)) {
+    if (value === undefined || value === false) continue
+    const option = feed.options.find((o) => o.name === name)
+    if (!option) {
+      if (!FEEDS.some((f) => f.options.some((o) => o.name === name))) {
+        const known = [...new Set(FEEDS.flatMap((f) => f.options.map((o) => o.name)))]
+        throw new MdrecError('E_USAGE', `unknown feed option "${name}" (feed options: ${known.join(', ')})`)
+      }
+      foreign.push(name)
+      continue
+    }
+    const ok =
+      option.kind === 'boolean'
+        ? value === true
+        : option.kind === 'duration'
+          ? typeof value === 'number' && Number.isFinite(value) && value >= 0
+          : option.kind === 'list'
+            ? Array.isArray(value) && value.every((v) => typeof v === 'string')
+            : typeof value === 'string'
+    if (!ok) throw new MdrecError('E_USAGE', `feed option ${name} of the ${feed.name} feed takes ${KIND_TEXT[option.kind]}, not ${JSON.stringify(value)}`)
+    out[name] = value
+  }
+  if (foreign.length > 0) {
+    const own = feed.refusal?.(foreign)
+    if (own !== undefined) throw new MdrecError('E_USAGE', own)
+    const name = foreign[0]
+    const owners = FEEDS.filter((f) => f.options.some((o) => o.name === name)).map((f) => f.name)
+    throw new MdrecError('E_USAGE', `--${name} is for --feed ${owners.join(' or --feed ')}; the ${feed.name} feed takes no --${name}`)
+  }
+  for (const name of Object.keys(out)) {
+    const missing = feed.options.find((o) => o.name === name)?.dependsOn?.find((d) => out[d] === undefined)
+    if (missing !== undefined) throw new MdrecError('E_USAGE', `--${name} needs --${missing}`)
+  }
+  return out
 }

@@ -4,7 +4,7 @@ import {basename, dirname, extname, join} from 'node:path'
 
 import {exportRecordings} from '../dataset/export.js'
 import {MdrecError, fsError, isMdrecError} from '../errors.js'
-import {getFeed, type ClientSetup} from '../feeds/registry.js'
+import {feedOptionValues, getFeed, type ClientSetup} from '../feeds/registry.js'
 import type {FeedCodec, Frame, RowInput} from '../feeds/types.js'
 import type {RawMode} from '../store/schema.js'
 import {removeStalePartials} from '../store/atomic.js'
@@ -14,7 +14,7 @@ import {nsToIso} from '../util/time.js'
 import {gapInfoText, type GapInfo} from '../store/gap.js'
 import {plural} from '../util/units.js'
 import {VERSION} from '../version.js'
-import type {SideSource, TieringOptions} from './side.js'
+import type {SideSource} from './side.js'
 import {ConnectionSupervisor, type ConnectionState, type GapEvent, type SupervisorOptions} from './supervisor.js'
 
 export type RotatePolicy = {kind: 'time'; ms: number} | {kind: 'size'; bytes: number}
@@ -22,12 +22,15 @@ export type RotatePolicy = {kind: 'time'; ms: number} | {kind: 'size'; bytes: nu
 export interface RecordOptions {
   feed?: string
   symbols: string[]
-  /** Feed-specific: --types, --format, --paper (see ClientOptions). */
-  types?: string[]
-  format?: string
-  paper?: boolean
-  /** KIS only (--tiering): more codes than 41 registrations, the rest polled over REST (docs/feeds/kis.md). */
-  tiering?: TieringOptions
+  /**
+   * The feed's own options, by the names the feed declares
+   * (`getFeed(feed).options`; `mdrec record` makes a flag of each): e.g.
+   * `{types: ['ticker', 'trade'], format: 'simple'}` for upbit,
+   * `{types: ['H0STCNT0'], tiering: true, 'poll-interval': 1000}` for kis.
+   * An option the feed does not take, or a value of the wrong kind, is a
+   * usage error (MdrecError E_USAGE).
+   */
+  feedOptions?: Readonly<Record<string, unknown>>
   /** Feed URL; default: the feed's env variable, then its public endpoint. */
   url?: string
   /** Output path; default `./<feed>-<symbols>-<UTC start>.arrow`. */
@@ -166,10 +169,8 @@ export class Recorder {
     if (o.symbols.length === 0) throw new MdrecError('E_USAGE', 'no symbols given: name at least one, e.g. `mdrec record AAPL`')
     if (o.url !== undefined) validateUrl(o.url)
     const adapter = getFeed(o.feed ?? 'yahoo')
-    if (o.tiering !== undefined && adapter.name !== 'kis') {
-      throw new MdrecError('E_USAGE', `--tiering is for --feed kis (more codes than its 41 registrations); the ${adapter.name} feed has no such limit`)
-    }
-    const setup = await adapter.client({symbols: o.symbols, url: o.url, types: o.types, format: o.format, paper: o.paper, tiering: o.tiering, env: process.env, log: o.log})
+    const options = feedOptionValues(adapter, o.feedOptions)
+    const setup = await adapter.client({...options, symbols: o.symbols, url: o.url, env: process.env, log: o.log})
     validateUrl(setup.spec.url)
     return new Recorder(o, adapter.name, setup)
   }

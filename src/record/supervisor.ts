@@ -1,35 +1,13 @@
 import {EventEmitter} from 'node:events'
 import {WebSocket, type RawData} from 'ws'
 
+import type {FeedClientSpec} from '../feeds/contract.js'
 import type {Frame} from '../feeds/types.js'
 import {MonotonicUtcClock} from '../util/time.js'
 import {MAX_FRAME_BYTES} from '../store/writer.js'
 
-/** How one feed is spoken to, as far as the connection goes. Feed adapters provide it. */
-export interface FeedClientSpec {
-  readonly feed: string
-  /** URL to connect to (may carry query parameters the feed needs). */
-  readonly url: string
-  /** Extra upgrade headers (e.g. Authorization); never logged or recorded. */
-  readonly headers?: Record<string, string>
-  /**
-   * A transport that is not a WebSocket (the generic feed's Redis
-   * subscription): a new connection shaped like ws's WebSocket (events open,
-   * message, pong, error, close; send, ping, close, terminate, readyState),
-   * made for every attempt. Default: a WebSocket to `url`.
-   */
-  open?(): WebSocket
-  /** Messages sent after every (re)connect to subscribe everything. */
-  subscribeMessages(): Array<string | Uint8Array>
-  /** Messages the feed expects periodically to keep the subscription alive. */
-  keepaliveMessages?(): Array<string | Uint8Array>
-  readonly keepaliveMs?: number
-  /**
-   * Frames that belong to the protocol, not the data (acks, heartbeats):
-   * return a reply to send, true to swallow it, or false to record it.
-   */
-  control?(frame: Frame): string | boolean
-}
+/** How one feed is spoken to, as far as the connection goes: the feeds' contract (src/feeds/contract.ts). */
+export type {FeedClientSpec}
 
 export interface SupervisorOptions {
   /** Reconnect when no frame (or pong) has arrived for this long. Default 60 s. */

@@ -18,7 +18,7 @@
  *   with pongs on its own (`autoPong`, on by default in ws 8).
  */
 import {MdrecError} from '../../errors.js'
-import type {ClientOptions, ClientSetup, FeedAdapter} from '../registry.js'
+import type {ClientOptions, ClientSetup, FeedAdapter} from '../contract.js'
 import type {Frame} from '../types.js'
 import {guardControl, prepareFeedUrl, urlSource} from '../../util/redact.js'
 import {binanceCodec} from './codec.js'
@@ -95,12 +95,20 @@ function frameText(frame: Frame): string {
   return typeof frame.data === 'string' ? frame.data : TD.decode(frame.data)
 }
 
+/** What `mdrec record --feed binance` passes: its options (--types, --format); --paper and --tiering are other feeds'. */
+export interface BinanceClientOptions extends ClientOptions {
+  types?: string[]
+  format?: string
+  paper?: boolean
+  tiering?: boolean
+}
+
 export const binanceAdapter: FeedAdapter = {
   name: 'binance',
   defaultUrl: BINANCE_DEFAULT_URL,
   urlEnv: BINANCE_URL_ENV,
   displayColumns: ['event', 'price', 'qty', 'bid_price', 'ask_price', 'last_update_id'],
-  async client({symbols, url: given, env, types, format, paper, tiering, log}: ClientOptions): Promise<ClientSetup> {
+  async client({symbols, url: given, env, types, format, paper, tiering, log}: BinanceClientOptions): Promise<ClientSetup> {
     if (paper || tiering) throw new MdrecError('E_USAGE', 'the binance feed takes no --paper or --tiering')
     const ts = parseStreamTypes(types)
     const streams = streamNames(symbols, ts)

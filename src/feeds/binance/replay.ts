@@ -23,8 +23,8 @@
  * `listen` created last (for exchangeInfo and /api/v3/depth).
  */
 import {MdrecError} from '../../errors.js'
-import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
-import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
+import {EmulatorAdapter} from '../emulator-adapter.js'
+import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
 import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import type {RecordingFile} from '../../store/reader.js'
 import {parseJson} from '../upbit/json.js'

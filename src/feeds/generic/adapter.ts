@@ -2,7 +2,7 @@ import type {WebSocket} from 'ws'
 
 import {MdrecError} from '../../errors.js'
 import type {RecordingMeta} from '../../store/schema.js'
-import type {FeedAdapter} from '../registry.js'
+import type {ClientOptions, FeedAdapter} from '../contract.js'
 import type {ColumnDef, FeedCodec, Frame, FrameDecode, RowView} from '../types.js'
 import {guardControl, prepareFeedUrl, sanitizeEndpoint, urlSource} from '../../util/redact.js'
 import {decodeText, encodeEnvelope, envelopeOfRow, isPlainObject, parseJson, pingMessage, pongFor, subscribeMessage} from './codec.js'
@@ -117,18 +117,23 @@ export function redactEndpoint(url: string): string {
   return sanitizeEndpoint(url)
 }
 
+/** The usage error for --types, --format or --paper given to the generic feed. */
+export const GENERIC_NO_OPTIONS = 'the generic feed takes no --types, --format or --paper: each SYMBOL is a channel name, subscribed with {"type":"subscribe","channel":SYMBOL}'
+
+/** Options of other feeds given to generic (it takes none): refused with {@link GENERIC_NO_OPTIONS}. */
+interface GenericClientOptions extends ClientOptions {
+  types?: string[]
+  format?: string
+  paper?: boolean
+}
+
 export const genericAdapter: FeedAdapter = {
   name: 'generic',
   defaultUrl: '',
   urlEnv: GENERIC_URL_ENV,
   displayColumns: ['event', 'data'],
-  async client({symbols, url: given, env, types, format, paper, log}) {
-    if (types?.length || format !== undefined || paper) {
-      throw new MdrecError(
-        'E_USAGE',
-        'the generic feed takes no --types, --format or --paper: each SYMBOL is a channel name, subscribed with {"type":"subscribe","channel":SYMBOL}',
-      )
-    }
+  async client({symbols, url: given, env, types, format, paper, log}: GenericClientOptions) {
+    if (types?.length || format !== undefined || paper) throw new MdrecError('E_USAGE', GENERIC_NO_OPTIONS)
     const raw = given ?? (env[GENERIC_URL_ENV] || undefined)
     if (raw === undefined) {
       throw new MdrecError(

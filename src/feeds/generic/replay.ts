@@ -16,10 +16,9 @@
  * client), as the recorder saw it.
  */
 
-import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
-import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
+import {EmulatorAdapter} from '../emulator-adapter.js'
+import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
 import type {BatchRows as ReplayBatch} from '../../store/rows.js'
-import {DEFAULT_SETTLE_MS} from '../../replay/scheduler.js'
 import {encodeEnvelope, envelopeOfRow} from './codec.js'
 import {MdrecError} from '../../errors.js'
 import {GENERIC_EMULATOR_OPTIONS, GenericServer, type GenericClient, type GenericServerOptions} from './server.js'
@@ -72,9 +71,6 @@ class Client implements EmulatorClient {
     return symbol === '' ? this.gc.channels.size > 0 : this.gc.channels.has(symbol)
   }
 }
-
-/** @deprecated The settle window is the engine's now, the same for every feed (`settleMs`, `--settle`); kept for existing imports. */
-export const SUBSCRIBE_SETTLE_MS = DEFAULT_SETTLE_MS
 
 class GenericEmulator extends EmulatorAdapter<GenericClient, Client> {
   constructor(private readonly server: GenericServer) {

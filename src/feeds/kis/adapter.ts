@@ -12,7 +12,7 @@
  * that contains one of them is not recorded (see {@link SecretGuard}).
  */
 import {MdrecError} from '../../errors.js'
-import type {ClientOptions, ClientSetup, FeedAdapter} from '../registry.js'
+import type {ClientOptions, ClientSetup, FeedAdapter} from '../contract.js'
 import type {FeedCodec, Frame, FrameDecode, RowView} from '../types.js'
 import {
   decodeKisFrame,
@@ -25,10 +25,9 @@ import {
 } from './codec.js'
 import {TR_BY_ID, TR_IDS, TRS, kisColumns, trIdsOf, type TrSpec} from './layouts.js'
 import {Redactor, connectUrl, parseFeedUrl, sanitizeEndpoint} from '../../util/redact.js'
-import type {TieringOptions} from '../../record/side.js'
 import {oneLine, postJson} from './http.js'
 import {KIS_REST_RATE, fetchAccessToken, tieredColumns} from './rest.js'
-import {KisTiering, orderByPriority} from './tiering.js'
+import {KisTiering, orderByPriority, readPriorityFile, type TieringOptions} from './tiering.js'
 
 export const KIS_REAL_WS = 'ws://ops.koreainvestment.com:21000'
 export const KIS_PAPER_WS = 'ws://ops.koreainvestment.com:31000'
@@ -370,10 +369,34 @@ export function kisControl(
 // ---------------------------------------------------------------------------
 // The adapter
 
-export async function kisClient(opts: ClientOptions): Promise<ClientSetup> {
-  if (opts.format !== undefined) throw new MdrecError('E_USAGE', 'the kis feed takes no --format (KIS has one wire format); use --types to pick TRs')
+/** The usage error for --format given to the kis feed. */
+export const KIS_NO_FORMAT = 'the kis feed takes no --format (KIS has one wire format); use --types to pick TRs'
+
+/**
+ * What `mdrec record --feed kis` passes: its options as declared in
+ * index.ts (`poll-interval` and `rebalance-every` in ms, `priority` a file
+ * path: a file of codes, one per line); --format is other feeds'.
+ */
+export interface KisClientOptions extends ClientOptions {
+  types?: string[]
+  paper?: boolean
+  tiering?: boolean
+  'poll-interval'?: number
+  'rebalance-every'?: number
+  priority?: string
+  format?: string
+}
+
+/** --tiering with its --poll-interval (default 1 s), --rebalance-every (default 60 s) and --priority file; undefined without --tiering. */
+function tieringOf(opts: KisClientOptions): TieringOptions | undefined {
+  if (!opts.tiering) return undefined
+  return {pollIntervalMs: opts['poll-interval'] ?? 1000, rebalanceMs: opts['rebalance-every'] ?? 60_000, priority: opts.priority === undefined ? undefined : readPriorityFile(opts.priority)}
+}
+
+export async function kisClient(opts: KisClientOptions): Promise<ClientSetup> {
+  if (opts.format !== undefined) throw new MdrecError('E_USAGE', KIS_NO_FORMAT)
+  const tiering = tieringOf(opts)
   const {wsUrl, restBase, paper} = resolveKisUrls(opts.url, opts.env, opts.paper ?? false)
-  const tiering = opts.tiering
   const plan = planRegistrations(opts.symbols, opts.types, paper, {tiering: tiering !== undefined})
   const appKey = opts.env[KIS_APP_KEY_ENV]
   const appSecret = opts.env[KIS_APP_SECRET_ENV]

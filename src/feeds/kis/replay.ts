@@ -27,8 +27,8 @@
 import {WebSocket} from 'ws'
 
 import {MdrecError} from '../../errors.js'
-import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
-import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
+import {EmulatorAdapter} from '../emulator-adapter.js'
+import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
 import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import {layoutOf} from './adapter.js'
 import {encodeRecordFields, encryptPayload, frameText, shiftRecordTimes, splitFrame} from './codec.js'

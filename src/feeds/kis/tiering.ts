@@ -12,7 +12,7 @@
 import {readFileSync} from 'node:fs'
 
 import {MdrecError, fsError} from '../../errors.js'
-import type {SideIO, SideSource} from '../../record/side.js'
+import type {SideIO, SideSource} from '../contract.js'
 import type {RowInput} from '../types.js'
 import {requestText} from './codec.js'
 import {KIS_PRICE_PATH, KIS_PRICE_TR, KIS_RATE_LIMIT_CODE, fetchAccessToken, parsePriceBody, priceFields} from './rest.js'
@@ -26,6 +26,16 @@ const MAX_BACKOFF_MS = 10_000
 /** A polled code is promoted only if its volume rate beats the registered one's by this factor (no churn on noise). */
 const HYSTERESIS = 1.25
 const REQUEST_TIMEOUT_MS = 10_000
+
+/** `record --tiering`: how the codes are split between the WebSocket registrations and REST polling (docs/feeds/kis.md). */
+export interface TieringOptions {
+  /** How often each polled symbol is asked for, in ms (the feed's rate limit may make it slower). */
+  pollIntervalMs: number
+  /** How often the most active polled symbols are promoted and the quietest subscribed ones demoted, in ms. */
+  rebalanceMs: number
+  /** Symbols in priority order (the first take the subscriptions); default the order given. */
+  priority?: string[]
+}
 
 export interface KisTieringConfig {
   /** Every code, in priority order (the first `capacity` start on the WebSocket). */

@@ -14,7 +14,7 @@
 import {randomUUID} from 'node:crypto'
 
 import {MdrecError} from '../../errors.js'
-import type {ClientOptions, ClientSetup, FeedAdapter} from '../registry.js'
+import type {ClientOptions, ClientSetup, FeedAdapter} from '../contract.js'
 import type {Frame} from '../types.js'
 import {upbitCodec} from './codec.js'
 import {signUpbitToken} from './auth.js'
@@ -187,13 +187,23 @@ function upbitControl(redactor: Redactor, log: ((line: string) => void) | undefi
   )
 }
 
+/** The usage error for --paper given to the upbit feed. */
+export const UPBIT_NO_PAPER = 'the upbit feed has no paper-trading hosts: drop --paper'
+
+/** What `mdrec record --feed upbit` passes: its options (--types, --format); --paper is KIS's. */
+export interface UpbitClientOptions extends ClientOptions {
+  types?: string[]
+  format?: string
+  paper?: boolean
+}
+
 export const upbitAdapter: FeedAdapter = {
   name: 'upbit',
   defaultUrl: UPBIT_DEFAULT_URL,
   urlEnv: UPBIT_URL_ENV,
   displayColumns: ['type', 'trade_price', 'trade_volume', 'ask_bid', 'change_rate', 'orderbook_units', 'stream_type'],
-  async client({symbols, url: given, env, types, format, paper, log}: ClientOptions): Promise<ClientSetup> {
-    if (paper) throw new MdrecError('E_USAGE', 'the upbit feed has no paper-trading hosts: drop --paper')
+  async client({symbols, url: given, env, types, format, paper, log}: UpbitClientOptions): Promise<ClientSetup> {
+    if (paper) throw new MdrecError('E_USAGE', UPBIT_NO_PAPER)
     const fmt = parseFormat(format)
     const ts = parseTypes(types)
     const priv = ts.filter((t) => PRIVATE_TYPES.includes(t.type))

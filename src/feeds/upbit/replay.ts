@@ -37,8 +37,8 @@
  */
 
 import {MdrecError} from '../../errors.js'
-import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
-import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
+import {EmulatorAdapter} from '../emulator-adapter.js'
+import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
 import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import type {RecordingFile} from '../../store/reader.js'
 import {encodeMessage, layoutOf, type UpbitRow} from './codec.js'

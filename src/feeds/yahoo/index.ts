@@ -1,9 +1,10 @@
 /** The Yahoo Finance streamer (wss://streamer.finance.yahoo.com, base64 protobuf): adapter for `mdrec record`, emulator for `mdrec replay`. */
 import {MdrecError} from '../../errors.js'
 import {guardControl, prepareFeedUrl, urlSource, type EndpointPolicy} from '../../util/redact.js'
-import type {FeedAdapter} from '../registry.js'
+import type {ClientOptions, FeedDefinition} from '../contract.js'
 import {YAHOO_DEFAULT_URL, YAHOO_URL_ENV, yahooCodec} from './adapter.js'
 import {envelopeForUrl} from './codec.js'
+import {yahooReplay} from './replay.js'
 import type {YahooEnvelope} from './types.js'
 
 export {YAHOO_DEFAULT_URL, YAHOO_URL_ENV, yahooCodec} from './adapter.js'
@@ -13,15 +14,27 @@ export {syntheticYahooTape} from './synthetic.js'
 /** Yahoo keeps `?version=` in the stored endpoint: its replay picks the envelope from it (v2 = JSON). */
 export const YAHOO_ENDPOINT_POLICY: EndpointPolicy = {keepQuery: {version: /^\d{1,2}$/}}
 
-export const yahooAdapter: FeedAdapter = {
+const NO_OPTIONS = 'the yahoo feed takes no --types, --format or --paper (its envelope follows the URL: ?version=2 for JSON)'
+
+/** Options of other feeds given to yahoo (it takes none): these are refused as {@link NO_OPTIONS} says. */
+interface YahooClientOptions extends ClientOptions {
+  types?: string[]
+  format?: string
+  paper?: boolean
+}
+
+/** The Yahoo feed, both sides (src/feeds/contract.ts); listed in src/feeds/registry.ts. */
+export const yahooFeed: FeedDefinition = {
   name: 'yahoo',
+  summary: "the envelope follows the URL's ?version=: 2 for JSON, otherwise bare base64",
   defaultUrl: YAHOO_DEFAULT_URL,
   urlEnv: YAHOO_URL_ENV,
+  env: [{name: YAHOO_URL_ENV, purpose: "the feed's URL, instead of its public endpoint"}],
+  options: [],
+  refusal: (names) => (names.some((n) => n === 'types' || n === 'format' || n === 'paper') ? NO_OPTIONS : undefined),
   displayColumns: ['price', 'change_percent', 'day_volume', 'last_size', 'bid', 'ask'],
-  async client({symbols, url: given, env, types, format, paper, log}) {
-    if (types?.length || format !== undefined || paper) {
-      throw new MdrecError('E_USAGE', 'the yahoo feed takes no --types, --format or --paper (its envelope follows the URL: ?version=2 for JSON)')
-    }
+  async client({symbols, url: given, env, types, format, paper, log}: YahooClientOptions) {
+    if (types?.length || format !== undefined || paper) throw new MdrecError('E_USAGE', NO_OPTIONS)
     const raw = given ?? env[YAHOO_URL_ENV] ?? YAHOO_DEFAULT_URL
     const {url, endpoint, redactor} = prepareFeedUrl(raw, urlSource(given, YAHOO_URL_ENV, env), YAHOO_ENDPOINT_POLICY, YAHOO_DEFAULT_URL)
     const envelope = envelopeForUrl(url)
@@ -46,5 +59,9 @@ export const yahooAdapter: FeedAdapter = {
     const env = meta.feedOptions.envelope
     return yahooCodec(env === 'v1' || env === 'v2' ? (env as YahooEnvelope) : envelopeForUrl(meta.endpoint))
   },
+  replay: yahooReplay,
 }
+
+/** The record side alone (the same object as {@link yahooFeed}); kept for existing imports. */
+export const yahooAdapter = yahooFeed
 

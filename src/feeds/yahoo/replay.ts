@@ -17,8 +17,8 @@
 
 import type * as A from 'apache-arrow'
 
-import {EmulatorAdapter} from '../../replay/emulator-adapter.js'
-import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../../replay/feed.js'
+import {EmulatorAdapter} from '../emulator-adapter.js'
+import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
 import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import type {RecordingFile} from '../../store/reader.js'
 import {COL, FEED_COL0} from '../../store/types.js'

@@ -1,11 +1,10 @@
 /**
- * The common half of every feed's emulator adapter (kept out of feed.ts,
- * which imports the feeds: a base class there would be used before it is
- * defined).
+ * The common half of every feed's emulator adapter: a feed's server seen
+ * through the replay engine's {@link Emulator} interface (src/feeds/contract.ts).
  */
 import {EventEmitter} from 'node:events'
 
-import type {Emulator, EmulatorClient} from './feed.js'
+import type {Emulator, EmulatorClient} from './contract.js'
 
 /** What an emulator adapter needs of a feed's server: its client events, address and shutdown. */
 export interface FeedServerLike<SC> extends EventEmitter {

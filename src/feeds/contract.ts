@@ -1,0 +1,273 @@
+/**
+ * What a feed is to the rest of mdrec: one {@link FeedDefinition} per feed
+ * (exported by `src/feeds/<name>/index.ts`, listed once in
+ * `src/feeds/registry.ts`) holding both directions of its protocol: the
+ * record side (`client`, `codecFor`: what `mdrec record` and the recorder
+ * use) and the replay side (`replay`: the emulator the replay engine runs),
+ * the feed's own `mdrec record` options and the environment variables it
+ * reads. The recorder (src/record/) and the replay engine (src/replay/)
+ * import these interfaces from here; no feed imports them.
+ */
+import type {EventEmitter} from 'node:events'
+import type {WebSocket} from 'ws'
+
+import type {RowInput, Frame, FeedCodec} from './types.js'
+import type {RawMode, RecordingMeta} from '../store/schema.js'
+import type {RecordingFile} from '../store/reader.js'
+import type {BatchRows as ReplayBatch} from '../store/rows.js'
+
+// ─── the record side ──────────────────────────────────────────────────────
+
+/** How one feed is spoken to, as far as the connection goes (the recorder's supervisor keeps it alive). */
+export interface FeedClientSpec {
+  readonly feed: string
+  /** URL to connect to (may carry query parameters the feed needs). */
+  readonly url: string
+  /** Extra upgrade headers (e.g. Authorization); never logged or recorded. */
+  readonly headers?: Record<string, string>
+  /**
+   * A transport that is not a WebSocket (the generic feed's Redis
+   * subscription): a new connection shaped like ws's WebSocket (events open,
+   * message, pong, error, close; send, ping, close, terminate, readyState),
+   * made for every attempt. Default: a WebSocket to `url`.
+   */
+  open?(): WebSocket
+  /** Messages sent after every (re)connect to subscribe everything. */
+  subscribeMessages(): Array<string | Uint8Array>
+  /** Messages the feed expects periodically to keep the subscription alive. */
+  keepaliveMessages?(): Array<string | Uint8Array>
+  readonly keepaliveMs?: number
+  /**
+   * Frames that belong to the protocol, not the data (acks, heartbeats):
+   * return a reply to send, true to swallow it, or false to record it.
+   */
+  control?(frame: Frame): string | boolean
+}
+
+/** What the recorder lends a side source. */
+export interface SideIO {
+  /** Append a row to the recording (its `recv_ts` should come from {@link nowNs}). Never throws. */
+  append(row: RowInput): void
+  /** Send a message on the open connection (a change of subscriptions); false when not connected. */
+  send(message: string): boolean
+  /** The recording's clock: ns since the Unix epoch (monotonic, anchored to UTC). */
+  nowNs(): bigint
+  /** The recording's --raw mode: whether to keep payloads in `raw`. */
+  readonly raw: RawMode
+  /** A status line for the user (never secrets). */
+  log(line: string): void
+}
+
+/**
+ * A feed's second source of rows next to its WebSocket connection, run by the
+ * recorder for the length of the recording (KIS tiering: the codes polled
+ * over REST, and the rebalancing that moves codes between the tiers).
+ */
+export interface SideSource {
+  /** Begin (the connection is being made at the same time). */
+  start(io: SideIO): void
+  /** Stop and settle what is in flight (bounded); rows appended after this resolves are not expected. */
+  stop(): Promise<void>
+}
+
+export interface ClientSetup {
+  spec: FeedClientSpec
+  codec: FeedCodec
+  /**
+   * The endpoint as stored in the recording and printed in every message
+   * (`sanitizeEndpoint` in src/util/redact.ts: no user info, query beyond
+   * the feed's allow-list, fragment, or opaque path segment).
+   */
+  endpoint: string
+  /**
+   * Masks the secrets this setup knows (the URL's removed parts, KIS
+   * credentials) in text that came from the server or a library (close
+   * reasons, error messages) before it is logged or stored.
+   */
+  redact: (text: string) => string
+  /** Stored in the recording's `mdrec.feed_options` (no secrets); `codecFor` gets it back. */
+  feedOptions: Record<string, unknown>
+  /** A second source of rows the recorder runs next to the connection (KIS --tiering: polled REST prices). */
+  side?: SideSource
+}
+
+/**
+ * What `mdrec record` passes to a feed: the symbols, the URL, and the feed's
+ * own options by their declared names ({@link FeedOption}: `types`,
+ * `format`, `paper`, `tiering`, …; each of the kind declared, checked by
+ * `feedOptionValues` in registry.ts before the feed gets them). A feed's
+ * `client` types the options it declares (e.g. `UpbitClientOptions`).
+ */
+export interface ClientOptions {
+  symbols: string[]
+  /** --url, if given; otherwise the feed picks (its env variable, then its public endpoint). */
+  url?: string
+  /** Where secrets come from (process.env). Never copy them into feedOptions, endpoint, logs or errors. */
+  env: NodeJS.ProcessEnv
+  /** Status lines for the user (never secrets). */
+  log?: (line: string) => void
+  /** The feed's options, by declared name. */
+  readonly [option: string]: unknown
+}
+
+/** The record side of a feed: what `mdrec record`, `mdrec cat` and the readers use. */
+export interface FeedAdapter {
+  readonly name: string
+  /** The public endpoint, for help texts. */
+  readonly defaultUrl: string
+  /** Environment variable that overrides the default URL. */
+  readonly urlEnv: string
+  /** Feed columns `mdrec cat` shows in its table view by default. */
+  readonly displayColumns: readonly string[]
+  /**
+   * Build the client side for `mdrec record`: resolve the URL, check the
+   * options (throw MdrecError('E_USAGE', …) naming the bad value and the valid
+   * forms), fetch what the feed needs before connecting (KIS: the approval
+   * key), and describe subscribe/keep-alive/control handling.
+   */
+  client(opts: ClientOptions): Promise<ClientSetup>
+  /** The codec that reads rows of a recording made by this feed. */
+  codecFor(meta: RecordingMeta): FeedCodec
+}
+
+/**
+ * One `mdrec record` option a feed takes: the command makes a flag
+ * `--<name>` of it (one flag for every feed that declares the name, all
+ * declaring it with the same kind) and passes the value on under `name`.
+ */
+export interface FeedOption {
+  /** The flag and option name: `types` (--types), `poll-interval` (--poll-interval). */
+  readonly name: string
+  /**
+   * The value's kind: 'string' (as typed), 'list' (comma-separated: a
+   * string[] of the trimmed non-empty items), 'boolean' (true when given),
+   * 'duration' (90s, 1m: a number of ms).
+   */
+  readonly kind: 'string' | 'list' | 'boolean' | 'duration'
+  /** What it does for this feed; the flag's help lists it as `<feed>: <description>`. Empty: the summary says it all. */
+  readonly description: string
+  /** The flag's help before the feeds' descriptions, when the flag is shared by feeds or needs no feed prefix. */
+  readonly summary?: string
+  /** Other options of the same feed this one needs (`poll-interval` needs `tiering`). */
+  readonly dependsOn?: readonly string[]
+  /** The default as the help shows it (the feed applies it). */
+  readonly defaultHelp?: string
+}
+
+/** The help of the options several feeds declare under one name (each adds what it means for it). */
+export const SHARED_OPTION_SUMMARY = {
+  types: 'feed-specific message types, comma-separated',
+  format: 'feed-specific wire format',
+} as const
+
+/** An environment variable a feed reads. */
+export interface FeedEnvVar {
+  readonly name: string
+  /** What it is for (a secret's value is never stored or shown). */
+  readonly purpose: string
+  readonly secret?: boolean
+}
+
+// ─── the replay side ──────────────────────────────────────────────────────
+
+/** One connected client, as the engine sees it. */
+export interface EmulatorClient {
+  readonly id: number
+  readonly ws: WebSocket
+  /** Index into the feed's `variants` of the wire format this client asked for. */
+  readonly variant: number
+  /** How many symbols the client is subscribed to. */
+  readonly subscriptions: number
+  /** Frames dropped for this client by the 'drop' slow-client policy. */
+  readonly dropped: number
+  /** Whether a row of `symbol` goes to this client now. `''` is a feed-wide row (e.g. a heartbeat): any subscribed client. */
+  wants(symbol: string): boolean
+}
+
+export interface EmulatorOptions {
+  host: string
+  port: number
+  /** Per-client send buffer limit before the slow-client policy applies. */
+  maxBufferedBytes?: number
+  /** A client that stops reading: close it with 1013 ('disconnect') or drop frames for it ('drop'). */
+  slowClient?: 'disconnect' | 'drop'
+  /** Feed-specific emulator options (`ReplayOptions.emulator`); a feed refuses names it does not know. */
+  feed?: Readonly<Record<string, unknown>>
+  log?: (line: string) => void
+}
+
+/**
+ * A running emulated server. Events: 'connection' (client), 'subscribe'
+ * (client, added symbols), 'unsubscribe' (client, removed symbols),
+ * 'disconnect' (client), 'slow' (client): the slow-client policy closed it.
+ */
+export interface Emulator extends EventEmitter {
+  readonly host: string
+  readonly port: number
+  /** The URL a client uses to get `variant`. */
+  url(variant: number): string
+  readonly clients: Iterable<EmulatorClient>
+  /**
+   * Send one payload in the feed's frame type, applying the slow-client
+   * policy; `cb` is called once it is written to the socket. False when not
+   * sent (closed, dropped, or just disconnected as too slow).
+   */
+  send(client: EmulatorClient, payload: string | Uint8Array, cb?: () => void): boolean
+  closeClient(client: EmulatorClient, code: number, reason: string): void
+  /** Close every client with `code`, stop listening; clients that do not finish the close handshake are cut after a grace period. */
+  close(code: number, reason: string): Promise<void>
+}
+
+/** Turns recorded rows of one recording into payloads. */
+export interface RowEncoder {
+  /**
+   * The payload for batch row `i` as a client of `variant` receives it.
+   * `shiftNs` (a whole number of ms, ≥ 0) is added to the row's time fields
+   * when a loop replays the recording again; 0 means "as recorded": the
+   * result must then be byte-identical to what the feed sent.
+   */
+  encode(batch: ReplayBatch, i: number, variant: number, shiftNs: number): string | Uint8Array
+}
+
+/**
+ * What a feed supplies to the replay engine: its emulated server (the feed's
+ * own protocol: connections, subscribe/unsubscribe, wire variants, slow-client
+ * policy) and an encoder that turns a recorded row into the payload a client
+ * of a given variant receives. The engine does the rest (reading, merging,
+ * clock, speed, loop, fan-out, gaps) the same way for every feed.
+ */
+export interface ReplayFeed {
+  readonly name: string
+  /** Wire variants the emulator serves (Yahoo: ['v1', 'v2']). */
+  readonly variants: readonly string[]
+  /** Names of the feed-specific emulator options it takes (`EmulatorOptions.feed`); none when absent. */
+  readonly emulatorOptions?: readonly string[]
+  listen(options: EmulatorOptions): Promise<Emulator>
+  /** The variant the recording was made with: clients of it get the recorded bytes as they are. */
+  recordedVariant(file: RecordingFile): number
+  encoder(file: RecordingFile): RowEncoder
+}
+
+// ─── one feed ─────────────────────────────────────────────────────────────
+
+/**
+ * A feed, both sides: the record side ({@link FeedAdapter}), the replay side
+ * ({@link ReplayFeed}), its `mdrec record` options and environment
+ * variables, and one line for the record command's "Feeds:" help.
+ */
+export interface FeedDefinition extends FeedAdapter {
+  /** One line for `mdrec record --help` ("Feeds: yahoo (<summary>); …"): what SYMBOL... are and what its options pick. */
+  readonly summary: string
+  /** The `mdrec record` options this feed takes (each becomes a flag; any other feed option is refused). */
+  readonly options: readonly FeedOption[]
+  /** Every environment variable the feed reads: its URL variable ({@link FeedAdapter.urlEnv}) and its secrets. */
+  readonly env: readonly FeedEnvVar[]
+  /**
+   * The usage error for options of other feeds given to this one (names
+   * without dashes), when the feed words it itself; default: "--X is for
+   * --feed Y; the Z feed takes no --X".
+   */
+  refusal?(names: readonly string[]): string | undefined
+  /** The replay side; absent: its recordings cannot be replayed yet. */
+  readonly replay?: ReplayFeed
+}
