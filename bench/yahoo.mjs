@@ -11,12 +11,9 @@
 // one session: run both alternately on the same machine.
 import {resolve} from 'node:path'
 import {pathToFileURL} from 'node:url'
+import {opt} from './lib/args.mjs'
 
 const args = process.argv.slice(2)
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? args[i + 1] : dflt
-}
 const FRAMES = Number(opt('frames', 100_000))
 const dist = pathToFileURL(resolve(opt('dist', new URL('../dist/', import.meta.url).pathname)) + '/')
 const ROUNDS = 7
