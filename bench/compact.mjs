@@ -13,12 +13,9 @@ import {loadavg, tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {pipeline} from 'node:stream/promises'
 import {fileURLToPath} from 'node:url'
+import {opt} from './lib/args.mjs'
 
 const args = process.argv.slice(2)
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? args[i + 1] : dflt
-}
 
 if (args[0] === '--child') {
   // One measured step: node bench/compact.mjs --child <step> <in> <out>

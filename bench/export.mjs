@@ -11,13 +11,10 @@ import {mkdtempSync, readdirSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {opt} from './lib/args.mjs'
 
 const HERE = fileURLToPath(import.meta.url)
 const args = process.argv.slice(2)
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? args[i + 1] : dflt
-}
 const ROWS = Number(opt('rows', 1_000_000))
 const CASES = opt('cases', 'yahoo,yahoo-by-symbol,upbit-by-symbol').split(',')
 

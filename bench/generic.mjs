@@ -17,19 +17,14 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {opt, log, med} from './lib/args.mjs'
 
 const HERE = fileURLToPath(import.meta.url)
 const dist = new URL('../dist/', import.meta.url)
 const CHANNELS = ['prices', 'trades', 'orderbook', 'news']
 const args = process.argv.slice(2)
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? args[i + 1] : dflt
-}
 const FRAMES = Number(opt('frames', 500_000))
 const now = () => performance.timeOrigin + performance.now() // epoch ms, comparable across processes
-const log = (s) => process.stderr.write(`${s}\n`)
-const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]
 
 /** The synthetic tape's frames, pre-encoded (a pool reused when more are needed). */
 async function tapeTexts(n) {

@@ -24,16 +24,12 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {opt, log, med} from './lib/args.mjs'
 
 const HERE = fileURLToPath(import.meta.url)
 const dist = (p) => new URL(`../dist/${p}`, import.meta.url).href
 const args = process.argv.slice(2)
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? args[i + 1] : dflt
-}
 const now = () => performance.timeOrigin + performance.now()
-const log = (s) => process.stderr.write(`${s}\n`)
 
 const SYMBOLS = ['005930', '000660', '373220', '207940', '005380', '035420', '000270', '068270', '105560', '005490', '035720', '055550', '012330', '051910', '006400', '028260', '066570', '003550', '096770', '034730']
 const TYPES = ['H0STCNT0', 'H0STASP0']
@@ -123,7 +119,6 @@ function child(mode, env = {}) {
 }
 
 const once = (c) => new Promise((resolve) => c.once('message', resolve))
-const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]
 
 // ---------------------------------------------------------------------------
 

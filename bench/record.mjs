@@ -11,12 +11,9 @@ import {join} from 'node:path'
 
 import {Recorder} from '../dist/record/recorder.js'
 import {plainClientRate} from './lib/plain-ws.mjs'
+import {opt} from './lib/args.mjs'
 
 const args = process.argv.slice(2)
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? args[i + 1] : dflt
-}
 
 async function startServer(env) {
   const child = spawn(process.execPath, [new URL('./lib/push-server.mjs', import.meta.url).pathname], {

@@ -1,10 +1,10 @@
-// npm run bench [-- store compact record replay upbit kis generic cat export]: runs the benchmarks in sequence,
+// npm run bench [-- store compact record replay upbit kis generic cat export yahoo]: runs the benchmarks in sequence,
 // each printing its JSON result lines. The builds in dist/ must be current
 // (npm run build).
 import {spawnSync} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
-const all = ['store', 'compact', 'record', 'replay', 'upbit', 'kis', 'generic', 'cat', 'export']
+const all = ['store', 'compact', 'record', 'replay', 'upbit', 'kis', 'generic', 'cat', 'export', 'yahoo']
 const chosen = process.argv.slice(2).filter((a) => all.includes(a))
 let failed = false
 for (const name of chosen.length ? chosen : all) {

@@ -21,12 +21,9 @@ import {CLOSED_ZSTD_LEVEL, SMALL_BATCH_ZSTD_LEVEL} from '../dist/store/writer.js
 import {BatchRows, openRecording, readBatches} from '../dist/store/reader.js'
 import {nsToIso} from '../dist/util/time.js'
 import {createYahooWriter} from './lib/recording.mjs'
+import {opt} from './lib/args.mjs'
 
 const args = process.argv.slice(2)
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? args[i + 1] : dflt
-}
 const FRAMES = Number(opt('frames', 1_000_000))
 const QUIET_FRAMES = Number(opt('quiet-frames', 3_000))
 const RUNS = opt('runs', 'large,quiet').split(',')

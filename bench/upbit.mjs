@@ -20,19 +20,14 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {opt, log, med} from './lib/args.mjs'
 
 const HERE = fileURLToPath(import.meta.url)
 const dist = new URL('../dist/', import.meta.url)
 const CODES = ['KRW-BTC', 'KRW-ETH']
 const REQUEST = JSON.stringify([{ticket: 'bench'}, {type: 'ticker', codes: CODES}, {type: 'trade', codes: CODES}, {type: 'orderbook', codes: CODES}])
 const args = process.argv.slice(2)
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? args[i + 1] : dflt
-}
 const FRAMES = Number(opt('frames', 200_000))
-const log = (s) => process.stderr.write(`${s}\n`)
-const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]
 
 /** The synthetic tape, encoded as Upbit sends it (a pool reused when more frames are needed). */
 async function tapeFrames(n) {

@@ -19,6 +19,7 @@ import {csvBytes, csvLine, ndjsonBytes, ndjsonLine} from '../src/store/format.js
 import {openRecording, readBatches, readRows, type RecordingFile} from '../src/store/reader.js'
 import type {StoreColumn} from '../src/store/schema.js'
 import {RecordingWriter} from '../src/store/writer.js'
+import {mulberry32} from '../src/util/prng.js'
 
 const COLUMNS: ColumnDef[] = [
   {name: 'price', type: 'float32'},
@@ -46,18 +47,6 @@ const SYMS = ['AAPL', 'ü-sym', 'q"uote', 'com,ma', 'nl\nsym', '', 'BTC-USD', '7
 const VENUES = ['NMS', 'Nasdaq, Inc.', 'é', '"q"', 'NYQ']
 const KINDS = ['tick', 'tick', 'tick', 'gap', 'reject', 'status'] as const
 
-/** A deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 let dir: string
 const files: Record<string, RecordingFile> = {}
 const ROWS = 12_000
@@ -72,7 +61,7 @@ async function make(path: string, exchUnit: 'ns' | 'ms', seed: number): Promise<
     },
     {flushIntervalMs: 0, flushRows: 1000, compactOnClose: false, fsync: false},
   )
-  const r = rng(seed)
+  const r = mulberry32(seed)
   const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]
   const maybe = <T>(v: T, pNull = 0.15): T | null => (r() < pNull ? null : v)
   // recv_ts from before 1970 to far ahead, mostly increasing within a second

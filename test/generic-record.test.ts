@@ -13,7 +13,7 @@ import type {Frame, RowView} from '../src/feeds/types.js'
 import {ConnectionSupervisor} from '../src/record/supervisor.js'
 import {replay} from '../src/replay/engine.js'
 import {openRecording} from '../src/store/reader.js'
-import {runCli, spawnCli, type Running} from './helpers/cli.js'
+import {runCli, startCli, type Running} from './helpers/cli.js'
 import {expectPolarsAgrees} from './helpers/polars.js'
 import {rowsOf} from './helpers/recording.js'
 
@@ -30,11 +30,7 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'mdrec-generic-'))
 const ENV = {MDREC_GENERIC_URL: ''}
 
 /** `mdrec ARGS` with `env`, killed after the test. */
-function startCli(args: string[], env: Record<string, string> = ENV): Running {
-  const r = spawnCli(args, {env, timeoutMs: 90_000})
-  cleanups.push(r.kill)
-  return r
-}
+const start = (args: string[], env: Record<string, string> = ENV): Running => startCli(args, cleanups, env, 90_000)
 
 /** Resolves, with the client that made them, once `n` successful subscriptions have arrived. */
 function subscriptions(s: GenericServer, n: number, ms = 20_000): Promise<GenericClient> {
@@ -82,7 +78,7 @@ describe('mdrec record/replay --feed generic through the CLI', () => {
     const first = join(dir, 'first.arrow')
     // the failed subscription is answered before the tape starts, so it is the first row
     const nosuch = new Promise<void>((resolve) => srv.on('request', (_c: unknown, m: {channel?: unknown}) => m.channel === 'nosuch' && resolve()))
-    const rec = startCli(['record', ...CHANNELS, 'nosuch', '--feed', 'generic', '--url', srv.url(), '--out', first, '--flush-interval', '200ms'])
+    const rec = start(['record', ...CHANNELS, 'nosuch', '--feed', 'generic', '--url', srv.url(), '--out', first, '--flush-interval', '200ms'])
     const c = await subscriptions(srv, CHANNELS.length)
     await nosuch
     const sent: GenericTapeFrame[] = []
@@ -137,7 +133,7 @@ describe('mdrec record/replay --feed generic through the CLI', () => {
     expect(await expectPolarsAgrees(first)).toBe(3005)
 
     // replay it over the CLI and record the replay as a client would
-    const rp = startCli(['replay', first, '--port', '0', '--speed', 'max', '--quiet'])
+    const rp = start(['replay', first, '--port', '0', '--speed', 'max', '--quiet'])
     const url = await new Promise<string>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('replay printed no URL')), 20_000)
       rp.child.stdout!.on('data', (d: Buffer) => {
@@ -205,7 +201,7 @@ describe('mdrec record/replay --feed generic through the CLI', () => {
     cleanups.push(() => srv.close())
     const out = join(tmp(), 'env.arrow')
     const secretUrl = `ws://127.0.0.1:${srv.port}/stream?token=hunter2-secret&x=1`
-    const rec = startCli(['record', 'prices', '--feed', 'generic', '--out', out, '--duration', '1500ms'], {MDREC_GENERIC_URL: secretUrl})
+    const rec = start(['record', 'prices', '--feed', 'generic', '--out', out, '--duration', '1500ms'], {MDREC_GENERIC_URL: secretUrl})
     await subscriptions(srv, 1)
     srv.broadcast('price_update', 'prices', {p: 1}, 1763980800123)
     const r = await rec.out

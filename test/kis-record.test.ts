@@ -8,7 +8,7 @@ import {syntheticKisTape} from '../src/feeds/kis/synthetic.js'
 import type {RowView} from '../src/feeds/types.js'
 import {displayValue} from '../src/store/format.js'
 import {openRecording, readRows} from '../src/store/reader.js'
-import {runCli, spawnCli, type Running} from './helpers/cli.js'
+import {runCli, startCli, type Running} from './helpers/cli.js'
 import {expectPolarsAgrees} from './helpers/polars.js'
 import {rowsOf} from './helpers/recording.js'
 
@@ -25,11 +25,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c()
 })
 
-function start(args: string[]): Running {
-  const r = spawnCli(args, {env: ENV, timeoutMs: 60_000})
-  cleanups.push(r.kill)
-  return r
-}
+const start = (args: string[]): Running => startCli(args, cleanups, ENV, 60_000)
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

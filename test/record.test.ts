@@ -12,7 +12,7 @@ import type {RowView} from '../src/feeds/types.js'
 import {Recorder} from '../src/record/recorder.js'
 import {openRecording} from '../src/store/reader.js'
 import {closedPort} from './helpers/ports.js'
-import {runCli, spawnCli, type Running} from './helpers/cli.js'
+import {runCli, startCli, type Running} from './helpers/cli.js'
 import {expectPolarsAgrees} from './helpers/polars.js'
 import {TestFeed, sleep} from './helpers/feed.js'
 import {rowsOf} from './helpers/recording.js'
@@ -27,11 +27,7 @@ function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'mdrec-rec-'))
 }
 
-function startRecorder(args: string[]): Running {
-  const r = spawnCli(['record', ...args], {timeoutMs: 90_000})
-  cleanups.push(r.kill)
-  return r
-}
+const startRecorder = (args: string[]): Running => startCli(['record', ...args], cleanups, {}, 90_000)
 
 /** The PricingData a tick row holds, comparable with what the feed sent. */
 function tickData(rows: RowView[]): PricingData[] {

@@ -12,7 +12,7 @@
  *
  * Usage: `static flags = {rotate: rotate({description: '...'})}`.
  */
-import {Errors, Flags, type Interfaces} from '@oclif/core'
+import {Args, Errors, Flags, type Interfaces} from '@oclif/core'
 
 import {isMdrecError} from '../errors.js'
 import {FEED_URL_SCHEMES, parseFeedUrl} from '../util/redact.js'
@@ -40,35 +40,28 @@ export function parseFlagValue<T>(fn: (input: string) => T, input: string): T {
   }
 }
 
+/** A flag whose value `parser` makes from the text given (its MdrecError: exit code 2, see parseFlagValue). */
+function parsedFlag<T>(helpValue: string, parser: (input: string) => T): SingleFlag<T> {
+  // Flags.custom<unknown>, cast: with T generic, TypeScript cannot resolve its single-value overload (NotArray<T>)
+  return Flags.custom<unknown>({helpValue, parse: async (input) => parseFlagValue(parser, input)}) as SingleFlag<T>
+}
+
+type SingleFlag<T> = Interfaces.FlagDefinition<T, Interfaces.CustomOptions, {multiple: false; requiredOrDefaulted: false}>
+
 /** A duration such as `90s`, `30m`, `1h30m`, `2d`; the value is in ms. */
-export const duration = Flags.custom<number>({
-  helpValue: '<duration>',
-  parse: async (input) => parseFlagValue(parseDuration, input),
-})
+export const duration = parsedFlag<number>('<duration>', parseDuration)
 
 /** A size such as `256MiB`, `1GiB`, `500MB`; the value is in bytes. */
-export const size = Flags.custom<number>({
-  helpValue: '<size>',
-  parse: async (input) => parseFlagValue(parseSize, input),
-})
+export const size = parsedFlag<number>('<size>', parseSize)
 
 /** A rotation rule: a duration (`1h`) or a size (`256MiB`). */
-export const rotate = Flags.custom<RotateSpec>({
-  helpValue: '<duration|size>',
-  parse: async (input) => parseFlagValue(parseRotate, input),
-})
+export const rotate = parsedFlag<RotateSpec>('<duration|size>', parseRotate)
 
 /** An ISO-8601 time with a zone, or `+<duration>` from the recording's start. Resolve with `resolveTimeSpec`. */
-export const timeSpec = Flags.custom<TimeSpec>({
-  helpValue: '<time|+offset>',
-  parse: async (input) => parseFlagValue(parseTimeSpec, input),
-})
+export const timeSpec = parsedFlag<TimeSpec>('<time|+offset>', parseTimeSpec)
 
 /** A replay speed: `1x`, `10x`, `0.25x`, `10`, or `max`. */
-export const speed = Flags.custom<number | 'max'>({
-  helpValue: '<speed>',
-  parse: async (input) => parseFlagValue(parseSpeed, input),
-})
+export const speed = parsedFlag<number | 'max'>('<speed>', parseSpeed)
 
 /**
  * A comma-separated list of column names (`--columns price,volume`).
@@ -76,10 +69,7 @@ export const speed = Flags.custom<number | 'max'>({
  * would mean repeating the flag), so it is declared as a readonly array and
  * typed for commands as a plain `string[]`.
  */
-export const columns = Flags.custom<readonly string[]>({
-  helpValue: '<col,col,...>',
-  parse: async (input) => parseFlagValue(parseColumns, input),
-}) as unknown as Interfaces.FlagDefinition<string[]>
+export const columns = parsedFlag<readonly string[]>('<col,col,...>', parseColumns) as unknown as Interfaces.FlagDefinition<string[]>
 
 /**
  * A feed URL (`--url ws://…`): checked here so a bad one is reported before
@@ -87,11 +77,28 @@ export const columns = Flags.custom<readonly string[]>({
  * fragment or opaque path segment: see src/util/redact.ts). The value is the
  * URL as given — secrets included, the connection needs them.
  */
-export const feedUrl = Flags.custom<string>({
-  helpValue: '<ws-url>',
-  parse: async (input) =>
-    parseFlagValue((u) => {
-      parseFeedUrl(u, '--url', FEED_URL_SCHEMES)
-      return u
-    }, input),
+export const feedUrl = parsedFlag<string>('<ws-url>', (u) => {
+  parseFeedUrl(u, '--url', FEED_URL_SCHEMES)
+  return u
 })
+
+/**
+ * --from and --to, a range [from, to) of receive times (resolve with
+ * `resolveRange`), as the commands that read recordings declare them; cat
+ * gives --from a longer description.
+ */
+export function receiveRangeFlags(fromDescription = 'first receive time: ISO-8601 or +offset from the start') {
+  return {
+    from: timeSpec({description: fromDescription}),
+    to: timeSpec({description: 'end receive time (exclusive): ISO-8601 or +offset'}),
+  }
+}
+
+/**
+ * The positional of the commands that read recordings: files, directories or
+ * globs, one or more (such a command sets `strict = false` and reads
+ * `this.argv`).
+ */
+export function recordingsArg(description: string) {
+  return {file: Args.string({description, required: true})}
+}

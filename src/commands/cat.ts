@@ -1,7 +1,7 @@
-import {Args, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
 import {BaseCommand, writeStdout} from '../cli/base.js'
-import {columns as columnsFlag, timeSpec} from '../cli/flags.js'
+import {columns as columnsFlag, receiveRangeFlags, recordingsArg} from '../cli/flags.js'
 import {MdrecError} from '../errors.js'
 import {getFeed} from '../feeds/registry.js'
 import {
@@ -36,12 +36,11 @@ export default class Cat extends BaseCommand<typeof Cat> {
   ]
   static override enableJsonFlag = false
   static override strict = false
-  static override args = {file: Args.string({description: 'recording(s) to print: files, a directory or a glob', required: true})}
+  static override args = recordingsArg('recording(s) to print: files, a directory or a glob')
   static override flags = {
     format: Flags.string({char: 'f', description: 'output format', options: [...OUTPUT_FORMATS], default: 'table'}),
     symbol: Flags.string({char: 's', description: 'only this symbol (repeatable; exact, case-sensitive)', multiple: true}),
-    from: timeSpec({description: 'first receive time: ISO-8601 (2025-11-24T14:30:00Z) or an offset from the start (+90s)'}),
-    to: timeSpec({description: 'end receive time (exclusive): ISO-8601 or +offset'}),
+    ...receiveRangeFlags('first receive time: ISO-8601 (2025-11-24T14:30:00Z) or an offset from the start (+90s)'),
     limit: Flags.integer({char: 'n', description: 'print at most N rows', min: 0}),
     columns: columnsFlag({char: 'c', description: 'comma-separated columns to print (default: all for ndjson/csv, a summary for table)'}),
     follow: Flags.boolean({char: 'F', description: 'keep printing rows as a live recording (the last file) grows, until the recorder closes it or Ctrl-C'}),

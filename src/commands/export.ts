@@ -1,6 +1,7 @@
-import {Args, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
+import {recordingsArg} from '../cli/flags.js'
 import {exportRecordings, type ExportResult} from '../dataset/export.js'
 import {plural} from '../util/units.js'
 
@@ -16,7 +17,7 @@ export default class Export extends BaseCommand<typeof Export> {
     '<%= config.bin %> export recordings/ --out /data/md',
   ]
   static override strict = false
-  static override args = {file: Args.string({description: 'recording(s) to export: files, a directory or a glob', required: true})}
+  static override args = recordingsArg('recording(s) to export: files, a directory or a glob')
   static override flags = {
     out: Flags.string({char: 'o', description: 'the dataset directory (created when missing; shared with earlier exports)', required: true}),
     'partition-symbol': Flags.boolean({description: 'also partition by symbol (symbol=<symbol>/ directories; the symbol is then in the path, not in the files)'}),

@@ -1,6 +1,5 @@
-import {Args} from '@oclif/core'
-
 import {BaseCommand} from '../cli/base.js'
+import {recordingsArg} from '../cli/flags.js'
 import {groupRuns, openInputs} from '../store/inputs.js'
 import {recordingProblem, runInfo, type RecordingInfo} from '../store/info.js'
 import {formatBytes, formatDuration, plural} from '../util/units.js'
@@ -16,7 +15,7 @@ export default class Info extends BaseCommand<typeof Info> {
     "<%= config.bin %> info 'day.*.arrow'",
   ]
   static override strict = false
-  static override args = {file: Args.string({description: 'recording(s) to summarise: files, directories or globs', required: true})}
+  static override args = recordingsArg('recording(s) to summarise: files, directories or globs')
 
   public async run(): Promise<RecordingInfo[]> {
     const files = await openInputs(this.positional)

@@ -1,7 +1,7 @@
-import {Args, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
-import {duration, size, speed, timeSpec} from '../cli/flags.js'
+import {duration, size, speed, receiveRangeFlags, recordingsArg} from '../cli/flags.js'
 import {MdrecError} from '../errors.js'
 import {RedisPublisher, parseRedisTarget, recordedChannels} from '../feeds/generic/redis.js'
 import {replay, type ReplayStats, type ReplaySummary} from '../replay/engine.js'
@@ -35,7 +35,7 @@ Upbit recordings: Upbit's WebSocket limits are enforced (5 connections/s per IP 
     '<%= config.bin %> replay fixtures/upbit-krw.arrow --no-rate-limits',
   ]
   static override strict = false
-  static override args = {file: Args.string({description: 'recording(s) to serve', required: true})}
+  static override args = recordingsArg('recording(s) to serve')
   static override flags = {
     speed: speed({description: 'pace: 1x, 10x, 0.25x, or max (as fast as the client reads)', default: 1, defaultHelp: async () => '1x'}),
     port: Flags.integer({char: 'p', description: 'TCP port; 0 picks a free one', default: 8765, min: 0, max: 65_535}),
@@ -44,8 +44,7 @@ Upbit recordings: Upbit's WebSocket limits are enforced (5 connections/s per IP 
       description: 'play again from the start N more times, or forever without N (times shifted so they keep increasing)',
       helpValue: '[N]',
     }),
-    from: timeSpec({description: 'first receive time: ISO-8601 or +offset from the start'}),
-    to: timeSpec({description: 'end receive time (exclusive): ISO-8601 or +offset'}),
+    ...receiveRangeFlags(),
     clock: Flags.string({
       description: 'one timeline per connection, or one shared by all clients (default: connection; shared with --publish)',
       options: ['connection', 'shared'],

@@ -1,7 +1,7 @@
-import {Args, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
-import {timeSpec} from '../cli/flags.js'
+import {receiveRangeFlags, recordingsArg} from '../cli/flags.js'
 import {plural} from '../util/units.js'
 import {isMdrecError, MdrecError} from '../errors.js'
 import {assertOneFeed, openInputs, resolveRange, whyNoRows} from '../store/inputs.js'
@@ -19,11 +19,10 @@ export default class Slice extends BaseCommand<typeof Slice> {
     "<%= config.bin %> slice 'day.*.arrow' -o noon.arrow --from 2025-11-24T16:55:00Z --to 2025-11-24T17:05:00Z",
   ]
   static override strict = false
-  static override args = {file: Args.string({description: 'recording(s) to cut from: files, a directory or a glob', required: true})}
+  static override args = recordingsArg('recording(s) to cut from: files, a directory or a glob')
   static override flags = {
     out: Flags.string({char: 'o', description: 'path of the new recording (must not exist)', required: true}),
-    from: timeSpec({description: 'first receive time: ISO-8601 or +offset from the start'}),
-    to: timeSpec({description: 'end receive time (exclusive): ISO-8601 or +offset'}),
+    ...receiveRangeFlags(),
     symbol: Flags.string({char: 's', description: 'keep this symbol (repeatable; default all; exact, case-sensitive)', multiple: true}),
     'allow-empty': Flags.boolean({description: 'write the recording even when no row is selected (default: refuse, exit 1)'}),
   }

@@ -1,6 +1,7 @@
-import {Args, Flags} from '@oclif/core'
+import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
+import {recordingsArg} from '../cli/flags.js'
 import {plural} from '../util/units.js'
 import {MdrecError} from '../errors.js'
 import {stalePartials} from '../store/atomic.js'
@@ -22,7 +23,7 @@ export default class Verify extends BaseCommand<typeof Verify> {
     '<%= config.bin %> verify AAPL.arrow --repair --out fixed.arrow',
   ]
   static override strict = false
-  static override args = {file: Args.string({description: 'recording(s) to check: files, directories or globs', required: true})}
+  static override args = recordingsArg('recording(s) to check: files, directories or globs')
   static override flags = {
     repair: Flags.boolean({
       description: 'write a valid copy of each damaged file with every complete batch (to --out, default <name>.repaired.arrow); exit code 1 still says the original was damaged',

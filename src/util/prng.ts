@@ -18,3 +18,20 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
+
+/**
+ * A Zipf-like picker over `items` by rank: item k (0-based) is drawn with
+ * weight 1 / (k + 1)^s. Each pick takes one `rnd()` value.
+ */
+export function zipfPicker<T>(items: readonly T[], s: number, rnd: () => number): () => T {
+  const weights = items.map((_, k) => 1 / (k + 1) ** s)
+  const total = weights.reduce((a, b) => a + b, 0)
+  return () => {
+    let r = rnd() * total
+    for (let k = 0; k < items.length; k++) {
+      r -= weights[k]
+      if (r <= 0) return items[k]
+    }
+    return items[items.length - 1]
+  }
+}

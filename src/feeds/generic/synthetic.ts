@@ -25,6 +25,8 @@
  * cannot re-encode byte for byte, so it keeps their `raw` payload.
  */
 
+import {mulberry32} from '../../util/prng.js'
+
 export interface GenericTapeOptions {
   /** PRNG seed; default 1. Same seed and options give the same tape. */
   seed?: number
@@ -90,16 +92,10 @@ const HEADLINES = [
   'Funding rate update ✅',
 ]
 
-/** mulberry32 (same generator as the Yahoo tape): floats in [0, 1). */
-function mulberry32(seed: number): () => number {
+/** mulberry32 (src/util/prng.ts, the Yahoo tape's generator) on the seed mixed with 0x9e3779b9: floats in [0, 1). */
+function tapeRandom(seed: number): () => number {
   if (!Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${seed}`)
-  let a = (Math.trunc(seed) ^ 0x9e3779b9) | 0
-  return () => {
-    a = (a + 0x6d2b79f5) | 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  return mulberry32((Math.trunc(seed) ^ 0x9e3779b9) >>> 0)
 }
 
 function weightedPicker(weights: number[], rnd: () => number): () => number {
@@ -156,7 +152,7 @@ export function* syntheticGenericTape(opts: GenericTapeOptions): Generator<Gener
   const channels = opts.channels ?? [...DEFAULT_CHANNELS]
   if (channels.length === 0) throw new RangeError('channels must not be empty')
   if (new Set(channels).size !== channels.length) throw new RangeError('channels must be unique')
-  const rnd = mulberry32(opts.seed ?? 1)
+  const rnd = tapeRandom(opts.seed ?? 1)
 
   const instruments: Instrument[] = INSTRUMENTS.map(([symbol, price, dec, sizeDec]) => {
     const scale = 10 ** dec

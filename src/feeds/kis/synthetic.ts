@@ -28,7 +28,7 @@
  * Times: STCK_CNTG_HOUR/BSOP_HOUR are the receive time in KST less a few ms
  * of latency; the default start is 2025-06-12 09:00:01 KST.
  */
-import {mulberry32} from '../../util/prng.js'
+import {mulberry32, zipfPicker} from '../../util/prng.js'
 import {formatHms, formatYmd, frameText} from './codec.js'
 import {TR_BY_ID} from './layouts.js'
 
@@ -205,22 +205,24 @@ class KrxSymbol {
     return Math.max(1, Math.round(base * Math.exp(z)))
   }
 
+  /** The book moved a tick toward `near`'s side: a new front level on `near` (its last dropped), `far`'s front level gone (a new one at its back). */
+  private shiftBook(near: number[], far: number[]): void {
+    near.unshift(this.levelSize())
+    near.pop()
+    far.shift()
+    far.push(this.levelSize())
+  }
+
   drift(): void {
     const r = this.rnd()
     if (r < 0.04) {
       this.bid = up(this.bid)
       this.ask = up(this.ask)
-      this.bids.unshift(this.levelSize())
-      this.bids.pop()
-      this.asks.shift()
-      this.asks.push(this.levelSize())
+      this.shiftBook(this.bids, this.asks)
     } else if (r < 0.08) {
       this.bid = down(this.bid)
       this.ask = down(this.ask)
-      this.asks.unshift(this.levelSize())
-      this.asks.pop()
-      this.bids.shift()
-      this.bids.push(this.levelSize())
+      this.shiftBook(this.asks, this.bids)
     }
     // resting sizes change a little on a few levels
     for (let k = 0; k < 3; k++) {
@@ -593,16 +595,7 @@ export function* syntheticKisTape(o: KisSyntheticOptions): Generator<KisTapeFram
   const market = names.filter((s) => (krx.has(s) ? types.has('H0STCNT0') || types.has('H0STASP0') : types.has('HDFSCNT0') || types.has('HDFSASP0')))
   if (market.length === 0 && noticeShare === 0) return
   // Zipf-like activity by rank
-  const weights = market.map((_, k) => 1 / (k + 1) ** 1.1)
-  const total = weights.reduce((a, b) => a + b, 0)
-  const pick = (): string => {
-    let r = rnd() * total
-    for (let k = 0; k < market.length; k++) {
-      r -= weights[k]
-      if (r <= 0) return market[k]
-    }
-    return market[market.length - 1]
-  }
+  const pick = zipfPicker(market, 1.1, rnd)
   let t = o.startNs ?? KIS_DEFAULT_START_NS
   let order = 1000
   for (let n = 0; n < o.frames; n++) {

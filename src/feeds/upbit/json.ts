@@ -125,16 +125,10 @@ class Parser {
   }
 
   object(depth: number): JObj {
-    if (depth > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels`)
     const s = this.src
-    this.pos++
     const members: JMember[] = []
-    this.skip()
-    if (s.charCodeAt(this.pos) === 125) {
-      this.pos++
-      return {t: 'o', members}
-    }
-    for (;;) {
+    if (this.open(depth, 125)) return {t: 'o', members}
+    do {
       const start = this.pos
       if (s.charCodeAt(this.pos) !== 34) this.fail('expected a member name')
       const key = this.string().v
@@ -144,46 +138,42 @@ class Parser {
       this.skip()
       const value = this.value(depth)
       members.push({key, value, start, end: this.pos})
-      this.skip()
-      const c = s.charCodeAt(this.pos)
-      if (c === 44) {
-        this.pos++
-        this.skip()
-        continue
-      }
-      if (c === 125) {
-        this.pos++
-        return {t: 'o', members}
-      }
-      this.fail("expected ',' or '}'")
-    }
+    } while (!this.next(125))
+    return {t: 'o', members}
   }
 
   array(depth: number): JArr {
-    if (depth > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels`)
-    const s = this.src
-    this.pos++
     const items: JNode[] = []
+    if (this.open(depth, 93)) return {t: 'a', items}
+    do items.push(this.value(depth))
+    while (!this.next(93))
+    return {t: 'a', items}
+  }
+
+  /** Consumes a container's opening bracket and the space after it; true if `close` follows at once (consumed: it is empty). */
+  private open(depth: number, close: number): boolean {
+    if (depth > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels`)
+    this.pos++
     this.skip()
-    if (s.charCodeAt(this.pos) === 93) {
+    if (this.src.charCodeAt(this.pos) !== close) return false
+    this.pos++
+    return true
+  }
+
+  /** After a member or item: true at the container's `close` (consumed), false after a ',' (consumed, with the space after it). */
+  private next(close: number): boolean {
+    this.skip()
+    const c = this.src.charCodeAt(this.pos)
+    if (c === 44) {
       this.pos++
-      return {t: 'a', items}
-    }
-    for (;;) {
-      items.push(this.value(depth))
       this.skip()
-      const c = s.charCodeAt(this.pos)
-      if (c === 44) {
-        this.pos++
-        this.skip()
-        continue
-      }
-      if (c === 93) {
-        this.pos++
-        return {t: 'a', items}
-      }
-      this.fail("expected ',' or ']'")
+      return false
     }
+    if (c === close) {
+      this.pos++
+      return true
+    }
+    return this.fail(`expected ',' or '${String.fromCharCode(close)}'`)
   }
 
   string(): JStr {

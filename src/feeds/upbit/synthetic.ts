@@ -24,7 +24,7 @@
  * Rows come out in DEFAULT field names with `stream_type` REALTIME (the
  * emulator marks each subscriber's first message of a pair SNAPSHOT).
  */
-import {mulberry32} from '../../util/prng.js'
+import {mulberry32, zipfPicker} from '../../util/prng.js'
 import type {RowKind} from '../types.js'
 import type {Unit, UpbitRow} from './codec.js'
 
@@ -188,16 +188,7 @@ export function* syntheticUpbitTape(opts: UpbitTapeOptions): Generator<UpbitTape
   }
 
   // Zipf-like market choice
-  const weights = markets.map((_, k) => 1 / (k + 1) ** 1.1)
-  const total = weights.reduce((x, y) => x + y, 0)
-  const pick = (): Market => {
-    let x = rnd() * total
-    for (let k = 0; k < markets.length; k++) {
-      x -= weights[k]
-      if (x <= 0) return markets[k]
-    }
-    return markets[markets.length - 1]
-  }
+  const pick = zipfPicker(markets, 1.1, rnd)
 
   let t = opts.startNs ?? DEFAULT_START_NS
   let emitted = 0
