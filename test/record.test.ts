@@ -462,3 +462,15 @@ describe('mdrec record: a symbol that sends nothing', () => {
     expect(r.stderr).not.toMatch(/no rows for .*(AAPL|NVDA)/)
   })
 })
+
+describe('record() as a library', () => {
+  it("a feed's option given beside feedOptions, or an unknown option, is a usage error before anything connects", async () => {
+    const err = (o: object) => Recorder.start(o as Parameters<typeof Recorder.start>[0]).then(() => null, (e: unknown) => e as {code?: string; message?: string})
+    const misplaced = await err({feed: 'upbit', symbols: ['KRW-BTC'], types: ['trade'], url: 'ws://127.0.0.1:9/'})
+    expect(misplaced?.code).toBe('E_USAGE')
+    expect(misplaced?.message).toContain('feedOptions: {types: …}')
+    const typo = await err({feed: 'yahoo', symbols: ['AAPL'], durationMS: 1000, url: 'ws://127.0.0.1:9/'})
+    expect(typo?.code).toBe('E_USAGE')
+    expect(typo?.message).toContain('unknown option durationMS')
+  })
+})

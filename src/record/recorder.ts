@@ -57,6 +57,14 @@ export interface RecordOptions {
   log?: (line: string) => void
 }
 
+/** Every key of RecordOptions (checked at run time: JavaScript callers get no type check). */
+const RECORD_OPTION_KEYS = new Set<string>(
+  Object.keys({
+    feed: 0, symbols: 0, feedOptions: 0, url: 0, out: 0, durationMs: 0, flushIntervalMs: 0, rotate: 0, raw: 0,
+    dataset: 0, datasetBySymbol: 0, signal: 0, supervisor: 0, writer: 0, log: 0,
+  } satisfies Record<keyof RecordOptions, 0>),
+)
+
 /** A snapshot while recording (`Recorder.stats()`). */
 export interface RecorderStats {
   elapsedMs: number
@@ -169,6 +177,16 @@ export class Recorder {
     if (o.symbols.length === 0) throw new MdrecError('E_USAGE', 'no symbols given: name at least one, e.g. `mdrec record AAPL`')
     if (o.url !== undefined) validateUrl(o.url)
     const adapter = getFeed(o.feed ?? 'yahoo')
+    // A plain-JS caller's misplaced or misspelt option is an error, not silently ignored (a feed's own options go in feedOptions).
+    for (const key of Object.keys(o)) {
+      if (RECORD_OPTION_KEYS.has(key)) continue
+      throw new MdrecError(
+        'E_USAGE',
+        adapter.options.some((d) => d.name === key)
+          ? `record(): ${key} is an option of the ${adapter.name} feed: pass it as feedOptions: {${key}: …}`
+          : `record(): unknown option ${key}; the options are ${[...RECORD_OPTION_KEYS].join(', ')}`,
+      )
+    }
     const options = feedOptionValues(adapter, o.feedOptions)
     const setup = await adapter.client({...options, symbols: o.symbols, url: o.url, env: process.env, log: o.log})
     validateUrl(setup.spec.url)
