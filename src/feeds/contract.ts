@@ -197,55 +197,69 @@ export interface EmulatorOptions {
 }
 
 /**
- * A running emulated server. Events: 'connection' (client), 'subscribe'
+ * A running emulated server, sending frames of type `F`: the feed's own
+ * type, the payload together with whatever the emulator needs to route it
+ * (Upbit: type, code, stream type, book depth; Binance: stream and depth
+ * diff; KIS: TR, key, and the plain text of an encrypted notice; Yahoo and
+ * generic: the payload alone, routed by the row's symbol through
+ * {@link EmulatorClient.wants}). The engine treats a frame as opaque: it
+ * caches it and passes it back to {@link Emulator.send}, so no feed keeps a
+ * side table or parses its own output again. A frame is plain data (a copy
+ * of it routes the same). Events: 'connection' (client), 'subscribe'
  * (client, added symbols), 'unsubscribe' (client, removed symbols),
  * 'disconnect' (client), 'slow' (client): the slow-client policy closed it.
  */
-export interface Emulator extends EventEmitter {
+export interface Emulator<F = unknown> extends EventEmitter {
   readonly host: string
   readonly port: number
   /** The URL a client uses to get `variant`. */
   url(variant: number): string
   readonly clients: Iterable<EmulatorClient>
   /**
-   * Send one payload in the feed's frame type, applying the slow-client
-   * policy; `cb` is called once it is written to the socket. False when not
-   * sent (closed, dropped, or just disconnected as too slow).
+   * Send one frame (as {@link RowEncoder.encode} made it) to `client` if its
+   * routing says so, applying the slow-client policy; `cb` is called once it
+   * is written to the socket. False when not sent (not routed to this
+   * client, nothing to send, closed, dropped, or just disconnected as too slow).
    */
-  send(client: EmulatorClient, payload: string | Uint8Array, cb?: () => void): boolean
+  send(client: EmulatorClient, frame: F, cb?: () => void): boolean
+  /** The size `frame` counts for in the replay's byte counts and backpressure: its payload's length (UTF-16 units for a string, bytes otherwise; 0 when it sends nothing). */
+  size(frame: F): number
   closeClient(client: EmulatorClient, code: number, reason: string): void
   /** Close every client with `code`, stop listening; clients that do not finish the close handshake are cut after a grace period. */
   close(code: number, reason: string): Promise<void>
 }
 
-/** Turns recorded rows of one recording into payloads. */
-export interface RowEncoder {
+/** Turns recorded rows of one recording into frames (`F`: payload and routing; never undefined). */
+export interface RowEncoder<F = unknown> {
   /**
-   * The payload for batch row `i` as a client of `variant` receives it.
+   * The frame for batch row `i` as a client of `variant` receives it.
    * `shiftNs` (a whole number of ms, ≥ 0) is added to the row's time fields
    * when a loop replays the recording again; 0 means "as recorded": the
-   * result must then be byte-identical to what the feed sent.
+   * payload must then be byte-identical to what the feed sent.
    */
-  encode(batch: ReplayBatch, i: number, variant: number, shiftNs: number): string | Uint8Array
+  encode(batch: ReplayBatch, i: number, variant: number, shiftNs: number): F
 }
 
 /**
  * What a feed supplies to the replay engine: its emulated server (the feed's
  * own protocol: connections, subscribe/unsubscribe, wire variants, slow-client
- * policy) and an encoder that turns a recorded row into the payload a client
- * of a given variant receives. The engine does the rest (reading, merging,
- * clock, speed, loop, fan-out, gaps) the same way for every feed.
+ * policy), given the recordings it serves when it starts, and an encoder
+ * that turns a recorded row into the frame (`F`, see {@link Emulator}) a
+ * client of a given variant receives. The engine does the rest (reading,
+ * merging, clock, speed, loop, fan-out, gaps) the same way for every feed.
+ * Usually built on `EmulatorAdapter` (src/feeds/emulator-adapter.ts).
  */
-export interface ReplayFeed {
+export interface ReplayFeed<F = unknown> {
   readonly name: string
   /** Wire variants the emulator serves (Yahoo: ['v1', 'v2']). */
   readonly variants: readonly string[]
   /** Names of the feed-specific emulator options it takes (`EmulatorOptions.feed`); none when absent. */
   readonly emulatorOptions?: readonly string[]
-  listen(options: EmulatorOptions): Promise<Emulator>
+  /** Start the emulator for `files`, the recordings it will serve (their markets, symbols…: what its REST answers list). */
+  listen(options: EmulatorOptions, files: readonly RecordingFile[]): Promise<Emulator<F>>
   /** The variant the recording was made with: clients of it get the recorded bytes as they are. */
   recordedVariant(file: RecordingFile): number
-  encoder(file: RecordingFile): RowEncoder
+  encoder(file: RecordingFile): RowEncoder<F>
 }
 
 // ─── one feed ─────────────────────────────────────────────────────────────

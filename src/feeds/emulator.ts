@@ -1,12 +1,14 @@
 /**
- * Pieces every feed emulator shares: the slow-client send policy and a
- * graceful shutdown. Each feed's server owns its protocol; these are the
- * parts where the four servers would otherwise say the same thing four times.
+ * Pieces every feed emulator shares: the slow-client send policy, a
+ * graceful shutdown, and {@link FeedServer} (the client set, address, close
+ * paths and the wiring of a connected client's socket). Each feed's server
+ * owns its protocol; these are the parts where the five servers would
+ * otherwise say the same thing five times.
  */
-import type {EventEmitter} from 'node:events'
-import type {Server} from 'node:http'
+import {EventEmitter} from 'node:events'
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
-import {WebSocket, type WebSocketServer} from 'ws'
+import {WebSocket, WebSocketServer, type RawData} from 'ws'
 
 export interface SlowClientPolicy {
   /** Per-client send buffer limit before the policy applies (bytes). */
@@ -337,4 +339,145 @@ export function answerClosesPromptly(ws: WebSocket, graceMs = CLOSE_ANSWER_MS): 
   ws.once('close', () => {
     if (timer) clearTimeout(timer)
   })
+}
+
+/** Answer a plain HTTP request on a WebSocket path: 426, naming the emulator (`what`: "a Yahoo streamer emulator"). */
+export function upgradeRequired(res: ServerResponse, what: string): void {
+  res.writeHead(426, {'content-type': 'text/plain'})
+  res.end(`Upgrade to a WebSocket: this is ${what}\n`)
+}
+
+/** Where and how {@link FeedServer.start} listens. */
+export interface StartOptions {
+  /** Default 127.0.0.1. */
+  host?: string
+  /** Default 0: a free port. */
+  port?: number
+  /** Largest client message accepted (bytes); ws closes a connection that sends a larger one with 1009. */
+  maxPayload: number
+}
+
+/** A client message as text: a text frame's, or a binary frame's bytes read as UTF-8. */
+export function textOf(data: RawData, isBinary: boolean): string {
+  return isBinary ? (data as Buffer).toString('utf8') : String(data)
+}
+
+/** What a server does with a connected client's socket events (see {@link FeedServer.admit}). */
+export interface ClientHandlers {
+  /** A message, as text (a binary frame's bytes read as UTF-8; `isBinary` tells which it was). */
+  message(text: string, isBinary: boolean): void
+  /** Traffic from the client (a message, a ping or a pong), before the message is handled; false: ignore the message. */
+  activity?(): boolean | void
+  /** The connection closed: before the client leaves `clients` and 'disconnect' is emitted. */
+  left?(): void
+}
+
+/**
+ * The half every feed's server shares: the connected clients, the address
+ * it listens on, and its close paths. A feed's server adds its protocol: it
+ * builds a client when a socket connects and hands it to {@link admit}.
+ * Events: 'connection' (client), 'disconnect' (client), and 'slow' (client,
+ * from {@link sendPoliced}); the feed's own events on top.
+ */
+export abstract class FeedServer<C extends PolicedClient> extends EventEmitter {
+  readonly clients = new Set<C>()
+  /** Id of the next client. */
+  protected nextId = 1
+
+  constructor(
+    readonly http: Server,
+    readonly wss: WebSocketServer,
+  ) {
+    super()
+  }
+
+  /**
+   * Start a feed's server: an HTTP server (its requests go to
+   * {@link onHttp}) with a WebSocket server on it, uncompressed (frames go
+   * out as written: {@link FrameBurst} relies on it), whose upgrades are
+   * checked by {@link verifyUpgrade} and whose connections go to
+   * {@link accept}; listening on `o.host:o.port` (a listen error rejects).
+   * `make` builds the server from the two before it listens.
+   */
+  protected static async start<S extends FeedServer<PolicedClient>>(o: StartOptions, make: (http: Server, wss: WebSocketServer) => S): Promise<S> {
+    let srv: S | null = null
+    const http = createServer((req, res) => srv!.onHttp(req, res))
+    const wss = new WebSocketServer({server: http, perMessageDeflate: false, maxPayload: o.maxPayload, verifyClient: (info, cb) => srv!.verifyUpgrade(info.req, cb)})
+    const s = (srv = make(http, wss))
+    wss.on('connection', (ws, req) => s.accept(ws, req))
+    await listenOn(http, wss, o.port, o.host)
+    return s
+  }
+
+  /** A plain HTTP request (REST endpoints; default: 426, see {@link upgradeRequired}). */
+  protected onHttp(_req: IncomingMessage, res: ServerResponse): void {
+    upgradeRequired(res, 'a market-data feed emulator')
+  }
+
+  /** Accept (`cb(true)`) or refuse (`cb(false, status, body, headers)`) a WebSocket upgrade; default: accept. */
+  protected verifyUpgrade(_req: IncomingMessage, cb: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void): void {
+    cb(true)
+  }
+
+  /** A socket connected: build its client, and {@link admit} it (or close it). */
+  protected abstract accept(ws: WebSocket, req: IncomingMessage): void
+
+  get port(): number {
+    return addressOf(this.http).port
+  }
+
+  get host(): string {
+    return addressOf(this.http).host
+  }
+
+  /**
+   * Take a connected client in: add it to `clients` and emit 'connection';
+   * its messages (text), pings and pongs go to `on`; when it closes it leaves
+   * `clients` and 'disconnect' is emitted; a socket error ends that client only.
+   */
+  protected admit(client: C, on: ClientHandlers): void {
+    const ws = client.ws
+    this.clients.add(client)
+    this.emit('connection', client)
+    const activity = on.activity
+    ws.on('message', (data, isBinary) => {
+      if (activity?.() === false) return
+      on.message(textOf(data, isBinary), isBinary)
+    })
+    if (activity) {
+      ws.on('ping', activity)
+      ws.on('pong', activity)
+    }
+    ws.on('close', () => {
+      on.left?.()
+      this.clients.delete(client)
+      this.emit('disconnect', client)
+    })
+    ws.on('error', () => {
+      // a client's socket error ends that client only
+    })
+  }
+
+  /** Close every client connection (code 1000 normal by default). */
+  closeClients(code = 1000, reason = ''): void {
+    for (const c of this.clients) c.ws.close(code, reason)
+  }
+
+  /** Drop every client at once, without a close handshake (a network failure). */
+  terminateClients(): void {
+    for (const c of this.clients) c.ws.terminate()
+  }
+
+  /** Stop the server's own timers (called first by {@link close}). */
+  protected stopTimers(): void {}
+
+  /**
+   * Close every client with `code`, stop listening, and resolve once all
+   * connections are gone. Clients that do not finish the close handshake
+   * within `graceMs` (e.g. one that stopped reading) are cut off.
+   */
+  async close(code = 1001, reason = 'server shutting down', graceMs = 2000): Promise<void> {
+    this.stopTimers()
+    await closeGracefully(this.http, this.wss, this.clients, code, reason, graceMs)
+  }
 }

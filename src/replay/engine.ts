@@ -323,7 +323,7 @@ export async function replay(files: string | string[], options: ReplayOptions = 
       slowClient: p.slowClient,
       feed: options.emulator,
       log: options.log,
-    })
+    }, p.recs)
   } catch (error) {
     throw listenError(error, p.host, p.port)
   }
@@ -486,13 +486,13 @@ class Replayer {
   private readonly batchCache: SharedBatches[] | null
 
   /**
-   * Connection clock: the payload of batch row `i` for `variant`, encoded once
+   * Connection clock: the frame of batch row `i` for `variant`, encoded once
    * for every timeline that plays the same (cached) batch with the same loop
    * shift, kept with the batch (for the last {@link MEMO_SHIFTS} shifts) and
    * freed with it. Without the cache (shared clock: one timeline), or while
    * only one timeline runs, it is simply encoded.
    */
-  encodeShared(b: ReplayBatch, i: number, variant: number, shiftNs: number): string | Uint8Array {
+  encodeShared(b: ReplayBatch, i: number, variant: number, shiftNs: number): unknown {
     const enc = this.encoders[b.fileIndex]
     // One timeline: nobody to share with, and keeping a payload per row (a view of the recorded
     // bytes, or a string) until the batch goes would fill the old generation: at 'max' the
@@ -505,7 +505,7 @@ class Replayer {
       byVariant = []
       memo.set(shiftNs, byVariant)
     }
-    const rows = (byVariant[variant] ??= new Array<string | Uint8Array | undefined>(b.batch.numRows))
+    const rows = (byVariant[variant] ??= new Array<unknown>(b.batch.numRows))
     let p = rows[i]
     if (p === undefined) p = rows[i] = enc.encode(b, i, variant, shiftNs)
     return p
@@ -739,11 +739,11 @@ class Replayer {
     this.resolveDone(s ?? this.summary())
   }
 
-  /** Send one payload to one client, with accounting and lateness; false when not sent. */
-  send(c: EmulatorClient, payload: string | Uint8Array, due: number, bp: Backpressure | undefined): boolean {
-    const len = typeof payload === 'string' ? payload.length : payload.byteLength
+  /** Send one frame (the feed's, as its encoder made it) to one client, with accounting and lateness; false when not sent. */
+  send(c: EmulatorClient, frame: unknown, due: number, bp: Backpressure | undefined): boolean {
+    const len = this.emu.size(frame)
     const cb = bp?.callbackFor(len)
-    if (!this.emu.send(c, payload, cb)) return false
+    if (!this.emu.send(c, frame, cb)) return false
     this.framesSent++
     this.bytesSent += len
     if (due === due) {
@@ -1185,12 +1185,12 @@ class ClientTarget implements Target {
   /** While parked at a gap: the closed client's subscriptions, for {@link resumableBy}. */
   private parkedAs: Subscriptions | null = null
   timeline!: Timeline
-  /** The row encoded ahead by {@link prepare} (batch null: none), and its payload. */
+  /** The row encoded ahead by {@link prepare} (batch null: none), and its frame. */
   private readyBatch: ReplayBatch | null = null
   private readyRow = 0
   private readyShift = 0
   private readyVariant = 0
-  private readyPayload: string | Uint8Array = ''
+  private readyPayload: unknown = undefined
 
   constructor(
     private readonly r: Replayer,
@@ -1206,11 +1206,11 @@ class ClientTarget implements Target {
     const b = src.batch
     const i = src.row
     if (!c.wants(b.symbol(i))) return
-    let payload: string | Uint8Array
+    let payload: unknown
     if (this.readyBatch === b && this.readyRow === i && this.readyShift === shiftNs && this.readyVariant === c.variant) {
       payload = this.readyPayload
       this.readyBatch = null
-      this.readyPayload = ''
+      this.readyPayload = undefined
     } else payload = this.r.encodeShared(b, i, c.variant, shiftNs)
     this.burst.open()
     try {
@@ -1330,8 +1330,8 @@ class ClientTarget implements Target {
 /** Shared clock: each row is encoded at most once per variant and fanned out to the subscribed clients. */
 class SharedTarget implements Target {
   sent = 0
-  /** The current row's payload per wire variant (encoded by {@link prepare} or deliver); which row it is for (batch null: none). */
-  private readonly cache: (string | Uint8Array | undefined)[]
+  /** The current row's frame per wire variant (encoded by {@link prepare} or deliver); which row it is for (batch null: none). */
+  private readonly cache: unknown[]
   private cacheBatch: ReplayBatch | null = null
   private cacheRow = 0
   private cacheShift = 0

@@ -18,13 +18,13 @@
  * update ids) do not: a client keeping a book resyncs at a loop, as after a
  * gap, since the first update of the new loop does not follow the last one.
  *
- * The engine does not hand the recordings to `listen`: `encoder(file)`,
- * called right after `listen` resolves, adds their symbols to the emulator
- * `listen` created last (for exchangeInfo and /api/v3/depth).
+ * exchangeInfo and /api/v3/depth serve the symbols subscribed in the
+ * recordings given to `listen`. The encoder's frame ({@link BinanceFrame})
+ * carries its routing facts along with the payload.
  */
 import {MdrecError} from '../../errors.js'
-import {EmulatorAdapter} from '../emulator-adapter.js'
-import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
+import {MessageAdapter, serverOptions, type BytesFrame} from '../emulator-adapter.js'
+import type {Emulator, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
 import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import type {RecordingFile} from '../../store/reader.js'
 import {parseJson} from '../upbit/json.js'
@@ -33,44 +33,8 @@ import {BinanceServer, type BinanceClient, type OutMessage} from './server.js'
 
 export const BINANCE_VARIANTS = ['raw', 'combined'] as const
 
-class Client implements EmulatorClient {
-  readonly id: number
-  readonly ws: BinanceClient['ws']
-  constructor(readonly bc: BinanceClient) {
-    this.id = bc.id
-    this.ws = bc.ws
-  }
-  get variant(): number {
-    return this.bc.combined ? 1 : 0
-  }
-  get subscriptions(): number {
-    return this.bc.streams.size
-  }
-  get dropped(): number {
-    return this.bc.dropped
-  }
-  wants(symbol: string): boolean {
-    // '' is a partial book recorded on the raw endpoint whose stream could not be told (server.ts routes it)
-    return symbol === '' ? this.bc.partials > 0 : this.bc.symbols.has(symbol)
-  }
-}
-
-/** Routing facts of the payloads the encoder returns (passed back to `send`). */
-const META = new WeakMap<object, Omit<OutMessage, 'payload'>>()
-
-class BinanceEmulator extends EmulatorAdapter<BinanceClient, Client> {
-  constructor(readonly server: BinanceServer) {
-    super(server, (bc) => new Client(bc))
-  }
-  url(variant: number): string {
-    return this.server.url(variant === 1)
-  }
-  send(client: EmulatorClient, payload: string | Uint8Array, cb?: () => void): boolean {
-    const meta = typeof payload === 'string' ? undefined : META.get(payload)
-    if (!meta) return false
-    return this.server.deliver((client as Client).bc, {...meta, payload: () => payload}, cb)
-  }
-}
+/** A Binance frame: the payload (UTF-8 bytes) and the facts the server routes it by (see {@link OutMessage}). */
+export interface BinanceFrame extends Omit<OutMessage, 'payload'>, BytesFrame {}
 
 /** Whether a recording was made on the combined endpoint. */
 export function recordedCombined(file: RecordingFile): boolean {
@@ -90,10 +54,10 @@ export function unwrapText(text: string): string | null {
   }
 }
 
-class BinanceRowEncoder implements RowEncoder {
+class BinanceRowEncoder implements RowEncoder<BinanceFrame> {
   constructor(private readonly combined: boolean) {}
 
-  encode(b: ReplayBatch, i: number, variant: number, shiftNs: number): Uint8Array {
+  encode(b: ReplayBatch, i: number, variant: number, shiftNs: number): BinanceFrame {
     const row: BinanceRow = {symbol: b.symbol(i), exch_ts: b.exchTs(i), fields: b.fields(i)}
     const f = row.fields
     const stream = typeof f.stream === 'string' ? f.stream : null
@@ -112,7 +76,8 @@ class BinanceRowEncoder implements RowEncoder {
     }
     const payload = Buffer.from(text, 'utf8')
     const data = b.kind(i) !== 'status'
-    META.set(payload, {
+    return {
+      bytes: payload,
       stream: data ? stream : null,
       partial: data && f.event === 'depth',
       symbol: row.symbol,
@@ -121,28 +86,29 @@ class BinanceRowEncoder implements RowEncoder {
         data && f.event === 'depthUpdate' && typeof f.first_update_id === 'bigint' && typeof f.last_update_id === 'bigint'
           ? {U: f.first_update_id, u: f.last_update_id, bids: typeof f.bids === 'string' ? f.bids : '[]', asks: typeof f.asks === 'string' ? f.asks : '[]'}
           : undefined,
-    })
-    return payload
+    }
   }
 }
 
-let lastListened: BinanceEmulator | null = null
-
-export const binanceReplay: ReplayFeed = {
+export const binanceReplay: ReplayFeed<BinanceFrame> = {
   name: 'binance',
   variants: BINANCE_VARIANTS,
-  async listen(o: EmulatorOptions): Promise<Emulator> {
+  async listen(o: EmulatorOptions, files: readonly RecordingFile[]): Promise<Emulator<BinanceFrame>> {
     for (const name of Object.keys(o.feed ?? {})) throw new MdrecError('E_USAGE', `unknown binance emulator option "${name}": the binance emulator takes none`)
-    const srv = await BinanceServer.listen({host: o.host, port: o.port, maxBufferedBytes: o.maxBufferedBytes, slowClient: o.slowClient, log: o.log})
-    const emu = new BinanceEmulator(srv)
-    lastListened = emu
-    return emu
+    const symbols = files.flatMap((f) => f.meta.subscriptions.filter((s) => /^[A-Za-z0-9]{1,32}$/.test(s)))
+    const srv = await BinanceServer.listen({...serverOptions(o), symbols})
+    return new MessageAdapter<BinanceClient, BinanceFrame>(srv, {
+      variant: (bc) => (bc.combined ? 1 : 0),
+      subscriptions: (bc) => bc.streams.size,
+      // '' is a partial book recorded on the raw endpoint whose stream could not be told (server.ts routes it)
+      wants: (bc, symbol) => (symbol === '' ? bc.partials > 0 : bc.symbols.has(symbol)),
+      url: (variant) => srv.url(variant === 1),
+    })
   },
   recordedVariant(file) {
     return recordedCombined(file) ? 1 : 0
   },
   encoder(file) {
-    for (const s of file.meta.subscriptions) if (/^[A-Za-z0-9]{1,32}$/.test(s)) lastListened?.server.symbols.add(s.toUpperCase())
     return new BinanceRowEncoder(recordedCombined(file))
   },
 }

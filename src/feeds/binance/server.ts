@@ -42,12 +42,11 @@
  * updates set (the synthetic tape's first update of a symbol sets its whole
  * book).
  */
-import {EventEmitter} from 'node:events'
-import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
-import {WebSocket, WebSocketServer} from 'ws'
+import type {IncomingMessage, Server, ServerResponse} from 'node:http'
+import type {WebSocket, WebSocketServer} from 'ws'
 
 import {parseJson, type JNode} from '../upbit/json.js'
-import {addressOf, answerClosesPromptly, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
+import {answerClosesPromptly, FeedServer, sendPoliced, upgradeRequired} from '../emulator.js'
 import {BINANCE_MAX_STREAMS} from './adapter.js'
 import {wrap} from './codec.js'
 import {parseStream} from './streams.js'
@@ -234,20 +233,14 @@ const METHODS = 'SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS, SET_PROPERTY, GET_P
 const ID_STR = /^[A-Za-z0-9]{1,36}$/
 const UINT = /^(?:0|[1-9]\d*)$/
 
-export class BinanceServer extends EventEmitter {
-  readonly clients = new Set<BinanceClient>()
+export class BinanceServer extends FeedServer<BinanceClient> {
   /** Symbols listed by exchangeInfo and accepted by /api/v3/depth. */
   readonly symbols = new Set<string>()
   readonly books = new Map<string, Book>()
-  private nextId = 1
   private readonly o: Required<Omit<BinanceServerOptions, 'host' | 'port' | 'symbols' | 'log'>> & {log?: (line: string) => void}
 
-  private constructor(
-    private readonly http: Server,
-    private readonly wss: WebSocketServer,
-    options: BinanceServerOptions,
-  ) {
-    super()
+  private constructor(http: Server, wss: WebSocketServer, options: BinanceServerOptions) {
+    super(http, wss)
     this.o = {
       maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
       slowClient: options.slowClient ?? 'disconnect',
@@ -261,30 +254,16 @@ export class BinanceServer extends EventEmitter {
   }
 
   static async listen(options: BinanceServerOptions = {}): Promise<BinanceServer> {
-    let srv!: BinanceServer
-    const http = createServer((req, res) => srv.onHttp(req, res))
-    const wss = new WebSocketServer({
-      server: http,
-      perMessageDeflate: false,
-      maxPayload: 64 * 1024,
-      verifyClient: (info, cb) => {
-        const p = new URL(info.req.url ?? '/', 'http://x').pathname
-        if (p === '/ws' || p.startsWith('/ws/') || p === '/stream' || p === '/stream/') cb(true)
-        else cb(false, 404, 'Not Found')
-      },
-    })
-    srv = new BinanceServer(http, wss, options)
-    wss.on('connection', (ws, req) => srv.accept(ws, req))
-    await listenOn(http, wss, options.port, options.host)
-    return srv
+    return FeedServer.start({...options, maxPayload: 64 * 1024}, (http, wss) => new BinanceServer(http, wss, options))
   }
 
-  get port(): number {
-    return addressOf(this.http).port
+  /** Upgrades only on the stream endpoints (404 elsewhere). */
+  protected override verifyUpgrade(req: IncomingMessage, cb: (ok: boolean, code?: number, message?: string) => void): void {
+    const p = new URL(req.url ?? '/', 'http://x').pathname
+    if (p === '/ws' || p.startsWith('/ws/') || p === '/stream' || p === '/stream/') cb(true)
+    else cb(false, 404, 'Not Found')
   }
-  get host(): string {
-    return addressOf(this.http).host
-  }
+
   /** The raw (`/ws`) or combined (`/stream`) endpoint's URL. */
   url(combined = true): string {
     return `ws://${this.host}:${this.port}${combined ? '/stream' : '/ws'}`
@@ -294,22 +273,11 @@ export class BinanceServer extends EventEmitter {
     return `http://${this.host}:${this.port}`
   }
 
-  private accept(ws: WebSocket, req: IncomingMessage): void {
+  protected accept(ws: WebSocket, req: IncomingMessage): void {
     answerClosesPromptly(ws)
     const u = new URL(req.url ?? '/', 'http://x')
     const combined = u.pathname.startsWith('/stream')
     const client = new BinanceClient(this.nextId++, ws, combined)
-    this.clients.add(client)
-    this.emit('connection', client)
-    const named = combined ? (u.searchParams.get('streams') ?? '').split('/') : u.pathname.split('/').slice(2)
-    const added: string[] = []
-    for (const n of named) {
-      if (client.streams.size >= this.o.maxStreams) break
-      if (parseStream(n) === null) continue
-      const sym = client.add(n)
-      if (sym !== null) added.push(sym)
-    }
-    if (added.length > 0) this.emit('subscribe', client, [...new Set(added)])
     const count = (): boolean => {
       const now = Date.now()
       const r = client.recent
@@ -320,21 +288,22 @@ export class BinanceServer extends EventEmitter {
       ws.close(1008, 'Too many messages')
       return false
     }
-    ws.on('message', (data, isBinary) => {
-      if (!count()) return
-      const text = isBinary ? Buffer.from(data as Buffer).toString('utf8') : String(data)
-      this.emit('request', client, text)
-      this.onRequest(client, text)
+    this.admit(client, {
+      activity: count,
+      message: (text) => {
+        this.emit('request', client, text)
+        this.onRequest(client, text)
+      },
     })
-    ws.on('ping', count)
-    ws.on('pong', count)
-    ws.on('close', () => {
-      this.clients.delete(client)
-      this.emit('disconnect', client)
-    })
-    ws.on('error', () => {
-      // a client's socket error ends that client only
-    })
+    const named = combined ? (u.searchParams.get('streams') ?? '').split('/') : u.pathname.split('/').slice(2)
+    const added: string[] = []
+    for (const n of named) {
+      if (client.streams.size >= this.o.maxStreams) break
+      if (parseStream(n) === null) continue
+      const sym = client.add(n)
+      if (sym !== null) added.push(sym)
+    }
+    if (added.length > 0) this.emit('subscribe', client, [...new Set(added)])
   }
 
   private reply(client: BinanceClient, text: string): void {
@@ -458,7 +427,7 @@ export class BinanceServer extends EventEmitter {
     for (const c of this.clients) sendPoliced(this, this.o, c, text, binary)
   }
 
-  private onHttp(req: IncomingMessage, res: ServerResponse): void {
+  protected override onHttp(req: IncomingMessage, res: ServerResponse): void {
     const u = new URL(req.url ?? '/', 'http://x')
     const send = (status: number, text: string) => {
       res.writeHead(status, {'content-type': 'application/json;charset=UTF-8', 'content-length': Buffer.byteLength(text)})
@@ -513,16 +482,11 @@ export class BinanceServer extends EventEmitter {
       }
       default:
         if (u.pathname === '/ws' || u.pathname.startsWith('/ws/') || u.pathname.startsWith('/stream')) {
-          res.writeHead(426, {'content-type': 'text/plain'})
-          res.end('Upgrade to a WebSocket: this is a Binance market streams emulator\n')
+          upgradeRequired(res, 'a Binance market streams emulator')
           return
         }
         return send(404, `{"code":-1,"msg":"${u.pathname.slice(0, 64).replace(/[^\w/.-]/g, '?')}: this emulator serves /api/v3/exchangeInfo, /api/v3/depth, /api/v3/ping, /api/v3/time and the WebSocket endpoints /ws and /stream"}`)
     }
-  }
-
-  async close(code = 1001, reason = 'server shutting down', graceMs = 2000): Promise<void> {
-    await closeGracefully(this.http, this.wss, this.clients, code, reason, graceMs)
   }
 }
 

@@ -16,8 +16,8 @@
  * client), as the recorder saw it.
  */
 
-import {EmulatorAdapter} from '../emulator-adapter.js'
-import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
+import {PayloadAdapter, serverOptions} from '../emulator-adapter.js'
+import type {Emulator, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
 import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import {encodeEnvelope, envelopeOfRow} from './codec.js'
 import {MdrecError} from '../../errors.js'
@@ -53,39 +53,11 @@ export function genericEmulatorOptions(o: Readonly<Record<string, unknown>> = {}
 
 const VARIANTS: readonly string[] = ['json']
 
-class Client implements EmulatorClient {
-  readonly id: number
-  readonly ws: GenericClient['ws']
-  readonly variant = 0
-  constructor(readonly gc: GenericClient) {
-    this.id = gc.id
-    this.ws = gc.ws
-  }
-  get subscriptions(): number {
-    return this.gc.channels.size
-  }
-  get dropped(): number {
-    return this.gc.dropped
-  }
-  wants(symbol: string): boolean {
-    return symbol === '' ? this.gc.channels.size > 0 : this.gc.channels.has(symbol)
-  }
-}
+/** A generic frame: the payload (the envelope's text or its UTF-8 bytes), routed by its row's channel. */
+export type GenericFrame = string | Uint8Array
 
-class GenericEmulator extends EmulatorAdapter<GenericClient, Client> {
-  constructor(private readonly server: GenericServer) {
-    super(server, (gc) => new Client(gc))
-  }
-  url(_variant: number): string {
-    return this.server.url()
-  }
-  send(client: EmulatorClient, payload: string | Uint8Array, cb?: () => void): boolean {
-    return this.server.send((client as Client).gc, payload, cb)
-  }
-}
-
-class GenericRowEncoder implements RowEncoder {
-  encode(b: ReplayBatch, i: number, _variant: number, shiftNs: number): string | Uint8Array {
+class GenericRowEncoder implements RowEncoder<GenericFrame> {
+  encode(b: ReplayBatch, i: number, _variant: number, shiftNs: number): GenericFrame {
     if (shiftNs === 0) {
       const raw = b.raw(i)
       if (raw !== null) return raw
@@ -96,20 +68,18 @@ class GenericRowEncoder implements RowEncoder {
   }
 }
 
-export const genericReplay: ReplayFeed = {
+export const genericReplay: ReplayFeed<GenericFrame> = {
   name: 'generic',
   variants: VARIANTS,
   emulatorOptions: GENERIC_EMULATOR_OPTIONS,
-  async listen(o: EmulatorOptions): Promise<Emulator> {
-    const srv = await GenericServer.listen({
-      ...genericEmulatorOptions(o.feed),
-      host: o.host,
-      port: o.port,
-      maxBufferedBytes: o.maxBufferedBytes,
-      slowClient: o.slowClient,
-      log: o.log,
+  async listen(o: EmulatorOptions): Promise<Emulator<GenericFrame>> {
+    const srv = await GenericServer.listen({...genericEmulatorOptions(o.feed), ...serverOptions(o)})
+    return new PayloadAdapter<GenericClient>(srv, {
+      variant: () => 0,
+      subscriptions: (gc) => gc.channels.size,
+      wants: (gc, symbol) => (symbol === '' ? gc.channels.size > 0 : gc.channels.has(symbol)),
+      url: () => srv.url(),
     })
-    return new GenericEmulator(srv)
   },
   recordedVariant() {
     return 0

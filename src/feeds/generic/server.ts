@@ -1,9 +1,8 @@
-import {EventEmitter} from 'node:events'
-import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
-import {WebSocket, WebSocketServer, type RawData} from 'ws'
+import type {IncomingMessage, Server, ServerResponse} from 'node:http'
+import {WebSocket, type WebSocketServer} from 'ws'
 
 import {isPlainObject, jsonType, pongFor} from './codec.js'
-import {addressOf, answerClosesPromptly, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
+import {answerClosesPromptly, FeedServer, sendPoliced, upgradeRequired} from '../emulator.js'
 
 
 /** Close code for a binary client frame (RFC 6455 §7.4.1: "an endpoint that understands only text data MAY send this"). */
@@ -170,9 +169,7 @@ export const GENERIC_EMULATOR_OPTIONS = ['maxConnections', 'allowedOrigins', 'he
  * (client, parsed message), 'disconnect' (client), 'slow' (client): the
  * slow-client policy closed it with 1013.
  */
-export class GenericServer extends EventEmitter {
-  readonly clients = new Set<GenericClient>()
-  private nextId = 1
+export class GenericServer extends FeedServer<GenericClient> {
   private readonly timers: NodeJS.Timeout[] = []
   private readonly exists: (channel: string) => boolean
   private readonly startedAt = Date.now()
@@ -181,8 +178,8 @@ export class GenericServer extends EventEmitter {
   private readonly byClientId = new Map<string, GenericClient>()
 
   private constructor(
-    readonly http: Server,
-    readonly wss: WebSocketServer,
+    http: Server,
+    wss: WebSocketServer,
     private readonly opts: {
       pingTimeoutMs: number
       maxChannels: number
@@ -198,7 +195,7 @@ export class GenericServer extends EventEmitter {
     },
     channels: GenericServerOptions['channels'],
   ) {
-    super()
+    super(http, wss)
     if (typeof channels === 'function') this.exists = channels
     else if (channels) {
       const set = new Set(channels)
@@ -219,24 +216,9 @@ export class GenericServer extends EventEmitter {
   }
 
   static async listen(options: GenericServerOptions = {}): Promise<GenericServer> {
-    let srv: GenericServer | null = null
-    const http = createServer((req, res) => srv!.onHttp(req, res))
     const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD
-    const wss = new WebSocketServer({
-      server: http,
-      perMessageDeflate: false,
-      maxPayload,
-      // handshakes refused before the upgrade: HTTP 403, as Starlette answers a close before accept
-      verifyClient: (info, cb) => {
-        const why = srv!.refusal(info.req)
-        if (why === null) return cb(true)
-        srv!.counts.rejected++
-        srv!.opts.log?.(`refused a handshake for ${JSON.stringify(info.req.url ?? '')}: ${why}`)
-        cb(false, 403, 'Forbidden')
-      },
-    })
     const pingIntervalMs = options.pingIntervalMs ?? 0
-    srv = new GenericServer(
+    const make = (http: Server, wss: WebSocketServer) => new GenericServer(
       http,
       wss,
       {
@@ -254,10 +236,16 @@ export class GenericServer extends EventEmitter {
       },
       options.channels,
     )
-    const s = srv
-    wss.on('connection', (ws, req) => s.accept(ws, req))
-    await listenOn(http, wss, options.port, options.host)
-    return s
+    return FeedServer.start({...options, maxPayload}, make)
+  }
+
+  /** Handshakes refused before the upgrade: HTTP 403, as Starlette answers a close before accept. */
+  protected override verifyUpgrade(req: IncomingMessage, cb: (ok: boolean, code?: number, message?: string) => void): void {
+    const why = this.refusal(req)
+    if (why === null) return cb(true)
+    this.counts.rejected++
+    this.opts.log?.(`refused a handshake for ${JSON.stringify(req.url ?? '')}: ${why}`)
+    cb(false, 403, 'Forbidden')
   }
 
   /** Why a handshake is refused with 403 (a forbidden origin or path), or null. */
@@ -269,7 +257,7 @@ export class GenericServer extends EventEmitter {
   }
 
   /** Plain HTTP: `GET /health`, `GET /stats`; anything else 426 (405 for another method on those paths). */
-  private onHttp(req: IncomingMessage, res: ServerResponse): void {
+  protected override onHttp(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0]
     if (path === '/health' || path === '/stats') {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -285,8 +273,7 @@ export class GenericServer extends EventEmitter {
       res.end(JSON.stringify(body))
       return
     }
-    res.writeHead(426, {'content-type': 'text/plain'})
-    res.end('Upgrade to a WebSocket: this is a generic channel JSON server emulator\n')
+    upgradeRequired(res, 'a generic channel JSON server emulator')
   }
 
   private uptime(): number {
@@ -312,20 +299,12 @@ export class GenericServer extends EventEmitter {
     return out
   }
 
-  get port(): number {
-    return addressOf(this.http).port
-  }
-
-  get host(): string {
-    return addressOf(this.http).host
-  }
-
   /** Where clients connect; with `clientIdPath`, `ws://HOST:PORT/ws/{client_id}` (put the client's id in place of `{client_id}`). */
   url(): string {
     return `ws://${this.host}:${this.port}/${this.opts.clientIdPath ? 'ws/{client_id}' : ''}`
   }
 
-  private accept(ws: WebSocket, req: IncomingMessage): void {
+  protected accept(ws: WebSocket, req: IncomingMessage): void {
     answerClosesPromptly(ws)
     ws.on('error', (err) => {
       // a client's socket error ends that client only (ws closes it: 1009 for a message over maxPayload)
@@ -348,14 +327,12 @@ export class GenericServer extends EventEmitter {
     }
     this.counts.total++
     const client: GenericClient = {id: this.nextId++, ws, channels: new Set(), dropped: 0, lastSeen: Date.now(), clientId, pingSentAt: null}
-    this.clients.add(client)
     if (clientId !== null) this.byClientId.set(clientId, client)
-    this.emit('connection', client)
-    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(client, data, isBinary))
-    ws.on('close', () => {
-      this.clients.delete(client)
-      if (clientId !== null && this.byClientId.get(clientId) === client) this.byClientId.delete(clientId)
-      this.emit('disconnect', client)
+    this.admit(client, {
+      message: (text, isBinary) => this.onMessage(client, text, isBinary),
+      left: () => {
+        if (clientId !== null && this.byClientId.get(clientId) === client) this.byClientId.delete(clientId)
+      },
     })
   }
 
@@ -374,7 +351,7 @@ export class GenericServer extends EventEmitter {
     client.ws.close(code, reason)
   }
 
-  private onMessage(client: GenericClient, data: RawData, isBinary: boolean): void {
+  private onMessage(client: GenericClient, text: string, isBinary: boolean): void {
     client.lastSeen = Date.now()
     this.counts.received++
     if (isBinary) {
@@ -383,7 +360,7 @@ export class GenericServer extends EventEmitter {
     }
     let msg: unknown
     try {
-      msg = JSON.parse(String(data))
+      msg = JSON.parse(text)
     } catch {
       this.error(client, 'bad JSON')
       return
@@ -504,24 +481,8 @@ export class GenericServer extends EventEmitter {
     return this.publish(channel, JSON.stringify({type: event, channel, data, timestamp}))
   }
 
-  /** Close every client connection (code 1000 normal by default). */
-  closeClients(code = 1000, reason = ''): void {
-    for (const c of this.clients) c.ws.close(code, reason)
-  }
-
-  /** Drop every client at once, without a close handshake (a network failure). */
-  terminateClients(): void {
-    for (const c of this.clients) c.ws.terminate()
-  }
-
-  /**
-   * Close every client with `code`, stop listening, and resolve once all
-   * connections are gone. Clients that do not finish the close handshake
-   * within `graceMs` are cut off.
-   */
-  async close(code = 1001, reason = 'server shutting down', graceMs = 2000): Promise<void> {
+  protected override stopTimers(): void {
     for (const t of this.timers.splice(0)) clearInterval(t)
-    await closeGracefully(this.http, this.wss, this.clients, code, reason, graceMs)
   }
 }
 

@@ -4,8 +4,9 @@
  *
  * Frames, not rows: KIS bundles several records of one TR into one frame
  * (`count` > 1), which the recorder splits into rows (`frame_records`,
- * `frame_record`). The encoder gives the whole frame at the frame's first
- * row and an empty payload (not sent) for the others:
+ * `frame_record`). The encoder gives the whole frame ({@link KisFrame}: its
+ * text and routing) at the frame's first row and null (nothing to send) for
+ * the others:
  * - a first row with `raw` (every multi-record frame keeps it under --raw
  *   auto/always): the recorded bytes as they are — byte-exact;
  * - a first row without `raw` (a single exact record, or --raw never): the
@@ -22,13 +23,14 @@
  * YYYYMMDD, see layouts.ts) move by the shift rounded up to whole seconds.
  *
  * A frame goes to the clients registered for its TR and the key of its first
- * record (KIS sends the records of one registration per frame).
+ * record (KIS sends the records of one registration per frame): both are in
+ * the frame, read once by the encoder.
  */
 import {WebSocket} from 'ws'
 
 import {MdrecError} from '../../errors.js'
-import {EmulatorAdapter} from '../emulator-adapter.js'
-import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
+import {EmulatorAdapter, payloadSize, serverOptions} from '../emulator-adapter.js'
+import type {Emulator, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
 import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import {layoutOf} from './adapter.js'
 import {encodeRecordFields, encryptPayload, frameText, shiftRecordTimes, splitFrame} from './codec.js'
@@ -44,54 +46,44 @@ const ZERO = 0x30
 /** Environment variable: the replay emulator's PINGPONG interval in ms (0: never). Default 10000. */
 export const KIS_PINGPONG_ENV = 'MDREC_KIS_PINGPONG_MS'
 
-class Client implements EmulatorClient {
-  readonly id: number
-  readonly ws: KisClient['ws']
-  readonly variant = 0
-  constructor(
-    readonly kc: KisClient,
-    private readonly server: KisServer,
-  ) {
-    this.id = kc.id
-    this.ws = kc.ws
-  }
-  get subscriptions(): number {
-    return this.kc.registrations.size
-  }
-  get dropped(): number {
-    return this.kc.dropped
-  }
-  wants(symbol: string): boolean {
-    // Once a REST client is about, every row passes on the timeline (the
-    // emulator's send keeps the current-price state of the codes nobody registered).
-    return symbol === '' || this.server.restActive ? this.kc.registrations.size > 0 : this.kc.keys.has(symbol)
-  }
+/**
+ * What the KIS encoder gives for a row: a data frame, a polled current
+ * price (state for the REST endpoint, never a frame), or null (nothing to
+ * send: the 2nd… rows of a bundled frame, recorded acks).
+ */
+export type KisFrame = KisDataFrame | KisPolledPrice | null
+
+export interface KisDataFrame {
+  readonly kind: 'data'
+  /** The frame as sent (`0|TR|NNN|records`), or for an encrypted TR its plaintext form (each client gets `plain` encrypted with its own key). */
+  readonly text: string | Uint8Array
+  readonly trId: string
+  /** The first record's first field: the key a client registered (code, overseas key, HTS ID). */
+  readonly key: string
+  readonly count: number
+  /** Where the records start in `text`. */
+  readonly payloadAt: number
+  /** An encrypted TR's records in plaintext (null: not encrypted). */
+  readonly plain: string | null
 }
 
-/** enc, TR, count text, first field, and where the payload starts, of a data frame (text or UTF-8 bytes). */
-interface Head {
-  enc: string
-  trId: string
-  countText: string
-  key: string
-  payloadAt: number
+export interface KisPolledPrice {
+  readonly kind: 'price'
+  readonly code: string
+  /** inquire-price `output` fields (lower-case names, strings). */
+  readonly output: Record<string, string>
 }
 
-function headOf(payload: string | Uint8Array): Head | null {
-  if (typeof payload === 'string') {
-    const h = splitFrame(payload)
-    if (!h) return null
-    const caret = h.payload.indexOf('^')
-    return {enc: h.enc, trId: h.trId, countText: h.countText, key: caret < 0 ? h.payload : h.payload.slice(0, caret), payloadAt: payload.length - h.payload.length}
-  }
-  const a = payload.indexOf(PIPE)
-  const b = a < 0 ? -1 : payload.indexOf(PIPE, a + 1)
-  const c = b < 0 ? -1 : payload.indexOf(PIPE, b + 1)
+/** TR, count text, first record's key, and where the records start, of a recorded data frame's UTF-8 bytes (`0|TR|NNN|…`). */
+function headOf(raw: Uint8Array): {trId: string; countText: string; key: string; payloadAt: number} | null {
+  const a = raw.indexOf(PIPE)
+  const b = a < 0 ? -1 : raw.indexOf(PIPE, a + 1)
+  const c = b < 0 ? -1 : raw.indexOf(PIPE, b + 1)
   if (c < 0) return null
-  let d = payload.indexOf(CARET, c + 1)
-  if (d < 0) d = payload.length
-  const ascii = (s: number, e: number) => TD.decode(payload.subarray(s, e))
-  return {enc: ascii(0, a), trId: ascii(a + 1, b), countText: ascii(b + 1, c), key: ascii(c + 1, d), payloadAt: c + 1}
+  let d = raw.indexOf(CARET, c + 1)
+  if (d < 0) d = raw.length
+  const ascii = (s: number, e: number) => TD.decode(raw.subarray(s, e))
+  return {trId: ascii(a + 1, b), countText: ascii(b + 1, c), key: ascii(c + 1, d), payloadAt: c + 1}
 }
 
 /** Call `cb` once everything queued on `ws` has been written (or it closed): a frame not sent still owes the engine its write callback. */
@@ -103,58 +95,47 @@ function afterFlush(ws: WebSocket, cb: () => void): void {
   setImmediate(check)
 }
 
-class KisEmulator extends EmulatorAdapter<KisClient, Client> {
-  private lastPayload: string | Uint8Array | null = null
-  private lastHead: Head | null = null
+class KisEmulator extends EmulatorAdapter<KisClient, KisFrame> {
+  private lastFrame: KisFrame = null
 
   constructor(private readonly server: KisServer) {
-    super(server, (kc) => new Client(kc, server))
+    super(server, {
+      variant: () => 0,
+      subscriptions: (kc) => kc.registrations.size,
+      // Once a REST client is about, every row passes on the timeline (the
+      // emulator's send keeps the current-price state of the codes nobody registered).
+      wants: (kc, symbol) => (symbol === '' || server.restActive ? kc.registrations.size > 0 : kc.keys.has(symbol)),
+      url: () => server.url(),
+    })
   }
-  url(): string {
-    return this.server.url()
+  size(frame: KisFrame): number {
+    return frame?.kind === 'data' ? payloadSize(frame.text) : 0
   }
-  send(client: EmulatorClient, payload: string | Uint8Array, cb?: () => void): boolean {
-    const len = typeof payload === 'string' ? payload.length : payload.byteLength
-    if (len === 0) return false // the 2nd… rows of a bundled frame, recorded acks
-    const kc = (client as Client).kc
-    let head = this.lastHead
-    if (payload !== this.lastPayload) {
-      head = headOf(payload)
-      this.lastPayload = payload
-      this.lastHead = head
-      if (head && this.server.restActive) this.track(payload, head)
+  protected deliver(kc: KisClient, frame: KisFrame, cb?: () => void): boolean {
+    if (frame === null) return false
+    if (frame !== this.lastFrame) {
+      this.lastFrame = frame
+      if (this.server.restActive) this.track(frame)
     }
-    if (head?.enc === 'R') {
-      // a polled current price: state for the REST endpoint, never a frame
+    if (frame.kind === 'price' || !this.server.isRegistered(kc, frame.trId, frame.key)) {
+      // a polled current price is state for the REST endpoint, never a frame
       if (cb) afterFlush(kc.ws, cb)
       return false
     }
-    if (!head) return this.server.send(kc, payload, cb)
-    if (!this.server.isRegistered(kc, head.trId, head.key)) {
-      if (cb) afterFlush(kc.ws, cb)
-      return false
-    }
-    if (head.enc === '1') {
-      const text = typeof payload === 'string' ? payload : TD.decode(payload)
-      const plain = text.slice(head.payloadAt)
-      return this.server.send(kc, `1|${head.trId}|${head.countText}|${encryptPayload(plain, kc.cipher)}`, cb)
-    }
-    return this.server.send(kc, payload, cb)
+    if (frame.plain !== null) return this.server.send(kc, frameText('1', frame.trId, frame.count, encryptPayload(frame.plain, kc.cipher)), cb)
+    return this.server.send(kc, frame.text, cb)
   }
 
   /** The current-price state a row passing on the timeline gives its code: a polled price, or the last trade of an H0STCNT0 frame. */
-  private track(payload: string | Uint8Array, head: Head): void {
-    if (head.enc === 'R') {
-      const text = typeof payload === 'string' ? payload : TD.decode(payload)
-      const a = parsePriceBody(text.slice(head.payloadAt))
-      // headOf reads `R|TR|<code>|<json>` as enc|tr|count|payload: the code is in the count's place
-      if (a?.output) this.server.updatePrice(head.countText, a.output as Record<string, string>)
+  private track(frame: KisDataFrame | KisPolledPrice): void {
+    if (frame.kind === 'price') {
+      this.server.updatePrice(frame.code, frame.output)
       return
     }
-    if (head.enc !== '0' || head.trId !== 'H0STCNT0') return
-    const text = typeof payload === 'string' ? payload : TD.decode(payload)
-    const parts = text.slice(head.payloadAt).split('^')
-    const count = Number(head.countText)
+    if (frame.plain !== null || frame.trId !== 'H0STCNT0') return
+    const text = typeof frame.text === 'string' ? frame.text : TD.decode(frame.text)
+    const parts = text.slice(frame.payloadAt).split('^')
+    const count = frame.count
     const per = parts.length / count
     const tr = TR_BY_ID.get('H0STCNT0')!
     if (!Number.isInteger(per) || !tr.layouts.includes(per)) return
@@ -170,16 +151,13 @@ const CNT_PRICE_INDEX: ReadonlyArray<readonly [string, number]> = PRICE_FIELDS.m
   ([, k]) => k >= 0,
 )
 
-/**
- * A polled row as the encoder hands it to the emulator: `R|FHKST01010100|<code>|<answer JSON>`
- * (not a KIS frame: the emulator keeps it as the code's REST state and sends nothing).
- */
-function polledPayload(code: string, raw: Uint8Array | null, fields: Record<string, unknown>): string {
+/** A polled row as the encoder hands it to the emulator (the code's REST state; not a KIS frame). */
+function polledPrice(code: string, raw: Uint8Array | null, fields: Record<string, unknown>): KisPolledPrice {
   if (raw !== null) {
     const a = parsePriceBody(TD.decode(raw))
-    if (a?.output) return `R|${KIS_PRICE_TR}|${code}|${JSON.stringify({output: a.output})}`
+    if (a?.output) return {kind: 'price', code, output: a.output as Record<string, string>}
   }
-  return `R|${KIS_PRICE_TR}|${code}|${JSON.stringify({output: priceOutputOf(fields)})}`
+  return {kind: 'price', code, output: priceOutputOf(fields)}
 }
 
 /** A recorded frame's text with every record's time fields moved `shiftS` seconds; unchanged when it does not parse. */
@@ -194,21 +172,25 @@ function shiftFrame(text: string, shiftS: number): string {
   return `${h.enc}|${h.trId}|${h.countText}|${parts.join('^')}`
 }
 
-export class KisRowEncoder implements RowEncoder {
+export class KisRowEncoder implements RowEncoder<KisFrame> {
   /** `rawNever`: the recording kept no payloads (--raw never), so a frame's first row never carried the whole frame. */
   constructor(private readonly rawNever: boolean) {}
 
-  encode(b: ReplayBatch, i: number, _variant: number, shiftNs: number): string | Uint8Array {
+  encode(b: ReplayBatch, i: number, _variant: number, shiftNs: number): KisFrame {
     const shiftS = shiftNs > 0 ? Math.ceil(shiftNs / 1e9) : 0
     const raw = b.raw(i)
     if (raw !== null && raw.length > 1 && raw[0] === ZERO && raw[1] === PIPE) {
-      return shiftS === 0 ? raw : shiftFrame(TD.decode(raw), shiftS)
+      const h = headOf(raw)
+      if (h !== null) {
+        const text = shiftS === 0 ? raw : shiftFrame(TD.decode(raw), shiftS)
+        return {kind: 'data', text, trId: h.trId, key: h.key, count: Number(h.countText), payloadAt: h.payloadAt, plain: null}
+      }
     }
-    if (b.kind(i) === 'status' && b.info(i) !== null) return ''
+    if (b.kind(i) === 'status' && b.info(i) !== null) return null
     const f = b.fields(i)
-    if (f.tr_id === KIS_PRICE_TR) return polledPayload(b.symbol(i), raw, f)
+    if (f.tr_id === KIS_PRICE_TR) return polledPrice(b.symbol(i), raw, f)
     const tr = TR_BY_ID.get(String(f.tr_id))
-    if (!tr) return ''
+    if (!tr) return null
     const k = typeof f.frame_record === 'number' ? f.frame_record : 0
     const n = typeof f.frame_records === 'number' && f.frame_records > 0 ? f.frame_records : 1
     const enc = f.encrypted === true
@@ -216,14 +198,14 @@ export class KisRowEncoder implements RowEncoder {
       // The frame's first row sent it, unless that row is in an earlier batch
       // and could not see this one (no whole-frame raw to send): then this
       // row arrived first in its batch.
-      if (!(this.rawNever || enc) || b.at(0) !== i) return ''
+      if (!(this.rawNever || enc) || b.at(0) !== i) return null
       return this.frame(b, tr, i, n - k, f, enc, shiftS)
     }
     return this.frame(b, tr, i, n, f, enc, shiftS)
   }
 
   /** Rows i… (up to `count`, within this batch, of the same frame) as one frame. */
-  private frame(b: ReplayBatch, tr: TrSpec, i: number, count: number, first: Record<string, unknown>, enc: boolean, shiftS: number): string {
+  private frame(b: ReplayBatch, tr: TrSpec, i: number, count: number, first: Record<string, unknown>, enc: boolean, shiftS: number): KisDataFrame {
     const strs: string[] = []
     const k0 = typeof first.frame_record === 'number' ? first.frame_record : 0
     let records = 0
@@ -237,7 +219,9 @@ export class KisRowEncoder implements RowEncoder {
       shiftRecordTimes(tr, strs, at, n, shiftS)
       records++
     }
-    return frameText(enc ? '1' : '0', tr.trId, records, strs.join('^'))
+    const payload = strs.join('^')
+    const text = frameText(enc ? '1' : '0', tr.trId, records, payload)
+    return {kind: 'data', text, trId: tr.trId, key: strs.length > 0 ? strs[0] : '', count: records, payloadAt: text.length - payload.length, plain: enc ? payload : null}
   }
 }
 
@@ -258,20 +242,16 @@ function kisEmulatorOptions(o: Readonly<Record<string, unknown>> | undefined): {
   return {restRate: rate as number | undefined, onServer: on as ((s: KisServer) => void) | undefined}
 }
 
-export const kisReplay: ReplayFeed = {
+export const kisReplay: ReplayFeed<KisFrame> = {
   name: 'kis',
   variants: ['kis'],
   emulatorOptions: KIS_EMULATOR_OPTIONS,
-  async listen(o: EmulatorOptions): Promise<Emulator> {
+  async listen(o: EmulatorOptions): Promise<Emulator<KisFrame>> {
     const ping = Number(process.env[KIS_PINGPONG_ENV] ?? 10_000)
     const eo = kisEmulatorOptions(o.feed)
     const srv = await KisServer.listen({
       restRate: eo.restRate,
-      host: o.host,
-      port: o.port,
-      maxBufferedBytes: o.maxBufferedBytes,
-      slowClient: o.slowClient,
-      log: o.log,
+      ...serverOptions(o),
       pingIntervalMs: Number.isFinite(ping) && ping >= 0 ? ping : 10_000,
     } satisfies KisServerOptions)
     eo.onServer?.(srv)

@@ -1,13 +1,12 @@
 import {randomBytes, randomUUID} from 'node:crypto'
-import {EventEmitter} from 'node:events'
-import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
-import {WebSocket, WebSocketServer} from 'ws'
+import type {IncomingMessage, Server, ServerResponse} from 'node:http'
+import {WebSocket, type WebSocketServer} from 'ws'
 
 import {KIS_APPROVAL_PATH, KIS_MAX_REGISTRATIONS} from './adapter.js'
 import {ackText, encryptPayload, frameText, pingpongText, type CipherKey} from './codec.js'
 import {TR_BY_ID} from './layouts.js'
 import {KIS_BAD_TOKEN_BODY, KIS_PRICE_PATH, KIS_PRICE_TR, KIS_RATE_LIMIT_BODY, KIS_REST_RATE, KIS_TOKEN_PATH, SlidingWindowLimit} from './rest.js'
-import {addressOf, answerClosesPromptly, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
+import {answerClosesPromptly, FeedServer, sendPoliced, upgradeRequired} from '../emulator.js'
 
 
 /**
@@ -143,8 +142,7 @@ const TR_KEY = /^[\x21-\x7e]{1,32}$/
  * tr_keys), 'disconnect' (client), 'slow' (client), 'approval' (app key of a
  * granted approval request).
  */
-export class KisServer extends EventEmitter {
-  readonly clients = new Set<KisClient>()
+export class KisServer extends FeedServer<KisClient> {
   /** Approval keys issued → the app key they were issued for. */
   readonly approvals = new Map<string, string>()
   /** Access tokens issued at /oauth2/tokenP → the app key they were issued for (bounded like `approvals`). */
@@ -159,25 +157,21 @@ export class KisServer extends EventEmitter {
   restActive = false
   /** Current-price requests answered, and refused with KIS's rate-limit error. */
   readonly rest = {served: 0, rateLimited: 0}
-  private nextId = 1
   private pinger: NodeJS.Timeout | null = null
   private readonly settle = new Map<KisClient, {timer: NodeJS.Timeout; keys: Set<string>}>()
 
   private constructor(
-    readonly http: Server,
-    readonly wss: WebSocketServer,
+    http: Server,
+    wss: WebSocketServer,
     private readonly o: Required<Omit<KisServerOptions, 'log' | 'host' | 'port' | 'credentials' | 'restRate'>> & Pick<KisServerOptions, 'log' | 'credentials'>,
     private readonly limit: SlidingWindowLimit,
   ) {
-    super()
+    super(http, wss)
   }
 
   static async listen(options: KisServerOptions = {}): Promise<KisServer> {
-    let srv: KisServer | null = null
-    const http = createServer((req, res) => srv!.onHttp(req, res))
     const maxPayload = options.maxPayload ?? 64 * 1024
-    const wss = new WebSocketServer({server: http, perMessageDeflate: false, maxPayload})
-    srv = new KisServer(http, wss, {
+    const make = (http: Server, wss: WebSocketServer) => new KisServer(http, wss, {
       pingIntervalMs: options.pingIntervalMs ?? 10_000,
       maxRegistrations: options.maxRegistrations ?? KIS_MAX_REGISTRATIONS,
       strictApproval: options.strictApproval ?? false,
@@ -190,22 +184,12 @@ export class KisServer extends EventEmitter {
       credentials: options.credentials,
       maxApprovals: options.maxApprovals ?? KIS_MAX_APPROVALS,
     }, new SlidingWindowLimit(options.restRate ?? KIS_REST_RATE.real))
-    const s = srv
-    wss.on('connection', (ws, req) => s.accept(ws, req))
-    await listenOn(http, wss, options.port, options.host)
+    const s = await FeedServer.start({...options, maxPayload}, make)
     if (s.o.pingIntervalMs > 0) {
       s.pinger = setInterval(() => s.pingAll(), s.o.pingIntervalMs)
       s.pinger.unref()
     }
     return s
-  }
-
-  get port(): number {
-    return addressOf(this.http).port
-  }
-
-  get host(): string {
-    return addressOf(this.http).host
   }
 
   /** WebSocket URL (any path works; KIS clients use `/`, `/tryitout` or `/tryitout/<TR>`). */
@@ -221,7 +205,7 @@ export class KisServer extends EventEmitter {
   // -------------------------------------------------------------------------
   // REST: the approval key
 
-  private onHttp(req: IncomingMessage, res: ServerResponse): void {
+  protected override onHttp(req: IncomingMessage, res: ServerResponse): void {
     const path = new URL(req.url ?? '/', 'http://x').pathname
     const json = (status: number, body: unknown) => {
       const text = JSON.stringify(body)
@@ -231,8 +215,7 @@ export class KisServer extends EventEmitter {
     if (path === KIS_PRICE_PATH) return this.onPrice(req, res, json)
     if (path !== KIS_APPROVAL_PATH && path !== KIS_TOKEN_PATH) {
       if (req.method === 'GET') {
-        res.writeHead(426, {'content-type': 'text/plain'})
-        res.end('Upgrade to a WebSocket: this is a KIS real-time emulator (POST /oauth2/Approval for an approval key)\n')
+        upgradeRequired(res, 'a KIS real-time emulator (POST /oauth2/Approval for an approval key)')
       } else json(404, {error_code: 'NOT_FOUND', error_description: `no such route ${path}; the emulator serves POST ${KIS_APPROVAL_PATH}, POST ${KIS_TOKEN_PATH} and GET ${KIS_PRICE_PATH}`})
       req.resume()
       return
@@ -336,7 +319,7 @@ export class KisServer extends EventEmitter {
   // -------------------------------------------------------------------------
   // WebSocket sessions
 
-  private accept(ws: WebSocket, req: IncomingMessage): void {
+  protected accept(ws: WebSocket, req: IncomingMessage): void {
     answerClosesPromptly(ws)
     const client: KisClient = {
       id: this.nextId++,
@@ -349,21 +332,16 @@ export class KisServer extends EventEmitter {
       dropped: 0,
       pongs: 0,
     }
-    this.clients.add(client)
-    this.emit('connection', client)
-    ws.on('message', (data, isBinary) => this.onRequest(client, isBinary ? (data as Buffer).toString('utf8') : String(data)))
+    this.admit(client, {
+      message: (text) => this.onRequest(client, text),
+      left: () => {
+        const s = this.settle.get(client)
+        if (s) clearTimeout(s.timer)
+        this.settle.delete(client)
+      },
+    })
     ws.on('pong', () => {
       client.pongs++
-    })
-    ws.on('close', () => {
-      this.clients.delete(client)
-      const s = this.settle.get(client)
-      if (s) clearTimeout(s.timer)
-      this.settle.delete(client)
-      this.emit('disconnect', client)
-    })
-    ws.on('error', () => {
-      // a client's socket error ends that client only
     })
   }
 
@@ -510,19 +488,9 @@ export class KisServer extends EventEmitter {
     this.pingAll()
   }
 
-  closeClients(code = 1000, reason = ''): void {
-    for (const c of this.clients) c.ws.close(code, reason)
-  }
-
-  terminateClients(): void {
-    for (const c of this.clients) c.ws.terminate()
-  }
-
-  /** Close every client with `code`, stop listening; clients that do not finish the close handshake within `graceMs` are cut off. */
-  async close(code = 1001, reason = 'server shutting down', graceMs = 2000): Promise<void> {
+  protected override stopTimers(): void {
     if (this.pinger) clearInterval(this.pinger)
     for (const s of this.settle.values()) clearTimeout(s.timer)
     this.settle.clear()
-    await closeGracefully(this.http, this.wss, this.clients, code, reason, graceMs)
   }
 }

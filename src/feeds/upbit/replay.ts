@@ -30,15 +30,16 @@
  * unless asked for here, on by default in `mdrec replay`), `secretKey` /
  * `accessKey` (verify private-endpoint tokens with them; never logged).
  *
- * GET /v1/market/all lists the recording's subscriptions. The engine does
- * not hand the recordings to `listen`, so `encoder(file)` — which the engine
- * calls synchronously right after `listen` resolves — adds them to the
- * emulator that `listen` created last.
+ * GET /v1/market/all lists the markets subscribed in the recordings given
+ * to `listen`.
+ *
+ * The encoder's frame ({@link UpbitFrame}) carries the routing facts the
+ * emulator applies along with the payload.
  */
 
 import {MdrecError} from '../../errors.js'
-import {EmulatorAdapter} from '../emulator-adapter.js'
-import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
+import {MessageAdapter, serverOptions, type BytesFrame} from '../emulator-adapter.js'
+import type {Emulator, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
 import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import type {RecordingFile} from '../../store/reader.js'
 import {encodeMessage, layoutOf, type UpbitRow} from './codec.js'
@@ -47,43 +48,8 @@ import {isList, isSimple, UpbitServer, type OutMessage, type UpbitClient} from '
 
 const SEQ_SCALE = 10_000n
 
-class Client implements EmulatorClient {
-  readonly id: number
-  readonly ws: UpbitClient['ws']
-  constructor(readonly uc: UpbitClient) {
-    this.id = uc.id
-    this.ws = uc.ws
-  }
-  get variant(): number {
-    return FORMATS.indexOf(this.uc.format)
-  }
-  get subscriptions(): number {
-    return this.uc.subscriptions
-  }
-  get dropped(): number {
-    return this.uc.dropped
-  }
-  wants(symbol: string): boolean {
-    return (symbol !== '' && this.uc.codes.has(symbol)) || this.uc.wantsPrivate(symbol)
-  }
-}
-
-/** Routing facts of the payloads the encoder returns (they are passed back to `send`). */
-const META = new WeakMap<object, Omit<OutMessage, 'payload'>>()
-
-class UpbitEmulator extends EmulatorAdapter<UpbitClient, Client> {
-  constructor(readonly server: UpbitServer) {
-    super(server, (uc) => new Client(uc))
-  }
-  url(): string {
-    return this.server.url()
-  }
-  send(client: EmulatorClient, payload: string | Uint8Array, cb?: () => void): boolean {
-    const meta = typeof payload === 'string' ? undefined : META.get(payload)
-    if (!meta) return false
-    return this.server.deliver((client as Client).uc, {...meta, payload: () => payload}, cb)
-  }
-}
+/** An Upbit frame: the payload (UTF-8 bytes) and the facts the server routes it by (see {@link OutMessage}). */
+export interface UpbitFrame extends Omit<OutMessage, 'payload'>, BytesFrame {}
 
 /** The format a recording was made with (its requests' format object). */
 export function recordedFormat(file: RecordingFile): UpbitFormat {
@@ -127,13 +93,13 @@ export function shiftFields(row: UpbitRow, ms: number): UpbitRow {
   return {symbol: row.symbol, exch_ts: exch, fields: f}
 }
 
-class UpbitRowEncoder implements RowEncoder {
+class UpbitRowEncoder implements RowEncoder<UpbitFrame> {
   private readonly simple: boolean
   constructor(recorded: UpbitFormat) {
     this.simple = isSimple(recorded)
   }
 
-  encode(b: ReplayBatch, i: number, variant: number, shiftNs: number): Uint8Array {
+  encode(b: ReplayBatch, i: number, variant: number, shiftNs: number): UpbitFrame {
     const fmt = FORMATS[variant] ?? 'DEFAULT'
     let row: UpbitRow = {symbol: b.symbol(i), exch_ts: b.exchTs(i), fields: b.fields(i)}
     const f = row.fields
@@ -149,19 +115,17 @@ class UpbitRowEncoder implements RowEncoder {
       payload = Buffer.from(isList(fmt) ? `[${t}]` : t, 'utf8')
     }
     const type = typeof f.type === 'string' ? f.type : ''
-    META.set(payload, {
+    return {
+      bytes: payload,
       type,
       // status rows are not sent, except the private messages (routed by their type)
       code: b.kind(i) === 'status' && !PRIVATE_TYPES.includes(type) ? '' : row.symbol,
       streamType: typeof f.stream_type === 'string' ? f.stream_type : null,
       units: Array.isArray(f.orderbook_units) ? f.orderbook_units.length : -1,
       level: typeof f.level === 'number' ? f.level : null,
-    })
-    return payload
+    }
   }
 }
-
-let lastListened: UpbitEmulator | null = null
 
 /** The Upbit emulator's options (`replay(…, {emulator})`). */
 export const UPBIT_EMULATOR_OPTIONS = ['rateLimits', 'secretKey', 'accessKey'] as const
@@ -189,29 +153,25 @@ export function upbitEmulatorOptions(o: Readonly<Record<string, unknown>> = {}):
 
 const MARKET_CODE = /^[A-Z0-9]+-[A-Z0-9]+$/
 
-export const upbitReplay: ReplayFeed = {
+export const upbitReplay: ReplayFeed<UpbitFrame> = {
   name: 'upbit',
   variants: FORMATS,
   emulatorOptions: UPBIT_EMULATOR_OPTIONS,
-  async listen(o: EmulatorOptions): Promise<Emulator> {
-    const srv = await UpbitServer.listen({
-      ...upbitEmulatorOptions(o.feed),
-      host: o.host,
-      port: o.port,
-      maxBufferedBytes: o.maxBufferedBytes,
-      slowClient: o.slowClient,
-      log: o.log,
+  async listen(o: EmulatorOptions, files: readonly RecordingFile[]): Promise<Emulator<UpbitFrame>> {
+    // a private recording's '*' (every market) is not a market
+    const markets = files.flatMap((f) => f.meta.subscriptions.filter((s) => MARKET_CODE.test(s)))
+    const srv = await UpbitServer.listen({...upbitEmulatorOptions(o.feed), ...serverOptions(o), markets})
+    return new MessageAdapter<UpbitClient, UpbitFrame>(srv, {
+      variant: (uc) => FORMATS.indexOf(uc.format),
+      subscriptions: (uc) => uc.subscriptions,
+      wants: (uc, symbol) => (symbol !== '' && uc.codes.has(symbol)) || uc.wantsPrivate(symbol),
+      url: () => srv.url(),
     })
-    const emu = new UpbitEmulator(srv)
-    lastListened = emu
-    return emu
   },
   recordedVariant(file) {
     return FORMATS.indexOf(recordedFormat(file))
   },
   encoder(file) {
-    // a private recording's '*' (every market) is not a market
-    for (const s of file.meta.subscriptions) if (MARKET_CODE.test(s)) lastListened?.server.markets.add(s)
     return new UpbitRowEncoder(recordedFormat(file))
   },
 }

@@ -51,15 +51,14 @@
  * Not emulated: Upbit's temporary block after repeated violations (HTTP 418).
  */
 import {createHash, randomUUID} from 'node:crypto'
-import {EventEmitter} from 'node:events'
-import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
-import {WebSocket, WebSocketServer} from 'ws'
+import type {IncomingMessage, Server, ServerResponse} from 'node:http'
+import {WebSocket, type WebSocketServer} from 'ws'
 
 import {authErrorBody, checkUpbitToken} from './auth.js'
 import {decodeUpbitFrame, encodeMessage, encodeWithLayout, layoutOf, type Unit, type UpbitRow} from './codec.js'
 import {DEFAULT_DEPTH, FORMATS, ORDERBOOK_DEPTHS, PRIVATE_TYPES, QUOTATION_TYPES, type UpbitFormat} from './fields.js'
 import {KeyedLimits, SlidingLimit, UPBIT_CONNECT_LIMITS, UPBIT_MESSAGE_LIMITS, UPBIT_ORIGIN_LIMITS} from './limits.js'
-import {addressOf, answerClosesPromptly, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
+import {answerClosesPromptly, FeedServer, sendPoliced, upgradeRequired} from '../emulator.js'
 
 /** Default bound on one connection's subscribed (type, code) pairs (Upbit lists ~600 markets, 4 quotation types). */
 export const UPBIT_MAX_PAIRS = 5000
@@ -330,10 +329,8 @@ export function transformPayload(bytes: string | Uint8Array, from: UpbitFormat, 
  * slow-client policy closed it with 1013, 'request' (client, text): every
  * client message.
  */
-export class UpbitServer extends EventEmitter {
-  readonly clients = new Set<UpbitClient>()
+export class UpbitServer extends FeedServer<UpbitClient> {
   readonly markets = new Set<string>()
-  private nextId = 1
   private idleTimer: NodeJS.Timeout | null = null
   private readonly o: Required<Omit<UpbitServerOptions, 'log' | 'host' | 'port' | 'markets' | 'secretKey' | 'accessKey'>> & {log?: (l: string) => void}
   /** Credentials the private endpoint checks tokens against (kept out of `o`, which may be logged or inspected). */
@@ -342,12 +339,8 @@ export class UpbitServer extends EventEmitter {
   private readonly connects = new KeyedLimits(UPBIT_CONNECT_LIMITS)
   private readonly originConnects = new KeyedLimits(UPBIT_ORIGIN_LIMITS)
 
-  private constructor(
-    readonly http: Server,
-    readonly wss: WebSocketServer,
-    options: UpbitServerOptions,
-  ) {
-    super()
+  private constructor(http: Server, wss: WebSocketServer, options: UpbitServerOptions) {
+    super(http, wss)
     this.o = {
       statusIntervalMs: options.statusIntervalMs ?? 10_000,
       idleTimeoutMs: options.idleTimeoutMs ?? 120_000,
@@ -364,30 +357,12 @@ export class UpbitServer extends EventEmitter {
   }
 
   static async listen(options: UpbitServerOptions = {}): Promise<UpbitServer> {
-    let srv!: UpbitServer
-    const http = createServer((req, res) => srv.onHttp(req, res))
-    const wss = new WebSocketServer({
-      server: http,
-      perMessageDeflate: false,
-      maxPayload: options.maxPayload ?? 64 * 1024,
-      verifyClient: (info, cb) => srv.verify(info.req, cb),
-    })
-    srv = new UpbitServer(http, wss, options)
-    wss.on('connection', (ws, req) => srv.accept(ws, req))
-    await listenOn(http, wss, options.port, options.host)
+    const srv = await FeedServer.start({...options, maxPayload: options.maxPayload ?? 64 * 1024}, (http, wss) => new UpbitServer(http, wss, options))
     if (srv.o.idleTimeoutMs > 0) {
       srv.idleTimer = setInterval(() => srv.closeIdle(), Math.min(10_000, Math.max(50, srv.o.idleTimeoutMs / 4)))
       srv.idleTimer.unref()
     }
     return srv
-  }
-
-  get port(): number {
-    return addressOf(this.http).port
-  }
-
-  get host(): string {
-    return addressOf(this.http).host
   }
 
   /** The quotation endpoint's URL. */
@@ -400,7 +375,7 @@ export class UpbitServer extends EventEmitter {
     return `http://${this.host}:${this.port}`
   }
 
-  private onHttp(req: IncomingMessage, res: ServerResponse): void {
+  protected override onHttp(req: IncomingMessage, res: ServerResponse): void {
     const u = new URL(req.url ?? '/', 'http://x')
     const json = (status: number, body: unknown) => {
       const text = JSON.stringify(body)
@@ -413,8 +388,7 @@ export class UpbitServer extends EventEmitter {
       return
     }
     if (u.pathname.startsWith('/websocket')) {
-      res.writeHead(426, {'content-type': 'text/plain'})
-      res.end('Upgrade to a WebSocket: this is an Upbit quotation emulator\n')
+      upgradeRequired(res, 'an Upbit quotation emulator')
       return
     }
     json(404, {error: {name: 'not_found', message: `${req.method} ${u.pathname}: this emulator serves GET /v1/market/all and the WebSocket /websocket/v1`}})
@@ -424,7 +398,7 @@ export class UpbitServer extends EventEmitter {
    * The upgrade's checks, in Upbit's order: the private endpoint's token
    * (HTTP 401 with Upbit's error body), then the connection limits (HTTP 429).
    */
-  private verify(req: IncomingMessage, cb: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void): void {
+  protected override verifyUpgrade(req: IncomingMessage, cb: (ok: boolean, code?: number, message?: string, headers?: Record<string, string>) => void): void {
     const json = {'Content-Type': 'application/json;charset=UTF-8'}
     let key = `ip:${req.socket.remoteAddress ?? ''}`
     if (isPrivatePath(req.url)) {
@@ -453,31 +427,22 @@ export class UpbitServer extends EventEmitter {
     cb(true)
   }
 
-  private accept(ws: WebSocket, req: IncomingMessage): void {
+  protected accept(ws: WebSocket, req: IncomingMessage): void {
     answerClosesPromptly(ws)
     // verify() let it in: on the private endpoint its token passed the check
     const client = new UpbitClient(this.nextId++, ws, isPrivatePath(req.url))
     if (this.o.rateLimits) client.limit = new SlidingLimit(UPBIT_MESSAGE_LIMITS)
-    this.clients.add(client)
-    this.emit('connection', client)
-    const touch = () => {
-      client.lastActivity = Date.now()
-    }
-    ws.on('message', (data, isBinary) => {
-      touch()
-      const text = isBinary ? Buffer.from(data as Buffer).toString('utf8') : String(data)
-      this.emit('request', client, text)
-      this.onRequest(client, text)
-    })
-    ws.on('ping', touch)
-    ws.on('pong', touch)
-    ws.on('close', () => {
-      if (client.statusTimer) clearInterval(client.statusTimer)
-      this.clients.delete(client)
-      this.emit('disconnect', client)
-    })
-    ws.on('error', () => {
-      // a client's socket error ends that client only
+    this.admit(client, {
+      activity: () => {
+        client.lastActivity = Date.now()
+      },
+      message: (text) => {
+        this.emit('request', client, text)
+        this.onRequest(client, text)
+      },
+      left: () => {
+        if (client.statusTimer) clearInterval(client.statusTimer)
+      },
     })
   }
 
@@ -708,21 +673,9 @@ export class UpbitServer extends EventEmitter {
     for (const c of this.clients) if (c.ws.readyState === WebSocket.OPEN) c.ws.send(data, {binary})
   }
 
-  /** Close every client connection (code 1000 normal by default). */
-  closeClients(code = 1000, reason = ''): void {
-    for (const c of this.clients) c.ws.close(code, reason)
-  }
-
-  /** Drop every client at once, without a close handshake (a network failure). */
-  terminateClients(): void {
-    for (const c of this.clients) c.ws.terminate()
-  }
-
-  /** Close every client with `code`, stop listening, resolve once all connections are gone. */
-  async close(code = 1001, reason = 'server shutting down', graceMs = 2000): Promise<void> {
+  protected override stopTimers(): void {
     if (this.idleTimer) clearInterval(this.idleTimer)
     for (const c of this.clients) if (c.statusTimer) clearInterval(c.statusTimer)
-    await closeGracefully(this.http, this.wss, this.clients, code, reason, graceMs)
   }
 }
 

@@ -17,8 +17,8 @@
 
 import type * as A from 'apache-arrow'
 
-import {EmulatorAdapter} from '../emulator-adapter.js'
-import type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
+import {PayloadAdapter, serverOptions} from '../emulator-adapter.js'
+import type {Emulator, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
 import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import type {RecordingFile} from '../../store/reader.js'
 import {COL, FEED_COL0} from '../../store/types.js'
@@ -30,40 +30,8 @@ const VARIANTS: readonly YahooEnvelope[] = ['v1', 'v2']
 const V2_PREFIX = '{"type":"pricing","message":"'
 const V2_SUFFIX = '"}'
 
-class Client implements EmulatorClient {
-  readonly id: number
-  readonly ws: YahooClient['ws']
-  readonly variant: number
-  constructor(readonly yc: YahooClient) {
-    this.id = yc.id
-    this.ws = yc.ws
-    this.variant = yc.envelope === 'v2' ? 1 : 0
-  }
-  get subscriptions(): number {
-    return this.yc.symbols.size
-  }
-  get dropped(): number {
-    return this.yc.dropped
-  }
-  wants(symbol: string): boolean {
-    return symbol === '' ? this.yc.symbols.size > 0 : this.yc.symbols.has(symbol)
-  }
-}
-
-class YahooEmulator extends EmulatorAdapter<YahooClient, Client> {
-  constructor(srv: YahooServer) {
-    super(srv, (yc) => new Client(yc))
-  }
-  private get server(): YahooServer {
-    return this.srv as YahooServer
-  }
-  url(variant: number): string {
-    return this.server.url(variant === 1 ? 2 : 1)
-  }
-  send(client: EmulatorClient, payload: string | Uint8Array, cb?: () => void): boolean {
-    return this.server.send((client as Client).yc, payload, cb)
-  }
-}
+/** A Yahoo frame: the payload (text, or its UTF-8 bytes), routed by its row's symbol. */
+export type YahooFrame = string | Uint8Array
 
 /** The envelope a Yahoo recording was made with. */
 export function recordedEnvelope(file: RecordingFile): YahooEnvelope {
@@ -116,7 +84,7 @@ function rowEncoderFor(b: ReplayBatch, file: RecordingFile): PricingRowEncoder |
   return new PricingRowEncoder(cols, unknown)
 }
 
-class YahooRowEncoder implements RowEncoder {
+class YahooRowEncoder implements RowEncoder<YahooFrame> {
   /** Per batch (shared by every timeline that plays it): its column encoder, or null. */
   private readonly plans = new WeakMap<ReplayBatch, PricingRowEncoder | null>()
   private lastBatch: ReplayBatch | null = null
@@ -129,7 +97,7 @@ class YahooRowEncoder implements RowEncoder {
     private readonly file: RecordingFile,
   ) {}
 
-  encode(b: ReplayBatch, i: number, variant: number, shiftNs: number): string | Uint8Array {
+  encode(b: ReplayBatch, i: number, variant: number, shiftNs: number): YahooFrame {
     const env = VARIANTS[variant]
     if (shiftNs === 0) {
       const raw = b.raw(i)
@@ -166,18 +134,17 @@ class YahooRowEncoder implements RowEncoder {
   }
 }
 
-export const yahooReplay: ReplayFeed = {
+export const yahooReplay: ReplayFeed<YahooFrame> = {
   name: 'yahoo',
   variants: VARIANTS,
-  async listen(o: EmulatorOptions): Promise<Emulator> {
-    const srv = await YahooServer.listen({
-      host: o.host,
-      port: o.port,
-      maxBufferedBytes: o.maxBufferedBytes,
-      slowClient: o.slowClient,
-      log: o.log,
+  async listen(o: EmulatorOptions): Promise<Emulator<YahooFrame>> {
+    const srv = await YahooServer.listen(serverOptions(o))
+    return new PayloadAdapter<YahooClient>(srv, {
+      variant: (yc) => (yc.envelope === 'v2' ? 1 : 0),
+      subscriptions: (yc) => yc.symbols.size,
+      wants: (yc, symbol) => (symbol === '' ? yc.symbols.size > 0 : yc.symbols.has(symbol)),
+      url: (variant) => srv.url(variant === 1 ? 2 : 1),
     })
-    return new YahooEmulator(srv)
   },
   recordedVariant(file) {
     return recordedEnvelope(file) === 'v2' ? 1 : 0

@@ -1,8 +1,7 @@
-import {EventEmitter} from 'node:events'
-import {createServer, type IncomingMessage, type Server} from 'node:http'
-import {WebSocket, WebSocketServer} from 'ws'
+import type {IncomingMessage, Server, ServerResponse} from 'node:http'
+import type {WebSocket, WebSocketServer} from 'ws'
 
-import {addressOf, answerClosesPromptly, closeGracefully, listenOn, sendPoliced} from '../emulator.js'
+import {answerClosesPromptly, FeedServer, sendPoliced, upgradeRequired} from '../emulator.js'
 import type {YahooEnvelope} from './types.js'
 
 
@@ -55,42 +54,31 @@ export interface YahooServerOptions {
  * 'unsubscribe' (client, symbols), 'disconnect' (client), 'slow' (client):
  * the slow-client policy closed it with 1013.
  */
-export class YahooServer extends EventEmitter {
-  readonly clients = new Set<YahooClient>()
-  private nextId = 1
+export class YahooServer extends FeedServer<YahooClient> {
   private constructor(
-    readonly http: Server,
-    readonly wss: WebSocketServer,
+    http: Server,
+    wss: WebSocketServer,
     private readonly opts: Required<Omit<YahooServerOptions, 'log' | 'host' | 'port'>> & {log?: (l: string) => void},
   ) {
-    super()
+    super(http, wss)
   }
 
   static async listen(options: YahooServerOptions = {}): Promise<YahooServer> {
-    const http = createServer((req, res) => {
-      res.writeHead(426, {'content-type': 'text/plain'})
-      res.end('Upgrade to a WebSocket: this is a Yahoo streamer emulator\n')
-    })
-    const wss = new WebSocketServer({server: http, perMessageDeflate: false, maxPayload: options.maxPayload ?? 64 * 1024})
-    const srv = new YahooServer(http, wss, {
-      closeOnBadJson: options.closeOnBadJson ?? false,
-      maxPayload: options.maxPayload ?? 64 * 1024,
-      maxSymbols: options.maxSymbols ?? YAHOO_MAX_SYMBOLS,
-      maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
-      slowClient: options.slowClient ?? 'disconnect',
-      log: options.log,
-    })
-    wss.on('connection', (ws, req) => srv.accept(ws, req))
-    await listenOn(http, wss, options.port, options.host)
-    return srv
+    const maxPayload = options.maxPayload ?? 64 * 1024
+    return FeedServer.start({...options, maxPayload}, (http, wss) =>
+      new YahooServer(http, wss, {
+        closeOnBadJson: options.closeOnBadJson ?? false,
+        maxPayload,
+        maxSymbols: options.maxSymbols ?? YAHOO_MAX_SYMBOLS,
+        maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
+        slowClient: options.slowClient ?? 'disconnect',
+        log: options.log,
+      }),
+    )
   }
 
-  get port(): number {
-    return addressOf(this.http).port
-  }
-
-  get host(): string {
-    return addressOf(this.http).host
+  protected override onHttp(_req: IncomingMessage, res: ServerResponse): void {
+    upgradeRequired(res, 'a Yahoo streamer emulator')
   }
 
   /** URL clients should use: `?version=2` gives the v2 JSON envelope. */
@@ -98,7 +86,7 @@ export class YahooServer extends EventEmitter {
     return `ws://${this.host}:${this.port}/${version === 2 ? '?version=2' : ''}`
   }
 
-  private accept(ws: WebSocket, req: IncomingMessage): void {
+  protected accept(ws: WebSocket, req: IncomingMessage): void {
     answerClosesPromptly(ws)
     const q = new URL(req.url ?? '/', 'http://x').searchParams
     const client: YahooClient = {
@@ -108,16 +96,7 @@ export class YahooServer extends EventEmitter {
       symbols: new Set(),
       dropped: 0,
     }
-    this.clients.add(client)
-    this.emit('connection', client)
-    ws.on('message', (data, isBinary) => this.onRequest(client, isBinary ? (data as Buffer).toString('utf8') : String(data)))
-    ws.on('close', () => {
-      this.clients.delete(client)
-      this.emit('disconnect', client)
-    })
-    ws.on('error', () => {
-      // a client's socket error ends that client only
-    })
+    this.admit(client, {message: (text) => this.onRequest(client, text)})
   }
 
   private onRequest(client: YahooClient, text: string): void {
@@ -179,22 +158,4 @@ export class YahooServer extends EventEmitter {
     return n
   }
 
-  /** Close every client connection (code 1000 normal by default). */
-  closeClients(code = 1000, reason = ''): void {
-    for (const c of this.clients) c.ws.close(code, reason)
-  }
-
-  /** Drop every client at once, without a close handshake (a network failure). */
-  terminateClients(): void {
-    for (const c of this.clients) c.ws.terminate()
-  }
-
-  /**
-   * Close every client with `code`, stop listening, and resolve once all
-   * connections are gone. Clients that do not finish the close handshake
-   * within `graceMs` (e.g. one that stopped reading) are cut off.
-   */
-  async close(code = 1001, reason = 'server shutting down', graceMs = 2000): Promise<void> {
-    await closeGracefully(this.http, this.wss, this.clients, code, reason, graceMs)
-  }
 }
