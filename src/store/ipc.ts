@@ -6,6 +6,8 @@ import {FileBlock, Footer} from 'apache-arrow/ipc/metadata/file'
 import {Compressor, Decompressor} from 'zstd-napi'
 import zstdBinding from 'zstd-napi/binding.js'
 
+import {PARALLEL_FROM, zstdHelper, zstdParameters} from './zstd-pool.js'
+
 /** zstd level for recordings; 3 is zstd's default balance of speed and ratio. */
 export const DEFAULT_ZSTD_LEVEL = 3
 
@@ -20,7 +22,7 @@ const dctx = new zstdBinding.DCtx()
  */
 export function makeCompressor(level: number): Compressor {
   const c = new Compressor()
-  c.setParameters({compressionLevel: level, checksumFlag: true})
+  c.setParameters(zstdParameters(level))
   return c
 }
 compressionRegistry.set(A.CompressionType.ZSTD, {
@@ -47,6 +49,8 @@ const NOT_COMPRESSED = -1n
 export class IpcStreamEncoder extends A.RecordBatchStreamWriter {
   private chunks: Uint8Array[] = []
   private compressor: Compressor
+  /** The zstd level of `compressor`. */
+  private level: number
   private readonly compressors = new Map<number, Compressor>()
   /**
    * `file`: write the Arrow IPC *file* format (format version 2's closed
@@ -64,6 +68,7 @@ export class IpcStreamEncoder extends A.RecordBatchStreamWriter {
     super({compressionType: A.CompressionType.ZSTD, autoDestroy: false})
     this.compressor = makeCompressor(level)
     this.compressors.set(level, this.compressor)
+    this.level = level
   }
 
   /** Compress what is encoded next at zstd `level` (a closed file's small last batch takes a higher one). */
@@ -71,6 +76,7 @@ export class IpcStreamEncoder extends A.RecordBatchStreamWriter {
     let c = this.compressors.get(level)
     if (!c) this.compressors.set(level, (c = makeCompressor(level)))
     this.compressor = c
+    this.level = level
   }
 
   /** Start a stream with `schema` (writes the file magic in file mode, then the schema message). */
@@ -154,48 +160,104 @@ export class IpcStreamEncoder extends A.RecordBatchStreamWriter {
     bufferRegions: InstanceType<typeof BufferRegionCtor>[]
     buffers: ArrayBufferView[]
   } {
+    const into = this.file ? this.scratchFor(buffers) : null
+    const n = buffers.length
+    const views = buffers.map((b) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength))
+    const twinOf = twins(views)
+    // Each stored buffer compressed (null: stored as it is); a share of them on the zstd helper's thread.
+    const packed: (Uint8Array | null)[] = new Array<Uint8Array | null>(n).fill(null)
+    const share = this.helperShare(views, twinOf)
+    for (let i = 0; i < n; i++) if (views[i].byteLength > 0 && twinOf[i] < 0 && !share.includes(i)) packed[i] = this.pack(views[i], into)
+    if (share.length > 0) {
+      const got = zstdHelper.finish()
+      share.forEach((i, k) => (packed[i] = got ? this.keep(got[k], into) : this.pack(views[i], into)))
+    }
     let offset = 0
     const out: ArrayBufferView[] = []
     const regions: InstanceType<typeof BufferRegionCtor>[] = []
-    const into = this.file ? this.scratchFor(buffers) : null
-    // Buffers already written in this message, by byte length (see sameBuffer).
-    const written = new Map<number, {bytes: Uint8Array; region: InstanceType<typeof BufferRegionCtor>}[]>()
-    for (const buf of buffers) {
-      const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)
+    for (let i = 0; i < n; i++) {
+      const bytes = views[i]
       if (bytes.byteLength === 0) {
         out.push(new Uint8Array(0), new Uint8Array(0))
         regions.push(new BufferRegionCtor(offset, 0))
         continue
       }
-      const twin = sameBuffer(written, bytes)
-      if (twin) {
+      if (twinOf[i] >= 0) {
         // Stored once: this buffer's region is its twin's (nothing more goes into the body).
+        const twin = regions[twinOf[i]]
         out.push(new Uint8Array(0), new Uint8Array(0))
         regions.push(new BufferRegionCtor(twin.offset, twin.length))
         continue
       }
-      let packed: Uint8Array | null = null
-      if (looksIncompressible(this.compressor, bytes)) packed = null
-      else if (into) {
-        const at = this.scratchUsed
-        const n = cctxOf(this.compressor).compress2(into.subarray(at, at + zstdBinding.compressBound(bytes.byteLength)), bytes)
-        packed = into.subarray(at, at + n)
-        this.scratchUsed = at + n
-      } else packed = this.compressor.compress(bytes)
-      const useCompressed = packed !== null && packed.byteLength < bytes.byteLength
-      const body = useCompressed ? packed! : bytes
+      const p = packed[i]
+      const useCompressed = p !== null && p.byteLength < bytes.byteLength
+      const body = useCompressed ? p : bytes
       const prefix = new Uint8Array(8)
       new DataView(prefix.buffer).setBigInt64(0, useCompressed ? BigInt(bytes.byteLength) : NOT_COMPRESSED, true)
       out.push(prefix, body)
       offset = (offset + 7) & ~7
-      const region = new BufferRegionCtor(offset, 8 + body.byteLength)
-      regions.push(region)
-      let same = written.get(bytes.byteLength)
-      if (!same) written.set(bytes.byteLength, (same = []))
-      same.push({bytes, region})
+      regions.push(new BufferRegionCtor(offset, 8 + body.byteLength))
       offset += 8 + body.byteLength
     }
     return {byteLength: (offset + 7) & ~7, bufferRegions: regions, buffers: out}
+  }
+
+  /** One buffer compressed on this thread (into the scratch buffer in file mode), or null when it looks incompressible. */
+  private pack(bytes: Uint8Array, into: Buffer | null): Uint8Array | null {
+    if (looksIncompressible(this.compressor, bytes)) return null
+    if (!into) return this.compressor.compress(bytes)
+    const at = this.scratchUsed
+    const n = cctxOf(this.compressor).compress2(into.subarray(at, at + zstdBinding.compressBound(bytes.byteLength)), bytes)
+    this.scratchUsed = at + n
+    return into.subarray(at, at + n)
+  }
+
+  /** A frame the helper compressed, copied out of its shared memory (into the scratch buffer in file mode). */
+  private keep(frame: Uint8Array, into: Buffer | null): Uint8Array {
+    if (!into) return frame.slice()
+    const at = this.scratchUsed
+    into.set(frame, at)
+    this.scratchUsed = at + frame.byteLength
+    return into.subarray(at, at + frame.byteLength)
+  }
+
+  /**
+   * The buffers (indices) handed to the zstd helper's thread, started: about
+   * half of the bytes to compress, largest first to the lighter side, when a
+   * message has at least PARALLEL_FROM of them. Buffers large enough to be
+   * sampled for compressibility first stay on this thread.
+   */
+  private helperShare(views: readonly Uint8Array[], twinOf: Int32Array): number[] {
+    if (!zstdHelper.enabled) return []
+    const candidates: number[] = []
+    let mine = 0
+    let shareable = 0
+    views.forEach((v, i) => {
+      if (v.byteLength === 0 || twinOf[i] >= 0) return
+      if (v.byteLength >= SAMPLE_FROM) mine += v.byteLength
+      else {
+        candidates.push(i)
+        shareable += v.byteLength
+      }
+    })
+    // (a batch of large payloads and little else keeps to one thread: the worker's own heap is not worth it)
+    if (shareable < PARALLEL_FROM || candidates.length < 2) return []
+    candidates.sort((a, b) => views[b].byteLength - views[a].byteLength)
+    const share: number[] = []
+    let theirs = 0
+    for (const i of candidates) {
+      if (theirs < mine) {
+        share.push(i)
+        theirs += views[i].byteLength
+      } else mine += views[i].byteLength
+    }
+    share.sort((a, b) => a - b)
+    return zstdHelper.start(
+      share.map((i) => views[i]),
+      this.level,
+    )
+      ? share
+      : []
   }
 
   /**
@@ -224,25 +286,33 @@ export class IpcStreamEncoder extends A.RecordBatchStreamWriter {
 }
 
 /**
- * The region of a buffer of this message with exactly the bytes of `bytes`,
- * if one was written (`written`: by byte length). A batch's columns often
- * hold identical buffers: the validity bitmaps of fields sent together (a
- * quote's bid, ask and their sizes), and the all-zero bitmaps and values of
- * every column that is null throughout. The Arrow format locates each buffer
- * by offset and length in the body, so one stored copy serves them all: every
- * reader decompresses each buffer it reads on its own (checked with
- * nodejs-polars, arrow-js and mdrec's reader). On the quiet Yahoo tape of
- * bench/store (3,000 rows in one batch) this is 5 % of the file.
+ * For each buffer of a message, the index of an earlier one with exactly
+ * its bytes, or -1. A batch's columns often hold identical buffers: the
+ * validity bitmaps of fields sent together (a quote's bid, ask and their
+ * sizes), and the all-zero bitmaps and values of every column that is null
+ * throughout. The Arrow format locates each buffer by offset and length in
+ * the body, so one stored copy serves them all: every reader decompresses
+ * each buffer it reads on its own (checked with nodejs-polars, arrow-js and
+ * mdrec's reader). On the quiet Yahoo tape of bench/store (3,000 rows in
+ * one batch) this is 5 % of the file.
  */
-function sameBuffer(
-  written: Map<number, {bytes: Uint8Array; region: InstanceType<typeof BufferRegionCtor>}[]>,
-  bytes: Uint8Array,
-): InstanceType<typeof BufferRegionCtor> | null {
-  const same = written.get(bytes.byteLength)
-  if (!same) return null
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  for (const w of same) if (b.equals(w.bytes)) return w.region
-  return null
+function twins(views: readonly Uint8Array[]): Int32Array {
+  const twinOf = new Int32Array(views.length).fill(-1)
+  const byLength = new Map<number, number[]>()
+  views.forEach((v, i) => {
+    if (v.byteLength === 0) return
+    const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength)
+    let same = byLength.get(v.byteLength)
+    if (!same) byLength.set(v.byteLength, (same = []))
+    for (const j of same) {
+      if (b.equals(views[j])) {
+        twinOf[i] = j
+        return
+      }
+    }
+    same.push(i)
+  })
+  return twinOf
 }
 
 /** zstd-napi's Compressor keeps its ZSTD_CCtx (with the level and checksum set by makeCompressor) in a private field; compress2 writes into a buffer we give it. */
@@ -694,7 +764,7 @@ export class BatchDecoder {
   private compressed = false
   private total = 0
   private arena: Arena | undefined
-  /** This message's decompressed buffers by region offset: a region shared by several buffers (see sameBuffer) is decompressed once. */
+  /** This message's decompressed buffers by region offset: a region shared by several buffers (see twins) is decompressed once. */
   private readonly outs = new Map<number, {length: number; out: Uint8Array}>()
 
   constructor(readonly schema: A.Schema) {
