@@ -5,6 +5,8 @@
  * and import no recorder or replay engine; nothing below commands/ and cli/
  * imports oclif. One registry (src/feeds/registry.ts) lists every feed once,
  * with both sides and its own record options and environment variables.
+ * The replay engine stays split by concern: no file of src/replay over 600
+ * lines, and no import cycle between its files (type-only imports aside).
  */
 import {readdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
@@ -47,6 +49,39 @@ describe('layers', () => {
       .flatMap((d) => importsUnder(d))
       .filter(({spec}) => spec.startsWith('@oclif/'))
     expect(bad).toEqual([])
+  })
+
+  it('no file under src/replay is over 600 lines', () => {
+    const long = readdirSync(join(SRC, 'replay'), {recursive: true, encoding: 'utf8'})
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => ({file: f, lines: readFileSync(join(SRC, 'replay', f), 'utf8').split('\n').length - 1}))
+      .filter(({lines}) => lines > 600)
+    expect(long).toEqual([])
+  })
+
+  it('the files of src/replay import each other without a cycle (type-only imports aside)', () => {
+    const dir = join(SRC, 'replay')
+    const deps = new Map<string, string[]>()
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts'))) {
+      const text = readFileSync(join(dir, f), 'utf8')
+      const to: string[] = []
+      for (const m of text.matchAll(/^(?:import|export)\s+(type\s+)?(?:\{([^}]*)\}|\*(?:\s+as\s+\w+)?|\w+)\s+from\s+'\.\/([^']+)\.js'/gm)) {
+        const names = m[2]?.split(',').map((n) => n.trim()).filter(Boolean)
+        const typeOnly = m[1] !== undefined || (names !== undefined && names.length > 0 && names.every((n) => n.startsWith('type ')))
+        if (!typeOnly) to.push(`${m[3]}.ts`)
+      }
+      deps.set(f, to)
+    }
+    const cycles: string[] = []
+    const walk = (f: string, path: string[]): void => {
+      if (path.includes(f)) {
+        if (f === path[0]) cycles.push([...path, f].join(' → '))
+        return
+      }
+      for (const d of deps.get(f) ?? []) walk(d, [...path, f])
+    }
+    for (const f of deps.keys()) walk(f, [])
+    expect(cycles).toEqual([])
   })
 })
 

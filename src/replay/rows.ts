@@ -63,7 +63,7 @@ export const RowClass = {data: KIND_DATA, gap: KIND_GAP, reject: KIND_REJECT} as
  */
 export class ReplayBatch extends BatchRows {
   private readonly kindClass: Int8Array
-  /** Payloads already encoded from this batch, for timelines that share it (see the replay engine's `encodeShared`). */
+  /** Payloads already encoded from this batch, for timelines that share it (see `Replayer.encodeShared` in replayer.ts). */
   memo: Map<number, (string | Uint8Array | undefined)[][]> | null = null
 
   constructor(
