@@ -47,6 +47,7 @@ function render(i: RecordingInfo): string {
     `  feed          ${i.feed}  ${i.endpoint}`,
     `  subscriptions ${i.subscriptions.join(' ') || '(none)'}`,
     `  format        version ${i.formatVersion}, written by mdrec ${i.toolVersion}, raw ${i.rawMode}${i.complete ? '' : ', not closed (no end-of-stream marker: live, or the recorder stopped abruptly)'}`,
+    `  started       ${i.startTime} (--from/--to +offsets count from here)`,
     `  time span     ${i.firstRow === null || i.lastRow === null ? 'none (no rows)' : `${i.firstRow} → ${i.lastRow} (${formatDuration(i.durationMs)})`}`,
     `  rows          ${i.rows}${i.rows ? ` (${top(i.rowsByKind, 8)})` : ''}`,
     `  symbols       ${symbolCount}${symbolCount ? `: ${top(i.rowsBySymbol, 10)}` : ''}`,

@@ -12,6 +12,7 @@ import {MAX_FRAME_BYTES, RecordingWriter, logStaleRemoved, type WriterOptions} f
 import {FEED_URL_SCHEMES, parseFeedUrl} from '../util/redact.js'
 import {nsToIso} from '../util/time.js'
 import {gapInfoText, type GapInfo} from '../store/gap.js'
+import {checkOptionKeys, checkOptionTypes, type OptionKind} from '../util/options.js'
 import {plural} from '../util/units.js'
 import {VERSION} from '../version.js'
 import type {SideSource} from './side.js'
@@ -64,6 +65,25 @@ const RECORD_OPTION_KEYS = new Set<string>(
     dataset: 0, datasetBySymbol: 0, signal: 0, supervisor: 0, writer: 0, log: 0,
   } satisfies Record<keyof RecordOptions, 0>),
 )
+
+/** The kinds of the RecordOptions values checked at run time (the rest are checked where they are used). */
+const RECORD_OPTION_KINDS: Readonly<Record<string, OptionKind>> = {
+  feed: 'string',
+  symbols: 'string[]',
+  feedOptions: 'object',
+  url: 'string',
+  out: 'string',
+  durationMs: 'number',
+  flushIntervalMs: 'number',
+  rotate: 'object',
+  raw: 'string',
+  dataset: 'string',
+  datasetBySymbol: 'boolean',
+  signal: 'object',
+  supervisor: 'object',
+  writer: 'object',
+  log: 'function',
+}
 
 /** A snapshot while recording (`Recorder.stats()`). */
 export interface RecorderStats {
@@ -174,19 +194,15 @@ export class Recorder {
 
   /** Resolve the feed's client side (which may talk to the feed's REST API first), then start recording. */
   static async start(o: RecordOptions): Promise<Recorder> {
-    if (o.symbols.length === 0) throw new MdrecError('E_USAGE', 'no symbols given: name at least one, e.g. `mdrec record AAPL`')
-    if (o.url !== undefined) validateUrl(o.url)
     const adapter = getFeed(o.feed ?? 'yahoo')
     // A plain-JS caller's misplaced or misspelt option is an error, not silently ignored (a feed's own options go in feedOptions).
-    for (const key of Object.keys(o)) {
-      if (RECORD_OPTION_KEYS.has(key)) continue
-      throw new MdrecError(
-        'E_USAGE',
-        adapter.options.some((d) => d.name === key)
-          ? `record(): ${key} is an option of the ${adapter.name} feed: pass it as feedOptions: {${key}: …}`
-          : `record(): unknown option ${key}; the options are ${[...RECORD_OPTION_KEYS].join(', ')}`,
-      )
-    }
+    checkOptionKeys('record()', o, RECORD_OPTION_KEYS, (key) =>
+      adapter.options.some((d) => d.name === key) ? `record(): ${key} is an option of the ${adapter.name} feed: pass it as feedOptions: {${key}: …}` : undefined,
+    )
+    checkOptionTypes('record()', o as unknown as Record<string, unknown>, RECORD_OPTION_KINDS)
+    if (!Array.isArray(o.symbols) || o.symbols.length === 0) throw new MdrecError('E_USAGE', 'no symbols given: name at least one, e.g. `mdrec record AAPL`')
+    if (o.durationMs !== undefined && o.durationMs < 0) throw new MdrecError('E_USAGE', `record(): durationMs ${o.durationMs} is negative`)
+    if (o.url !== undefined) validateUrl(o.url)
     const options = feedOptionValues(adapter, o.feedOptions)
     const setup = await adapter.client({...options, symbols: o.symbols, url: o.url, env: process.env, log: o.log})
     validateUrl(setup.spec.url)

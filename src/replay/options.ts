@@ -7,7 +7,8 @@
  * `engine.ts` (`replay()`) and read by `replayer.ts` (as {@link Prepared}).
  */
 import {MdrecError} from '../errors.js'
-import {openRecording, type RecordingFile} from '../store/reader.js'
+import {checkOptionKeys, checkOptionTypes, type OptionKind} from '../util/options.js'
+import {messageStream, openRecording, streamError, type RecordingFile, type StreamEnd} from '../store/reader.js'
 import {resolveRange} from '../store/inputs.js'
 import {parseSpeed, parseTimeSpec, type TimeSpec} from '../util/units.js'
 import {replayFeed} from './feed.js'
@@ -54,6 +55,24 @@ export interface ReplayOptions {
   onLateness?: (lateNs: number, clientId: number) => void
 }
 
+/** Every key of ReplayOptions (checked at run time: JavaScript callers get no type check). */
+const REPLAY_OPTION_KEYS = new Set<string>(
+  Object.keys({
+    speed: 0, port: 0, host: 0, loop: 0, from: 0, to: 0, clock: 0, gaps: 0, slowClient: 0, maxBufferedBytes: 0,
+    atEnd: 0, settleMs: 0, emulator: 0, log: 0, onLateness: 0,
+  } satisfies Record<keyof ReplayOptions, 0>),
+)
+
+/** The kinds of the ReplayOptions values whose checks below assume one (the rest are checked by value). */
+const REPLAY_OPTION_KINDS: Readonly<Record<string, OptionKind | readonly OptionKind[]>> = {
+  host: 'string',
+  maxBufferedBytes: 'number',
+  settleMs: 'number',
+  emulator: 'object',
+  log: 'function',
+  onLateness: 'function',
+}
+
 /**
  * Open the recordings and validate the options (everything that can fail
  * before listening): all files of one feed, each option in range with its
@@ -63,10 +82,19 @@ export interface ReplayOptions {
  * or the reader's error for a file that cannot be opened).
  */
 export async function prepare(files: string | string[], o: ReplayOptions) {
+  checkOptionKeys('replay()', o, REPLAY_OPTION_KEYS)
+  checkOptionTypes('replay()', o as unknown as Record<string, unknown>, REPLAY_OPTION_KINDS)
   const paths = typeof files === 'string' ? [files] : [...files]
   if (paths.length === 0) throw new MdrecError('E_USAGE', 'no recording given: name at least one .arrow file to replay')
   const recs: RecordingFile[] = []
   for (const p of paths) recs.push(await openRecording(p))
+  // A damaged file is refused before anything listens: a client would otherwise be closed with 1011 at
+  // the damage while the replay ran on (framing only: message headers, no body is read or decompressed).
+  for (const r of recs) {
+    let end: StreamEnd | undefined
+    for await (const m of messageStream(r.path, {recordBodies: false}, (e) => (end = e))) void m
+    if (end?.problem) throw streamError(r.path, end)
+  }
   const feedName = recs[0].meta.feed
   const other = recs.find((r) => r.meta.feed !== feedName)
   if (other) {

@@ -42,7 +42,7 @@ export {KisProbe, postApproval} from './probe.js'
 /** The KIS feed, both sides (src/feeds/contract.ts); listed in src/feeds/registry.ts. */
 export const kisFeed: FeedDefinition = {
   ...kisAdapter,
-  summary: `--types H0STCNT0,H0STASP0…, approval key from ${KIS_APP_KEY_ENV}/${KIS_APP_SECRET_ENV}, --paper; at most 41 registrations, or --tiering to poll the codes past them over REST`,
+  summary: `--types H0STCNT0,H0STASP0…, default the trades TR of each code's market (H0STCNT0 for KRX codes, HDFSCNT0 for overseas symbols), approval key from ${KIS_APP_KEY_ENV}/${KIS_APP_SECRET_ENV}, --paper; at most 41 registrations, or --tiering to poll the codes past them over REST`,
   env: [
     {name: KIS_URL_ENV, purpose: 'the WebSocket URL, instead of the official real-trading host (or the paper-trading one with --paper)'},
     {name: KIS_REST_URL_ENV, purpose: 'the REST base URL for the approval key and --tiering, default the official host of the WebSocket URL'},

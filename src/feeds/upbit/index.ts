@@ -12,7 +12,7 @@ export {syntheticUpbitTape} from './synthetic.js'
 /** The Upbit feed, both sides (src/feeds/contract.ts); listed in src/feeds/registry.ts. */
 export const upbitFeed: FeedDefinition = {
   ...upbitAdapter,
-  summary: `--types ticker,trade,orderbook,candle.1m…, --format default|simple; --types myOrder,myAsset records the private endpoint with a JWT signed from ${UPBIT_ACCESS_KEY_ENV}/${UPBIT_SECRET_KEY_ENV}, SYMBOL * for every market`,
+  summary: `--types ticker,trade,orderbook,orderbook.N,candle.1m…, default ticker; --format default|simple (the recorder's request format; replay serves all four); --types myOrder,myAsset records the private endpoint with a JWT signed from ${UPBIT_ACCESS_KEY_ENV}/${UPBIT_SECRET_KEY_ENV}, SYMBOL * for every market`,
   env: [
     {name: UPBIT_URL_ENV, purpose: "the feed's URL, instead of its public endpoint"},
     {name: UPBIT_ACCESS_KEY_ENV, purpose: 'your Upbit Open API access key, for --types myOrder,myAsset', secret: true},
