@@ -4,8 +4,8 @@
  * `src/feeds/registry.ts`) holding both directions of its protocol: the
  * record side (`client`, `codecFor`: what `mdrec record` and the recorder
  * use) and the replay side (`replay`: the emulator the replay engine runs),
- * the feed's own `mdrec record` options and the environment variables it
- * reads. The recorder (src/record/) and the replay engine (src/replay/)
+ * the feed's own `mdrec record` and `mdrec replay` options and the
+ * environment variables it reads. The recorder (src/record/) and the replay engine (src/replay/)
  * import these interfaces from here; no feed imports them.
  */
 import type {EventEmitter} from 'node:events'
