@@ -210,3 +210,58 @@ describe('the feed registry', () => {
     }
   })
 })
+
+/** The five feeds' names, as a command would spell them in a string (any case: "Generic recordings only…" too). */
+const FEED_WORD = new RegExp(`\\b(${FEED_NAMES.join('|')})\\b`, 'i')
+/**
+ * What a command may still say of a feed: its `static examples` (stripped
+ * before the check), record's default feed, and prose that only the record
+ * command's --url help words (Yahoo's kept query parameter).
+ */
+const FEED_WORD_ALLOWED = [/default: 'yahoo'/, /\(Yahoo keeps \?version=\)/]
+
+/** The string literals (quotes and template text) of `text`, its `static … examples = [ … ]` block left out. */
+function stringLiterals(text: string): string[] {
+  const code = text.replace(/static\s+(?:override\s+)?examples\s*=\s*\[[\s\S]*?\n\s*\]/g, '')
+  return [...code.matchAll(/'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|`(?:[^`\\]|\\.)*`/g)].map((m) => m[0])
+}
+
+describe('commands name no feed', () => {
+  it('src/commands/*.ts import nothing from a feed’s folder, only src/feeds/registry.ts and contract.ts', () => {
+    const bad = importsUnder('commands').filter(({spec}) => spec.startsWith('../feeds/') && !/^\.\.\/feeds\/(registry|contract)\.js$/.test(spec))
+    expect(bad).toEqual([])
+  })
+
+  it('no string or flag definition of a command names a feed (beside the examples and the default feed)', () => {
+    const bad: string[] = []
+    for (const e of readdirSync(join(SRC, 'commands'), {withFileTypes: true})) {
+      if (!e.isFile() || !e.name.endsWith('.ts')) continue
+      const text = readFileSync(join(SRC, 'commands', e.name), 'utf8')
+      const allowed = FEED_WORD_ALLOWED.reduce((t, re) => t.replace(re, ''), text)
+      for (const s of stringLiterals(allowed)) if (FEED_WORD.test(s)) bad.push(`commands/${e.name}: ${s.slice(0, 100)}`)
+      // and no flag is put in a feed's help group by hand
+      for (const m of allowed.matchAll(/helpGroup:\s*'([^']+)'/g)) bad.push(`commands/${e.name}: helpGroup '${m[1]}'`)
+    }
+    expect(bad).toEqual([])
+  })
+
+  it("replay's feed flags are exactly the feeds' declared replay options, with the kind and help group declared", async () => {
+    const {default: Replay} = await import('../src/commands/replay.js')
+    const declared = new Map<string, {kind: string; feeds: string[]}>()
+    for (const name of FEED_NAMES) {
+      for (const o of (getFeed(name).replay as {options?: ReadonlyArray<{name: string; kind: string}>} | undefined)?.options ?? []) {
+        const d = declared.get(o.name)
+        if (d) expect(o.kind, `${name} --${o.name}`).toBe(d.kind)
+        declared.set(o.name, {kind: o.kind, feeds: [...(d?.feeds ?? []), name]})
+      }
+    }
+    expect(declared.size).toBeGreaterThan(0)
+    const flags = Replay.flags as Record<string, {type: string; helpGroup?: string}>
+    const grouped = Object.keys(flags).filter((n) => flags[n].helpGroup !== undefined)
+    expect(grouped.sort()).toEqual([...declared.keys()].sort())
+    for (const [name, d] of declared) {
+      expect(flags[name].type, name).toBe(d.kind === 'boolean' ? 'boolean' : 'option')
+      expect(flags[name].helpGroup, name).toBe(d.feeds[0].toUpperCase())
+    }
+  })
+})

@@ -15,6 +15,7 @@
 import {Args, Errors, Flags, type Interfaces} from '@oclif/core'
 
 import {isMdrecError} from '../errors.js'
+import type {FeedFlag} from '../feeds/registry.js'
 import {FEED_URL_SCHEMES, parseFeedUrl} from '../util/redact.js'
 import {
   parseColumns,
@@ -101,4 +102,19 @@ export function receiveRangeFlags(fromDescription = 'first receive time: ISO-860
  */
 export function recordingsArg(description: string) {
   return {file: Args.string({description, required: true})}
+}
+
+/**
+ * An oclif flag for the feeds' options of one name (`feedFlags` and
+ * `replayFlags` in src/feeds/registry.ts), of the kind they declare: a
+ * boolean (with --no- when declared), a duration, an integer (at least its
+ * min), or a string (a list kind is split by `flagValue`).
+ */
+export function feedFlag(ff: FeedFlag, helpGroup?: string) {
+  const dependsOn = ff.dependsOn ? [...ff.dependsOn] : undefined
+  const common = {description: ff.description, dependsOn, helpGroup, defaultHelp: ff.defaultHelp === undefined ? undefined : async () => ff.defaultHelp!}
+  if (ff.kind === 'boolean') return Flags.boolean({description: ff.description, dependsOn, helpGroup, allowNo: ff.allowNo})
+  if (ff.kind === 'duration') return duration(common)
+  if (ff.kind === 'integer') return Flags.integer({...common, min: ff.min, helpValue: ff.helpValue})
+  return Flags.string({...common, helpValue: ff.helpValue})
 }

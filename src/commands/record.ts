@@ -3,34 +3,19 @@ import cliProgress from 'cli-progress'
 
 import {BaseCommand} from '../cli/base.js'
 import {MdrecError} from '../errors.js'
-import {duration, feedUrl, rotate} from '../cli/flags.js'
-import {isRedisUrl} from '../feeds/generic/redis.js'
-import {FEED_NAMES, feedEnvHelp, feedFlags, feedsHelp, getFeed, type FeedFlag} from '../feeds/registry.js'
+import {duration, feedFlag, feedUrl, rotate} from '../cli/flags.js'
+import {FEED_NAMES, checkUrlScheme, feedEnvHelp, feedFlags, feedsHelp, flagValue, getFeed} from '../feeds/registry.js'
 import {Recorder, type RecorderStats, type RecordSummary} from '../record/recorder.js'
 import {RAW_MODES, type RawMode} from '../store/schema.js'
 import {formatBytes, formatDuration, formatDurationSpec, plural} from '../util/units.js'
 
-/** The feeds without a public endpoint (the generic feed), said once in the help. */
+/** The feeds without a public endpoint, said once in the help. */
 const NO_PUBLIC_ENDPOINT = FEED_NAMES.filter((name) => getFeed(name).defaultUrl === '')
   .map((name) => `The ${name} feed has no public endpoint: give --url.`)
   .join(' ')
 
-/** An oclif flag for the feeds' options of one name (src/feeds/registry.ts: `feedFlags`). */
-function feedFlag(ff: FeedFlag) {
-  const common = {description: ff.description, dependsOn: ff.dependsOn ? [...ff.dependsOn] : undefined, defaultHelp: ff.defaultHelp === undefined ? undefined : async () => ff.defaultHelp!}
-  if (ff.kind === 'boolean') return Flags.boolean({description: ff.description, dependsOn: common.dependsOn})
-  if (ff.kind === 'duration') return duration(common)
-  return Flags.string(common)
-}
-
 /** The feed flags, made once at load from the feeds' declared options (one flag per option name). */
 const FEED_FLAGS = feedFlags()
-
-/** The value a feed gets for a flag as given: a list kind split at commas (trimmed, empties dropped). */
-function feedOptionValue(ff: FeedFlag, value: unknown): unknown {
-  if (ff.kind === 'list' && typeof value === 'string') return value.split(',').map((t) => t.trim()).filter(Boolean)
-  return value
-}
 
 export default class Record extends BaseCommand<typeof Record> {
   static override summary = 'Record a live feed to a zstd-compressed Arrow recording.'
@@ -78,9 +63,8 @@ ${feedEnvHelp()}`
   public async run(): Promise<RecordSummary> {
     const {argv} = await this.parse(Record)
     const f = this.flags
-    if (f.url !== undefined && isRedisUrl(f.url) && f.feed !== 'generic') {
-      throw new MdrecError('E_USAGE', `a redis:// --url is for --feed generic (Redis channels PREFIX:<channel>); the ${f.feed} feed speaks WebSocket: give a ws:// or wss:// URL`)
-    }
+    // a URL of another feed's scheme (redis://): a usage error naming the feed that takes it
+    if (f.url !== undefined) checkUrlScheme(getFeed(f.feed), f.url)
     const quiet = f.quiet || this.jsonEnabled()
     const tty = Boolean(process.stderr.isTTY) && !quiet
     const say = (line: string) => {
@@ -93,7 +77,7 @@ ${feedEnvHelp()}`
       feed: f.feed,
       symbols: argv as string[],
       // every feed flag given, by its option name; the recorder refuses those the feed does not take
-      feedOptions: Object.fromEntries(FEED_FLAGS.map((ff) => [ff.name, feedOptionValue(ff, (f as {[flag: string]: unknown})[ff.name])])),
+      feedOptions: Object.fromEntries(FEED_FLAGS.map((ff) => [ff.name, flagValue(ff, (f as {[flag: string]: unknown})[ff.name])])),
       url: f.url,
       out: f.out,
       durationMs: f.duration,

@@ -4,8 +4,8 @@
  * `src/feeds/registry.ts`) holding both directions of its protocol: the
  * record side (`client`, `codecFor`: what `mdrec record` and the recorder
  * use) and the replay side (`replay`: the emulator the replay engine runs),
- * the feed's own `mdrec record` options and the environment variables it
- * reads. The recorder (src/record/) and the replay engine (src/replay/)
+ * the feed's own `mdrec record` and `mdrec replay` options and the
+ * environment variables it reads. The recorder (src/record/) and the replay engine (src/replay/)
  * import these interfaces from here; no feed imports them.
  */
 import type {EventEmitter} from 'node:events'
@@ -131,7 +131,8 @@ export interface FeedAdapter {
 }
 
 /**
- * One `mdrec record` option a feed takes: the command makes a flag
+ * One option a feed takes: an `mdrec record` option ({@link FeedDefinition.options})
+ * or an `mdrec replay` option ({@link ReplayFeed.options}). The command makes a flag
  * `--<name>` of it (one flag for every feed that declares the name, all
  * declaring it with the same kind) and passes the value on under `name`.
  */
@@ -141,9 +142,10 @@ export interface FeedOption {
   /**
    * The value's kind: 'string' (as typed), 'list' (comma-separated: a
    * string[] of the trimmed non-empty items), 'boolean' (true when given),
-   * 'duration' (90s, 1m: a number of ms).
+   * 'duration' (90s, 1m: a number of ms), 'integer' (a whole number, at
+   * least {@link min}).
    */
-  readonly kind: 'string' | 'list' | 'boolean' | 'duration'
+  readonly kind: 'string' | 'list' | 'boolean' | 'duration' | 'integer'
   /** What it does for this feed; the flag's help lists it as `<feed>: <description>`. Empty: the summary says it all. */
   readonly description: string
   /** The flag's help before the feeds' descriptions, when the flag is shared by feeds or needs no feed prefix. */
@@ -152,6 +154,12 @@ export interface FeedOption {
   readonly dependsOn?: readonly string[]
   /** The default as the help shows it (the feed applies it). */
   readonly defaultHelp?: string
+  /** 'integer': the smallest value taken. */
+  readonly min?: number
+  /** 'boolean': `--no-<name>` is taken too (the value is then false; absent: undefined). */
+  readonly allowNo?: boolean
+  /** The value's placeholder in the help (`redis://HOST:PORT/PREFIX`); default: the kind's. */
+  readonly helpValue?: string
 }
 
 /** The help of the options several feeds declare under one name (each adds what it means for it). */
@@ -255,11 +263,57 @@ export interface ReplayFeed<F = unknown> {
   readonly variants: readonly string[]
   /** Names of the feed-specific emulator options it takes (`EmulatorOptions.feed`); none when absent. */
   readonly emulatorOptions?: readonly string[]
+  /**
+   * The `mdrec replay` options this feed takes (each becomes a flag in the
+   * help group of the feed's name in capitals; given for a recording of
+   * another feed: a usage error). Their values, by name (a 'list' already
+   * split, an absent one undefined), reach {@link emulatorFlags} and
+   * {@link companion}.
+   */
+  readonly options?: readonly FeedOption[]
+  /** A paragraph of `mdrec replay --help` on what replaying this feed does and its options. */
+  readonly help?: string
+  /**
+   * `mdrec replay`'s option values (`given`, by option name), the
+   * environment (secrets: never logged) → `EmulatorOptions.feed`. Throws
+   * MdrecError('E_USAGE') naming a flag for a combination it refuses. Called
+   * before the range is checked and the emulator starts; `log` gets status
+   * lines (never secrets).
+   */
+  emulatorFlags?(given: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv, log: (line: string) => void): Record<string, unknown>
+  /**
+   * Something the feed runs beside its emulator for some of its options
+   * (generic --publish: a Redis fan-out of the shared timeline), or
+   * undefined when none of them is given. Parses `given` (throws
+   * MdrecError('E_USAGE') naming the flag); does no I/O.
+   */
+  companion?(given: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv): ReplayCompanion | undefined
   /** Start the emulator for `files`, the recordings it will serve (their markets, symbols…: what its REST answers list). */
   listen(options: EmulatorOptions, files: readonly RecordingFile[]): Promise<Emulator<F>>
   /** The variant the recording was made with: clients of it get the recorded bytes as they are. */
   recordedVariant(file: RecordingFile): number
   encoder(file: RecordingFile): RowEncoder<F>
+}
+
+/**
+ * What a feed runs beside its emulator during `mdrec replay` (see
+ * {@link ReplayFeed.companion}). The command calls {@link open} before the
+ * emulator listens, {@link attach} once it does, and {@link finish} after
+ * the replay ends ({@link abort} instead when starting failed).
+ */
+export interface ReplayCompanion {
+  /** The clock it needs: the command uses it unless another is given, and then refuses with {@link clockConflict}. */
+  readonly clock?: 'connection' | 'shared'
+  /** The usage error for a --clock other than {@link clock}. */
+  readonly clockConflict?: string
+  /** Reach what it serves before the emulator listens (a wrong address or password stops here); `files` are the recordings, `range` the receive-time range replayed. */
+  open(files: readonly RecordingFile[], range: {from?: bigint; to?: bigint}, log: (line: string) => void): Promise<void>
+  /** Start serving from the running emulator at `url` (logs what it serves). */
+  attach(url: string): Promise<void>
+  /** After the replay ended: flush what is pending, close, log the outcome, and say how many frames it published and how many failed. */
+  finish(): Promise<{published: number; failed: number}>
+  /** Close at once (starting failed). */
+  abort(): void
 }
 
 // ─── one feed ─────────────────────────────────────────────────────────────
@@ -284,4 +338,8 @@ export interface FeedDefinition extends FeedAdapter {
   refusal?(names: readonly string[]): string | undefined
   /** The replay side; absent: its recordings cannot be replayed yet. */
   readonly replay?: ReplayFeed
+  /** The URL schemes `mdrec record --url` takes for this feed; default ['ws:', 'wss:']. */
+  readonly urlSchemes?: readonly string[]
+  /** What a scheme of {@link urlSchemes} beyond ws:/wss: reaches, for the usage error of another feed given it (`redis:` → 'Redis channels PREFIX:<channel>'). */
+  readonly urlSchemeHelp?: Readonly<Record<string, string>>
 }

@@ -14,7 +14,7 @@ import {kisFeed} from './kis/index.js'
 import {upbitFeed} from './upbit/index.js'
 import {yahooFeed} from './yahoo/index.js'
 
-export type {ClientOptions, ClientSetup, FeedAdapter, FeedDefinition, FeedEnvVar, FeedOption} from './contract.js'
+export type {ClientOptions, ClientSetup, FeedAdapter, FeedDefinition, FeedEnvVar, FeedOption, ReplayCompanion} from './contract.js'
 
 const FEEDS: readonly FeedDefinition[] = [
   yahooFeed,
@@ -52,14 +52,28 @@ export interface FeedFlag {
   readonly description: string
   readonly dependsOn?: readonly string[]
   readonly defaultHelp?: string
+  readonly min?: number
+  readonly allowNo?: boolean
+  readonly helpValue?: string
+  /** The help group: the first feed's name in capitals (`mdrec replay`'s GENERIC, UPBIT). */
+  readonly helpGroup: string
   /** The feeds that take it, in registry order. */
   readonly feeds: readonly string[]
 }
 
 /** Every feed option as one flag per name, in registry order (`mdrec record` builds its feed flags from these). */
 export function feedFlags(): FeedFlag[] {
+  return flagsOf((f) => f.options)
+}
+
+/** Every feed's `mdrec replay` option ({@link ReplayFeed.options}) as one flag per name, in registry order (`mdrec replay` builds its feed flags from these). */
+export function replayFlags(): FeedFlag[] {
+  return flagsOf((f) => f.replay?.options ?? [])
+}
+
+function flagsOf(optionsOf: (f: FeedDefinition) => readonly FeedOption[]): FeedFlag[] {
   const by = new Map<string, Array<{feed: string; option: FeedOption}>>()
-  for (const f of FEEDS) for (const option of f.options) by.set(option.name, [...(by.get(option.name) ?? []), {feed: f.name, option}])
+  for (const f of FEEDS) for (const option of optionsOf(f)) by.set(option.name, [...(by.get(option.name) ?? []), {feed: f.name, option}])
   return [...by].map(([name, list]) => {
     const first = list[0].option
     const kinds = new Set(list.map((d) => d.option.kind))
@@ -67,8 +81,67 @@ export function feedFlags(): FeedFlag[] {
     const details = list.filter((d) => d.option.description !== '').map((d) => `${d.feed}: ${d.option.description}`)
     const summary = list.find((d) => d.option.summary)?.option.summary
     const description = summary === undefined ? details.join('; ') : details.length === 0 ? summary : `${summary} (${details.join('; ')})`
-    return {name, kind: first.kind, description, dependsOn: first.dependsOn, defaultHelp: first.defaultHelp, feeds: list.map((d) => d.feed)}
+    const {kind, dependsOn, defaultHelp, min, allowNo, helpValue} = first
+    return {name, kind, description, dependsOn, defaultHelp, min, allowNo, helpValue, helpGroup: list[0].feed.toUpperCase(), feeds: list.map((d) => d.feed)}
   })
+}
+
+/** The value a feed gets for a flag as given: a list kind split at commas (trimmed, empties dropped). */
+export function flagValue(ff: FeedFlag, value: unknown): unknown {
+  if (ff.kind === 'list' && typeof value === 'string') return value.split(',').map((t) => t.trim()).filter(Boolean)
+  return value
+}
+
+/** `mdrec replay --help`'s paragraphs on the feeds that say what replaying them does ({@link ReplayFeed.help}), in registry order. */
+export function replayHelp(): string[] {
+  return FEEDS.flatMap((f) => (f.replay?.help === undefined ? [] : [f.replay.help]))
+}
+
+/**
+ * The `mdrec replay` option values (`given`, by name; undefined: not given,
+ * false: not given unless the option takes --no-) that `feed`'s replay
+ * side takes; one of another feed's is a usage error: "--X applies to Y
+ * recordings only; FILE is a "feed" recording" (MdrecError E_USAGE).
+ */
+export function replayOptionValues(feed: string, given: Readonly<Record<string, unknown>>, file: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(given)) {
+    if (value === undefined) continue
+    const owners = FEEDS.filter((f) => f.replay?.options?.some((o) => o.name === name))
+    const option = owners[0]?.replay?.options?.find((o) => o.name === name)
+    if (!option) throw new MdrecError('E_USAGE', `unknown replay option "${name}"`)
+    if (value === false && !option.allowNo) continue
+    if (!owners.some((f) => f.name === feed)) {
+      throw new MdrecError('E_USAGE', `--${value === false ? 'no-' : ''}${name} applies to ${owners.map((f) => f.name).join(' or ')} recordings only; ${file} is a "${feed}" recording`)
+    }
+    out[name] = value
+  }
+  return out
+}
+
+/** The URL schemes a feed's `mdrec record --url` takes by default. */
+const WS_SCHEMES: readonly string[] = ['ws:', 'wss:']
+
+/**
+ * Check that `feed` takes the scheme of `url` (`mdrec record --url`): one
+ * another feed declares ({@link FeedDefinition.urlSchemes}) is a usage error
+ * naming that feed, e.g. "a redis:// --url is for --feed generic (Redis
+ * channels PREFIX:<channel>); the yahoo feed speaks WebSocket: give a ws://
+ * or wss:// URL". A scheme no feed takes is left to the URL's own check.
+ */
+export function checkUrlScheme(feed: FeedDefinition, url: string): void {
+  const scheme = /^([a-z][a-z0-9+.-]*:)\/\//i.exec(url.trim())?.[1].toLowerCase()
+  if (scheme === undefined) return
+  const takes = feed.urlSchemes ?? WS_SCHEMES
+  if (takes.includes(scheme)) return
+  const owners = FEEDS.filter((f) => (f.urlSchemes ?? WS_SCHEMES).includes(scheme))
+  if (owners.length === 0) return
+  const what = owners.map((f) => f.urlSchemeHelp?.[scheme]).find((h) => h !== undefined)
+  const speaks = takes.every((s) => WS_SCHEMES.includes(s)) ? 'speaks WebSocket' : 'takes other URLs'
+  throw new MdrecError(
+    'E_USAGE',
+    `a ${scheme}// --url is for --feed ${owners.map((f) => f.name).join(' or --feed ')}${what === undefined ? '' : ` (${what})`}; the ${feed.name} feed ${speaks}: give a ${takes.map((s) => `${s}//`).join(' or ')} URL`,
+  )
 }
 
 /** `mdrec record --help`'s "Feeds:" paragraph: every feed with its one-line summary. */
@@ -81,7 +154,7 @@ export function feedEnvHelp(): string {
   return `Environment: ${FEEDS.flatMap((f) => f.env.map((e) => `${e.name} (${f.name}) ${e.purpose}`)).join('; ')}.`
 }
 
-const KIND_TEXT: Record<FeedOption['kind'], string> = {string: 'a string', list: 'a string[] (the comma-separated items)', boolean: 'a boolean', duration: 'a number of ms'}
+const KIND_TEXT: Record<FeedOption['kind'], string> = {string: 'a string', list: 'a string[] (the comma-separated items)', boolean: 'a boolean', duration: 'a number of ms', integer: 'a whole number'}
 
 /**
  * The options `mdrec record` passes to `feed` (`RecordOptions.feedOptions`),
@@ -110,6 +183,8 @@ export function feedOptionValues(feed: FeedDefinition, given: Readonly<Record<st
         ? value === true
         : option.kind === 'duration'
           ? typeof value === 'number' && Number.isFinite(value) && value >= 0
+          : option.kind === 'integer'
+            ? Number.isSafeInteger(value) && (value as number) >= (option.min ?? Number.MIN_SAFE_INTEGER)
           : option.kind === 'list'
             ? Array.isArray(value) && value.every((v) => typeof v === 'string')
             : typeof value === 'string'

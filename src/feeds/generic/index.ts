@@ -6,11 +6,12 @@
  */
 import type {FeedDefinition} from '../contract.js'
 import {GENERIC_NO_OPTIONS, GENERIC_URL_ENV, genericAdapter} from './adapter.js'
-import {REDIS_PASSWORD_ENV} from './redis.js'
+import {REDIS_PASSWORD_ENV, REDIS_SCHEMES} from './redis.js'
 import {genericReplay} from './replay.js'
 
 export {genericAdapter, genericCodec, genericControl, redactEndpoint, GENERIC_COLUMNS, GENERIC_URL_ENV, GENERIC_PING_MS, GENERIC_NO_OPTIONS} from './adapter.js'
 export {genericReplay, genericEmulatorOptions, type GenericEmulatorOptions} from './replay.js'
+export {GENERIC_REPLAY_OPTIONS, genericCompanion, genericEmulatorFlags} from './replay-options.js'
 export {GenericServer, clientIdOf, type GenericClient, type GenericServerOptions, type GenericStats} from './server.js'
 export {RedisPublisher, RedisSubscription, parseRedisTarget, recordedChannels, REDIS_PASSWORD_ENV, type RedisTarget} from './redis.js'
 export {syntheticGenericTape, DEFAULT_CHANNELS, type GenericTapeFrame, type GenericTapeOptions} from './synthetic.js'
@@ -27,4 +28,6 @@ export const genericFeed: FeedDefinition = {
   options: [],
   refusal: (names) => (names.some((n) => n === 'types' || n === 'format' || n === 'paper') ? GENERIC_NO_OPTIONS : undefined),
   replay: genericReplay,
+  urlSchemes: ['ws:', 'wss:', ...REDIS_SCHEMES],
+  urlSchemeHelp: Object.fromEntries(REDIS_SCHEMES.map((s) => [s, 'Redis channels PREFIX:<channel>'])),
 }

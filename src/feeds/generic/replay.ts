@@ -21,6 +21,7 @@ import type {Emulator, EmulatorOptions, ReplayFeed, RowEncoder} from '../contrac
 import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import {encodeEnvelope, envelopeOfRow} from './codec.js'
 import {MdrecError} from '../../errors.js'
+import {GENERIC_REPLAY_HELP, GENERIC_REPLAY_OPTIONS, genericCompanion, genericEmulatorFlags} from './replay-options.js'
 import {GENERIC_EMULATOR_OPTIONS, GenericServer, type GenericClient, type GenericServerOptions} from './server.js'
 
 /** The generic emulator's own options, as `replay(…, {emulator})` and `mdrec replay`'s flags give them (see {@link GenericServerOptions}). */
@@ -72,6 +73,10 @@ export const genericReplay: ReplayFeed<GenericFrame> = {
   name: 'generic',
   variants: VARIANTS,
   emulatorOptions: GENERIC_EMULATOR_OPTIONS,
+  options: GENERIC_REPLAY_OPTIONS,
+  help: GENERIC_REPLAY_HELP,
+  emulatorFlags: genericEmulatorFlags,
+  companion: genericCompanion,
   async listen(o: EmulatorOptions): Promise<Emulator<GenericFrame>> {
     const srv = await GenericServer.listen({...genericEmulatorOptions(o.feed), ...serverOptions(o)})
     return new PayloadAdapter<GenericClient>(srv, {

@@ -5,7 +5,7 @@ import {upbitReplay} from './replay.js'
 
 export {upbitAdapter, UPBIT_DEFAULT_URL, UPBIT_URL_ENV} from './adapter.js'
 export {upbitCodec} from './codec.js'
-export {upbitReplay} from './replay.js'
+export {upbitReplay, upbitEmulatorFlags, UPBIT_REPLAY_OPTIONS} from './replay.js'
 export {UpbitServer, rowMessage} from './server.js'
 export {syntheticUpbitTape} from './synthetic.js'
 

@@ -39,7 +39,8 @@
 
 import {MdrecError} from '../../errors.js'
 import {MessageAdapter, serverOptions, type BytesFrame} from '../emulator-adapter.js'
-import type {Emulator, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
+import type {Emulator, EmulatorOptions, FeedOption, ReplayFeed, RowEncoder} from '../contract.js'
+import {UPBIT_ACCESS_KEY_ENV, UPBIT_SECRET_KEY_ENV} from './adapter.js'
 import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import type {RecordingFile} from '../../store/reader.js'
 import {encodeMessage, layoutOf, type UpbitRow} from './codec.js'
@@ -151,12 +152,33 @@ export function upbitEmulatorOptions(o: Readonly<Record<string, unknown>> = {}):
   return o as UpbitEmulatorOptions
 }
 
+/** `mdrec replay`'s options for Upbit recordings (flags in the UPBIT help group). */
+export const UPBIT_REPLAY_OPTIONS: readonly FeedOption[] = [
+  {name: 'rate-limits', kind: 'boolean', allowNo: true, description: "enforce Upbit's WebSocket connection and message limits (HTTP 429 / TOO_MANY_REQ); on unless --no-rate-limits"},
+]
+
+/** `mdrec replay --help`'s paragraph on Upbit recordings. */
+export const UPBIT_REPLAY_HELP = `Upbit recordings: Upbit's WebSocket limits are enforced (5 connections/s per IP or access key, 5 messages/s and 100/min per connection: HTTP 429 or a TOO_MANY_REQ error, docs/feeds/upbit.md); --no-rate-limits turns them off. The private endpoint (/websocket/v1/private) serves recorded myOrder/myAsset messages to clients with a well-formed bearer JWT; with ${UPBIT_SECRET_KEY_ENV} (and ${UPBIT_ACCESS_KEY_ENV}) in the environment their signature (and key) is verified, never shown.`
+
+/** The Upbit emulator's options from `mdrec replay`'s flags: rate limits on unless --no-rate-limits; the keys that verify private-endpoint tokens from the environment (never shown). */
+export function upbitEmulatorFlags(given: Readonly<Record<string, unknown>>, env: NodeJS.ProcessEnv, log: (line: string) => void): Record<string, unknown> {
+  const o: Record<string, unknown> = {rateLimits: given['rate-limits'] ?? true}
+  if (env[UPBIT_SECRET_KEY_ENV]) o.secretKey = env[UPBIT_SECRET_KEY_ENV]
+  if (env[UPBIT_ACCESS_KEY_ENV]) o.accessKey = env[UPBIT_ACCESS_KEY_ENV]
+  const using = [UPBIT_SECRET_KEY_ENV, UPBIT_ACCESS_KEY_ENV].filter((k) => env[k])
+  if (using.length > 0) log(`private endpoint: tokens are checked against ${using.join(' and ')}`)
+  return o
+}
+
 const MARKET_CODE = /^[A-Z0-9]+-[A-Z0-9]+$/
 
 export const upbitReplay: ReplayFeed<UpbitFrame> = {
   name: 'upbit',
   variants: FORMATS,
   emulatorOptions: UPBIT_EMULATOR_OPTIONS,
+  options: UPBIT_REPLAY_OPTIONS,
+  help: UPBIT_REPLAY_HELP,
+  emulatorFlags: upbitEmulatorFlags,
   async listen(o: EmulatorOptions, files: readonly RecordingFile[]): Promise<Emulator<UpbitFrame>> {
     // a private recording's '*' (every market) is not a market
     const markets = files.flatMap((f) => f.meta.subscriptions.filter((s) => MARKET_CODE.test(s)))

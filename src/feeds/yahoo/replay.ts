@@ -137,6 +137,7 @@ class YahooRowEncoder implements RowEncoder<YahooFrame> {
 export const yahooReplay: ReplayFeed<YahooFrame> = {
   name: 'yahoo',
   variants: VARIANTS,
+  help: 'Yahoo recordings: clients choose the envelope as with the real streamer (?version=2 for JSON), subscribe with {"subscribe":[...]}, and receive, byte for byte, the frames recorded for the symbols they subscribed to.',
   async listen(o: EmulatorOptions): Promise<Emulator<YahooFrame>> {
     const srv = await YahooServer.listen(serverOptions(o))
     return new PayloadAdapter<YahooClient>(srv, {
