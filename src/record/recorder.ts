@@ -58,16 +58,8 @@ export interface RecordOptions {
   log?: (line: string) => void
 }
 
-/** Every key of RecordOptions (checked at run time: JavaScript callers get no type check). */
-const RECORD_OPTION_KEYS = new Set<string>(
-  Object.keys({
-    feed: 0, symbols: 0, feedOptions: 0, url: 0, out: 0, durationMs: 0, flushIntervalMs: 0, rotate: 0, raw: 0,
-    dataset: 0, datasetBySymbol: 0, signal: 0, supervisor: 0, writer: 0, log: 0,
-  } satisfies Record<keyof RecordOptions, 0>),
-)
-
-/** The kinds of the RecordOptions values checked at run time (the rest are checked where they are used). */
-const RECORD_OPTION_KINDS: Readonly<Record<string, OptionKind>> = {
+/** Every RecordOptions key and the kind of its value, checked at run time (JavaScript callers get no type check). */
+const RECORD_OPTION_KINDS = {
   feed: 'string',
   symbols: 'string[]',
   feedOptions: 'object',
@@ -83,7 +75,8 @@ const RECORD_OPTION_KINDS: Readonly<Record<string, OptionKind>> = {
   supervisor: 'object',
   writer: 'object',
   log: 'function',
-}
+} as const satisfies Record<keyof RecordOptions, OptionKind>
+const RECORD_OPTION_KEYS: ReadonlySet<string> = new Set(Object.keys(RECORD_OPTION_KINDS))
 
 /** A snapshot while recording (`Recorder.stats()`). */
 export interface RecorderStats {

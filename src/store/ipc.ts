@@ -167,7 +167,9 @@ export class IpcStreamEncoder extends A.RecordBatchStreamWriter {
     // Each stored buffer compressed (null: stored as it is); a share of them on the zstd helper's thread.
     const packed: (Uint8Array | null)[] = new Array<Uint8Array | null>(n).fill(null)
     const share = this.helperShare(views, twinOf)
-    for (let i = 0; i < n; i++) if (views[i].byteLength > 0 && twinOf[i] < 0 && !share.includes(i)) packed[i] = this.pack(views[i], into)
+    const shared = new Uint8Array(n)
+    for (const i of share) shared[i] = 1
+    for (let i = 0; i < n; i++) if (views[i].byteLength > 0 && twinOf[i] < 0 && !shared[i]) packed[i] = this.pack(views[i], into)
     if (share.length > 0) {
       const got = zstdHelper.finish()
       share.forEach((i, k) => (packed[i] = got ? this.keep(got[k], into) : this.pack(views[i], into)))
