@@ -6,11 +6,12 @@
  * connection end, not our close frame).
  */
 import {execFileSync, spawn} from 'node:child_process'
+import type {Socket} from 'node:net'
 import {fileURLToPath} from 'node:url'
 import {afterEach, describe, expect, it} from 'vitest'
 import {WebSocket} from 'ws'
 
-import {CLOSE_ANSWER_MS} from '../src/feeds/emulator.js'
+import {CLOSE_ANSWER_MS, CLOSE_DRAIN_MAX_MS, CLOSE_STALL_MS} from '../src/feeds/emulator.js'
 import {replay, type ReplayHandle, type ReplayOptions} from '../src/replay/engine.js'
 import {CASES} from './replay-clients.js'
 
@@ -19,6 +20,10 @@ const PY_CLIENT = fileURLToPath(new URL('helpers/pyclose.py', import.meta.url))
 const READ = 50
 /** Python's close timeout in these tests (its default is 10 s): long enough that holding the connection shows. */
 const PY_CLOSE_TIMEOUT_S = 2
+/** How often the slow reader reads its socket once it has closed (ms): less often than the replay checks, often enough not to look stalled. */
+const SLOW_READ_EVERY_MS = 2 * CLOSE_ANSWER_MS
+/** For how long it reads each time (ms): a process that gets the CPU a fifth of the time. */
+const SLOW_READ_FOR_MS = 20
 /** Slack for a loaded machine on top of what the protocol needs. */
 const SLACK_MS = 400
 
@@ -72,6 +77,49 @@ async function nodeClose(url: string, messages: string[], n: number): Promise<{m
     ws.close(1000, 'done')
   })
   return {ms: performance.now() - t0, code}
+}
+
+/**
+ * Node ws client that reads slowly once it has closed, as on a loaded
+ * machine: it reads its socket for {@link SLOW_READ_FOR_MS} ms every
+ * {@link SLOW_READ_EVERY_MS} ms, after a pause that lets the burst fill the
+ * socket's buffers. The replay
+ * sees it drain what was queued before our close frame, so the handshake
+ * completes (1000) instead of the connection being reset; the code and ms
+ * from close() to the 'close' event.
+ */
+async function slowReaderClose(url: string, messages: string[], n: number): Promise<{ms: number; code: number}> {
+  const ws = new WebSocket(url)
+  let got = 0
+  let resolveRead!: () => void
+  const read = new Promise<void>((r) => (resolveRead = r))
+  ws.on('message', () => {
+    if (++got === n) resolveRead()
+  })
+  await new Promise((r, j) => {
+    ws.once('open', r)
+    ws.once('error', j)
+  })
+  for (const m of messages) ws.send(m)
+  await read
+  const sock = (ws as unknown as {_socket: Socket})._socket
+  sock.pause()
+  // the burst fills the socket's buffers meanwhile
+  await new Promise((r) => setTimeout(r, 200))
+  const t0 = performance.now()
+  const reads = setInterval(() => {
+    sock.resume()
+    setTimeout(() => sock.pause(), SLOW_READ_FOR_MS)
+  }, SLOW_READ_EVERY_MS)
+  try {
+    const code = await new Promise<number>((resolve) => {
+      ws.once('close', (c) => resolve(c))
+      ws.close(1000, 'done')
+    })
+    return {ms: performance.now() - t0, code}
+  } finally {
+    clearInterval(reads)
+  }
 }
 
 /**
@@ -130,6 +178,13 @@ describe('prompt closes', () => {
         expect(after.ms).toBeLessThan(CLOSE_ANSWER_MS + SLACK_MS)
       })
 
+      it('Node ws client that reads slowly once it has closed (a loaded machine): still gets our close frame', {timeout: 60_000}, async () => {
+        const h = await serve(c.file, {loop: true})
+        const slow = await slowReaderClose(h.url, await c.atOnce(h), READ)
+        expect(slow.code).toBe(1000)
+        expect(slow.ms).toBeLessThan(CLOSE_DRAIN_MAX_MS + SLACK_MS)
+      })
+
       it.skipIf('missing' in PY)(
         `Python websockets client: the replay lets go at once, during a --speed max burst and after the end${'missing' in PY ? ` (skipped: ${PY.missing})` : ''}`,
         {timeout: 120_000},
@@ -140,7 +195,7 @@ describe('prompt closes', () => {
           // reading, so it can see neither our close frame nor the connection's end before its own
           // close timeouts (3 of them in websockets 10.4); the replay must let go at once all the same.
           const stuck = await pyClose(h, python, await c.atOnce(h), READ, 32)
-          expect(stuck.serverMs).toBeLessThan(CLOSE_ANSWER_MS + SLACK_MS)
+          expect(stuck.serverMs).toBeLessThan(CLOSE_STALL_MS + CLOSE_ANSWER_MS + SLACK_MS)
           expect(stuck.close_s).toBeLessThan(3 * PY_CLOSE_TIMEOUT_S + SLACK_MS / 1000)
           // a client that keeps reading gets our close frame: the handshake completes at once
           const reading = await pyClose(h, python, await c.atOnce(h), READ, 0)

@@ -2,7 +2,9 @@
  * Many clients on connection clocks share the work of reading and decoding
  * the recording (one decoded-batch cache per file): every client still gets
  * the whole recording, byte for byte the same; the file is read about once,
- * not once per client; and the cache lets go of everything once they leave.
+ * not once per client; and once they leave the cache holds what it held
+ * before the first came (the first batch and the one read ahead, for the next
+ * connection's warm start), whichever way they left.
  */
 import {createHash} from 'node:crypto'
 import {once} from 'node:events'
@@ -33,6 +35,14 @@ beforeAll(async () => {
 }, 60_000)
 afterAll(() => rmSync(dir, {recursive: true, force: true}))
 
+/** Decoded size of the first two batches: what the cache holds with no client (the warm start's batch and the one read ahead). */
+async function idleBytes(): Promise<number> {
+  const c = new SharedBatches(await openRecording(file), 0, {})
+  await c.get(0)
+  await c.get(1)
+  return c.heldBytes
+}
+
 /** A client that subscribes to everything and hashes every frame until `n` have arrived. */
 async function client(url: string, n: number): Promise<{count: number; digest: string}> {
   const ws = new WebSocket(url)
@@ -40,6 +50,7 @@ async function client(url: string, n: number): Promise<{count: number; digest: s
   let count = 0
   const done = new Promise<void>((resolve, reject) => {
     ws.on('message', (d) => {
+      if (count >= n) return // frames already in flight when it closes
       h.update(d as Buffer)
       if (++count === n) resolve()
     })
@@ -54,14 +65,17 @@ async function client(url: string, n: number): Promise<{count: number; digest: s
 
 
 describe('connection clocks share one decoded-batch cache', () => {
-  it(`${CLIENTS} clients at max: each gets all ${ROWS} frames, identical; the file is decoded about once; the cache empties when they leave`, async () => {
+  it(`${CLIENTS} clients at max: each gets all ${ROWS} frames, identical; the file is decoded about once; the cache goes back to its idle size when they leave`, async () => {
+    const idle = await idleBytes()
     const h = await replay(file, {port: 0, speed: 'max', settleMs: 0})
     try {
+      await until('the warm start to be read', () => h.stats().cacheBytes === idle, 30_000)
       const solo = await client(h.url, ROWS)
-      await until('the solo timeline to end', () => h.stats().cacheBytes === 0, 30_000)
+      await until('the solo client to leave', () => h.stats().connected === 0, 30_000)
+      await until(`the cache to hold ${idle} bytes`, () => h.stats().cacheBytes === idle, 30_000)
       const readsSolo = h.stats().batchesRead
-      // one play: the batches, and one read that finds the end
-      expect(readsSolo).toBeLessThanOrEqual(ROWS / BATCH_ROWS + 2)
+      // one play: the batches, one read that finds the end, and the next warm start's two
+      expect(readsSolo).toBeLessThanOrEqual(ROWS / BATCH_ROWS + 4)
 
       const before = h.stats().batchesRead
       const all = await Promise.all(Array.from({length: CLIENTS}, () => client(h.url, ROWS)))
@@ -69,7 +83,22 @@ describe('connection clocks share one decoded-batch cache', () => {
       const reads = h.stats().batchesRead - before
       // shared: not one read of the file per client (50 × 21 without the cache)
       expect(reads).toBeLessThanOrEqual(3 * (ROWS / BATCH_ROWS + 2))
-      await until('the cache to be emptied', () => h.stats().cacheBytes === 0 && h.stats().connected === 0, 30_000)
+      await until('the clients to leave', () => h.stats().connected === 0, 30_000)
+      await until(`the cache to hold ${idle} bytes`, () => h.stats().cacheBytes === idle, 30_000)
+    } finally {
+      await h.close()
+    }
+  }, 120_000)
+
+  it('clients that leave in the middle of the recording leave the cache as it was before they came', async () => {
+    const idle = await idleBytes()
+    const h = await replay(file, {port: 0, speed: 'max', settleMs: 0})
+    try {
+      for (const n of [1, BATCH_ROWS * 5 + 1, ROWS / 2]) {
+        await Promise.all(Array.from({length: 3}, () => client(h.url, n)))
+        await until('the clients to leave', () => h.stats().connected === 0, 30_000)
+        await until(`the cache to hold ${idle} bytes after clients left at frame ${n}`, () => h.stats().cacheBytes === idle, 30_000)
+      }
     } finally {
       await h.close()
     }

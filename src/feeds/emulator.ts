@@ -306,35 +306,78 @@ export function addressOf(http: Server): {host: string; port: number} {
   return {host: a.address.includes(':') ? `[${a.address}]` : a.address, port: a.port}
 }
 
-/** How long a client's closing handshake may take, once its close frame has arrived, before the connection is cut (ms). */
+/** How often a closing connection is checked, once the client's close frame has arrived (ms): see answerClosesPromptly. */
 export const CLOSE_ANSWER_MS = 50
+/** How long a closing client may read nothing of what is queued before our close frame before it is taken to have stopped reading and the connection is reset (ms). */
+export const CLOSE_STALL_MS = 250
+/** How long a client that is still reading what was queued before our close frame may take to reach it (ms). */
+export const CLOSE_DRAIN_MAX_MS = 5000
 
 /**
  * Answer a client's close frame promptly, whatever is still queued for it.
  *
  * ws answers a close frame by queueing its own close frame behind every byte
- * already buffered for the socket, and ends the TCP connection only once that
- * close frame is written — or after its 30 s close timeout. A client that
- * stops reading when it closes (Python's `websockets` stops reading once 32
- * messages are queued unread, as after a `--speed max` burst) then waits for
- * its own close timeout and ours. So: once the client's close frame is in and
- * ours is queued, the connection gets {@link CLOSE_ANSWER_MS} to finish;
- * after that it is reset (RST), which a client sees at once as the end of the
- * connection. A client that reads finishes the handshake (code as sent) well
- * within that. Closes the server starts (gaps, slow clients, end of
- * recording, shutdown) keep ws's own handshake.
+ * already buffered for the socket, and ends the TCP connection only once the
+ * client has closed its side too — or after its 30 s close timeout. A client
+ * that stops reading when it closes (Python's `websockets` stops reading
+ * once 32 messages are queued unread, as after a `--speed max` burst) would
+ * hold the connection that long. So, once the client's close frame is in and
+ * ours is queued, the connection is checked every {@link CLOSE_ANSWER_MS}:
  *
- * ws does not publish "a close frame arrived": it calls the socket's own
- * `close()` when it does, with `_closeFrameReceived` set (ws 7–8; without
- * that field this does nothing and ws's 30 s timeout applies).
+ * - our close frame has been handed to the kernel: the socket is closed
+ *   (not reset), so the kernel still delivers what it holds, our close
+ *   frame last, to a client that reads, and the replay lets go at once;
+ * - the bytes queued before it went down within the last
+ *   {@link CLOSE_STALL_MS} (the client is reading, only slowly: a loaded
+ *   machine): check again, for at most {@link CLOSE_DRAIN_MAX_MS} in all;
+ * - else (the client stopped reading): the connection is reset (RST), which
+ *   a client sees at once as the end of the connection.
+ *
+ * Closes the server starts (gaps, slow clients, end of recording, shutdown)
+ * keep ws's own handshake.
+ *
+ * ws does not publish "a close frame arrived" nor "ours was written": it
+ * calls the socket's own `close()` when one arrives, with
+ * `_closeFrameReceived` set, and sets `_closeFrameSent` once its close frame
+ * is written (ws 7–8; without the first field this does nothing and ws's
+ * 30 s timeout applies).
  */
-export function answerClosesPromptly(ws: WebSocket, graceMs = CLOSE_ANSWER_MS): void {
+export function answerClosesPromptly(ws: WebSocket, graceMs = CLOSE_ANSWER_MS, stallMs = CLOSE_STALL_MS, drainMaxMs = CLOSE_DRAIN_MAX_MS): void {
   const close = ws.close
+  const state = ws as unknown as {_closeFrameReceived?: boolean; _closeFrameSent?: boolean; _socket?: {destroy(): void}}
   let timer: NodeJS.Timeout | null = null
+  let watching = false
   ws.close = function (this: WebSocket, code?: number, data?: string | Buffer): void {
     close.call(this, code, data)
-    if (timer || !(this as unknown as {_closeFrameReceived?: boolean})._closeFrameReceived) return
-    timer = resetAfter(ws, graceMs)
+    if (watching || !state._closeFrameReceived) return
+    watching = true
+    const t0 = performance.now()
+    let queued = ws.bufferedAmount
+    let progressAt = t0
+    const decide = (): void => {
+      if (ws.readyState === WebSocket.CLOSED) return
+      if (state._closeFrameSent) {
+        state._socket?.destroy()
+        return
+      }
+      const now = performance.now()
+      if (ws.bufferedAmount < queued) {
+        queued = ws.bufferedAmount
+        progressAt = now
+      }
+      if (now - progressAt < stallMs && now - t0 < drainMaxMs) arm()
+      else timer = resetAfter(ws, 0)
+    }
+    // decided after the loop's I/O phase: a check that fires late because this process was busy
+    // first sees the writes the socket took meanwhile, so our own stall is not taken for the client's
+    const arm = (): void => {
+      timer = setTimeout(() => {
+        timer = null
+        setImmediate(decide)
+      }, graceMs)
+      timer.unref()
+    }
+    arm()
   }
   ws.once('close', () => {
     if (timer) clearTimeout(timer)

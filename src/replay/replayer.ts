@@ -50,7 +50,7 @@ export interface ReplayStats {
   rejects: number
   /** `clock: 'connection'`: record batches read and decoded from the files so far, shared by every timeline (a client alone reads each once per play). */
   batchesRead: number
-  /** Decoded batches held for the timelines now, in bytes (0 once no timeline runs). */
+  /** Decoded batches held for the timelines now, in bytes (with no timeline running: the first batch of each file and the one read ahead, kept for the next connection). */
   cacheBytes: number
   /** Lateness of sent frames (timed speeds only; null at 'max' or before the first frame). */
   p50LagMs: number | null
@@ -222,7 +222,8 @@ export class Replayer {
   /**
    * Connection clock: the decoded batches of each file, shared by every
    * timeline (and loop play) instead of each reading and decompressing the
-   * files on its own; emptied when no timeline is running.
+   * files on its own; with no timeline running, emptied but for the next
+   * connection's warm start (see releaseIfIdle).
    */
   private readonly batchCache: SharedBatches[] | null
 
@@ -264,9 +265,26 @@ export class Replayer {
     return {reads, heldBytes}
   }
 
+  /**
+   * No timeline left: empty the shared cache, then read the next
+   * connection's warm start again (its first batch and the one ahead, as
+   * when the replay started). A spare read before the reset would otherwise
+   * keep batches the cache no longer counts, and one read after it would
+   * fill the cache again: either way what the cache held with no client
+   * depended on whether a client left before or after its play ended.
+   */
   private releaseIfIdle(): void {
     if (this.timelines.size > 0 || !this.batchCache) return
     for (const c of this.batchCache) c.reset()
+    this.dropSpare()
+    this.refillSpare()
+  }
+
+  private dropSpare(): void {
+    if (!this.spare) return
+    this.spare.abort.abort()
+    void this.spare.source.close()
+    this.spare = null
   }
 
   async begin(): Promise<void> {
@@ -540,11 +558,7 @@ export class Replayer {
         t.stop()
       }
       this.shared?.stop()
-      if (this.spare) {
-        this.spare.abort.abort()
-        void this.spare.source.close()
-        this.spare = null
-      }
+      this.dropSpare()
       for (const s of this.settling.values()) clearTimeout(s.timer)
       this.settling.clear()
       this.waker.close()
