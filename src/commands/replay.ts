@@ -184,7 +184,7 @@ ${replayHelp().join('\n\n')}`
 function statusLine(s: ReplayStats): string {
   const lag = s.p99LagMs === null ? '' : `  behind schedule p50 ${s.p50LagMs!.toFixed(2)} ms p99 ${s.p99LagMs.toFixed(2)} ms`
   const at = s.positionMs === null ? 'waiting for a subscription' : `at +${formatDuration(s.positionMs)} (${s.position})`
-  return `${formatDuration(s.elapsedMs)}  ${at}  ${plural(s.connected, 'client')} (${s.clients} so far)  ${plural(s.framesSent, 'frame')} sent  ${plural(s.plays, 'play')}${lag}`
+  return `${formatDuration(s.elapsedMs)}  ${at}  ${plural(s.connected, 'client')} (${s.clients} so far)  ${plural(s.framesSent, 'frame')} sent${s.plays > 0 ? `  ${plural(s.plays, 'play')} completed` : ''}${lag}`
 }
 
 /** Whether any file holds a row received in [from, to) (stops at the first one found). */
