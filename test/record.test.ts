@@ -9,7 +9,7 @@ import {encodeFrame} from '../src/feeds/yahoo/codec.js'
 import {YahooServer} from '../src/feeds/yahoo/server.js'
 import type {PricingData} from '../src/feeds/yahoo/types.js'
 import type {RowView} from '../src/feeds/types.js'
-import {Recorder} from '../src/record/recorder.js'
+import {defaultOutPath, Recorder} from '../src/record/recorder.js'
 import {openRecording} from '../src/store/reader.js'
 import {closedPort} from './helpers/ports.js'
 import {runCli, startCli, type Running} from './helpers/cli.js'
@@ -472,5 +472,14 @@ describe('record() as a library', () => {
     const typo = await err({feed: 'yahoo', symbols: ['AAPL'], durationMS: 1000, url: 'ws://127.0.0.1:9/'})
     expect(typo?.code).toBe('E_USAGE')
     expect(typo?.message).toContain('unknown option durationMS')
+  })
+})
+
+describe('default output name', () => {
+  it('names the feed, the symbols and the UTC start; every symbol (*) is "all", and nothing a file name should not hold', () => {
+    const t = Date.UTC(2026, 10, 30, 20, 11, 27, 500)
+    expect(defaultOutPath('yahoo', ['AAPL', 'MSFT'], t)).toBe('yahoo-AAPL_MSFT-20261130T201127Z.arrow')
+    expect(defaultOutPath('upbit', ['*'], t)).toBe('upbit-all-20261130T201127Z.arrow')
+    expect(defaultOutPath('generic', ['a/b', 'c d'], t)).toBe('generic-a-b_c-d-20261130T201127Z.arrow')
   })
 })

@@ -131,9 +131,18 @@ function frameSize(f: Frame): number {
   return f.data.length * 3 <= MAX_FRAME_BYTES ? f.data.length : Buffer.byteLength(f.data)
 }
 
+/**
+ * `<feed>-<symbols>-<UTC start, basic ISO 8601>.arrow`, e.g.
+ * `yahoo-AAPL_MSFT-20261130T201127Z.arrow`: symbols joined by `_`, characters
+ * a file name should not hold as `-`, `*` (every symbol) as `all`, more than
+ * 60 characters cut and suffixed with `+<count>`.
+ */
 export function defaultOutPath(feed: string, symbols: string[], startMs: number): string {
   const stamp = new Date(startMs).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
-  let syms = symbols.join('_').replace(/[^A-Za-z0-9._^=-]/g, '-')
+  let syms = symbols
+    .map((s) => (s === '*' ? 'all' : s))
+    .join('_')
+    .replace(/[^A-Za-z0-9._^=-]/g, '-')
   if (syms.length > 60) syms = `${syms.slice(0, 60)}+${symbols.length}`
   return `${feed}-${syms}-${stamp}.arrow`
 }
