@@ -1,8 +1,8 @@
 /**
- * When a timed timeline writes its frames (src/replay/timeline.ts): a frame
- * sent on time goes to the socket before the timeline turns to the next row,
- * even when that row is already due (rows a µs apart, the first frame of a
- * play), so no frame that is on time waits for the encoding of the rows after
+ * When a timed timeline writes its frames (src/replay/timeline.ts): the
+ * first frame of a play (and a frame the timeline waited for) goes to the
+ * socket before the timeline handles a row due after it, even one already due
+ * (rows a µs apart), so it does not wait for the encoding of the rows after
  * it; a timeline that has fallen behind still writes its catch-up in bursts of
  * several frames (one write for many frames). Behaviour only: the server's
  * socket writes are counted and split into WebSocket frames, never timed.

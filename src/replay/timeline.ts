@@ -21,14 +21,6 @@ import type {Target} from './targets.js'
 const BURST = 1024
 /** On a timed schedule, frames held back in a catch-up burst are written every this many rows (a power of two). */
 const CATCHUP_FLUSH = 32
-/**
- * On a timed schedule, a frame sent less than this late (ns) is on time: it
- * is written before the timeline handles a row due after it, even one that
- * is already due (rows µs apart, or the rows right after the first of a
- * play), instead of waiting in the burst for those rows' encoding. Frames
- * later than this are a catch-up, written CATCHUP_FLUSH at a time.
- */
-const ON_TIME_NS = 100_000
 /** A receive time after every row (a skip at 'max' passes every row nobody can receive). */
 const END_TS = 2n ** 63n - 1n
 
@@ -200,7 +192,11 @@ export class Timeline<T extends Target = Target> {
     if (ok && (r.firstTs === null || firstTs < r.firstTs)) r.firstTs = firstTs
     let period = 0
     let burst = 0
-    /** Timed: the due time of the last frame sent, while it is held in the burst and was on time (see ON_TIME_NS); NaN otherwise. */
+    /**
+     * Timed: the due time of the frames held that are on time (the first row of a play, or a row
+     * waited for, and the rows due at the same moment): they are written as soon as a row due later
+     * comes, even one already due, rather than held in a catch-up burst for that row's encoding. NaN: none.
+     */
     let onTimeDue = Number.NaN
     /** Found before a sleep while the subscriptions were at `aimGen`: every row before this receive time is nobody's, so after the sleep they are passed over at once. */
     let aim: bigint | null = null
@@ -224,6 +220,7 @@ export class Timeline<T extends Target = Target> {
           ok = n === true || n === false ? n : await n
         }
         const shift = play * period
+        let first = true
         const sentBefore = target.sent
         const changesBefore = r.subscriptionChanges
         let rows = 0
@@ -303,10 +300,9 @@ export class Timeline<T extends Target = Target> {
             if (r.furthestTs === null || ts > r.furthestTs) r.furthestTs = ts
           }
           let due = Number.NaN
-          let now = 0
           if (timed) {
             due = t0 + (Number(ts - firstTs) + shift) / rate
-            now = nowNs()
+            let now = nowNs()
             if (due > now && cls === RowClass.data) {
               // encode in the slack before the due time (after writing what is due), so that only the write is left then
               target.flush()
@@ -315,16 +311,20 @@ export class Timeline<T extends Target = Target> {
             } else if (due > onTimeDue) {
               // this row is already due, but after the frames held, which are on time: write them before handling it
               target.flush()
+              onTimeDue = Number.NaN
             }
-            onTimeDue = Number.NaN
+            let waited = first
+            first = false
             while (due > now) {
               target.flush()
               await r.waker.wait(due, this)
               if (this.stopped) break
               now = nowNs()
               burst = 0
+              waited = true
             }
             if (this.stopped) break
+            if (waited) onTimeDue = due
             if (now > this.parkedUntil) {
               r.log(`timeline ${this.id}: no client reconnected after the gap; it ends`)
               this.stop()
@@ -344,13 +344,10 @@ export class Timeline<T extends Target = Target> {
           } else {
             target.deliver(src, shift, due)
           }
-          // On a timed schedule a frame on time is written before the next row someone can receive is
-          // handled, unless that row is due with it (one write for the rows due at one moment); a catch-up
-          // burst (frames already late) goes out every CATCHUP_FLUSH rows, not once at its end.
-          if (timed) {
-            if (now - due < ON_TIME_NS) onTimeDue = due
-            if ((burst & (CATCHUP_FLUSH - 1)) === CATCHUP_FLUSH - 1) target.flush()
-          }
+          // On a timed schedule the frames on time (see onTimeDue) are written before a row due after them
+          // is handled; a catch-up burst (frames already late) goes out every CATCHUP_FLUSH rows, not
+          // once at its end.
+          if (timed && (burst & (CATCHUP_FLUSH - 1)) === CATCHUP_FLUSH - 1) target.flush()
           if (++burst >= BURST) {
             burst = 0
             target.flush()
