@@ -26,7 +26,9 @@
  *               time, then a spin) send the same frames to the same client
  *               in the same run, alternately (twice each, or
  *               MDREC_BENCH_TIMING_ROUNDS times, in both orders, each after a
- *               full GC; the best round of each), at 1x and 10x, over a busy
+ *               full GC, after one untimed run of each so that neither pays
+ *               the process's first compilation of ws and of its own send
+ *               path; the best round of each), at 1x and 10x, over a busy
  *               (5k frames/s: one batch, and again in 5,000-row batches, so
  *               the next batch is read and decoded while one plays) and a
  *               quiet (50 frames/s) recording. Figures:
@@ -466,6 +468,7 @@ const CASES = {
       const l = loadavg()
       return l.map((x) => +x.toFixed(2))
     }
+    let warm = false
     for (const rec of recordings) {
       const path = join(dir, `timing-${rec.name.replace(/[^a-z0-9]+/g, '-')}.arrow`)
       const tape = await makeRecording(lib, path, {...rec, collect: true, withTimes: true})
@@ -477,9 +480,14 @@ const CASES = {
       for (const speed of [1, 10]) {
         const sched = offsets.map((o) => o / speed)
         const sides = {}
+        // The first runs of this process pay V8's first compilation of the code they run: of ws (client
+        // handling, sending) for whichever server goes first, of the replay's send path for mdrec. One
+        // untimed run of each side before the first measured round, so neither side's figures hold it.
+        const warmUp = warm ? [] : [[-1, ['mdrec', 'plain']]]
+        warm = true
         // alternate the two servers, in both orders, so the machine's load falls on both alike
-        for (let round = 0; round < rounds; round++) {
-          for (const side of round % 2 === 0 ? ['mdrec', 'plain'] : ['plain', 'mdrec']) {
+        for (const [round, order] of [...warmUp, ...Array.from({length: rounds}, (_, k) => [k, k % 2 === 0 ? ['mdrec', 'plain'] : ['plain', 'mdrec']])]) {
+          for (const side of order) {
             let url
             let close
             if (side === 'mdrec') {
@@ -506,6 +514,7 @@ const CASES = {
             const first = err[0]
             for (let i = 0; i < err.length; i++) err[i] -= min
             const q = quantiles(err)
+            if (round < 0) continue
             ;(sides[side] ??= []).push({firstMs: ms(first), offsetMs: ms(min), p50Ms: ms(q.p50), p99Ms: ms(q.p99), maxMs: ms(q.max)})
           }
         }

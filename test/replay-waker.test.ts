@@ -3,11 +3,15 @@
  * its due time, always in a turn of the event loop (never in the call, so a
  * timeline yields to I/O at every wait), and the last stretch before the due
  * time is spun in one turn rather than left to further turns (which can land
- * past it). Behaviour only: turns counted, never wall-clock bounds.
+ * past it). Between the timer and that stretch the thread naps rather than
+ * turning the event loop round and round (a spin costs CPU, and a loaded
+ * machine preempts a spinning process at the due time), with a turn between
+ * naps so I/O still runs. Behaviour only: turns counted, never wall-clock
+ * bounds.
  */
 import {describe, expect, it} from 'vitest'
 
-import {SYNC_SPIN_NS, Waker, nowNs} from '../src/replay/scheduler.js'
+import {NAP_MAX_NS, SPIN_NS, SYNC_SPIN_NS, Waker, nowNs} from '../src/replay/scheduler.js'
 
 /** Counts event-loop turns (a self-renewing setImmediate) until stopped. */
 function turnCounter(): {turns: () => number; stop: () => void} {
@@ -72,6 +76,29 @@ describe('Waker', () => {
         ),
       )
       expect(order).toEqual([5, 4, 1, 3, 2, 0])
+    } finally {
+      w.close()
+    }
+  })
+
+  it('a wait within the spin window naps: a few turns of the event loop, not one after another up to the due time', async () => {
+    const w = new Waker()
+    try {
+      // due before the timer's reach (SPIN_NS), longer than one nap: napped twice or more, with the
+      // event loop turning between naps (I/O still runs), and not spun through turn after turn
+      const ahead = Math.min(SPIN_NS, NAP_MAX_NS + (SPIN_NS - NAP_MAX_NS) / 2)
+      let turns = 0
+      for (let k = 0; k < 20; k++) {
+        const counter = turnCounter()
+        const due = nowNs() + ahead
+        await w.wait(due, {})
+        counter.stop()
+        expect(nowNs()).toBeGreaterThanOrEqual(due)
+        expect(counter.turns()).toBeGreaterThanOrEqual(1)
+        turns += counter.turns()
+      }
+      // a spinning waker turns the loop every few µs: hundreds of turns per wait
+      expect(turns / 20).toBeLessThanOrEqual(6)
     } finally {
       w.close()
     }

@@ -82,7 +82,12 @@
  * done before a row is due is done then: each record batch is prepared when
  * it is read (`rows.ts`), a client's first frame is encoded when it connects
  * (shared clock: when a client subscribes) and every later frame in the slack
- * before its due time, so at the due time only the write is left. A client that
+ * before its due time, so at the due time only the write is left. The first
+ * frame of a play, and a frame the timeline waited for, is written before
+ * the timeline handles a row due later, even one already due (rows due at
+ * the same moment share one write); frames already late, a catch-up, are
+ * written a few dozen at a time. Until a due time the thread sleeps: a
+ * timer, then naps, and only its last fraction of a ms is spun. A client that
  * stops reading meets the slow-client policy (close 1013, or drop frames)
  * once its send buffer passes `maxBufferedBytes`. `speed: 'max'` sends as
  * fast as the client reads: it waits while a socket's buffer is above a

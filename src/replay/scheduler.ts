@@ -1,7 +1,8 @@
 /**
  * Replay timing: an absolute monotonic timeline, a shared waker that sleeps
- * with `setTimeout` until just before a due time and then turns the event loop
- * with `setImmediate` up to it, lateness statistics, and backpressure for
+ * with `setTimeout` until just before a due time, naps (a blocking sleep of
+ * the thread, with a turn of the event loop between naps) up to the last
+ * fraction of a ms and spins that, lateness statistics, and backpressure for
  * `speed: 'max'`.
  *
  * Frame i of a play is due at `t0 + (recv_ts_i − recv_ts_0) / speed` on the
@@ -31,16 +32,39 @@ export const DEFAULT_SETTLE_MS = 100
 /** A timeline starts at most this many settle windows after its first subscription, however chatty the client. */
 export const SETTLE_CAP_FACTOR = 10
 
-/** Sleep with setTimeout until this close to the due time, then turn the event loop (setImmediate) up to it. */
+/** Sleep with setTimeout until this close to the due time (Node's timers fire up to 1 ms late, later on a loaded machine); nap and spin the rest. */
 export const SPIN_NS = 2_000_000
 /**
  * The last stretch before a due time, spun synchronously within one
- * setImmediate turn (a loop on the clock, nothing else runs meanwhile): the
- * next turn could land past the due time. Every wait still resolves in a
- * turn of the event loop, never in the call itself, so a timeline yields to
- * I/O at every wait however dense its rows.
+ * turn (a loop on the clock, nothing else runs meanwhile): the next turn
+ * could land past the due time. Every wait still resolves in a turn of the
+ * event loop, never in the call itself, so a timeline yields to I/O at every
+ * wait however dense its rows.
  */
-export const SYNC_SPIN_NS = 100_000
+export const SYNC_SPIN_NS = 200_000
+/**
+ * Longest nap: between {@link SPIN_NS} and {@link SYNC_SPIN_NS} before a due
+ * time the thread sleeps (Atomics.wait) in naps of at most this long, with a
+ * turn of the event loop (I/O, other timelines) between two naps; the last
+ * nap ends {@link SYNC_SPIN_NS} before the due time.
+ */
+export const NAP_MAX_NS = 1_000_000
+/** A stretch shorter than this is turned through (setImmediate) rather than napped: a nap wakes some 50-100 µs late (the kernel's timer slack). */
+const NAP_MIN_NS = 50_000
+/** What {@link nap} waits on: nothing ever notifies it, so a nap is a plain sleep of the thread. */
+const NAP_CELL = new Int32Array(new SharedArrayBuffer(4))
+
+/**
+ * Block the thread for `ns` (≥ 0): Atomics.wait on a cell nobody notifies,
+ * the one sub-ms sleep in Node (its timers count whole ms). A sleeping
+ * thread costs no CPU, and on a loaded machine a thread woken from a sleep
+ * gets the CPU back sooner than one that spun through its time slice (which
+ * the scheduler preempts just as readily at the due time): so the last ms
+ * before a due time is slept, not spun, and only {@link SYNC_SPIN_NS} is spun.
+ */
+function nap(ns: number): void {
+  Atomics.wait(NAP_CELL, 0, 0, ns / 1e6)
+}
 
 interface Waiter {
   due: number
@@ -51,14 +75,15 @@ interface Waiter {
 /**
  * Wakes timelines at their due times. One per replay: many timelines (one
  * per connection in `clock: 'connection'`) share one timer and one
- * setImmediate loop instead of each spinning on its own.
+ * wake-up loop instead of each spinning on its own.
  *
  * Precision: Node's timers fire 1 ms late or more, so a timer only brings us
- * to within {@link SPIN_NS} of the earliest due time; the rest is covered by
- * setImmediate turns (I/O still runs in between), and the last
- * {@link SYNC_SPIN_NS} by a synchronous loop on the clock (as a plain paced
- * server does for its last ms). The spin is bounded: it runs only while a
- * waiter is due within SPIN_NS, and stops as soon as none is.
+ * to within {@link SPIN_NS} of the earliest due time. From there the thread
+ * naps ({@link nap}, at most {@link NAP_MAX_NS} at a time, a turn of the
+ * event loop between naps so I/O still runs) until {@link SYNC_SPIN_NS}
+ * before it, then spins synchronously up to it (as a plain paced server
+ * spins its last ms, but shorter). The spin is bounded: only the last
+ * SYNC_SPIN_NS before a due time, a fraction of a ms per wake-up.
  */
 export class Waker {
   private heap: Waiter[] = []
@@ -123,7 +148,10 @@ export class Waker {
     }, Math.floor((left - SPIN_NS) / 1e6))
   }
 
-  /** In a spin turn: spin synchronously up to the earliest due time if it is within {@link SYNC_SPIN_NS}, then resolve every waiter due by then; returns the time then. */
+  /** The time {@link resolveDue} last read (ns, {@link nowNs}). */
+  private now = 0
+
+  /** In a wake-up turn: spin synchronously up to the earliest due time if it is within {@link SYNC_SPIN_NS}, then resolve every waiter due by then (the time then in {@link now}); returns how many. */
   private resolveDue(): number {
     const h = this.heap
     let now = nowNs()
@@ -131,16 +159,37 @@ export class Waker {
       const due = h[0].due
       while (now < due) now = nowNs()
     }
-    while (h.length > 0 && h[0].due <= now) this.pop().resolve()
-    return now
+    this.now = now
+    let n = 0
+    while (h.length > 0 && h[0].due <= now) {
+      this.pop().resolve()
+      n++
+    }
+    return n
   }
 
+  /**
+   * The wake-up loop, from {@link SPIN_NS} before the earliest due time: one
+   * turn of the event loop (setImmediate) at a time. A turn resolves what is
+   * due (spinning the last {@link SYNC_SPIN_NS}); one that resolved nothing
+   * naps towards the earliest due time, and after the last nap spins to it
+   * and resolves it in the same turn (another turn first could land past it).
+   * A turn that resolved a waiter never naps: its timeline runs (a microtask
+   * after the turn) and asks for its next row's wait before the next turn.
+   */
   private spin(): void {
     this.spinning = true
     const turn = (): void => {
-      const now = this.resolveDue()
       const h = this.heap
-      if (h.length > 0 && h[0].due - now <= SPIN_NS) {
+      if (this.resolveDue() === 0 && h.length > 0) {
+        const left = h[0].due - this.now
+        if (left > SYNC_SPIN_NS + NAP_MIN_NS && left <= SPIN_NS) {
+          const last = left - SYNC_SPIN_NS <= NAP_MAX_NS
+          nap(last ? left - SYNC_SPIN_NS : NAP_MAX_NS)
+          if (last) this.resolveDue()
+        }
+      }
+      if (h.length > 0 && h[0].due - this.now <= SPIN_NS) {
         setImmediate(turn)
         return
       }

@@ -188,15 +188,23 @@ export class Timeline<T extends Target = Target> {
     let ok = await this.prefetch()
     await this.gate
     if (this.stopped) return
-    let t0 = nowNs()
     const firstTs = ok ? src.ts : 0n
     if (ok && (r.firstTs === null || firstTs < r.firstTs)) r.firstTs = firstTs
     let period = 0
     let burst = 0
+    /**
+     * Timed: the due time of the frames held that are on time (the first row of a play, or a row
+     * waited for, and the rows due at the same moment): they are written as soon as a row due later
+     * comes, even one already due, rather than held in a catch-up burst for that row's encoding. NaN: none.
+     */
+    let onTimeDue = Number.NaN
     /** Found before a sleep while the subscriptions were at `aimGen`: every row before this receive time is nobody's, so after the sleep they are passed over at once. */
     let aim: bigint | null = null
     let aimGen = -1
     const rx = this.receivers()
+    // who receives the first batch's rows, before the clock starts (not counted against the first row)
+    if (ok) rx.mask(src.batch)
+    let t0 = nowNs()
     try {
       for (let play = 0; play < r.plays && !this.stopped; play++) {
         if (play > 0) {
@@ -212,6 +220,7 @@ export class Timeline<T extends Target = Target> {
           ok = n === true || n === false ? n : await n
         }
         const shift = play * period
+        let first = true
         const sentBefore = target.sent
         const changesBefore = r.subscriptionChanges
         let rows = 0
@@ -299,15 +308,23 @@ export class Timeline<T extends Target = Target> {
               target.flush()
               target.prepare(src, shift)
               now = nowNs()
+            } else if (due > onTimeDue) {
+              // this row is already due, but after the frames held, which are on time: write them before handling it
+              target.flush()
+              onTimeDue = Number.NaN
             }
+            let waited = first
+            first = false
             while (due > now) {
               target.flush()
               await r.waker.wait(due, this)
               if (this.stopped) break
               now = nowNs()
               burst = 0
+              waited = true
             }
             if (this.stopped) break
+            if (waited) onTimeDue = due
             if (now > this.parkedUntil) {
               r.log(`timeline ${this.id}: no client reconnected after the gap; it ends`)
               this.stop()
@@ -327,8 +344,9 @@ export class Timeline<T extends Target = Target> {
           } else {
             target.deliver(src, shift, due)
           }
-          // On a timed schedule a catch-up burst goes out every CATCHUP_FLUSH rows, not once at its end:
-          // the frames held back are already late.
+          // On a timed schedule the frames on time (see onTimeDue) are written before a row due after them
+          // is handled; a catch-up burst (frames already late) goes out every CATCHUP_FLUSH rows, not
+          // once at its end.
           if (timed && (burst & (CATCHUP_FLUSH - 1)) === CATCHUP_FLUSH - 1) target.flush()
           if (++burst >= BURST) {
             burst = 0
