@@ -111,4 +111,50 @@ describe('Yahoo replay encoder (rows without raw)', () => {
       if (path.endsWith('streamed.arrow')) expect(batches).toBeGreaterThan(50)
     }
   })
+
+  it('over a 1M-row recording (20 batches), every frame is encodeFrame of its row, byte for byte, and stays so after later frames', async () => {
+    const N = 1_000_000
+    const path = join(dir, 'million.arrow')
+    const w = createYahooWriter(path, {flushRows: 50_000, compactOnClose: false})
+    for (const f of syntheticYahooTape({frames: N, symbols: 50, seed: 9, meanGapMs: 1})) {
+      const {id, time, ...fields} = f.data
+      w.append({recv_ts: f.recv_ts, exch_ts: time ?? null, symbol: id ?? '', kind: 'tick', raw: null, info: null, fields: fields as Record<string, unknown>})
+    }
+    await w.close()
+    const file = await openRecording(path)
+    const enc = yahooReplay.encoder(file)
+    // the same tape again, in step with the rows read (the file keeps arrival order): nothing held but a sample
+    const tape = syntheticYahooTape({frames: N, symbols: 50, seed: 9, meanGapMs: 1})[Symbol.iterator]()
+    const kept: {got: Uint8Array | string; want: string}[] = []
+    const asText = (got: Uint8Array | string) => (typeof got === 'string' ? got : Buffer.from(got.buffer, got.byteOffset, got.byteLength).toString('latin1'))
+    let rows = 0
+    let batches = 0
+    let bad = 0
+    const t0 = Date.now()
+    for await (const {batch, idx} of readBatches(file)) {
+      const b = new ReplayBatch(batch, idx, file, 0)
+      batches++
+      for (let k = 0; k < b.length; k++) {
+        const i = b.at(k)
+        const m = tape.next().value!.data
+        for (const [v, env] of [
+          [0, 'v1'],
+          [1, 'v2'],
+        ] as const) {
+          if (v === 0 && rows % 10 !== 0) continue // v1 on every tenth row (it is v2 without the envelope)
+          const want = encodeFrame(m, env)
+          const got = enc.encode(b, i, v, 0) as Uint8Array | string
+          if (asText(got) !== want && bad++ < 3) expect({row: rows, env, got: asText(got)}).toEqual({row: rows, env, got: want})
+          if (rows % 997 === 0) kept.push({got, want})
+        }
+        rows++
+      }
+      expect(Date.now() - t0).toBeLessThan(120_000)
+    }
+    expect(bad).toBe(0)
+    expect(rows).toBe(N)
+    expect(batches).toBe(20)
+    // frames are views into shared buffers: the ones handed out earlier are not written over by later ones
+    for (const {got, want} of kept) expect(asText(got)).toBe(want)
+  }, 180_000)
 })
