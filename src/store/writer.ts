@@ -202,7 +202,12 @@ export class RecordingWriter {
     // Every file mdrec writes is of the current format version, whatever its input's was (a
     // higher one is kept: tests write such files to check that readers refuse them).
     this.meta = {...init.meta, formatVersion: Math.max(init.meta.formatVersion ?? FORMAT_VERSION, FORMAT_VERSION)}
-    this.columns = storeColumns(init.exchTsUnit, init.columns)
+    // a closed file leaves out the columns null throughout (the rewrite path names them); the others keep the dictionary ids of the full list
+    if (this.meta.nullColumns?.length && !this.opts.closedFile) {
+      throw new MdrecError('E_USAGE', 'meta.nullColumns is for closed files (the rewrite path): a live recording stores every column')
+    }
+    const absent = new Set(this.meta.nullColumns?.map((c) => c.name))
+    this.columns = storeColumns(init.exchTsUnit, init.columns).filter((c) => !absent.has(c.name))
     this.schema = arrowSchema(this.columns, this.meta)
     this.accs = this.columns.map(makeAccumulator)
     this.varAccs = this.accs.filter((a) => a.rowVarBytes !== undefined)
