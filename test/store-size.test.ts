@@ -109,6 +109,7 @@ describe('columns null throughout are left out of a closed file (issue 13)', () 
     const path = join(dir, 'bad-null-columns.arrow')
     // position 3 is a common column's: never left out
     expect(() => createYahooWriter(join(dir, 'live-null-columns.arrow'), {}, {nullColumns: [{at: 8, name: 'currency', type: 'dict_utf8'}]})).toThrow(/closed files/)
+    expect(() => createYahooWriter(join(dir, 'no-seq.arrow'), {closedFile: true}, {nullColumns: [{at: 4, name: 'seq', type: 'uint64'}]})).toThrow(/common column/)
     const w = createYahooWriter(path, {compactOnClose: false, closedFile: true, fsync: false}, {nullColumns: [{at: 3, name: 'x', type: 'int64'}]})
     w.append({recv_ts: 1n, exch_ts: null, symbol: 'A', kind: 'tick', raw: null, info: null, fields: {price: 1}})
     await w.close()

@@ -141,7 +141,7 @@ export async function rewrite(spec: RewriteSpec): Promise<RewriteResult> {
     {
       meta: {...spec.meta(count), nullColumns},
       exchTsUnit: (file.columns[COL.exch_ts] as {unit: TimeUnitName}).unit,
-      columns: defs, // every column: the writer leaves out meta.nullColumns: the writer leaves out meta.nullColumns
+      columns: defs, // every column: the writer leaves out meta.nullColumns
     },
     {
       flushIntervalMs: 0,

@@ -2,7 +2,7 @@ import * as A from 'apache-arrow'
 import {closeSync, fsyncSync, ftruncateSync, openSync, writeSync} from 'node:fs'
 import {dirname} from 'node:path'
 
-import {COL, FEED_COL0, type ColumnDef, type RowInput, type TimeUnitName} from './types.js'
+import {COL, COMMON_COLUMNS, FEED_COL0, type ColumnDef, type RowInput, type TimeUnitName} from './types.js'
 import {MdrecError, fsError} from '../errors.js'
 import {type Accumulator, DictAcc, makeAccumulator} from './columns.js'
 import {DEFAULT_ZSTD_LEVEL, IpcStreamEncoder} from './ipc.js'
@@ -207,6 +207,7 @@ export class RecordingWriter {
       throw new MdrecError('E_USAGE', 'meta.nullColumns is for closed files (the rewrite path): a live recording stores every column')
     }
     const absent = new Set(this.meta.nullColumns?.map((c) => c.name))
+    if ((COMMON_COLUMNS as readonly string[]).some((c) => absent.has(c))) throw new MdrecError('E_USAGE', 'meta.nullColumns names a common column: only feed columns are left out')
     this.columns = storeColumns(init.exchTsUnit, init.columns).filter((c) => !absent.has(c.name))
     this.schema = arrowSchema(this.columns, this.meta)
     this.accs = this.columns.map(makeAccumulator)
