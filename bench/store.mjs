@@ -158,6 +158,8 @@ try {
         result.read_scan_rows_per_s = Math.round(r.rows / r.seconds)
         result.replay_mismatches = await exactMismatches(path, frames)
         result.auto_bytes = bytes
+        // feed columns null throughout, which the closed file leaves out (docs/FORMAT.md)
+        result.null_columns_left_out = (await openRecording(path)).nullColumns.length
       }
       if (!process.env.KEEP) rmSync(path)
     }

@@ -87,9 +87,12 @@ function dataBytes(d: A.Data): number {
 
 async function batchShapes(path: string): Promise<{rows: number; bytes: number}[]> {
   const out: {rows: number; bytes: number}[] = []
-  for await (const {batch} of readBatches(await openRecording(path))) {
+  const file = await openRecording(path)
+  // the columns the file stores (a closed file leaves out those null throughout; the reader's all-null stand-ins share one zero buffer)
+  const absent = new Set(file.nullColumns.map((c) => c.at))
+  for await (const {batch} of readBatches(file)) {
     let bytes = 0
-    for (let i = 0; i < batch.numCols; i++) for (const d of batch.getChildAt(i)!.data) bytes += dataBytes(d)
+    for (let i = 0; i < batch.numCols; i++) if (!absent.has(i)) for (const d of batch.getChildAt(i)!.data) bytes += dataBytes(d)
     out.push({rows: batch.numRows, bytes})
   }
   return out
@@ -240,9 +243,10 @@ describe('at real size', () => {
     expect(byBytes.reduce((s2, b) => s2 + b.rows, 0)).toBe(1_000_000)
     expect(byBytes.length).toBeGreaterThan(20)
     for (const b of byBytes) expect(b.bytes).toBeLessThanOrEqual(bound)
-    // ... and fills batches close to it (no tiny batches but the last; the
+    // ... and fills batches past half of it (no tiny batches but the last: a batch is written
+    // early only at the end of an input batch holding half the bound, docs/FORMAT.md; the
     // writer's estimate counts validity as a byte a row, an upper bound)
-    for (const b of byBytes.slice(0, -1)) expect(b.bytes).toBeGreaterThan(bound * 0.75)
+    for (const b of byBytes.slice(0, -1)) expect(b.bytes).toBeGreaterThan(bound * 0.5)
     // two compactions of 1M rows, each clustering rows by symbol at zstd 7 (format v2): 127 s under a full-suite load of 11 on 2 cores
   }, 240_000)
 })

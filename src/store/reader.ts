@@ -9,14 +9,20 @@ import './ipc.js' // registers the zstd codec with arrow-js
 import {Arena, BadMessage, BatchDecoder, decodeMetadata, eosAt, FILE_MAGIC, isFileMagic, parsePrefix, type FramedMessage} from './ipc.js'
 import {arrivalOrder} from './order.js'
 import {BatchRows} from './rows.js'
-import {FORMAT_VERSION, metaFromMap, storeColumnsFromSchema, type RecordingMeta, type StoreColumn} from './schema.js'
+import {ColumnRestorer, fullSchema} from './absent.js'
+import {FORMAT_VERSION, metaFromMap, storeColumnsFromSchema, type NullColumn, type RecordingMeta, type StoreColumn} from './schema.js'
 
 // The row accessor lives in store/rows.ts; these names stay importable from the reader.
 export {BatchRows, listToPlain, timestampAt} from './rows.js'
 
 export interface RecordingFile {
   path: string
+  /** The recording's columns, every one (readers put back the columns the file leaves out, see `nullColumns`); metadata without `mdrec.null_columns`. */
   schema: A.Schema
+  /** The schema as the file stores it (fewer columns than `schema` when `nullColumns` is not empty). */
+  storedSchema: A.Schema
+  /** Columns the file leaves out because they are null in every row (docs/FORMAT.md); readBatches yields them all null. */
+  nullColumns: NullColumn[]
   meta: RecordingMeta
   columns: StoreColumn[]
   /** Feed columns (everything after the common ones). */
@@ -410,10 +416,11 @@ export interface SelectedBatch {
 export async function* readBatches(file: RecordingFile, opts: ReadOptions = {}): AsyncGenerator<SelectedBatch> {
   const end: StreamEnd = {eos: false, validEnd: 0, messages: 0, batches: 0, rows: 0}
   const wanted = opts.symbols && opts.symbols.length > 0 ? new Set(opts.symbols) : null
+  const restorer = file.nullColumns.length > 0 ? new ColumnRestorer(file.schema, file.nullColumns) : null
   for await (const m of walk(file.path, {follow: opts.follow, signal: opts.signal, decode: true, recycle: opts.recycle, pause: opts.pause}, end)) {
     opts.onMessage?.(m.framed, m.bytes)
-    const batch = m.batch
-    if (!batch || batch.numRows === 0) continue
+    if (!m.batch || m.batch.numRows === 0) continue
+    const batch = restorer ? restorer.restore(m.batch) : m.batch
     const n = batch.numRows
     const ts = batch.getChildAt(COL.recv_ts)!.data[0].values as BigInt64Array
     // v2 closed files store a batch's rows clustered by shape and symbol: `order` is their arrival order (null: stored so).
@@ -514,7 +521,12 @@ export async function openRecording(path: string): Promise<RecordingFile> {
       }
       throw new MdrecError('E_NOT_ARROW', `${path}: not an Arrow IPC stream or file (at byte ${at}: ${error.message}); expected an mdrec .arrow recording`)
     }
-    const meta = metaFromMap(schema.metadata)
+    let meta: RecordingMeta | null
+    try {
+      meta = metaFromMap(schema.metadata)
+    } catch (error) {
+      throw new MdrecError('E_NOT_RECORDING', `${path}: the schema at byte ${at}: ${(error as Error).message}`)
+    }
     if (!meta) {
       throw new MdrecError('E_NOT_RECORDING', `${path}: ${at ? 'is an Arrow IPC file (random-access format)' : 'an Arrow stream,'} but not an mdrec recording (no mdrec.format_version in its schema metadata at byte ${at})`)
     }
@@ -530,16 +542,21 @@ export async function openRecording(path: string): Promise<RecordingFile> {
     const why = commonColumnsProblem(schema)
     if (why) throw new MdrecError('E_NOT_RECORDING', `${path}: the schema at byte ${at} is not an mdrec recording's (${why})`)
     let columns: StoreColumn[]
+    const {nullColumns = [], ...rest} = meta
+    let full = schema
     try {
       new BatchDecoder(schema) // refuses column types the reader does not read
-      columns = storeColumnsFromSchema(schema)
+      if (nullColumns.length > 0) full = fullSchema(schema, nullColumns).schema
+      columns = storeColumnsFromSchema(full)
     } catch (error) {
       throw new MdrecError('E_NOT_RECORDING', `${path}: the schema at byte ${at}: ${(error as Error).message}`)
     }
     return {
       path,
-      schema,
-      meta,
+      schema: full,
+      storedSchema: schema,
+      nullColumns,
+      meta: rest,
       columns,
       feedColumns: columns.slice(FEED_COL0),
       sizeBytes: st.size,

@@ -14,10 +14,11 @@ import * as A from 'apache-arrow'
 import {MdrecError} from '../errors.js'
 import {nsToIso} from '../util/time.js'
 import {commitPartial, discardPartial, partialPath, removeStalePartials} from './atomic.js'
+import {nullColumnsOf} from './absent.js'
 import {BadMessage, BatchDecoder} from './ipc.js'
 import {messageStream, openRecording, readBatches, type RecordingFile} from './reader.js'
 import {columnDefs} from './schema.js'
-import {COL, type TimeUnitName} from './types.js'
+import {COL, FEED_COL0, type TimeUnitName} from './types.js'
 import {RecordingWriter, logStaleRemoved, type WriterInit} from './writer.js'
 
 export interface RewriteOptions {
@@ -123,14 +124,24 @@ export async function rewrite(spec: RewriteSpec): Promise<RewriteResult> {
   if (count.rows === 0 && spec.refuseEmpty) {
     throw new MdrecError('E_NO_ROWS', `no rows selected from ${inputs.map((f) => f.path).join(', ')}; nothing written to ${out}`)
   }
-  const dictionaries = spec.dictionaries ?? (await finalDictionaries(inputs))
+  // after the count: this pass sees every batch the copy below reads (a live input only grows)
+  const facts = await inputFacts(inputs)
+  const dictionaries = spec.dictionaries ?? facts.dictionaries
+  // feed columns null in every row of every input are left out (docs/FORMAT.md "Columns null throughout")
+  const defs = columnDefs(file.feedColumns)
+  const nullColumns = nullColumnsOf(
+    defs,
+    new Set(defs.map((d) => d.name).filter((n) => !facts.nonNull.has(n))),
+    FEED_COL0,
+  )
+  const leftOut = nullColumns.map((c) => c.at)
   const tmp = partialPath(out)
   const w = RecordingWriter.create(
     tmp,
     {
-      meta: spec.meta(count),
+      meta: {...spec.meta(count), nullColumns},
       exchTsUnit: (file.columns[COL.exch_ts] as {unit: TimeUnitName}).unit,
-      columns: columnDefs(file.feedColumns),
+      columns: defs, // every column: the writer leaves out meta.nullColumns
     },
     {
       flushIntervalMs: 0,
@@ -152,6 +163,11 @@ export async function rewrite(spec: RewriteSpec): Promise<RewriteResult> {
     copy: for (const f of inputs) {
       for await (const {batch, idx} of readBatches(f, read)) {
         const n = idx ? idx.length : batch.numRows
+        for (const k of leftOut) {
+          const d = batch.getChildAt(k)!.data[0]
+          // the pass above found these null throughout: a value here would be lost
+          if (d.nullCount !== d.length) throw new MdrecError('E_CORRUPT', `${f.path}: column ${file.columns[k].name} holds values its batch metadata says are null; the original is kept as it was`)
+        }
         if (n <= left) w.appendBatch(batch, idx, {keepSeq})
         else w.appendBatch(batch, (idx ?? Uint32Array.from({length: n}, (_, k) => k)).subarray(0, left), {keepSeq})
         left -= Math.min(n, left)
@@ -215,23 +231,44 @@ export async function rewriteRecording(
 }
 
 /**
- * Every value of each dictionary column of `files` (by column name), in
- * index order: the last dictionary batch of each id in each file (mdrec's
- * dictionaries only grow), merged over the files in order. Reads message
- * framing and decodes dictionary batches only; stops quietly at a damaged
- * message (what comes after it is not copied anyway).
+ * What the rewrite needs to know of its inputs before it writes the schema,
+ * from one pass over their messages that reads no record batch body:
+ * `dictionaries`, every value of each dictionary column (by column name) in
+ * index order (the last dictionary batch of each id in each file: mdrec's
+ * dictionaries only grow), merged over the files in order; `nonNull`, the
+ * columns (by name) with a value in some row (a record batch's field node
+ * states its null count). Stops quietly at a damaged message (what comes
+ * after it is not copied anyway).
  */
-export async function finalDictionaries(files: readonly RecordingFile[]): Promise<Map<string, string[]>> {
+export async function inputFacts(files: readonly RecordingFile[]): Promise<{dictionaries: Map<string, string[]>; nonNull: Set<string>}> {
   const out = new Map<string, string[]>()
   const seen = new Map<string, Set<string>>()
+  const nonNull = new Set<string>()
   for (const file of files) {
+    const stored = file.storedSchema
     const byId = new Map<number, string>()
-    for (const f of file.schema.fields) if (A.DataType.isDictionary(f.type)) byId.set(f.type.id, f.name)
-    const decoder = new BatchDecoder(file.schema)
+    for (const f of stored.fields) if (A.DataType.isDictionary(f.type)) byId.set(f.type.id, f.name)
+    // each top-level column's first field node (nodes list the fields depth first)
+    const firstNode: number[] = []
+    let nodes = 0
+    const count = (t: A.DataType): number => 1 + (t.children ?? []).reduce((s, c) => s + count(c.type), 0)
+    for (const f of stored.fields) {
+      firstNode.push(nodes)
+      nodes += count(f.type)
+    }
+    const decoder = new BatchDecoder(stored)
     try {
-      // recordBodies: false: only dictionaries are wanted; reading every batch body too cost several batches of peak memory
+      // recordBodies: false: only dictionaries and metadata are wanted; reading every batch body too cost several batches of peak memory
       for await (const {framed, bytes} of messageStream(file.path, {recordBodies: false})) {
         if (framed.kind === 'dictionary' && framed.message) decoder.dictionary(framed.message, bytes.subarray(framed.metaLength))
+        else if (framed.kind === 'record' && framed.message?.isRecordBatch()) {
+          const h = framed.message.header()
+          stored.fields.forEach((f, k) => {
+            const node = h.nodes[firstNode[k]]
+            // a missing node is the decoder's to report when the batch is read: count the column as holding values
+            if (!node || node.nullCount < node.length) nonNull.add(f.name)
+          })
+        }
       }
     } catch (error) {
       if (!(error instanceof BadMessage)) throw error
@@ -254,5 +291,10 @@ export async function finalDictionaries(files: readonly RecordingFile[]): Promis
       }
     }
   }
-  return out
+  return {dictionaries: out, nonNull}
+}
+
+/** Every value of each dictionary column of `files` (by column name), in index order: see {@link inputFacts}. */
+export async function finalDictionaries(files: readonly RecordingFile[]): Promise<Map<string, string[]>> {
+  return (await inputFacts(files)).dictionaries
 }

@@ -27,6 +27,7 @@ export const META = {
   derivedFrom: 'mdrec.derived_from',
   runId: 'mdrec.run_id',
   part: 'mdrec.part',
+  nullColumns: 'mdrec.null_columns',
 } as const
 
 export type RawMode = 'auto' | 'always' | 'never'
@@ -52,6 +53,60 @@ export interface RecordingMeta {
   runId?: string
   /** 0-based index of this file among its run's rotated parts (absent: the run has one file). */
   part?: number
+  /**
+   * Feed columns left out of a closed file because every row's value is null
+   * (written by the rewrite path only; docs/FORMAT.md). The readers put them
+   * back, all null, so every mdrec command sees the feed's full column list.
+   */
+  nullColumns?: NullColumn[]
+}
+
+/**
+ * A column a closed file leaves out (null in every row): its position in the
+ * full column list (0-based, common columns included), name and type.
+ * Stored in `mdrec.null_columns` as JSON `[at, name, type]`, plus the struct
+ * field names for `list_struct_f64`.
+ */
+export interface NullColumn {
+  at: number
+  name: string
+  type: ColumnType
+  fields?: readonly string[]
+}
+
+const COLUMN_TYPES: readonly ColumnType[] = ['utf8', 'dict_utf8', 'binary', 'bool', 'int8', 'int32', 'int64', 'uint64', 'float32', 'float64', 'list_struct_f64']
+
+function nullColumnsToJson(cols: readonly NullColumn[]): string {
+  return JSON.stringify(cols.map((c) => (c.fields ? [c.at, c.name, c.type, c.fields] : [c.at, c.name, c.type])))
+}
+
+/**
+ * Parse `mdrec.null_columns`; undefined when absent. Throws Error (with the
+ * reason) when present but not a list of `[at, name, type(, fields)]` with
+ * increasing positions after the common columns and known types.
+ */
+function nullColumnsFromJson(s: string | undefined): NullColumn[] | undefined {
+  if (s === undefined) return undefined
+  const bad = (why: string): never => {
+    throw new Error(`${META.nullColumns} is not a list of [position, name, type] (${why})`)
+  }
+  let v: unknown
+  try {
+    v = JSON.parse(s)
+  } catch {
+    return bad('not JSON')
+  }
+  if (!Array.isArray(v)) return bad('not a list')
+  let last = COMMON_COLUMNS.length - 1
+  return v.map((e: unknown): NullColumn => {
+    if (!Array.isArray(e) || e.length < 3 || e.length > 4) return bad('an entry is not [position, name, type]')
+    const [at, name, type, fields] = e as unknown[]
+    if (!Number.isSafeInteger(at) || (at as number) <= last) return bad('positions must increase, after the common columns')
+    last = at as number
+    if (typeof name !== 'string' || !COLUMN_TYPES.includes(type as ColumnType)) return bad(`entry ${JSON.stringify(e)}`)
+    if (type === 'list_struct_f64' && !(Array.isArray(fields) && fields.length > 0 && fields.every((x) => typeof x === 'string'))) return bad(`${name}: no struct fields`)
+    return {at: at as number, name, type: type as ColumnType, ...(type === 'list_struct_f64' ? {fields: fields as string[]} : {})}
+  })
 }
 
 export function metaToMap(meta: RecordingMeta): Map<string, string> {
@@ -69,6 +124,7 @@ export function metaToMap(meta: RecordingMeta): Map<string, string> {
   if (meta.derivedFrom !== undefined) m.set(META.derivedFrom, meta.derivedFrom)
   if (meta.runId !== undefined) m.set(META.runId, meta.runId)
   if (meta.part !== undefined) m.set(META.part, String(meta.part))
+  if (meta.nullColumns !== undefined && meta.nullColumns.length > 0) m.set(META.nullColumns, nullColumnsToJson(meta.nullColumns))
   return m
 }
 
@@ -81,7 +137,7 @@ function parseJson<T>(s: string | undefined, fallback: T): T {
   }
 }
 
-/** Parse metadata; returns null when the schema carries no mdrec format version. */
+/** Parse metadata; returns null when the schema carries no mdrec format version. Throws Error for a bad `mdrec.null_columns` (the columns would be wrong). */
 export function metaFromMap(m: Map<string, string>): RecordingMeta | null {
   const v = m.get(META.formatVersion)
   if (v === undefined) return null
@@ -101,6 +157,7 @@ export function metaFromMap(m: Map<string, string>): RecordingMeta | null {
     derivedFrom: m.get(META.derivedFrom),
     runId: m.get(META.runId),
     part: m.get(META.part) === undefined || !Number.isInteger(Number(m.get(META.part))) ? undefined : Number(m.get(META.part)),
+    nullColumns: nullColumnsFromJson(m.get(META.nullColumns)),
   }
 }
 

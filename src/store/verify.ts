@@ -50,7 +50,7 @@ export async function verifyRecording(path: string): Promise<VerifyResult> {
   const ipcFile = await startsWithMagic(path)
   let footerEnd = e.validEnd
   if (ipcFile && e.eos && !e.problem) {
-    const f = await checkFooter(path, file.sizeBytes, e.validEnd, file.schema.fields.map((x) => x.name), dictionaries, records)
+    const f = await checkFooter(path, file.sizeBytes, e.validEnd, file.storedSchema.fields.map((x) => x.name), dictionaries, records)
     if ('problem' in f) e.problem = f.problem
     else footerEnd = f.end
   }

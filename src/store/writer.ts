@@ -2,7 +2,7 @@ import * as A from 'apache-arrow'
 import {closeSync, fsyncSync, ftruncateSync, openSync, writeSync} from 'node:fs'
 import {dirname} from 'node:path'
 
-import {COL, FEED_COL0, type ColumnDef, type RowInput, type TimeUnitName} from './types.js'
+import {COL, COMMON_COLUMNS, FEED_COL0, type ColumnDef, type RowInput, type TimeUnitName} from './types.js'
 import {MdrecError, fsError} from '../errors.js'
 import {type Accumulator, DictAcc, makeAccumulator} from './columns.js'
 import {DEFAULT_ZSTD_LEVEL, IpcStreamEncoder} from './ipc.js'
@@ -202,7 +202,13 @@ export class RecordingWriter {
     // Every file mdrec writes is of the current format version, whatever its input's was (a
     // higher one is kept: tests write such files to check that readers refuse them).
     this.meta = {...init.meta, formatVersion: Math.max(init.meta.formatVersion ?? FORMAT_VERSION, FORMAT_VERSION)}
-    this.columns = storeColumns(init.exchTsUnit, init.columns)
+    // a closed file leaves out the columns null throughout (the rewrite path names them); the others keep the dictionary ids of the full list
+    if (this.meta.nullColumns?.length && !this.opts.closedFile) {
+      throw new MdrecError('E_USAGE', 'meta.nullColumns is for closed files (the rewrite path): a live recording stores every column')
+    }
+    const absent = new Set(this.meta.nullColumns?.map((c) => c.name))
+    if ((COMMON_COLUMNS as readonly string[]).some((c) => absent.has(c))) throw new MdrecError('E_USAGE', 'meta.nullColumns names a common column: only feed columns are left out')
+    this.columns = storeColumns(init.exchTsUnit, init.columns).filter((c) => !absent.has(c.name))
     this.schema = arrowSchema(this.columns, this.meta)
     this.accs = this.columns.map(makeAccumulator)
     this.varAccs = this.accs.filter((a) => a.rowVarBytes !== undefined)
