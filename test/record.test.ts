@@ -483,3 +483,22 @@ describe('default output name', () => {
     expect(defaultOutPath('generic', ['a/b', 'c d'], t)).toBe('generic-a-b_c-d-20261130T201127Z.arrow')
   })
 })
+
+describe('a wildcard symbol where the feed has none', () => {
+  it("every feed refuses '*' (and generic a pattern) over a WebSocket with a usage error naming it, instead of recording nothing", async () => {
+    const {FEED_NAMES, getFeed} = await import('../src/feeds/registry.js')
+    for (const name of FEED_NAMES) {
+      for (const symbol of name === 'generic' ? ['*', 'trades.*', 'book?'] : ['*', 'AA*']) {
+        const err = await getFeed(name)
+          .client({symbols: ['ok', symbol].filter((s) => name === 'generic' || s !== 'ok'), url: 'ws://127.0.0.1:1/', env: {}, log: () => {}} as never)
+          .then(
+            () => null,
+            (e: unknown) => e as {code?: string; message: string},
+          )
+        expect(err, `${name} ${symbol}`).not.toBeNull()
+        expect(err!.code, `${name} ${symbol}`).toBe('E_USAGE')
+        expect(err!.message, `${name} ${symbol}`).toContain(`"${symbol}"`)
+      }
+    }
+  })
+})

@@ -161,6 +161,11 @@ export const genericAdapter: FeedAdapter = {
         },
       }
     }
+    // Over a WebSocket a channel is subscribed by name, '*' or a pattern included: it would record nothing.
+    const pattern = symbols.find((s) => /[*?[]/.test(s))
+    if (pattern !== undefined) {
+      throw new MdrecError('E_USAGE', `invalid generic channel "${pattern}": patterns ('*': every channel) work only over Redis (--url redis://HOST:PORT/PREFIX); over a WebSocket name the channels`)
+    }
     const {url, endpoint, redactor} = prepareFeedUrl(raw, urlSource(given, GENERIC_URL_ENV, env), {}, 'ws://127.0.0.1:9000/')
     const safeLog = log && ((line: string) => log(redactor.redact(line)))
     const channels = [...new Set(symbols)]

@@ -35,6 +35,9 @@ export const yahooFeed: FeedDefinition = {
   displayColumns: ['price', 'change_percent', 'day_volume', 'last_size', 'bid', 'ask'],
   async client({symbols, url: given, env, types, format, paper, log}: YahooClientOptions) {
     if (types?.length || format !== undefined || paper) throw new MdrecError('E_USAGE', NO_OPTIONS)
+    // The streamer subscribes to the symbols it is given, a '*' included: it would record nothing.
+    const wild = symbols.find((s) => s.includes('*'))
+    if (wild !== undefined) throw new MdrecError('E_USAGE', `invalid yahoo symbol "${wild}": the Yahoo streamer has no wildcard; name the symbols (AAPL, BTC-USD, ^GSPC, EURUSD=X)`)
     const raw = given ?? env[YAHOO_URL_ENV] ?? YAHOO_DEFAULT_URL
     const {url, endpoint, redactor} = prepareFeedUrl(raw, urlSource(given, YAHOO_URL_ENV, env), YAHOO_ENDPOINT_POLICY, YAHOO_DEFAULT_URL)
     const envelope = envelopeForUrl(url)
