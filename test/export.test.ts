@@ -548,3 +548,30 @@ describe('record --dataset', () => {
     }
   }, 120_000)
 })
+
+describe('a closed recording that was cut is damaged, not live', () => {
+  it('export adds its whole batches, then fails with E_TRUNCATED naming the file (CLI: one line, exit 1)', async () => {
+    const d = tmp('export-cut')
+    const closed = join(d, 'closed.arrow')
+    // compaction stores 65,536-row batches: four of them, the cut in the last
+    await makeYahooTape(closed, 200_000, {flushRows: 9_000, symbols: 6, seed: 5, closed: true, meta: {runId: '5c5c5c5c-0000-4000-8000-000000000001'}})
+    const cut = join(d, 'cut.arrow')
+    const bytes = readFileSync(closed)
+    writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.9)))
+    const ds = join(d, 'ds')
+    const err = await exportRecordings([cut], ds).then(
+      () => null,
+      (e: unknown) => e as {code?: string; message: string},
+    )
+    expect(err?.code).toBe('E_TRUNCATED')
+    expect(err?.message).toContain(cut)
+    // the sound batches before the cut were exported first
+    const [t] = await duckdb(`SELECT count(*) AS n FROM ${glob(ds)}`)
+    expect(Number(t.n)).toBeGreaterThan(0)
+    expect(Number(t.n)).toBeLessThan(200_000)
+    const cli = await runCli(['export', cut, '--out', join(d, 'ds-cli')])
+    expect(cli.code).toBe(1)
+    expect(cli.stderr.trim().split('\n').filter((l) => /^Error/.test(l))).toHaveLength(1)
+    expect(cli.stderr).not.toMatch(/\n\s+at /)
+  }, 120_000)
+})

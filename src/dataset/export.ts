@@ -258,9 +258,11 @@ class RunExport {
  * the dataset at `out` (created when missing). Returns what was written.
  * Throws MdrecError: the inputs' open errors; E_EXISTS when another process
  * exports the same run now; E_TRUNCATED / E_CORRUPT for a damaged input
- * (after its sound rows are exported; a file that merely ends early — a
- * recording still being written — is exported up to its last whole batch
- * and listed in `incomplete`); E_IO for the dataset directory.
+ * (after its sound rows are exported), a closed recording that was cut
+ * included (its metadata has the end time a close writes); a file that
+ * merely ends early — a recording still being written, or its recorder
+ * killed — is exported up to its last whole batch and listed in
+ * `incomplete`; E_IO for the dataset directory.
  */
 export async function exportRecordings(inputs: readonly string[], out: string, o: ExportOptions = {}): Promise<ExportResult> {
   const files = await openInputs(inputs)
@@ -302,6 +304,8 @@ export async function exportFiles(files: readonly RecordingFile[], out: string, 
         ex.flush()
         const e = end as StreamEnd | null
         if (e?.problem?.code === 'E_CORRUPT') throw streamError(file.path, e)
+        // a close writes the end time into the metadata: a file that has it and ends early was cut, not left live
+        if (e?.problem && file.meta.endTime !== undefined) throw streamError(file.path, e)
         // not closed: the walk ended early, or without an end marker in a file whose metadata lacks the end time a close writes
         if (e && (e.problem || (!e.eos && file.meta.endTime === undefined))) {
           result.incomplete.push(file.path)
