@@ -220,7 +220,7 @@ export interface MessageStreamOptions {
    * false: record batch messages are framed and their metadata verified, and
    * the file must hold their whole body, but the body is not read: such a
    * message is yielded with empty `bytes`. For walks that want only the
-   * schema and dictionaries (finalDictionaries): reading every body into a
+   * schema and dictionaries (inputFacts): reading every body into a
    * fresh buffer left several 40 MB frames to the garbage collector at once.
    * Not with `deep`. Default true.
    */

@@ -34,8 +34,10 @@ export interface RewriteOptions {
   endTime?: bigint
   /** Total rows, when the caller knows it; else counted while copying. */
   rows_total?: number
-  /** Every dictionary value, when the caller knows them (the live writer); else read from the file (finalDictionaries). */
+  /** Every dictionary value, when the caller knows them (the live writer); else read from the file (inputFacts). */
   dictionaries?: ReadonlyMap<string, readonly string[]>
+  /** The columns (by name) with a value in some row, when the caller knows them (the live writer); else read from the file's batch metadata (inputFacts). */
+  nonNull?: ReadonlySet<string>
   /** Status lines (stale temporaries of the output removed). */
   log?: (line: string) => void
 }
@@ -124,14 +126,15 @@ export async function rewrite(spec: RewriteSpec): Promise<RewriteResult> {
   if (count.rows === 0 && spec.refuseEmpty) {
     throw new MdrecError('E_NO_ROWS', `no rows selected from ${inputs.map((f) => f.path).join(', ')}; nothing written to ${out}`)
   }
-  // after the count: this pass sees every batch the copy below reads (a live input only grows)
-  const facts = await inputFacts(inputs)
-  const dictionaries = spec.dictionaries ?? facts.dictionaries
+  // after the count: this pass sees every batch the copy below reads (a live input only grows); not needed when the live writer told both
+  const facts = spec.dictionaries && spec.nonNull ? null : await inputFacts(inputs)
+  const dictionaries = spec.dictionaries ?? facts!.dictionaries
+  const nonNull = spec.nonNull ?? facts!.nonNull
   // feed columns null in every row of every input are left out (docs/FORMAT.md "Columns null throughout")
   const defs = columnDefs(file.feedColumns)
   const nullColumns = nullColumnsOf(
     defs,
-    new Set(defs.map((d) => d.name).filter((n) => !facts.nonNull.has(n))),
+    new Set(defs.map((d) => d.name).filter((n) => !nonNull.has(n))),
     FEED_COL0,
   )
   const leftOut = nullColumns.map((c) => c.at)

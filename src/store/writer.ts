@@ -154,6 +154,8 @@ export class RecordingWriter {
   /** Accumulators of variable-length columns (the only ones whose bytes per row vary). */
   private readonly varAccs: Accumulator[]
   private readonly dictAccs: DictAcc[]
+  /** Columns (by name) that had a value in some row written so far: compaction leaves the others out (see RewriteOptions.nonNull). */
+  private readonly withValues = new Set<string>()
   /** Bytes every row adds to the batch whatever its values, and the per-batch constant. */
   private readonly rowFixedBytes: number
   private readonly batchBaseBytes: number
@@ -432,6 +434,7 @@ export class RecordingWriter {
         })
       }
     }
+    for (let c = 0; c < children.length; c++) if (children[c].nullCount < n) this.withValues.add(this.columns[c].name)
     const data = A.makeData({type: new A.Struct(this.schema.fields), length: n, nullCount: 0, children})
     const batch = new A.RecordBatch(this.schema, data)
     const mark = this.encoder.mark()
@@ -515,6 +518,7 @@ export class RecordingWriter {
         const c = await (await rewritePath()).compactRecording(this.path, {
           rows: this.opts.compactRows,
           dictionaries: new Map(this.dictAccs.map((d) => [d.col.name, d.values])),
+          nonNull: this.withValues,
           batchBytes: this.opts.batchBytes,
           endTime: this.lastRecv,
           rows_total: this.stats.rows,
