@@ -247,14 +247,17 @@ export function closeSlowClient(ws: WebSocket, graceMs = SLOW_CLOSE_MS): void {
   ws.once('close', () => clearTimeout(timer))
 }
 
-/** Reset (RST) the connection in `ms` unless it has closed by then (an unref'd timer; ws's terminate() where the socket has no resetAndDestroy). */
+/** Reset (RST) the connection now unless it has closed (ws's terminate() where the socket has no resetAndDestroy). */
+function resetNow(ws: WebSocket): void {
+  if (ws.readyState === WebSocket.CLOSED) return
+  const sock = (ws as unknown as {_socket?: {resetAndDestroy?: () => void}})._socket
+  if (sock && typeof sock.resetAndDestroy === 'function') sock.resetAndDestroy()
+  else ws.terminate()
+}
+
+/** {@link resetNow} in `ms` (an unref'd timer). */
 function resetAfter(ws: WebSocket, ms: number): NodeJS.Timeout {
-  const timer = setTimeout(() => {
-    if (ws.readyState === WebSocket.CLOSED) return
-    const sock = (ws as unknown as {_socket?: {resetAndDestroy?: () => void}})._socket
-    if (sock && typeof sock.resetAndDestroy === 'function') sock.resetAndDestroy()
-    else ws.terminate()
-  }, ms)
+  const timer = setTimeout(() => resetNow(ws), ms)
   timer.unref()
   return timer
 }
@@ -366,7 +369,7 @@ export function answerClosesPromptly(ws: WebSocket, graceMs = CLOSE_ANSWER_MS, s
         progressAt = now
       }
       if (now - progressAt < stallMs && now - t0 < drainMaxMs) arm()
-      else timer = resetAfter(ws, 0)
+      else resetNow(ws)
     }
     // decided after the loop's I/O phase: a check that fires late because this process was busy
     // first sees the writes the socket took meanwhile, so our own stall is not taken for the client's
