@@ -296,8 +296,3 @@ export async function inputFacts(files: readonly RecordingFile[]): Promise<{dict
   }
   return {dictionaries: out, nonNull}
 }
-
-/** Every value of each dictionary column of `files` (by column name), in index order: see {@link inputFacts}. */
-export async function finalDictionaries(files: readonly RecordingFile[]): Promise<Map<string, string[]>> {
-  return (await inputFacts(files)).dictionaries
-}
