@@ -9,7 +9,7 @@
  * lines, and no import cycle between its files (type-only imports aside).
  */
 import {readdirSync, readFileSync} from 'node:fs'
-import {join} from 'node:path'
+import {join, posix} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {describe, expect, it} from 'vitest'
 
@@ -41,6 +41,21 @@ describe('layers', () => {
   it('src/feeds imports no recorder or replay engine code', () => {
     const bad = importsUnder('feeds')
       .filter(({spec}) => /^(\.\.\/)+(record|replay)\//.test(spec))
+    expect(bad).toEqual([])
+  })
+
+  it("a feed's folder is imported from outside it only by the registry and the library API (no feed imports another feed's folder)", () => {
+    const feeds = readdirSync(join(SRC, 'feeds'), {withFileTypes: true}).filter((e) => e.isDirectory()).map((e) => e.name)
+    expect(feeds.length).toBeGreaterThanOrEqual(5)
+    const API = ['feeds/registry.ts', 'index.ts', 'testing.ts']
+    const bad = importsUnder('.')
+      .filter(({spec}) => spec.startsWith('.'))
+      .filter(({file, spec}) => {
+        const target = posix.join(posix.dirname(file), spec)
+        const feed = feeds.find((f) => target.startsWith(`feeds/${f}/`))
+        return feed !== undefined && !file.startsWith(`feeds/${feed}/`) && !API.includes(file)
+      })
+      .map(({file, spec}) => `${file} imports ${spec}`)
     expect(bad).toEqual([])
   })
 

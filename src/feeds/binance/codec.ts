@@ -35,7 +35,7 @@
  * printed value keeps its payload under `--raw auto`.
  */
 import type {ColumnDef, FeedCodec, Frame, FrameDecode, RowInput, RowKind, RowView} from '../types.js'
-import {JsonError, jsonInt, parseJson, type JNode, type JObj} from '../upbit/json.js'
+import {JsonError, jsonInt, parseJson, type JNode, type JObj} from '../json.js'
 import {inferStream, parseStream, type BinanceEvent, type StreamName} from './streams.js'
 
 export const BINANCE_COLUMNS: readonly ColumnDef[] = [

@@ -27,7 +27,7 @@ import {MessageAdapter, serverOptions, type BytesFrame} from '../emulator-adapte
 import type {Emulator, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
 import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import type {RecordingFile} from '../../store/reader.js'
-import {parseJson} from '../upbit/json.js'
+import {parseJson} from '../json.js'
 import {encodePayload, wrap, type BinanceRow} from './codec.js'
 import {BinanceServer, type BinanceClient, type OutMessage} from './server.js'
 

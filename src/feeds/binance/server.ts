@@ -45,7 +45,7 @@
 import type {IncomingMessage, Server, ServerResponse} from 'node:http'
 import type {WebSocket, WebSocketServer} from 'ws'
 
-import {parseJson, type JNode} from '../upbit/json.js'
+import {parseJson, type JNode} from '../json.js'
 import {answerClosesPromptly, FeedServer, sendPoliced, upgradeRequired} from '../emulator.js'
 import {BINANCE_MAX_STREAMS} from './adapter.js'
 import {wrap} from './codec.js'

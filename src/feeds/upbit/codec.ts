@@ -44,7 +44,7 @@ import {
   type FieldSpec,
   type UpbitFormat,
 } from './fields.js'
-import {JsonError, jsonInt, parseJson, type JMember, type JNode, type JObj} from './json.js'
+import {JsonError, jsonInt, parseJson, type JMember, type JNode, type JObj} from '../json.js'
 import {formatNumber, tokenFor} from './numbers.js'
 import {respell} from './private.js'
 

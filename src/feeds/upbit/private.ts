@@ -11,7 +11,7 @@
  * each kept member's key — and `assets`' inner keys — with {@link respell},
  * leaving values and their printed form as recorded.
  */
-import {parseJson, type JNode} from './json.js'
+import {parseJson, type JNode} from '../json.js'
 
 /** myOrder, in Upbit's order: DEFAULT → SIMPLE. */
 export const MY_ORDER_KEYS: Readonly<Record<string, string>> = {

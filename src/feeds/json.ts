@@ -1,5 +1,5 @@
 /**
- * A strict JSON scanner (RFC 8259) that keeps what JSON.parse throws away:
+ * A strict JSON scanner (RFC 8259), shared by the JSON feeds (Upbit, Binance), that keeps what JSON.parse throws away:
  * each number's source text (Upbit's `sequential_id` exceeds 2^53, and the
  * printed form of every number is needed for byte-exact replay; Node 20's
  * JSON.parse has no source-text access for revivers), each member's source
