@@ -57,6 +57,26 @@ describe('an unknown command', () => {
     })
   }
 
+  for (const [args, meant] of [
+    [['cat', 'x.arrow', '--lmit', '3'], '--limit'],
+    [['replay', '--sped', '10x', 'x.arrow'], '--speed'],
+    [['record', 'AAPL', '--duraton', '1s'], '--duration'],
+    [['info', '--JSON', 'x.arrow'], '--json'],
+  ] as const) {
+    it(`mdrec ${args.join(' ')} suggests ${meant}`, async () => {
+      const r = await runCli([...args])
+      expect(r.code, r.stderr).toBe(2)
+      const line = oneErrorLine(r.stderr)
+      expect(line).toMatch(new RegExp(`^Error: Nonexistent flag: ${args.find((a) => a.startsWith('--'))}; did you mean ${meant}\\? \\(see mdrec ${args[0]} --help\\)$`))
+    })
+  }
+
+  it('an unknown flag nothing is close to gets no suggestion', async () => {
+    const r = await runCli(['cat', 'x.arrow', '--zzzzzzzz'])
+    expect(r.code, r.stderr).toBe(2)
+    expect(oneErrorLine(r.stderr)).toBe('Error: Nonexistent flag: --zzzzzzzz (see mdrec cat --help)')
+  })
+
   it('the same from mdrec help bogus; an option before any command is named as an option', async () => {
     const h = await runCli(['help', 'bogus'])
     expect(h.code, h.stderr).toBe(2)

@@ -26,6 +26,7 @@
  * Set MDREC_DEBUG=1 to get stack traces on stderr.
  */
 import {Command, Errors, type Interfaces, ux} from '@oclif/core'
+import {distance} from 'fastest-levenshtein'
 
 import {isMdrecError, type MdrecErrorCode} from '../errors.js'
 
@@ -88,6 +89,41 @@ export function oneLine(message: string, help: string): string {
     .filter(Boolean)
     .join(' ')
   return m + hint
+}
+
+/**
+ * The name a user meant by `typed` among `names` (commands, or a command's
+ * `--flags`), or undefined when none is close: a case-insensitive match,
+ * the only name `typed` begins (`rec` → `record`), or the nearest within an
+ * edit distance of 2 that is shorter than the name itself (`cta` → `cat`,
+ * `--lmit` → `--limit`; not `ab` → `cat`).
+ */
+export function closestName(typed: string, names: readonly string[]): string | undefined {
+  const t = typed.toLowerCase()
+  const exact = names.find((c) => c.toLowerCase() === t)
+  if (exact) return exact
+  const prefixed = names.filter((c) => c.toLowerCase().startsWith(t))
+  if (t.length >= 2 && prefixed.length === 1) return prefixed[0]
+  const near = names
+    .map((c) => ({c, d: distance(t, c.toLowerCase())}))
+    .filter((x) => x.d <= 2 && x.d < x.c.length && x.d < t.length)
+    .sort((a, b) => a.d - b.d || (a.c < b.c ? -1 : 1))
+  return near[0]?.c
+}
+
+/**
+ * oclif's unknown-flag error (`Nonexistent flag: --lmit\nSee more help with
+ * --help`) with the flag the user meant, when one of the command's is close:
+ * `Nonexistent flag: --lmit; did you mean --limit?`. oclif's parser has no
+ * such hint (and @oclif/plugin-not-found covers commands only). Any other
+ * message is returned as is.
+ */
+export function withFlagHint(message: string, flags: readonly string[]): string {
+  const m = /^(Nonexistent flags?: )(--?[^\s,]+)(.*)$/m.exec(message)
+  if (!m) return message
+  const meant = closestName(m[2], flags.map((f) => `--${f}`))
+  if (meant === undefined || meant === m[2]) return message
+  return message.replace(m[0], `${m[0]}; did you mean ${meant}?`)
 }
 
 /**
@@ -241,7 +277,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   private oneLineMessage(message: string): string {
-    return oneLine(message, `${this.config.bin} ${this.id ?? ''} --help`.replace(/\s+/g, ' '))
+    const flags = Object.entries({...this.ctor.baseFlags, ...this.ctor.flags}).filter(([, f]) => !f.hidden).map(([name]) => name)
+    if (this.ctor.enableJsonFlag) flags.push('json') // oclif adds --json at parse time, outside `flags`
+    return oneLine(withFlagHint(message, flags), `${this.config.bin} ${this.id ?? ''} --help`.replace(/\s+/g, ' '))
   }
 
   protected override toErrorJson(err: unknown): {error: Record<string, unknown>} {

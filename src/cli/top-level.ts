@@ -17,28 +17,10 @@
  * (see base.ts). MDREC_DEBUG=1 adds the stack.
  */
 import {Config, Errors, flush, handle, type Hook, run} from '@oclif/core'
-import {distance} from 'fastest-levenshtein'
+import {closestName, debugEnabled, errorJson, oneLine} from './base.js'
 
-import {debugEnabled, errorJson, oneLine} from './base.js'
-
-/**
- * The command a user meant by `typed`, or undefined when none is close: a
- * case-insensitive match, the only command `typed` begins (`rec` → `record`),
- * or the nearest within an edit distance of 2 that is shorter than the
- * command itself (`cta` → `cat`, not `ab` → `cat`).
- */
-export function closestCommand(typed: string, commands: readonly string[]): string | undefined {
-  const t = typed.toLowerCase()
-  const exact = commands.find((c) => c.toLowerCase() === t)
-  if (exact) return exact
-  const prefixed = commands.filter((c) => c.toLowerCase().startsWith(t))
-  if (t.length >= 2 && prefixed.length === 1) return prefixed[0]
-  const near = commands
-    .map((c) => ({c, d: distance(t, c.toLowerCase())}))
-    .filter((x) => x.d <= 2 && x.d < x.c.length && x.d < t.length)
-    .sort((a, b) => a.d - b.d || (a.c < b.c ? -1 : 1))
-  return near[0]?.c
-}
+/** The command a user meant by `typed`, or undefined when none is close ({@link closestName}). */
+export const closestCommand = closestName
 
 /**
  * The one-line message for an unknown command. `id` is oclif's (words joined
