@@ -19,9 +19,6 @@
 import {Config, Errors, flush, handle, type Hook, run} from '@oclif/core'
 import {closestName, debugEnabled, errorJson, oneLine} from './base.js'
 
-/** The command a user meant by `typed`, or undefined when none is close ({@link closestName}). */
-export const closestCommand = closestName
-
 /**
  * The one-line message for an unknown command. `id` is oclif's (words joined
  * by ':', arguments after an unknown word included: `bogus:x.arrow`); the
@@ -37,7 +34,7 @@ export function unknownCommandMessage(id: string, config: Pick<Config, 'bin' | '
   if (typed.startsWith('-')) {
     return `${config.bin} ${typed}: unknown option; a command comes first, one of ${[...visible].sort().join(', ')} (see ${config.bin} --help)`
   }
-  const meant = closestCommand(typed, visible)
+  const meant = closestName(typed, visible)
   const hint = meant
     ? `did you mean ${config.bin} ${meant}?`
     : `the commands are ${[...visible].sort().join(', ')}`
