@@ -167,6 +167,14 @@ describe('format version 2: closed files are Arrow IPC files', () => {
     expect(v2.problem?.reason).toMatch(/footer/)
     // the stream inside is whole: every reader still reads every row
     expect((await seqs(cut)).length).toBe(sent.length)
+    // but info, like verify, names the damage (exit 1, the repair command), for a cut footer and a wrong one
+    for (const p of [cut, badPath]) {
+      const info = await runCli(['info', p])
+      expect(info.code, info.stderr).toBe(1)
+      expect(info.stdout).toMatch(/DAMAGED .*footer/)
+      expect(info.stderr).toContain(`mdrec verify --repair ${p}`)
+    }
+    expect((await runCli(['info', path])).code).toBe(0)
     const out = join(dir, 'foot.repaired.arrow')
     await repairRecording(badPath, out)
     expect(isIpcFile(out)).toBe(true)

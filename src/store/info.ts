@@ -2,6 +2,8 @@ import type * as A from 'apache-arrow'
 
 import {nsToIso} from '../util/time.js'
 import {batchTimeSpan} from './order.js'
+import {checkFooter, startsWithMagic} from './footer.js'
+import type {FooterBlock, FramedMessage} from './ipc.js'
 import {readBatches, type RecordingFile, type StreamEnd, truncatedError} from './reader.js'
 import {timestampAt} from './rows.js'
 import type {RecordingMeta} from './schema.js'
@@ -64,8 +66,14 @@ export async function recordingInfo(file: RecordingFile): Promise<RecordingInfo>
   let gapMs = 0
   let uncompressed = 0
   let end: StreamEnd | undefined
-  const onMessage = (_f: unknown, bytes: Uint8Array) => {
-    uncompressed += bodyUncompressedBytes(_f as Parameters<typeof bodyUncompressedBytes>[0], bytes)
+  // the stream's message blocks, which a closed file's footer must list (checked below, as verify does)
+  const dictionaries: FooterBlock[] = []
+  const records: FooterBlock[] = []
+  const onMessage = (f: FramedMessage, bytes: Uint8Array) => {
+    uncompressed += bodyUncompressedBytes(f as Parameters<typeof bodyUncompressedBytes>[0], bytes)
+    const b = {offset: f.offset, metaLength: f.metaLength, bodyLength: f.bodyLength}
+    if (f.kind === 'record') records.push(b)
+    else if (f.kind === 'dictionary') dictionaries.push(b)
   }
   for await (const {batch} of readBatches(file, {onMessage, onEnd: (e) => (end = e), onTruncated: 'stop'})) {
     const n = batch.numRows
@@ -90,6 +98,11 @@ export async function recordingInfo(file: RecordingFile): Promise<RecordingInfo>
     }
   }
   const e = end as StreamEnd | undefined
+  // a closed file whose footer is missing, cut or wrong: every row is read, but verify calls it damaged, and so does info
+  if (e?.eos && !e.problem && (await startsWithMagic(file.path))) {
+    const f = await checkFooter(file.path, file.sizeBytes, e.validEnd, file.storedSchema.fields.map((x) => x.name), dictionaries, records)
+    if ('problem' in f) e.problem = f.problem
+  }
   const headerAndBodies = file.sizeBytes
   return {
     path: file.path,
