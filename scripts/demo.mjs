@@ -33,7 +33,10 @@ const out = `demo-out/demo-${new Date().toISOString().replace(/[-:]/g, '').repla
 const recordArgs = ['record', ...symbols, '--url', url, '--duration', '8s', '--out', out]
 show(recordArgs)
 const rec = spawnSync(process.execPath, [bin, ...recordArgs], {stdio: 'inherit', cwd: root})
+// the replay prints its closing line on SIGINT: let it, before the next command's header
+const replayDone = new Promise((resolve) => replay.once('close', resolve))
 replay.kill('SIGINT')
+await Promise.race([replayDone, new Promise((resolve) => setTimeout(resolve, 5000))])
 if (rec.status !== 0) process.exit(rec.status ?? 1)
 
 show(['info', out])
