@@ -15,8 +15,8 @@
 import {Args, Errors, Flags, type Interfaces} from '@oclif/core'
 
 import {isMdrecError} from '../errors.js'
-import type {FeedFlag} from '../feeds/registry.js'
-import {FEED_URL_SCHEMES, parseFeedUrl} from '../util/redact.js'
+import {URL_SCHEMES, type FeedFlag} from '../feeds/registry.js'
+import {parseFeedUrl} from '../util/redact.js'
 import {
   parseColumns,
   parseDuration,
@@ -79,7 +79,7 @@ export const columns = parsedFlag<readonly string[]>('<col,col,...>', parseColum
  * URL as given — secrets included, the connection needs them.
  */
 export const feedUrl = parsedFlag<string>('<ws-url>', (u) => {
-  parseFeedUrl(u, '--url', FEED_URL_SCHEMES)
+  parseFeedUrl(u, '--url', URL_SCHEMES)
   return u
 })
 

@@ -122,6 +122,9 @@ export function replayOptionValues(feed: string, given: Readonly<Record<string, 
 /** The URL schemes a feed's `mdrec record --url` takes by default. */
 const WS_SCHEMES: readonly string[] = ['ws:', 'wss:']
 
+/** Every scheme some feed's `--url` takes (ws:, wss: and what feeds declare in `urlSchemes`, e.g. generic's redis:): what `--url` accepts before the feed is known. */
+export const URL_SCHEMES: readonly string[] = [...new Set([...WS_SCHEMES, ...FEEDS.flatMap((f) => f.urlSchemes ?? [])])]
+
 /**
  * Check that `feed` takes the scheme of `url` (`mdrec record --url`): one
  * another feed declares ({@link FeedDefinition.urlSchemes}) is a usage error

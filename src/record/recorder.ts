@@ -4,12 +4,12 @@ import {basename, dirname, extname, join} from 'node:path'
 
 import {exportRecordings} from '../dataset/export.js'
 import {MdrecError, fsError, isMdrecError} from '../errors.js'
-import {feedOptionValues, getFeed, type ClientSetup} from '../feeds/registry.js'
+import {URL_SCHEMES, feedOptionValues, getFeed, type ClientSetup} from '../feeds/registry.js'
 import type {FeedCodec, Frame, RowInput} from '../feeds/types.js'
 import type {RawMode} from '../store/schema.js'
 import {removeStalePartials} from '../store/atomic.js'
 import {MAX_FRAME_BYTES, RecordingWriter, logStaleRemoved, type WriterOptions} from '../store/writer.js'
-import {FEED_URL_SCHEMES, parseFeedUrl} from '../util/redact.js'
+import {parseFeedUrl} from '../util/redact.js'
 import {nsToIso} from '../util/time.js'
 import {gapInfoText, type GapInfo} from '../store/gap.js'
 import {checkOptionKeys, checkOptionTypes, type OptionKind} from '../util/options.js'
@@ -537,7 +537,7 @@ function gapRow(g: GapEvent, redact: (text: string) => string): RowInput {
 
 /** A ws://, wss:// or (generic feed) redis:// URL, or E_USAGE showing only its sanitized form (a URL may carry a token). */
 function validateUrl(url: string): void {
-  parseFeedUrl(url, '--url', FEED_URL_SCHEMES)
+  parseFeedUrl(url, '--url', URL_SCHEMES)
 }
 
 /**

@@ -107,15 +107,6 @@ export function describeBadUrl(text: string): string {
 }
 
 /**
- * Schemes `mdrec record --url` accepts: WebSocket feeds, and Redis Pub/Sub
- * for the generic feed (`redis://[:PASSWORD@]HOST:PORT/PREFIX`; the
- * password is user info, so it is never stored or shown, and
- * {@link Redactor.addUrl} masks it in text from Redis). Each feed's adapter
- * then checks for the schemes it speaks.
- */
-export const FEED_URL_SCHEMES: readonly string[] = ['ws:', 'wss:', 'redis:', 'rediss:']
-
-/**
  * Parse a feed URL named `what` (`--url`, `MDREC_YAHOO_URL`, …); throws
  * `MdrecError('E_USAGE')` naming it, showing only its sanitized form
  * ({@link sanitizeEndpoint}), when it is not a URL or its scheme is not one
