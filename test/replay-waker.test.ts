@@ -11,7 +11,7 @@
  */
 import {describe, expect, it} from 'vitest'
 
-import {NAP_MAX_NS, SPIN_NS, SYNC_SPIN_NS, Waker, nowNs} from '../src/replay/scheduler.js'
+import {NAP_MAX_NS, SLACK_NS, SPIN_NS, SYNC_SPIN_NS, Waker, nowNs} from '../src/replay/scheduler.js'
 
 /** Counts event-loop turns (a self-renewing setImmediate) until stopped. */
 function turnCounter(): {turns: () => number; stop: () => void} {
@@ -101,6 +101,51 @@ describe('Waker', () => {
       expect(turns / 20).toBeLessThanOrEqual(6)
     } finally {
       w.close()
+    }
+  })
+
+  it('slack: with nothing waiting it resolves in a later turn (not forced); with a wait due within its slack, only after that wait', async () => {
+    const w = new Waker()
+    try {
+      let turned = false
+      setImmediate(() => (turned = true))
+      expect(await w.slack(SLACK_NS, 1e9)).toBe(false)
+      expect(turned).toBe(true)
+      for (let k = 0; k < 10; k++) {
+        const order: string[] = []
+        const due = nowNs() + SLACK_NS / 2
+        const a = w.wait(due, {}).then(() => order.push('row'))
+        const b = w.slack(SLACK_NS, 1e9).then((forced) => order.push(forced ? 'forced' : 'work'))
+        await Promise.all([a, b])
+        expect(order).toEqual(['row', 'work'])
+      }
+      // a wait further away than the slack leaves room now
+      const owner = {}
+      const far = w.wait(nowNs() + 50 * SPIN_NS, owner)
+      expect(await w.slack(SLACK_NS, 1e9)).toBe(false)
+      w.cancel(owner)
+      await far
+    } finally {
+      w.close()
+    }
+  })
+
+  it('slack: rows due one after another leave none, and it gives up after its longest wait (forced)', async () => {
+    const w = new Waker()
+    const owner = {}
+    let stop = false
+    // a wait always due within the slack, renewed as each resolves
+    const rows = (async () => {
+      while (!stop) await w.wait(nowNs() + SLACK_NS / 4, owner)
+    })()
+    try {
+      const t0 = nowNs()
+      expect(await w.slack(SLACK_NS, 20e6)).toBe(true)
+      expect(nowNs() - t0).toBeGreaterThanOrEqual(20e6)
+    } finally {
+      stop = true
+      w.close()
+      await rows
     }
   })
 })
