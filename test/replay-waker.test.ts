@@ -9,6 +9,8 @@
  * naps so I/O still runs. Behaviour only: turns counted, never wall-clock
  * bounds.
  */
+import {PerformanceObserver, constants} from 'node:perf_hooks'
+
 import {describe, expect, it} from 'vitest'
 
 import {NAP_MAX_NS, SLACK_NS, SPIN_NS, SYNC_SPIN_NS, Waker, nowNs} from '../src/replay/scheduler.js'
@@ -146,6 +148,35 @@ describe('Waker', () => {
       stop = true
       w.close()
       await rows
+    }
+  })
+
+  it("the waker's clock (read in every spin) makes less garbage than a BigInt per read", async () => {
+    let scavenges = 0
+    const obs = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if ((e.detail as {kind?: number} | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges++
+    })
+    obs.observe({entryTypes: ['gc']})
+    const count = async (read: () => number): Promise<number> => {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      scavenges = 0
+      let last = 0
+      for (let k = 0; k < 2_000_000; k++) {
+        const t = read()
+        if (t > last) last = t
+      }
+      // the observer hears of them in a later turn
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      return scavenges
+    }
+    try {
+      const origin = process.hrtime.bigint()
+      const bigint = await count(() => Number(process.hrtime.bigint() - origin))
+      const ours = await count(nowNs)
+      expect(bigint).toBeGreaterThan(0)
+      expect(ours).toBeLessThanOrEqual(bigint * 0.75)
+    } finally {
+      obs.disconnect()
     }
   })
 })
