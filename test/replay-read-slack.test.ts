@@ -22,9 +22,10 @@ import {WebSocket} from 'ws'
 
 import {syntheticYahooTape} from '../src/feeds/yahoo/synthetic.js'
 import {replay} from '../src/replay/engine.js'
-import {ReplayBatch} from '../src/replay/rows.js'
-import {SLACK_NS, Waker, nowNs} from '../src/replay/scheduler.js'
+import {MergedSource, ReplayBatch} from '../src/replay/rows.js'
+import {SLACK_MAX_WAIT_NS, SLACK_NS, Waker, nowNs} from '../src/replay/scheduler.js'
 import {BatchDecoder} from '../src/store/ipc.js'
+import {openRecording} from '../src/store/reader.js'
 import {createYahooWriter} from './helpers/recording.js'
 
 const SYMBOLS = ['A', 'B', 'C']
@@ -143,4 +144,70 @@ describe('a timed replay reads its next batches in the slack between due rows', 
       }
     }, 30_000)
   }
+})
+
+describe('a timeline waiting for its next batch is not kept waiting for slack', () => {
+  it('with rows due one after another (no slack ever), a source read to its end whenever it waits for a batch: no slack wait lasts its longest wait', async () => {
+    const waker = new Waker()
+    const owner = {}
+    let stop = false
+    // other timelines' rows: a wait always due within the slack
+    const others = (async () => {
+      while (!stop) await waker.wait(nowNs() + SLACK_NS / 4, owner)
+    })()
+    const long: number[] = []
+    const slack = Waker.prototype.slack
+    vi.spyOn(Waker.prototype, 'slack').mockImplementation(function (this: Waker, ns: number, maxNs: number) {
+      const t0 = nowNs()
+      return slack.call(this, ns, maxNs).then((forced) => {
+        if (nowNs() - t0 >= SLACK_MAX_WAIT_NS) long.push(nowNs() - t0)
+        return forced
+      })
+    })
+    const src = new MergedSource([await openRecording(path)], {pauser: () => waker.pauser()})
+    try {
+      let rows = 0
+      for (;;) {
+        const n = src.next()
+        let ok: boolean
+        if (n === true || n === false) ok = n
+        else {
+          // as a timeline does (Timeline.reading)
+          const done = waker.blocked()
+          try {
+            ok = await n
+          } finally {
+            done()
+          }
+        }
+        if (!ok) break
+        rows++
+      }
+      expect(rows).toBe(ROWS)
+      expect(long).toEqual([])
+    } finally {
+      stop = true
+      waker.close()
+      await others
+      await src.close()
+    }
+  }, 30_000)
+
+  it("a timeline at 'max' outruns the reading: it tells the waker while it waits for a batch", async () => {
+    const blocked = vi.spyOn(Waker.prototype, 'blocked')
+    const h = await replay(path, {port: 0, speed: 'max', settleMs: 0, atEnd: 'close'})
+    try {
+      const ws = new WebSocket(h.url)
+      let got = 0
+      ws.on('message', () => got++)
+      const closed = once(ws, 'close')
+      await once(ws, 'open')
+      ws.send(JSON.stringify({subscribe: SYMBOLS}))
+      await closed
+      expect(got).toBe(ROWS)
+      expect(blocked).toHaveBeenCalled()
+    } finally {
+      await h.close()
+    }
+  }, 30_000)
 })

@@ -138,6 +138,8 @@ export class Waker {
   private spinning = false
   private slackers: Slacker[] = []
   private slackTurn = false
+  /** Timelines waiting for a batch to be read ({@link blocked}). */
+  private blockedCount = 0
 
   /** Resolves at (or just after) monotonic time `due` (see {@link nowNs}), or when `cancel(owner)` is called. */
   wait(due: number, owner: object): Promise<void> {
@@ -172,6 +174,23 @@ export class Waker {
     for (const s of slack) s.resolve(true)
   }
 
+  /**
+   * A timeline waits for its next batch to be read: until `done()` is called,
+   * reading is not background work any more (its pieces no longer wait for
+   * slack, and the slack waits pending now are released at once).
+   */
+  blocked(): () => void {
+    this.blockedCount++
+    const all = this.slackers
+    this.slackers = []
+    for (const s of all) s.resolve(true)
+    let once = false
+    return () => {
+      if (!once) this.blockedCount--
+      once = true
+    }
+  }
+
   /** Whether no wait is due within `ns` of `now` (nothing waiting, or the earliest due time at least `ns` away). */
   clearFor(now: number, ns: number): boolean {
     return this.heap.length === 0 || this.heap[0].due - now >= ns
@@ -198,7 +217,9 @@ export class Waker {
    * {@link SLACK_NS} and the current slice is under {@link SLICE_NS}, else a
    * {@link slack} wait, after which a new slice starts. A forced slice (no
    * slack came within {@link SLACK_MAX_WAIT_NS}) runs its whole
-   * {@link SLICE_NS}. One per reader.
+   * {@link SLICE_NS}. While a timeline waits for a batch ({@link blocked}),
+   * slices follow one another with a turn of the event loop between them.
+   * One per reader.
    */
   pauser(): ReadPause {
     let sliceStart = Number.NEGATIVE_INFINITY
@@ -207,10 +228,11 @@ export class Waker {
       sliceStart = nowNs()
       forced = f
     }
+    const turn = (): Promise<boolean> => new Promise<boolean>((resolve) => setImmediate(() => resolve(true)))
     return () => {
       const now = nowNs()
-      if (now - sliceStart < SLICE_NS && (forced || this.clearFor(now, SLACK_NS))) return null
-      return this.slack(SLACK_NS, SLACK_MAX_WAIT_NS).then(begin)
+      if (now - sliceStart < SLICE_NS && (forced || this.blockedCount > 0 || this.clearFor(now, SLACK_NS))) return null
+      return (this.blockedCount > 0 ? turn() : this.slack(SLACK_NS, SLACK_MAX_WAIT_NS)).then(begin)
     }
   }
 
