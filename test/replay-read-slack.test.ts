@@ -54,12 +54,25 @@ afterEach(() => {
   vi.restoreAllMocks()
 })
 
+/** A client subscribed to every symbol until the replay closes it: the frames it got. */
+async function playAll(url: string): Promise<number> {
+  const ws = new WebSocket(url)
+  let got = 0
+  ws.on('message', () => got++)
+  const closed = once(ws, 'close')
+  await once(ws, 'open')
+  ws.send(JSON.stringify({subscribe: SYMBOLS}))
+  await closed
+  return got
+}
+
 /**
  * Spy on every piece of batch work, on the waker's waits and on its slack
  * waits; `near()` lists the pieces that started with a row due within
  * `withinNs`, but for those of a forced slice (after a slack wait gave up,
  * see SLACK_MAX_WAIT_NS: a loaded machine can leave a timeline behind, with
- * no slack, for that long).
+ * no slack, for that long) and those while the timeline waits for the batch
+ * (Waker.blocked).
  */
 function watch(withinNs: number): {pieces: () => number; near: () => string[]; slices: () => {free: number; forced: number}} {
   const pending = new Set<{due: number}>()
@@ -77,9 +90,22 @@ function watch(withinNs: number): {pieces: () => number; near: () => string[]; s
       return forced
     })
   })
+  // while the timeline waits for the batch (Waker.blocked) its reading is not background work
+  let blockedNow = 0
+  const blocked = Waker.prototype.blocked
+  vi.spyOn(Waker.prototype, 'blocked').mockImplementation(function (this: Waker) {
+    blockedNow++
+    const done = blocked.call(this)
+    let once = false
+    return () => {
+      if (!once) blockedNow--
+      once = true
+      done()
+    }
+  })
   const look = (what: string): void => {
     pieces++
-    if (inForced) return
+    if (inForced || blockedNow > 0) return
     const now = nowNs()
     let due = Number.POSITIVE_INFINITY
     for (const p of pending) if (p.due < due) due = p.due
@@ -127,14 +153,7 @@ describe('a timed replay reads its next batches in the slack between due rows', 
         // what replay() reads before it resolves (the first batches) is not in the count
         await new Promise((resolve) => setTimeout(resolve, 200))
         const w = watch(SLACK_NS / 2)
-        const ws = new WebSocket(h.url)
-        let got = 0
-        ws.on('message', () => got++)
-        const closed = once(ws, 'close')
-        await once(ws, 'open')
-        ws.send(JSON.stringify({subscribe: SYMBOLS}))
-        await closed
-        expect(got).toBe(ROWS)
+        expect(await playAll(h.url)).toBe(ROWS)
         // the batches after the first two are read while the rows before them play
         expect(w.pieces()).toBeGreaterThan(20)
         expect(w.near()).toEqual([])
@@ -197,14 +216,7 @@ describe('a timeline waiting for its next batch is not kept waiting for slack', 
     const blocked = vi.spyOn(Waker.prototype, 'blocked')
     const h = await replay(path, {port: 0, speed: 'max', settleMs: 0, atEnd: 'close'})
     try {
-      const ws = new WebSocket(h.url)
-      let got = 0
-      ws.on('message', () => got++)
-      const closed = once(ws, 'close')
-      await once(ws, 'open')
-      ws.send(JSON.stringify({subscribe: SYMBOLS}))
-      await closed
-      expect(got).toBe(ROWS)
+      expect(await playAll(h.url)).toBe(ROWS)
       expect(blocked).toHaveBeenCalled()
     } finally {
       await h.close()
