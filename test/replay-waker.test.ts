@@ -9,9 +9,11 @@
  * naps so I/O still runs. Behaviour only: turns counted, never wall-clock
  * bounds.
  */
+import {PerformanceObserver, constants} from 'node:perf_hooks'
+
 import {describe, expect, it} from 'vitest'
 
-import {NAP_MAX_NS, SPIN_NS, SYNC_SPIN_NS, Waker, nowNs} from '../src/replay/scheduler.js'
+import {NAP_MAX_NS, SLACK_NS, SPIN_NS, SYNC_SPIN_NS, Waker, nowNs} from '../src/replay/scheduler.js'
 
 /** Counts event-loop turns (a self-renewing setImmediate) until stopped. */
 function turnCounter(): {turns: () => number; stop: () => void} {
@@ -101,6 +103,80 @@ describe('Waker', () => {
       expect(turns / 20).toBeLessThanOrEqual(6)
     } finally {
       w.close()
+    }
+  })
+
+  it('slack: with nothing waiting it resolves in a later turn (not forced); with a wait due within its slack, only after that wait', async () => {
+    const w = new Waker()
+    try {
+      let turned = false
+      setImmediate(() => (turned = true))
+      expect(await w.slack(SLACK_NS, 1e9)).toBe(false)
+      expect(turned).toBe(true)
+      for (let k = 0; k < 10; k++) {
+        const order: string[] = []
+        const due = nowNs() + SLACK_NS / 2
+        const a = w.wait(due, {}).then(() => order.push('row'))
+        const b = w.slack(SLACK_NS, 1e9).then((forced) => order.push(forced ? 'forced' : 'work'))
+        await Promise.all([a, b])
+        expect(order).toEqual(['row', 'work'])
+      }
+      // a wait further away than the slack leaves room now
+      const owner = {}
+      const far = w.wait(nowNs() + 50 * SPIN_NS, owner)
+      expect(await w.slack(SLACK_NS, 1e9)).toBe(false)
+      w.cancel(owner)
+      await far
+    } finally {
+      w.close()
+    }
+  })
+
+  it('slack: rows due one after another leave none, and it gives up after its longest wait (forced)', async () => {
+    const w = new Waker()
+    const owner = {}
+    let stop = false
+    // a wait always due within the slack, renewed as each resolves
+    const rows = (async () => {
+      while (!stop) await w.wait(nowNs() + SLACK_NS / 4, owner)
+    })()
+    try {
+      const t0 = nowNs()
+      expect(await w.slack(SLACK_NS, 20e6)).toBe(true)
+      expect(nowNs() - t0).toBeGreaterThanOrEqual(20e6)
+    } finally {
+      stop = true
+      w.close()
+      await rows
+    }
+  })
+
+  it("the waker's clock (read in every spin) makes less garbage than a BigInt per read", async () => {
+    let scavenges = 0
+    const obs = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if ((e.detail as {kind?: number} | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) scavenges++
+    })
+    obs.observe({entryTypes: ['gc']})
+    const count = async (read: () => number): Promise<number> => {
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      scavenges = 0
+      let last = 0
+      for (let k = 0; k < 2_000_000; k++) {
+        const t = read()
+        if (t > last) last = t
+      }
+      // the observer hears of them in a later turn
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      return scavenges
+    }
+    try {
+      const origin = process.hrtime.bigint()
+      const bigint = await count(() => Number(process.hrtime.bigint() - origin))
+      const ours = await count(nowNs)
+      expect(bigint).toBeGreaterThan(0)
+      expect(ours).toBeLessThanOrEqual(bigint * 0.75)
+    } finally {
+      obs.disconnect()
     }
   })
 })

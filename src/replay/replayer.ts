@@ -15,7 +15,7 @@ import {nsToIso} from '../util/time.js'
 import {plural} from '../util/units.js'
 import type {Emulator, EmulatorClient, ReplayFeed, RowEncoder} from './feed.js'
 import type {Prepared, ReplayOptions} from './options.js'
-import {MergedSource, RowClass, SharedBatches, type ReplayBatch} from './rows.js'
+import {MergedSource, RowClass, SHARED_BATCH_BUDGET, SharedBatches, type ReplayBatch} from './rows.js'
 import {LatencyHistogram, SETTLE_CAP_FACTOR, Waker, nowNs, type Backpressure} from './scheduler.js'
 import {ClientTarget, SharedTarget} from './targets.js'
 import {Timeline, type WarmSource} from './timeline.js'
@@ -146,7 +146,7 @@ export class Replayer {
     o: ReplayOptions,
   ) {
     this.encoders = p.recs.map((f) => p.feed.encoder(f))
-    this.batchCache = p.clock === 'connection' ? p.recs.map((f, k) => new SharedBatches(f, k, {from: p.from, to: p.to})) : null
+    this.batchCache = p.clock === 'connection' ? p.recs.map((f, k) => new SharedBatches(f, k, {from: p.from, to: p.to}, SHARED_BATCH_BUDGET, this.waker.pauser())) : null
     this.speed = p.speed
     this.plays = p.loop === true ? Number.POSITIVE_INFINITY : 1 + p.loop
     this.log = o.log ?? (() => {})
@@ -216,7 +216,7 @@ export class Replayer {
 
   /** @internal A new merged reader of the recordings over the range (Timeline: each loop play after the first). */
   openSource(signal: AbortSignal): MergedSource {
-    return new MergedSource(this.p.recs, {from: this.p.from, to: this.p.to, signal, shared: this.batchCache ?? undefined})
+    return new MergedSource(this.p.recs, {from: this.p.from, to: this.p.to, signal, shared: this.batchCache ?? undefined, pauser: () => this.waker.pauser()})
   }
 
   /**

@@ -11,14 +11,13 @@ import type * as A from 'apache-arrow'
 
 import {readBatches, type RecordingFile} from '../store/reader.js'
 import {BatchRows} from '../store/rows.js'
+import {slicePause, type ReadPause} from './scheduler.js'
 
-/** See {@link ReplayBatch.summary}. */
-/**
- * How replay's readers give the event loop back while a batch decompresses
- * (ReadOptions.pause): a timeline's due sends run between the buffers of the
- * next batch instead of waiting for all of it.
- */
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+/** Await `pause` when it asks to. */
+async function pauseFor(pause: ReadPause): Promise<void> {
+  const w = pause()
+  if (w) await w
+}
 
 export interface BatchSummary {
   /** Symbol dictionary indices the selected rows use, ascending. */
@@ -136,6 +135,8 @@ export interface SourceOptions {
   signal?: AbortSignal
   /** One cache per file (same order as the files): read and decode each batch once for every source on the same files (see {@link SharedBatches}). */
   shared?: readonly SharedBatches[]
+  /** Makes the pause of each reader the source opens (default {@link slicePause}). */
+  pauser?: () => ReadPause
 }
 
 /** What {@link SharedBatches.get} returns for a batch it has read and let go of. */
@@ -187,6 +188,8 @@ export class SharedBatches {
     readonly index: number,
     private readonly range: {from?: bigint; to?: bigint},
     readonly budgetBytes = SHARED_BATCH_BUDGET,
+    /** The pause of its reader's work (see {@link ReadPause}). */
+    private readonly pause: ReadPause = slicePause(),
   ) {}
 
   /** Decoded bytes held now. */
@@ -222,7 +225,7 @@ export class SharedBatches {
   private async readOne(): Promise<void> {
     const gen = this.gen
     try {
-      this.it ??= readBatches(this.file, {from: this.range.from, to: this.range.to, pause: yieldToLoop})
+      this.it ??= readBatches(this.file, {from: this.range.from, to: this.range.to, pause: this.pause})
       const r = await this.it.next()
       if (gen !== this.gen) return
       this.reads++
@@ -230,6 +233,8 @@ export class SharedBatches {
         this.ended = true
         return
       }
+      await pauseFor(this.pause)
+      if (gen !== this.gen) return
       const batch = new ReplayBatch(r.value.batch, r.value.idx, this.file, this.index).prepare()
       const bytes = dataBytes(r.value.batch.data)
       this.entries.set(this.frontier++, {batch, bytes})
@@ -274,13 +279,17 @@ class FileCursor {
   private ahead: Promise<ReplayBatch | null> | null = null
   /** Set by {@link close}: a fetch still in flight opens no reader. */
   private closed = false
+  /** The pause of this cursor's own reader's work. */
+  private readonly pause: ReadPause
 
   constructor(
     readonly file: RecordingFile,
     readonly index: number,
     private readonly opts: SourceOptions,
     private readonly shared: SharedBatches | undefined,
-  ) {}
+  ) {
+    this.pause = opts.pauser?.() ?? slicePause()
+  }
 
   /** Move past the current row; false when the batch is used up (call refill). */
   advance(): boolean {
@@ -312,13 +321,15 @@ class FileCursor {
       if (this.closed) return null
       if (r !== EVICTED && r !== RESET) return r
       // let go of by the cache: read on our own from here (decoding the batches before it once)
-      this.own = readBatches(this.file, {from: this.opts.from, to: this.opts.to, signal: this.opts.signal, pause: yieldToLoop})
+      this.own = readBatches(this.file, {from: this.opts.from, to: this.opts.to, signal: this.opts.signal, pause: this.pause})
       for (let skip = 0; skip < ord; skip++) if ((await this.own.next()).done) return null
     }
     if (this.closed) return null
-    this.own ??= readBatches(this.file, {from: this.opts.from, to: this.opts.to, signal: this.opts.signal, pause: yieldToLoop})
+    this.own ??= readBatches(this.file, {from: this.opts.from, to: this.opts.to, signal: this.opts.signal, pause: this.pause})
     const r = await this.own.next()
-    return r.done ? null : new ReplayBatch(r.value.batch, r.value.idx, this.file, this.index).prepare()
+    if (r.done) return null
+    await pauseFor(this.pause)
+    return new ReplayBatch(r.value.batch, r.value.idx, this.file, this.index).prepare()
   }
 
   /**

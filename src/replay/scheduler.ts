@@ -12,14 +12,18 @@
  */
 import type {WebSocket} from 'ws'
 
-const ORIGIN = process.hrtime.bigint()
+const ORIGIN_MS = performance.now()
 
 /**
- * Monotonic time in ns since this module was loaded, as a number (exact to
- * the ns for 104 days). Built on `process.hrtime.bigint()`.
+ * Monotonic time in ns since this module was loaded, as a whole number.
+ * Built on `performance.now()` (process.hrtime's clock, CLOCK_MONOTONIC, as
+ * a double in ms: to the ns for months), not on `process.hrtime.bigint()`:
+ * the waker reads the clock in its spins, and a BigInt per read was most of
+ * a 1x replay's garbage (a scavenge every ~35 ms at 5k frames/s, against one
+ * every ~100 ms without).
  */
 export function nowNs(): number {
-  return Number(process.hrtime.bigint() - ORIGIN)
+  return Math.round((performance.now() - ORIGIN_MS) * 1e6)
 }
 
 /**
@@ -66,11 +70,53 @@ function nap(ns: number): void {
   Atomics.wait(NAP_CELL, 0, 0, ns / 1e6)
 }
 
+/**
+ * A pause for a reader's work on the next batches (ReadOptions.pause, called
+ * before each piece of it: a buffer decompressed, the batch built, its rows
+ * selected, its ReplayBatch prepared): null to go on, or a Promise to await
+ * first. A replay's readers use its waker's ({@link Waker.pauser}: pieces
+ * run only while no row is due soon).
+ */
+export type ReadPause = () => Promise<void> | null
+
+/**
+ * The default {@link ReadPause} (a reader with no waker to ask): give the
+ * event loop back (setImmediate) once {@link SLICE_NS} of work has passed
+ * since the last time, so other work runs between the buffers of a batch
+ * instead of waiting for all of it.
+ */
+export function slicePause(): ReadPause {
+  let start = nowNs()
+  const resume = (): void => {
+    start = nowNs()
+  }
+  return () => (nowNs() - start < SLICE_NS ? null : new Promise<void>((resolve) => setImmediate(resolve)).then(resume))
+}
+
 interface Waiter {
   due: number
   resolve: () => void
   owner: object
 }
+
+/** A {@link Waker.slack} wait: released once no wait is due within `ns`, or at `until` (then `forced`). */
+interface Slacker {
+  ns: number
+  until: number
+  resolve: (forced: boolean) => void
+}
+
+/**
+ * Background work (replay's reading and decoding of the next batches) runs
+ * only while no row is due within this long (see {@link Waker.slack}): a
+ * piece of it (one buffer decompressed, a batch built or prepared) takes up
+ * to a few tenths of a ms.
+ */
+export const SLACK_NS = 500_000
+/** Longest wait for {@link SLACK_NS} of slack: after it, background work runs one {@link SLICE_NS} slice anyway (dense rows leave no slack; the batch would otherwise come too late). */
+export const SLACK_MAX_WAIT_NS = 5_000_000
+/** Background work holds the event loop at most this long at a time (I/O, new clients, other timelines run between slices). */
+export const SLICE_NS = 200_000
 
 /**
  * Wakes timelines at their due times. One per replay: many timelines (one
@@ -90,6 +136,10 @@ export class Waker {
   private timer: NodeJS.Timeout | null = null
   private timerDue = Infinity
   private spinning = false
+  private slackers: Slacker[] = []
+  private slackTurn = false
+  /** Timelines waiting for a batch to be read ({@link blocked}). */
+  private blockedCount = 0
 
   /** Resolves at (or just after) monotonic time `due` (see {@link nowNs}), or when `cancel(owner)` is called. */
   wait(due: number, owner: object): Promise<void> {
@@ -119,6 +169,99 @@ export class Waker {
     const all = this.heap
     this.heap = []
     for (const w of all) w.resolve()
+    const slack = this.slackers
+    this.slackers = []
+    for (const s of slack) s.resolve(true)
+  }
+
+  /**
+   * A timeline waits for its next batch to be read: until `done()` is called,
+   * reading is not background work any more (its pieces no longer wait for
+   * slack, and the slack waits pending now are released at once).
+   */
+  blocked(): () => void {
+    this.blockedCount++
+    const all = this.slackers
+    this.slackers = []
+    for (const s of all) s.resolve(true)
+    let once = false
+    return () => {
+      if (!once) this.blockedCount--
+      once = true
+    }
+  }
+
+  /** Whether no wait is due within `ns` of `now` (nothing waiting, or the earliest due time at least `ns` away). */
+  clearFor(now: number, ns: number): boolean {
+    return this.heap.length === 0 || this.heap[0].due - now >= ns
+  }
+
+  /**
+   * For work that is not due at any time (reading and decoding the next
+   * batches): resolves, in a later turn of the event loop, once no wait is
+   * due within `ns` (false), or once `maxNs` has passed without such a
+   * moment (true: forced). Between the timer and a due time the waker
+   * releases it in place of a nap; it never turns the event loop by itself
+   * while nothing is due (idle stays idle).
+   */
+  slack(ns: number, maxNs: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      this.slackers.push({ns, until: nowNs() + maxNs, resolve})
+      this.armSlack()
+    })
+  }
+
+  /**
+   * A pause for background work (ReadOptions.pause: called before each piece
+   * of it): null (go on at once) while no row is due within
+   * {@link SLACK_NS} and the current slice is under {@link SLICE_NS}, else a
+   * {@link slack} wait, after which a new slice starts. A forced slice (no
+   * slack came within {@link SLACK_MAX_WAIT_NS}) runs its whole
+   * {@link SLICE_NS}. While a timeline waits for a batch ({@link blocked}),
+   * slices follow one another with a turn of the event loop between them.
+   * One per reader.
+   */
+  pauser(): ReadPause {
+    let sliceStart = Number.NEGATIVE_INFINITY
+    let forced = false
+    const begin = (f: boolean): void => {
+      sliceStart = nowNs()
+      forced = f
+    }
+    const turn = (): Promise<boolean> => new Promise<boolean>((resolve) => setImmediate(() => resolve(true)))
+    return () => {
+      const now = nowNs()
+      if (now - sliceStart < SLICE_NS && (forced || this.blockedCount > 0 || this.clearFor(now, SLACK_NS))) return null
+      return (this.blockedCount > 0 ? turn() : this.slack(SLACK_NS, SLACK_MAX_WAIT_NS)).then(begin)
+    }
+  }
+
+  /** Release the slack waits there is room for now (unless `expiredOnly`), or whose time is up; returns how many. */
+  private releaseSlack(now: number, expiredOnly = false): number {
+    const all = this.slackers
+    if (all.length === 0) return 0
+    let kept = 0
+    for (const s of all) {
+      if (!expiredOnly && this.clearFor(now, s.ns)) s.resolve(false)
+      else if (now >= s.until) s.resolve(true)
+      else all[kept++] = s
+    }
+    const n = all.length - kept
+    all.length = kept
+    return n
+  }
+
+  /** Look at the slack waits in the next turn, unless the wake-up loop (which looks at them every turn) runs. */
+  private armSlack(): void {
+    if (this.slackTurn || this.spinning || this.slackers.length === 0) return
+    this.slackTurn = true
+    setImmediate(() => {
+      this.slackTurn = false
+      this.releaseSlack(nowNs())
+      // Left waiting: a row is due within their slack, so the timer is about to start the wake-up loop,
+      // which releases them (or has started it meanwhile).
+      if (this.slackers.length > 0 && !this.spinning && this.timer === null) this.armSlack()
+    })
   }
 
   get pending(): number {
@@ -181,9 +324,15 @@ export class Waker {
     this.spinning = true
     const turn = (): void => {
       const h = this.heap
-      if (this.resolveDue() === 0 && h.length > 0) {
+      if (this.resolveDue() > 0) {
+        // a timeline runs after this turn and asks for its next wait: whether there is slack is known next turn
+        this.releaseSlack(this.now, true)
+      } else if (h.length > 0) {
         const left = h[0].due - this.now
-        if (left > SYNC_SPIN_NS + NAP_MIN_NS && left <= SPIN_NS) {
+        // background work waiting for slack runs now (in this turn's microtasks) rather than a nap
+        if (this.releaseSlack(this.now) > 0) {
+          // its next turn comes after the work
+        } else if (left > SYNC_SPIN_NS + NAP_MIN_NS && left <= SPIN_NS) {
           const last = left - SYNC_SPIN_NS <= NAP_MAX_NS
           nap(last ? left - SYNC_SPIN_NS : NAP_MAX_NS)
           if (last) this.resolveDue()
@@ -195,6 +344,7 @@ export class Waker {
       }
       this.spinning = false
       this.arm()
+      this.armSlack()
     }
     setImmediate(turn)
   }

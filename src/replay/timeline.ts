@@ -178,6 +178,16 @@ export class Timeline<T extends Target = Target> {
     }
   }
 
+  /** Wait for the source's next batch, telling the waker: its reading is then no longer background work (see Waker.blocked). */
+  private async reading(n: Promise<boolean>): Promise<boolean> {
+    const done = this.r.waker.blocked()
+    try {
+      return await n
+    } finally {
+      done()
+    }
+  }
+
   async run(): Promise<void> {
     const r = this.r
     const target = this.target
@@ -217,7 +227,7 @@ export class Timeline<T extends Target = Target> {
           this.source = src
           const n = src.next()
           target.flush()
-          ok = n === true || n === false ? n : await n
+          ok = n === true || n === false ? n : await this.reading(n)
         }
         const shift = play * period
         let first = true
@@ -247,7 +257,7 @@ export class Timeline<T extends Target = Target> {
             if (n === true || n === false) ok = n
             else {
               target.flush()
-              ok = await n
+              ok = await this.reading(n)
               burst = 0
             }
             rows += tally.rows
@@ -358,7 +368,7 @@ export class Timeline<T extends Target = Target> {
           if (n === true || n === false) ok = n
           else {
             target.flush()
-            ok = await n
+            ok = await this.reading(n)
           }
         }
         target.flush()

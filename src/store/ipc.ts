@@ -791,34 +791,35 @@ export class BatchDecoder {
 
   /**
    * record(), cooperatively: the batch's buffers are decompressed one by one
-   * first, awaiting `pause()` whenever `sliceMs` of that work has passed
-   * since the last pause, then the batch is built from them (every check of
-   * record() still runs). A reader that shares its thread with a paced
-   * sender (replay's read-ahead) then holds the event loop for about one
-   * buffer at a time, not a whole batch (a 65,536-row Yahoo batch is
-   * ~80 buffers and 10–20 ms of zstd on this project's 2-core machine).
+   * first, then the batch is built from them (every check of record() still
+   * runs). `pause` is called before each buffer and before the build: a
+   * Promise is awaited first (the caller gives the event loop back, or waits
+   * for a moment when its paced work leaves room), null goes on at once. A
+   * reader that shares its thread with a paced sender (replay's read-ahead)
+   * then holds the event loop for one buffer at a time at most, not a whole
+   * batch (a 65,536-row Yahoo batch is ~80 buffers and 10–20 ms of zstd on
+   * this project's 2-core machine).
    */
-  async recordCooperative(message: Message, body: Uint8Array, arena: Arena | undefined, pause: () => Promise<void>, sliceMs = 0.2): Promise<A.RecordBatch> {
+  async recordCooperative(message: Message, body: Uint8Array, arena: Arena | undefined, pause: () => Promise<void> | null): Promise<A.RecordBatch> {
     if (!message.isRecordBatch()) bad('not a record batch')
     const h = message.header() as unknown as BatchHeader
     const length = this.begin(h, body)
     this.arena = arena
     if (this.compressed) {
-      let t0 = performance.now()
       for (let i = 0; i < this.regions.length; i++) {
         if (this.regions[i].length === 0) continue
+        const w = pause()
+        if (w) await w
         try {
           this.region(i, 0)
         } catch (error) {
           // left for build(), which checks it again if the batch uses it (an unused validity bitmap is never decompressed)
           if (!(error instanceof BadMessage)) throw error
         }
-        if (performance.now() - t0 >= sliceMs) {
-          await pause()
-          t0 = performance.now()
-        }
       }
     }
+    const w = pause()
+    if (w) await w
     return this.build(length)
   }
 

@@ -215,7 +215,7 @@ export interface MessageStreamOptions {
   /** See ReadOptions.recycle (decoding walks only). */
   recycle?: boolean
   /** See ReadOptions.pause (decoding walks only). */
-  pause?: () => Promise<void>
+  pause?: () => Promise<void> | null
   /**
    * false: record batch messages are framed and their metadata verified, and
    * the file must hold their whole body, but the body is not read: such a
@@ -392,13 +392,15 @@ export interface ReadOptions {
   recycle?: boolean
   /**
    * Decode each record batch cooperatively (BatchDecoder.recordCooperative):
-   * awaited between its buffers whenever ~0.2 ms of decompression has
-   * passed, so a caller that shares the event loop with paced work (replay)
-   * is held up for about one buffer, not a whole batch. E.g.
-   * `() => new Promise((r) => setImmediate(r))`. Default: none (each batch
-   * decoded in one go, which is faster overall).
+   * `pause` is called before each compressed buffer is decompressed, before
+   * the batch is built and before its rows are selected; when it returns a
+   * Promise, that is awaited first (null: go on at once). A caller that
+   * shares the event loop with paced work (replay) then does this work in
+   * pieces, when the paced work leaves room: e.g. `() => new Promise((r) =>
+   * setImmediate(r))` gives the event loop back before each piece. Default:
+   * none (each batch decoded in one go, which is faster overall).
    */
-  pause?: () => Promise<void>
+  pause?: () => Promise<void> | null
 }
 
 export interface SelectedBatch {
@@ -420,6 +422,10 @@ export async function* readBatches(file: RecordingFile, opts: ReadOptions = {}):
   for await (const m of walk(file.path, {follow: opts.follow, signal: opts.signal, decode: true, recycle: opts.recycle, pause: opts.pause}, end)) {
     opts.onMessage?.(m.framed, m.bytes)
     if (!m.batch || m.batch.numRows === 0) continue
+    if (opts.pause) {
+      const w = opts.pause()
+      if (w) await w
+    }
     const batch = restorer ? restorer.restore(m.batch) : m.batch
     const n = batch.numRows
     const ts = batch.getChildAt(COL.recv_ts)!.data[0].values as BigInt64Array
