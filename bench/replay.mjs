@@ -11,6 +11,12 @@
  *   throughput  replay at speed 'max' to one client vs a plain `ws` server
  *               sending the same pre-encoded frames to the same client, in the
  *               same run; for recorded-bytes rows (raw kept) and re-encoded rows.
+ *               frames/s from the subscribe to the last frame; so the replay's
+ *               figure includes its settle window (DEFAULT_SETTLE_MS, 100 ms,
+ *               before its first frame), which the plain server does not have.
+ *               Diagnostics beside it: each run's wait for the first frame
+ *               (firstFrameMs) and its rate from the first frame to the last
+ *               (steadyFps, steadyRatioVsCorked), and the load average.
  *   fanout      100 clients on one `clock: 'shared'` replay of a 5k frames/s
  *               recording at 1x (15 s): lateness of every send.
  *   accuracy    50k frames of a bursty synthetic tape (meanGapMs 1: ~50 s at
@@ -317,7 +323,12 @@ const CASES = {
       return r
     }
     const rate = (r) => r.counts[0] / ((r.last - r.t0) / 1000)
+    // diagnostics: the wait from the subscribe to the first frame (the replay's includes its settle
+    // window, DEFAULT_SETTLE_MS), and the rate from the first frame to the last
+    const steady = (r) => (r.counts[0] - 1) / ((r.last - r.first) / 1000)
     const results = {plain: [], plainCorked: [], raw: [], reencoded: []}
+    const firstMs = {plain: [], plainCorked: [], raw: [], reencoded: []}
+    const steadyFps = {plain: [], plainCorked: [], raw: [], reencoded: []}
     // interleaved, best of 3 each (the machine is shared)
     for (let k = 0; k < 3; k++) {
       for (const [name, fn] of [
@@ -329,13 +340,15 @@ const CASES = {
         const r = await fn()
         if (r.counts[0] !== N) throw new Error(`${name}: client got ${r.counts[0]} of ${N} frames`)
         results[name].push(rate(r))
-        log(`${name}: ${Math.round(rate(r))} frames/s`)
+        firstMs[name].push(+(r.first - r.t0).toFixed(1))
+        steadyFps[name].push(Math.round(steady(r)))
+        log(`${name}: ${Math.round(rate(r))} frames/s (first frame after ${(r.first - r.t0).toFixed(1)} ms, then ${Math.round(steady(r))} frames/s)`)
       }
     }
     const best = (a) => Math.round(Math.max(...a))
     const plain = best(results.plain)
     const corked = best(results.plainCorked)
-    const row = (label, runs) => ({
+    const row = (label, runs, name) => ({
       case: 'throughput',
       rows: label,
       frames: N,
@@ -348,8 +361,14 @@ const CASES = {
       ratioVsCorked: +(best(runs) / corked).toFixed(3),
       runs: runs.map(Math.round),
       plainRuns: results.plain.map(Math.round),
+      firstFrameMs: firstMs[name],
+      plainCorkedFirstFrameMs: firstMs.plainCorked,
+      steadyFps: steadyFps[name],
+      plainCorkedSteadyFps: steadyFps.plainCorked,
+      steadyRatioVsCorked: +(Math.max(...steadyFps[name]) / Math.max(...steadyFps.plainCorked)).toFixed(3),
+      loadavg: loadavg().map((x) => +x.toFixed(2)),
     })
-    return [row('raw (recorded bytes sent as is)', results.raw), row('re-encoded (raw null, canonical encodeFrame)', results.reencoded)]
+    return [row('raw (recorded bytes sent as is)', results.raw, 'raw'), row('re-encoded (raw null, canonical encodeFrame)', results.reencoded, 'reencoded')]
   },
 
   async fanout(lib, dir, clients) {

@@ -90,6 +90,36 @@ interface RawSocket {
 const BURST_CHUNK = 64 * 1024
 /** Smallest first buffer of a socket in a burst. */
 const FIRST_CHUNK_MIN = 256
+/** Most {@link BURST_CHUNK} buffers kept for reuse (2 MiB). */
+const SPARE_CHUNKS_MAX = 32
+/**
+ * {@link BURST_CHUNK} buffers whose write has completed, for the next bursts.
+ * At 'max' a replay writes its whole recording through such buffers: one
+ * new 64 KiB buffer per 64 KiB sent was ~60 MB of short-lived off-heap
+ * memory per 500k frames, which V8 answers with a full garbage collection
+ * every ~64 MB (its external-memory limit). Reused, the buffers in use are
+ * those still being written (bounded by backpressure), plus these.
+ */
+const spareChunks: Buffer[] = []
+
+/** A buffer for at least `size` bytes of frames: a spare one when a full-size one is asked for. */
+function takeChunk(size: number): Buffer {
+  if (size === BURST_CHUNK) {
+    const b = spareChunks.pop()
+    if (b !== undefined) return b
+  }
+  return Buffer.allocUnsafe(size)
+}
+
+/** Whether `b` is (a view of the start of) a buffer of its own of {@link BURST_CHUNK} bytes: one {@link takeChunk} made. */
+function isChunk(b: Buffer): boolean {
+  return b.byteOffset === 0 && b.buffer.byteLength === BURST_CHUNK
+}
+
+/** Keep the whole buffer `b` views for reuse; call once nothing refers to its bytes any more (its write completed, or it was never written). */
+function releaseChunk(b: Buffer): void {
+  if (spareChunks.length < SPARE_CHUNKS_MAX && isChunk(b)) spareChunks.push(b.byteLength === BURST_CHUNK ? b : Buffer.from(b.buffer, 0, BURST_CHUNK))
+}
 
 /**
  * Frames of a burst, packed per socket and handed to each socket with one
@@ -158,7 +188,7 @@ export class FrameBurst {
     let buf = h.chunks.length > 0 ? h.chunks[h.chunks.length - 1] : null
     if (buf === null || h.fill + size > buf.length) {
       const want = buf === null ? this.firstChunk : Math.min(BURST_CHUNK, buf.length * 4)
-      buf = Buffer.allocUnsafe(Math.max(want, size))
+      buf = takeChunk(Math.max(want, size))
       if (h.chunks.length > 0) h.chunks[h.chunks.length - 1] = h.chunks[h.chunks.length - 1].subarray(0, h.fill)
       h.chunks.push(buf)
       h.fill = 0
@@ -203,12 +233,14 @@ export class FrameBurst {
       h.cbs = null
       h.bytes = 0
       if (ws.readyState !== WebSocket.OPEN) {
+        for (const c of chunks) releaseChunk(c)
         chunks.length = 0
         if (cbs) for (const cb of cbs) cb(new Error('closed'))
         continue
       }
       const sock = h.sock
-      chunks[last] = chunks[last].subarray(0, h.fill)
+      const lastChunk = chunks[last].subarray(0, h.fill)
+      chunks[last] = lastChunk
       const done =
         cbs === null
           ? undefined
@@ -216,7 +248,17 @@ export class FrameBurst {
               for (const cb of cbs) cb(err ?? undefined)
             }
       if (last > 0) sock.cork()
-      for (let k = 0; k <= last; k++) sock.write(chunks[k], k === last ? done : undefined)
+      // 64 KiB buffers are reused once written (the socket refers to a buffer until its write's callback)
+      for (let k = 0; k < last; k++) {
+        const c = chunks[k]
+        sock.write(c, isChunk(c) ? () => releaseChunk(c) : undefined)
+      }
+      if (isChunk(lastChunk)) {
+        sock.write(lastChunk, (err) => {
+          releaseChunk(lastChunk)
+          done?.(err)
+        })
+      } else sock.write(lastChunk, done)
       if (last > 0) sock.uncork()
       chunks.length = 0
     }
