@@ -11,12 +11,11 @@
  *   throughput  replay at speed 'max' to one client vs a plain `ws` server
  *               sending the same pre-encoded frames to the same client, in the
  *               same run; for recorded-bytes rows (raw kept) and re-encoded rows.
- *               frames/s from the subscribe to the last frame; so the replay's
- *               figure includes its settle window (DEFAULT_SETTLE_MS, 100 ms,
- *               before its first frame), which the plain server does not have.
- *               Diagnostics beside it: each run's wait for the first frame
- *               (firstFrameMs) and its rate from the first frame to the last
- *               (steadyFps, steadyRatioVsCorked), and the load average.
+ *               frames/s from the first frame to the last, for every server
+ *               alike (the replay first waits its settle window,
+ *               DEFAULT_SETTLE_MS = 100 ms, for more subscribe messages: not
+ *               sending time). `withSettle` gives the rates from the subscribe
+ *               on and each run's wait for its first frame.
  *   fanout      100 clients on one `clock: 'shared'` replay of a 5k frames/s
  *               recording at 1x (15 s): lateness of every send.
  *   accuracy    50k frames of a bursty synthetic tape (meanGapMs 1: ~50 s at
@@ -323,14 +322,13 @@ const CASES = {
       return r
     }
     const rate = (r) => r.counts[0] / ((r.last - r.t0) / 1000)
-    // diagnostics: the wait from the subscribe to the first frame (the replay's includes its settle
-    // window, DEFAULT_SETTLE_MS), and the rate from the first frame to the last
+    // the wait from the subscribe to the first frame (the replay's includes its settle window), and the rate from the first frame to the last
     const steady = (r) => (r.counts[0] - 1) / ((r.last - r.first) / 1000)
     const results = {plain: [], plainCorked: [], raw: [], reencoded: []}
     const firstMs = {plain: [], plainCorked: [], raw: [], reencoded: []}
     const steadyFps = {plain: [], plainCorked: [], raw: [], reencoded: []}
-    // interleaved, best of 3 each (the machine is shared)
-    for (let k = 0; k < 3; k++) {
+    // interleaved, best of 5 each (the machine is shared)
+    for (let k = 0; k < 5; k++) {
       for (const [name, fn] of [
         ['plain', () => runPlain(false)],
         ['plainCorked', () => runPlain(true)],
@@ -345,27 +343,33 @@ const CASES = {
         log(`${name}: ${Math.round(rate(r))} frames/s (first frame after ${(r.first - r.t0).toFixed(1)} ms, then ${Math.round(steady(r))} frames/s)`)
       }
     }
+    // The headline rates run from the first frame to the last, for every server alike: a replay
+    // first waits its settle window (DEFAULT_SETTLE_MS, 100 ms, for more subscribe messages), which
+    // is not sending time and would be a third of a 500k-frame run; the figures with it are kept
+    // under withSettle.
     const best = (a) => Math.round(Math.max(...a))
-    const plain = best(results.plain)
-    const corked = best(results.plainCorked)
+    const plain = best(steadyFps.plain)
+    const corked = best(steadyFps.plainCorked)
     const row = (label, runs, name) => ({
       case: 'throughput',
       rows: label,
       frames: N,
       avgFrameBytes: +(bytes / N).toFixed(1),
-      replayFps: best(runs),
+      replayFps: best(steadyFps[name]),
       plainWsFps: plain,
-      ratio: +(best(runs) / plain).toFixed(3),
+      ratio: +(best(steadyFps[name]) / plain).toFixed(3),
       target: '>= 0.9',
       plainWsCorkedFps: corked,
-      ratioVsCorked: +(best(runs) / corked).toFixed(3),
-      runs: runs.map(Math.round),
-      plainRuns: results.plain.map(Math.round),
-      firstFrameMs: firstMs[name],
-      plainCorkedFirstFrameMs: firstMs.plainCorked,
-      steadyFps: steadyFps[name],
-      plainCorkedSteadyFps: steadyFps.plainCorked,
-      steadyRatioVsCorked: +(Math.max(...steadyFps[name]) / Math.max(...steadyFps.plainCorked)).toFixed(3),
+      ratioVsCorked: +(best(steadyFps[name]) / corked).toFixed(3),
+      runs: steadyFps[name],
+      plainCorkedRuns: steadyFps.plainCorked,
+      withSettle: {
+        replayFps: best(runs),
+        plainWsCorkedFps: best(results.plainCorked),
+        ratioVsCorked: +(best(runs) / best(results.plainCorked)).toFixed(3),
+        firstFrameMs: firstMs[name],
+        plainCorkedFirstFrameMs: firstMs.plainCorked,
+      },
       loadavg: loadavg().map((x) => +x.toFixed(2)),
     })
     return [row('raw (recorded bytes sent as is)', results.raw, 'raw'), row('re-encoded (raw null, canonical encodeFrame)', results.reencoded, 'reencoded')]
