@@ -148,3 +148,53 @@ describe('info of a recording with no rows', () => {
     expect(j).toMatchObject({rows: 0, firstRow: null, lastRow: null})
   })
 })
+
+describe('a repeatable --symbol among the file arguments', () => {
+  const rows = (out: string) => out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as {symbol: string; recv_ts: string})
+
+  it('-s before the file takes one value, so the file is still the file (cat and slice)', async () => {
+    const r = await runCli(['cat', '-s', 'AAPL', YAHOO, '-f', 'ndjson', '--limit', '3'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(rows(r.stdout).map((x) => x.symbol)).toEqual(['AAPL', 'AAPL', 'AAPL'])
+    const out = join(dir, 'aapl-first.arrow')
+    const s = await runCli(['slice', '-s', 'AAPL', YAHOO, '-o', out])
+    expect(s.code, s.stderr).toBe(0)
+    expect(JSON.parse((await runCli(['info', out, '--json'])).stdout)[0].rowsBySymbol).toEqual({AAPL: 282})
+  })
+
+  it('a file after -s VALUE is read, not taken for a second symbol (it was dropped without a word)', async () => {
+    const copy = join(dir, 'aapl-copy.arrow')
+    expect((await runCli(['slice', YAHOO, '-s', 'AAPL', '-o', copy])).code).toBe(0)
+    const other = join(dir, 'nvda.arrow')
+    expect((await runCli(['slice', YAHOO, '-s', 'NVDA', '-o', other])).code).toBe(0)
+    // two files, -s between them: both files are read (their rows merge by time)
+    const r = await runCli(['cat', copy, '-s', 'AAPL', other, '-f', 'ndjson'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(rows(r.stdout).length).toBe(282)
+    const both = await runCli(['cat', copy, '-s', 'AAPL', '-s', 'NVDA', other, '-f', 'ndjson'])
+    expect(both.code, both.stderr).toBe(0)
+    expect(rows(both.stdout).length).toBe(282 + 989)
+  })
+
+  it('every repeatable flag of every command takes one value each, so arguments may follow it; a missing file is not blamed on it', async () => {
+    const {readdirSync} = await import('node:fs')
+    const cmds = readdirSync(fileURLToPath(new URL('../src/commands', import.meta.url))).filter((f) => f.endsWith('.ts'))
+    const greedy: string[] = []
+    for (const f of cmds) {
+      const C = (await import(`../src/commands/${f}`)).default as {flags?: Record<string, {multiple?: boolean; multipleNonGreedy?: boolean}>}
+      for (const [name, fl] of Object.entries(C.flags ?? {})) if (fl.multiple && !fl.multipleNonGreedy) greedy.push(`${f} --${name}`)
+    }
+    expect(greedy).toEqual([])
+    const r = await runCli(['cat'])
+    expect(r.code).toBe(2)
+    expect(oneErrorLine(r.stderr)).toBe('Error: Missing 1 required arg: file  recording(s) to print: files, a directory or a glob (see mdrec cat --help)')
+  })
+
+  it('-s takes a comma list, as --columns and --types do', async () => {
+    const r = await runCli(['cat', YAHOO, '-s', 'AAPL,NVDA', '-f', 'ndjson'])
+    expect(r.code, r.stderr).toBe(0)
+    const syms = new Set(rows(r.stdout).map((x) => x.symbol))
+    expect([...syms].sort()).toEqual(['AAPL', 'NVDA'])
+    expect(rows(r.stdout).length).toBe(282 + 989)
+  })
+})

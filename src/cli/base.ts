@@ -82,6 +82,9 @@ export function oneLine(message: string, help: string): string {
     hint = ` (see ${help})`
   }
   m = m
+    // oclif adds this to a missing-argument error for any command with a repeatable flag, but mdrec's
+    // repeatable flags take one value each (multipleNonGreedy): arguments may come after them
+    .replace(/\s*Note: --[\w-]+ allows multiple values\.[\s\S]*?the beginning of arguments\./, '')
     .replace(/^\s*The following errors? occurred:\s*/, '')
     .replace(/^Parsing (--?[\w-]+)\s*\n\s*/, '$1: ')
     .split('\n')

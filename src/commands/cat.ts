@@ -39,7 +39,7 @@ export default class Cat extends BaseCommand<typeof Cat> {
   static override args = recordingsArg('recording(s) to print: files, a directory or a glob')
   static override flags = {
     format: Flags.string({char: 'f', description: 'output format', options: [...OUTPUT_FORMATS], default: 'table'}),
-    symbol: Flags.string({char: 's', description: 'only this symbol (repeatable; exact, case-sensitive)', multiple: true}),
+    symbol: Flags.string({char: 's', description: 'only this symbol (repeatable, or a comma list; exact, case-sensitive)', multiple: true, multipleNonGreedy: true, delimiter: ','}),
     ...receiveRangeFlags('first receive time: ISO-8601 (2025-11-24T14:30:00Z) or an offset from the start (+90s)'),
     limit: Flags.integer({char: 'n', description: 'print at most N rows', min: 0}),
     columns: columnsFlag({char: 'c', description: 'comma-separated columns to print (default: all for ndjson/csv, a summary for table)'}),

@@ -23,7 +23,7 @@ export default class Slice extends BaseCommand<typeof Slice> {
   static override flags = {
     out: Flags.string({char: 'o', description: 'path of the new recording (must not exist)', required: true}),
     ...receiveRangeFlags(),
-    symbol: Flags.string({char: 's', description: 'keep this symbol (repeatable; default all; exact, case-sensitive)', multiple: true}),
+    symbol: Flags.string({char: 's', description: 'keep this symbol (repeatable, or a comma list; default all; exact, case-sensitive)', multiple: true, multipleNonGreedy: true, delimiter: ','}),
     'allow-empty': Flags.boolean({description: 'write the recording even when no row is selected (default: refuse, exit 1)'}),
   }
 
