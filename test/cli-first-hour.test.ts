@@ -129,6 +129,29 @@ describe('recordings of different feeds given together', () => {
     }
   })
 
+  it('verify: a file that is not a recording is reported and the rest are still checked (exit 1; --json keeps every report)', async () => {
+    const {copyFileSync, mkdirSync, writeFileSync} = await import('node:fs')
+    const d = join(dir, 'one-bad')
+    mkdirSync(d)
+    copyFileSync(UPBIT, join(d, 'a.arrow'))
+    writeFileSync(join(d, 'b.arrow'), 'not a recording\n')
+    copyFileSync(YAHOO, join(d, 'c.arrow'))
+    const r = await runCli(['verify', d])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/a\.arrow: ok/)
+    expect(r.stdout).toMatch(/b\.arrow: UNREADABLE: not an Arrow IPC stream/)
+    expect(r.stdout).toMatch(/c\.arrow: ok: 2511 rows/)
+    expect(oneErrorLine(r.stderr)).toMatch(/b\.arrow: not an Arrow IPC stream/)
+    const j = await runCli(['verify', d, '--json'])
+    expect(j.code).toBe(1)
+    const reports = JSON.parse(j.stdout) as Array<{path: string; ok: boolean; unreadable?: {code: string}}>
+    expect(reports.map((x) => [x.path.slice(d.length + 1), x.ok, x.unreadable?.code ?? null])).toEqual([
+      ['a.arrow', true, null],
+      ['b.arrow', false, 'E_NOT_ARROW'],
+      ['c.arrow', true, null],
+    ])
+  })
+
   it('a glob that matches nothing is bad input too (exit 1), like a missing file', async () => {
     const r = await runCli(['cat', join(dir, 'zzz*.arrow')])
     expect(r.code).toBe(1)

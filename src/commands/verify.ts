@@ -3,17 +3,43 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base.js'
 import {recordingsArg} from '../cli/flags.js'
 import {plural} from '../util/units.js'
-import {MdrecError} from '../errors.js'
+import {MdrecError, type MdrecErrorCode} from '../errors.js'
 import {stalePartials} from '../store/atomic.js'
 import {expandInputs} from '../store/inputs.js'
 import {defaultRepairPath, repairRecording, verifyRecording, type VerifyResult} from '../store/verify.js'
 
-export type VerifyReport = VerifyResult & {out?: string; stalePartials: string[]}
+/** A file's report; `unreadable`: not a recording mdrec can read at all (not Arrow, no mdrec metadata, a newer format), so nothing to repair. */
+export type VerifyReport = VerifyResult & {out?: string; stalePartials: string[]; unreadable?: {code: MdrecErrorCode; message: string}}
+
+/** Errors that make one file unreadable without stopping the check of the others. */
+const UNREADABLE: readonly MdrecErrorCode[] = ['E_NOT_ARROW', 'E_NOT_RECORDING', 'E_FORMAT_VERSION', 'E_EMPTY_FILE', 'E_CORRUPT', 'E_TRUNCATED']
+
+/** verifyRecording, or for a file that is not a readable recording a report that says so (the next files are still checked). */
+async function check(path: string): Promise<VerifyReport> {
+  try {
+    return {...(await verifyRecording(path)), stalePartials: stalePartials(path)}
+  } catch (error) {
+    if (!(error instanceof MdrecError) || !UNREADABLE.includes(error.code)) throw error
+    return {
+      path,
+      ok: false,
+      complete: false,
+      sizeBytes: 0,
+      messages: 0,
+      batches: 0,
+      rowsIntact: 0,
+      validBytes: 0,
+      ipcFile: false,
+      stalePartials: stalePartials(path),
+      unreadable: {code: error.code, message: error.message},
+    }
+  }
+}
 
 export default class Verify extends BaseCommand<typeof Verify> {
   static override summary = 'Check every batch of recordings; with --repair, write a valid copy holding every complete batch.'
   static override description =
-    'Checks each file given (files, directories or globs, quoted or not) and reports each. Exit code 0 when every file is sound, 1 when any is damaged or truncated (the report names the first bad byte and how many rows are intact). With --json: one object for one file, an array for several.\n\n' +
+    'Checks each file given (files, directories or globs, quoted or not) and reports each. Exit code 0 when every file is sound, 1 when any is damaged or truncated (the report names the first bad byte and how many rows are intact). A file that is not a recording mdrec can read (not Arrow, no mdrec metadata, a newer format) is reported UNREADABLE and the other files are still checked. With --json: one object for one file, an array for several.\n\n' +
     '--repair writes a valid copy of each damaged or unclosed file (no end-of-stream marker; a sound, closed file needs none) and never touches the original. The exit code is still 1 when an original was damaged, even though the repair succeeded, so scripts notice the damage; an unclosed but sound file exits 0.\n\n' +
     'Also reports temporaries left by a killed mdrec (`<file>.<pid>.mdrec-partial`, `<file>.compact-tmp`), which can be deleted.'
   static override examples = [
@@ -39,17 +65,19 @@ export default class Verify extends BaseCommand<typeof Verify> {
     const reports: VerifyReport[] = []
     let firstBad: VerifyReport | undefined
     for (const path of paths) {
-      let r: VerifyReport = {...(await verifyRecording(path)), stalePartials: stalePartials(path)}
+      let r = await check(path)
       const damaged = !r.ok
-      if ((damaged || !r.complete) && this.flags.repair) r = {...(await repairRecording(path, this.flags.out ?? defaultRepairPath(path))), stalePartials: r.stalePartials}
+      if ((damaged || !r.complete) && this.flags.repair && !r.unreadable) r = {...(await repairRecording(path, this.flags.out ?? defaultRepairPath(path))), stalePartials: r.stalePartials}
       reports.push(r)
       if (damaged) firstBad ??= r
-      if (!this.jsonEnabled()) this.log(describe(r))
+      // a lone unreadable file: its error line says it all
+      if (!this.jsonEnabled() && !(r.unreadable && paths.length === 1)) this.log(describe(r))
     }
     const result = paths.length === 1 && this.positional.length === 1 ? reports[0] : reports
     if (firstBad) {
       const bad = reports.filter((r) => !r.ok).length
       const more = bad > 1 ? ` (and ${plural(bad - 1, 'more damaged file', 'more damaged files')})` : ''
+      if (firstBad.unreadable) this.failAfterJson(result, new MdrecError(firstBad.unreadable.code, `${firstBad.unreadable.message}${more}`))
       const next = firstBad.out ? `a repaired copy is at ${firstBad.out}` : `run \`mdrec verify --repair ${firstBad.path}\``
       this.failAfterJson(result, new MdrecError('E_TRUNCATED', `${firstBad.path}: damaged at byte ${firstBad.problem?.offset ?? firstBad.validBytes}${more}; ${next}`))
     }
@@ -58,6 +86,7 @@ export default class Verify extends BaseCommand<typeof Verify> {
 }
 
 function describe(r: VerifyReport): string {
+  if (r.unreadable) return [`${r.path}: UNREADABLE: ${r.unreadable.message.replace(`${r.path}: `, '')}`, ...r.stalePartials.map((p) => `  a temporary from a killed run: ${p}; delete it`)].join('\n')
   const head = r.ok ? 'ok' : 'DAMAGED'
   const lines = [
     `${r.path}: ${head}: ${plural(r.rowsIntact, 'row')} in ${plural(r.batches, 'complete batch', 'complete batches')}, ${r.validBytes} of ${plural(r.sizeBytes, 'byte')} sound`,
