@@ -129,7 +129,7 @@ describe('recordings of different feeds given together', () => {
     }
   })
 
-  it('verify: a file that is not a recording is reported and the rest are still checked (exit 1; --json keeps every report)', async () => {
+  it('verify and info: a file that is not a recording is reported and the rest are still checked (exit 1; --json keeps every report)', async () => {
     const {copyFileSync, mkdirSync, writeFileSync} = await import('node:fs')
     const d = join(dir, 'one-bad')
     mkdirSync(d)
@@ -150,6 +150,31 @@ describe('recordings of different feeds given together', () => {
       ['b.arrow', false, 'E_NOT_ARROW'],
       ['c.arrow', true, null],
     ])
+    // info the same: both recordings summarised, the other file named, exit 1
+    const i = await runCli(['info', d])
+    expect(i.code).toBe(1)
+    expect(i.stdout).toContain(join(d, 'a.arrow'))
+    expect(i.stdout).toContain(join(d, 'c.arrow'))
+    expect(i.stdout).toMatch(/b\.arrow: UNREADABLE: not an Arrow IPC stream/)
+    const ij = JSON.parse((await runCli(['info', d, '--json'])).stdout) as Array<{path: string; rows?: number; unreadable?: {code: string}}>
+    expect(ij.map((x) => [x.path.slice(d.length + 1), x.rows ?? null, x.unreadable?.code ?? null])).toEqual([
+      ['c.arrow', 2511, null],
+      ['a.arrow', 831, null],
+      ['b.arrow', null, 'E_NOT_ARROW'],
+    ])
+  })
+
+  it("a part and verify --repair's copy of it in one directory: the error says which one is the copy and what to do", async () => {
+    const {copyFileSync, mkdirSync} = await import('node:fs')
+    const d = join(dir, 'with-repaired')
+    mkdirSync(d)
+    const w = createYahooWriter(join(d, 'day.arrow'), {}, {runId: 'r-1', part: 0})
+    w.append({recv_ts: 1_763_980_800_000_000_000n, exch_ts: null, symbol: 'AAPL', kind: 'tick', raw: null, info: null, fields: {price: 1}})
+    await w.close()
+    copyFileSync(join(d, 'day.arrow'), join(d, 'day.repaired.arrow'))
+    const r = await runCli(['info', d])
+    expect(r.code).toBe(1)
+    expect(oneErrorLine(r.stderr)).toMatch(/both part 0 of run r-1; give only one of them \(.*day\.repaired\.arrow is verify --repair's copy: keep it and move the original away, or give the files by name\)$/)
   })
 
   it('a glob that matches nothing is bad input too (exit 1), like a missing file', async () => {

@@ -1,14 +1,22 @@
 import {BaseCommand} from '../cli/base.js'
 import {recordingsArg} from '../cli/flags.js'
-import {groupRuns, openInputs} from '../store/inputs.js'
+import type {MdrecErrorCode} from '../errors.js'
+import {expandInputs, groupRuns, isUnreadable, orderRecordings} from '../store/inputs.js'
+import {openRecording, type RecordingFile} from '../store/reader.js'
 import {recordingProblem, runInfo, type RecordingInfo} from '../store/info.js'
 import {formatBytes, formatDuration, plural} from '../util/units.js'
+
+/** `info`'s entry for a file that is not a readable recording (not Arrow, no mdrec metadata, a newer format). */
+export interface UnreadableInfo {
+  path: string
+  unreadable: {code: MdrecErrorCode; message: string}
+}
 
 export default class Info extends BaseCommand<typeof Info> {
   static override summary = 'Summarise recordings: feed, time span, rows by kind and symbol, gaps, size, compression.'
   static override description =
     'Reads each file once, streaming. Files, directories and globs (quoted or not) are accepted; the rotated parts of one run (same mdrec.run_id) are summarised together, in order, with a line per part. With --json, prints a JSON array with one object per recording (a run has `parts`).\n\n' +
-    'A damaged or cut file is summarised up to the damage; the exit code is then 1, with a one-line error naming the file and byte offset.'
+    'A damaged or cut file is summarised up to the damage (a closed file whose footer is missing or wrong is damaged, as in verify); the exit code is then 1, with a one-line error naming the file and byte offset. A file that is not a recording mdrec can read is reported UNREADABLE and the others are still summarised (exit 1).'
   static override examples = [
     '<%= config.bin %> info AAPL.arrow',
     '<%= config.bin %> info a.arrow b.arrow --json',
@@ -17,15 +25,30 @@ export default class Info extends BaseCommand<typeof Info> {
   static override strict = false
   static override args = recordingsArg('recording(s) to summarise: files, directories or globs')
 
-  public async run(): Promise<RecordingInfo[]> {
-    const files = await openInputs(this.positional)
-    const out: RecordingInfo[] = []
+  public async run(): Promise<Array<RecordingInfo | UnreadableInfo>> {
+    // a file that is not a readable recording is reported, and the others are still summarised
+    const files: RecordingFile[] = []
+    const unreadable: UnreadableInfo[] = []
     let problem: Error | null = null
-    for (const run of groupRuns(files)) {
+    for (const path of await expandInputs(this.positional)) {
+      try {
+        files.push(await openRecording(path))
+      } catch (error) {
+        if (!isUnreadable(error)) throw error
+        unreadable.push({path, unreadable: {code: error.code, message: error.message}})
+        problem ??= error
+      }
+    }
+    const out: Array<RecordingInfo | UnreadableInfo> = []
+    for (const run of groupRuns(orderRecordings(files))) {
       const info = await runInfo(run)
       out.push(info)
       problem ??= recordingProblem(info)
       if (!this.jsonEnabled()) this.log(render(info))
+    }
+    for (const u of unreadable) {
+      out.push(u)
+      if (!this.jsonEnabled() && files.length + unreadable.length > 1) this.log(`${u.path}: UNREADABLE: ${u.unreadable.message.replace(`${u.path}: `, '')}`)
     }
     if (problem) this.failAfterJson(out, problem)
     return out

@@ -5,21 +5,18 @@ import {recordingsArg} from '../cli/flags.js'
 import {plural} from '../util/units.js'
 import {MdrecError, type MdrecErrorCode} from '../errors.js'
 import {stalePartials} from '../store/atomic.js'
-import {expandInputs} from '../store/inputs.js'
+import {expandInputs, isUnreadable} from '../store/inputs.js'
 import {defaultRepairPath, repairRecording, verifyRecording, type VerifyResult} from '../store/verify.js'
 
 /** A file's report; `unreadable`: not a recording mdrec can read at all (not Arrow, no mdrec metadata, a newer format), so nothing to repair. */
 export type VerifyReport = VerifyResult & {out?: string; stalePartials: string[]; unreadable?: {code: MdrecErrorCode; message: string}}
-
-/** Errors that make one file unreadable without stopping the check of the others. */
-const UNREADABLE: readonly MdrecErrorCode[] = ['E_NOT_ARROW', 'E_NOT_RECORDING', 'E_FORMAT_VERSION', 'E_EMPTY_FILE', 'E_CORRUPT', 'E_TRUNCATED']
 
 /** verifyRecording, or for a file that is not a readable recording a report that says so (the next files are still checked). */
 async function check(path: string): Promise<VerifyReport> {
   try {
     return {...(await verifyRecording(path)), stalePartials: stalePartials(path)}
   } catch (error) {
-    if (!(error instanceof MdrecError) || !UNREADABLE.includes(error.code)) throw error
+    if (!isUnreadable(error)) throw error
     return {
       path,
       ok: false,

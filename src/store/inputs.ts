@@ -62,6 +62,16 @@ export async function expandInputs(inputs: readonly string[]): Promise<string[]>
 }
 
 /** Open every input (see expandInputs) and order them as one timeline (see orderRecordings). */
+/**
+ * Whether `error` makes one file unreadable as a recording (not Arrow, no
+ * mdrec metadata, a newer format, empty, a damaged schema) without saying
+ * anything of the other files given: `info` and `verify` report such a file
+ * and go on with the rest.
+ */
+export function isUnreadable(error: unknown): error is MdrecError {
+  return error instanceof MdrecError && ['E_NOT_ARROW', 'E_NOT_RECORDING', 'E_FORMAT_VERSION', 'E_EMPTY_FILE', 'E_CORRUPT', 'E_TRUNCATED'].includes(error.code)
+}
+
 export async function openInputs(inputs: readonly string[]): Promise<RecordingFile[]> {
   const files: RecordingFile[] = []
   for (const p of await expandInputs(inputs)) files.push(await openRecording(p))
@@ -86,7 +96,9 @@ export function orderRecordings(files: readonly RecordingFile[]): RecordingFile[
     const key = `${id}\0${f.meta.part ?? 0}`
     const other = seenPart.get(key)
     if (other !== undefined) {
-      throw new MdrecError('E_MIXED_INPUTS', `${other} and ${f.path} are both part ${f.meta.part ?? 0} of run ${id}; give only one of them`)
+      const repaired = [other, f.path].find((x) => x.endsWith('.repaired.arrow'))
+      const hint = repaired === undefined ? '' : ` (${repaired} is verify --repair's copy: keep it and move the original away, or give the files by name)`
+      throw new MdrecError('E_MIXED_INPUTS', `${other} and ${f.path} are both part ${f.meta.part ?? 0} of run ${id}; give only one of them${hint}`)
     }
     seenPart.set(key, f.path)
   }
