@@ -246,3 +246,30 @@ describe('a repeatable --symbol among the file arguments', () => {
     expect(rows(r.stdout).length).toBe(282 + 989)
   })
 })
+
+describe('counts and repairs as a user reads them', () => {
+  it('info counts symbols as the record summary does: a gap row (no symbol) is a row by kind, not a symbol', async () => {
+    const path = join(dir, 'with-gap.arrow')
+    const w = createYahooWriter(path)
+    const t = 1_763_980_800_000_000_000n
+    w.append({recv_ts: t, exch_ts: null, symbol: 'AAPL', kind: 'tick', raw: null, info: null, fields: {price: 1}})
+    w.append({recv_ts: t + 1n, exch_ts: null, symbol: '', kind: 'gap', raw: null, info: '{"reason":"test"}', fields: null})
+    w.append({recv_ts: t + 2n, exch_ts: null, symbol: 'NVDA', kind: 'tick', raw: null, info: null, fields: {price: 2}})
+    await w.close()
+    const r = await runCli(['info', path])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/symbols {7}2: (AAPL 1, NVDA 1|NVDA 1, AAPL 1)\n/)
+    expect(r.stdout).toMatch(/gaps {10}1/)
+  })
+
+  it('verify --repair of a closed file cut inside its only batch says nothing was recoverable, not "a repaired copy is at"', async () => {
+    const {readFileSync, writeFileSync} = await import('node:fs')
+    const b = readFileSync(fixture('binance-spot'))
+    const cut = join(dir, 'cut-closed.arrow')
+    writeFileSync(cut, b.subarray(0, b.length - 5000))
+    const r = await runCli(['verify', '--repair', cut])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toContain(`repaired: no complete batch survived; ${join(dir, 'cut-closed.repaired.arrow')} is an empty recording (0 rows)`)
+    expect(oneErrorLine(r.stderr)).toMatch(/nothing was recoverable: .*cut-closed\.repaired\.arrow holds 0 rows$/)
+  })
+})

@@ -57,14 +57,16 @@ export default class Info extends BaseCommand<typeof Info> {
 
 function top(rec: Record<string, number>, n: number): string {
   const entries = Object.entries(rec)
-  const shown = entries.slice(0, n).map(([k, v]) => `${k || '(none)'} ${v}`)
+  const shown = entries.slice(0, n).map(([k, v]) => `${k} ${v}`)
   if (entries.length > n) shown.push(`… ${entries.length - n} more`)
   return shown.join(', ')
 }
 
 /** The text report of one recording or run (a recording with no rows says so: `time span none (no rows)`, `rows 0`). */
 function render(i: RecordingInfo): string {
-  const symbolCount = Object.keys(i.rowsBySymbol).length
+  // rows with no symbol (gaps, status rows) are counted by kind, not as a symbol
+  const bySymbol = Object.fromEntries(Object.entries(i.rowsBySymbol).filter(([k]) => k !== ''))
+  const symbolCount = Object.keys(bySymbol).length
   const lines = [
     i.parts ? `run ${i.runId ?? '?'}: ${plural(i.parts.length, 'file')}` : `${i.path}`,
     `  feed          ${i.feed}  ${i.endpoint}`,
@@ -73,7 +75,7 @@ function render(i: RecordingInfo): string {
     `  started       ${i.startTime} (--from/--to +offsets count from here)`,
     `  time span     ${i.firstRow === null || i.lastRow === null ? 'none (no rows)' : `${i.firstRow} → ${i.lastRow} (${formatDuration(i.durationMs)})`}`,
     `  rows          ${i.rows}${i.rows ? ` (${top(i.rowsByKind, 8)})` : ''}`,
-    `  symbols       ${symbolCount}${symbolCount ? `: ${top(i.rowsBySymbol, 10)}` : ''}`,
+    `  symbols       ${symbolCount}${symbolCount ? `: ${top(bySymbol, 10)}` : ''}`,
     `  gaps          ${i.gaps}${i.gaps ? ` (${formatDuration(i.gapMs)} disconnected)` : ''}, rejects ${i.rejects}`,
     `  size          ${formatBytes(i.bytesOnDisk)} on disk in ${plural(i.batches, 'batch')}, ${i.rows ? `${(i.bytesOnDisk / i.rows).toFixed(1)} B/row, ` : ''}compression ${i.compressionRatio.toFixed(1)}x, ${i.rawRows === 1 ? '1 row keeps' : `${i.rawRows} rows keep`} raw payloads`,
   ]

@@ -75,7 +75,9 @@ export default class Verify extends BaseCommand<typeof Verify> {
       const bad = reports.filter((r) => !r.ok).length
       const more = bad > 1 ? ` (and ${plural(bad - 1, 'more damaged file', 'more damaged files')})` : ''
       if (firstBad.unreadable) this.failAfterJson(result, new MdrecError(firstBad.unreadable.code, `${firstBad.unreadable.message}${more}`))
-      const next = firstBad.out ? `a repaired copy is at ${firstBad.out}` : `run \`mdrec verify --repair ${firstBad.path}\``
+      const next = firstBad.out
+        ? firstBad.rowsIntact === 0 ? `nothing was recoverable: ${firstBad.out} holds 0 rows` : `a repaired copy is at ${firstBad.out}`
+        : `run \`mdrec verify --repair ${firstBad.path}\``
       this.failAfterJson(result, new MdrecError('E_TRUNCATED', `${firstBad.path}: damaged at byte ${firstBad.problem?.offset ?? firstBad.validBytes}${more}; ${next}`))
     }
     return result
@@ -92,6 +94,7 @@ function describe(r: VerifyReport): string {
   if (!r.complete && !r.problem) lines.push('  no end-of-stream marker: still being written, or the recorder stopped abruptly (every batch is readable)')
   if (r.trailingBytes) lines.push(`  ${plural(r.trailingBytes, 'byte')} after the end-of-stream marker are ignored`)
   for (const p of r.stalePartials) lines.push(`  a temporary from a killed run: ${p}; delete it`)
-  if (r.out) lines.push(`repaired: wrote ${plural(r.rowsIntact, 'row')} in ${plural(r.batches, 'batch')} to ${r.out}`)
+  if (r.out && r.rowsIntact === 0) lines.push(`repaired: no complete batch survived; ${r.out} is an empty recording (0 rows). A closed file keeps its rows in a few large batches, so a cut inside the first loses them all`)
+  else if (r.out) lines.push(`repaired: wrote ${plural(r.rowsIntact, 'row')} in ${plural(r.batches, 'batch')} to ${r.out}`)
   return lines.join('\n')
 }
