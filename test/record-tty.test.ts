@@ -132,7 +132,7 @@ describe('mdrec record on a terminal', () => {
     expect(rows.length).toBe(summaryRows)
   })
 
-  it('without --duration, on an 80-column terminal: no empty bar, the line cut to the width, the Ctrl-C message whole', async () => {
+  it('without --duration, on an 80-column terminal: no empty bar, the compact line within the width with reconnects, gaps and rejects, the Ctrl-C message whole', async () => {
     const feed = await TestFeed.start(['NVDA'])
     cleanups.push(() => feed.server.close())
     const out = join(mkdtempSync(join(tmpdir(), 'mdrec-tty-')), 'tty2.arrow')
@@ -147,6 +147,7 @@ describe('mdrec record on a terminal', () => {
     expect(bars[0]).toMatch(/^\d+(?:\.\d)?(?:ms|s) \|/)
     expect(bars[0]).toMatch(/\b1 row\b/)
     expect(bars[0].length).toBeLessThan(80) // cut, not wrapped onto a second line
+    expect(bars[0]).toMatch(/\breconn 0 gaps 0 rej 0\b/) // the compact form keeps the counts an outage shows in
     expect(shown).toMatch(/^SIGINT: finishing\b.*\bat once\)$/m)
     expect(shown).toMatch(/^recorded 1 row of 1 symbol\b/m)
   })

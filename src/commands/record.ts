@@ -152,10 +152,19 @@ ${feedEnvHelp()}`
  * written 12.08 KiB | reconnects 1, gaps 1, rejects 0`. While not connected the
  * state says why: `disconnected, 6 failed attempts: ECONNREFUSED 127.0.0.1:8765`.
  */
-export function statusText(s: RecorderStats): string {
+export function statusText(s: RecorderStats, compact = false): string {
   const rate = s.elapsedMs > 0 ? (s.rows / s.elapsedMs) * 1000 : 0
   const total = s.durationMs === null ? '' : ` / ${formatDurationSpec(s.durationMs)}`
   // the connection first: while offline its reason matters most, and a narrow terminal cuts the end
+  if (compact) {
+    // a narrow terminal: no bytes written, and the connection (whose error can be long) last, so the counts stay
+    return [
+      `${formatDuration(s.elapsedMs)}${total}`,
+      `${plural(s.rows, 'row')} ${rate.toFixed(0)}/s`,
+      `reconn ${s.reconnects} gaps ${s.gaps} rej ${s.rejects}`,
+      connectionText(s),
+    ].join(' | ')
+  }
   return [
     `${formatDuration(s.elapsedMs)}${total}`,
     connectionText(s),
@@ -163,6 +172,17 @@ export function statusText(s: RecorderStats): string {
     `written ${formatBytes(s.bytesWritten)}`,
     `reconnects ${s.reconnects}, gaps ${s.gaps}, rejects ${s.rejects}`,
   ].join(' | ')
+}
+
+/**
+ * The status bar's line for a terminal `width` columns wide: `bar` and the
+ * full figures when they fit, else the figures alone, else their compact
+ * form, cut short only as a last resort, so reconnects, gaps and rejects
+ * (what matters during an outage) stay on an 80-column terminal.
+ */
+export function statusLine(s: RecorderStats, width: number, bar: string): string {
+  for (const line of [bar + statusText(s), statusText(s), statusText(s, true)]) if (line.length <= width) return line
+  return truncate(statusText(s, true), width)
 }
 
 function connectionText(s: RecorderStats): string {
@@ -209,7 +229,7 @@ class StatusBar {
           const fill = s.durationMs === null ? '' : `${cliProgress.Format.BarFormat(params.progress, options)} `
           // 3 columns short of the width: the terminal echoes a typed Ctrl-C as `^C` after the
           // line, and two characters past the last column would wrap and leave a stale frame
-          return truncate(fill + statusText(s), params.maxWidth - 3)
+          return statusLine(s, params.maxWidth - 3, fill)
         },
       },
       cliProgress.Presets.shades_classic,
