@@ -59,6 +59,16 @@ describe('layers', () => {
     expect(bad).toEqual([])
   })
 
+  it('src/cli (loaded by every command) loads no feed code: type-only imports of src/feeds (slice, verify… stay light: test/store-memory)', () => {
+    const bad: string[] = []
+    for (const e of readdirSync(join(SRC, 'cli'))) {
+      if (!e.endsWith('.ts')) continue
+      const text = readFileSync(join(SRC, 'cli', e), 'utf8')
+      for (const m of text.matchAll(/^import\s+(type\s+)?[^;]*?from\s+'([^']+)'/gm)) if (!m[1] && m[2].startsWith('../feeds/')) bad.push(`cli/${e} imports ${m[2]}`)
+    }
+    expect(bad).toEqual([])
+  })
+
   it('nothing outside src/commands and src/cli imports oclif', () => {
     const bad = ['store', 'feeds', 'record', 'replay', 'dataset', 'util']
       .flatMap((d) => importsUnder(d))

@@ -15,7 +15,7 @@
 import {Args, Errors, Flags, type Interfaces} from '@oclif/core'
 
 import {isMdrecError} from '../errors.js'
-import {URL_SCHEMES, type FeedFlag} from '../feeds/registry.js'
+import type {FeedFlag} from '../feeds/registry.js'
 import {parseFeedUrl} from '../util/redact.js'
 import {
   parseColumns,
@@ -73,15 +73,19 @@ export const speed = parsedFlag<number | 'max'>('<speed>', parseSpeed)
 export const columns = parsedFlag<readonly string[]>('<col,col,...>', parseColumns) as unknown as Interfaces.FlagDefinition<string[]>
 
 /**
- * A feed URL (`--url ws://…`): checked here so a bad one is reported before
- * anything starts, naming only its sanitized form (no user info, query,
- * fragment or opaque path segment: see src/util/redact.ts). The value is the
- * URL as given — secrets included, the connection needs them.
+ * A feed URL flag (`--url ws://…`) taking `schemes` (the registry's
+ * URL_SCHEMES: given by the command, so that this module, which every
+ * command loads, does not load every feed): checked here so a bad one is
+ * reported before anything starts, naming only its sanitized form (no user
+ * info, query, fragment or opaque path segment: see src/util/redact.ts). The
+ * value is the URL as given — secrets included, the connection needs them.
  */
-export const feedUrl = parsedFlag<string>('<ws-url>', (u) => {
-  parseFeedUrl(u, '--url', URL_SCHEMES)
-  return u
-})
+export function feedUrl(schemes: readonly string[]): SingleFlag<string> {
+  return parsedFlag<string>('<ws-url>', (u) => {
+    parseFeedUrl(u, '--url', schemes)
+    return u
+  })
+}
 
 /**
  * --from and --to, a range [from, to) of receive times (resolve with

@@ -4,7 +4,7 @@ import cliProgress from 'cli-progress'
 import {BaseCommand} from '../cli/base.js'
 import {MdrecError} from '../errors.js'
 import {duration, feedFlag, feedUrl, rotate} from '../cli/flags.js'
-import {FEED_NAMES, checkUrlScheme, feedEnvHelp, feedFlags, feedsHelp, flagValue, getFeed} from '../feeds/registry.js'
+import {FEED_NAMES, URL_SCHEMES, checkUrlScheme, feedEnvHelp, feedFlags, feedsHelp, flagValue, getFeed} from '../feeds/registry.js'
 import {Recorder, type RecorderStats, type RecordSummary} from '../record/recorder.js'
 import {RAW_MODES, type RawMode} from '../store/schema.js'
 import {formatBytes, formatDuration, formatDurationSpec, plural} from '../util/units.js'
@@ -47,7 +47,7 @@ ${feedEnvHelp()}`
     feed: Flags.string({description: 'feed protocol', options: FEED_NAMES, default: 'yahoo'}),
     duration: duration({char: 'd', description: 'stop after this long (90s, 30m, 1h30m, 2d); a unit is required, since a bare 30 could mean 30s or 30m; default: until Ctrl-C'}),
     out: Flags.string({char: 'o', description: 'output path (default ./<feed>-<symbols>-<UTC start>.arrow, * as all); never overwritten'}),
-    url: feedUrl({description: "feed URL (default: the feed's public endpoint, or MDREC_<FEED>_URL); stored and shown without user info, query (Yahoo keeps ?version=), fragment or opaque path segments"}),
+    url: feedUrl(URL_SCHEMES)({description: "feed URL (default: the feed's public endpoint, or MDREC_<FEED>_URL); stored and shown without user info, query (Yahoo keeps ?version=), fragment or opaque path segments"}),
     'flush-interval': duration({description: 'write and fsync a batch at least this often', default: 1000, defaultHelp: async () => '1s'}),
     rotate: rotate({description: 'start a new file every duration (1h) or size (256MiB); files are numbered <out>.000.arrow, .001, …'}),
     raw: Flags.string({description: 'keep received payloads: auto (only when the decoded columns do not re-encode to the same bytes), always, never', options: [...RAW_MODES], default: 'auto'}),
