@@ -71,6 +71,12 @@ describe('an unknown command', () => {
     })
   }
 
+  it('a flag given no value points to the help, as other usage errors do', async () => {
+    const r = await runCli(['cat', YAHOO, '--limit'])
+    expect(r.code, r.stderr).toBe(2)
+    expect(oneErrorLine(r.stderr)).toBe('Error: Flag --limit expects a value (see mdrec cat --help)')
+  })
+
   it('an unknown flag nothing is close to gets no suggestion', async () => {
     const r = await runCli(['cat', 'x.arrow', '--zzzzzzzz'])
     expect(r.code, r.stderr).toBe(2)

@@ -80,7 +80,7 @@ export function oneLine(message: string, help: string): string {
   if (more.test(m)) {
     m = m.replace(more, '')
     hint = ` (see ${help})`
-  }
+  } else if (/^Flag --?[\w-]+ expects a value\s*$/.test(m)) hint = ` (see ${help})` // oclif gives this parse error no pointer
   m = m
     // oclif adds this to a missing-argument error for any command with a repeatable flag, but mdrec's
     // repeatable flags take one value each (multipleNonGreedy): arguments may come after them
