@@ -16,20 +16,6 @@ export interface FooterProblem {
   code: 'E_TRUNCATED' | 'E_CORRUPT'
 }
 
-/** True when the file begins with the IPC file magic (`ARROW1`): a closed, version-2 recording. */
-export async function startsWithMagic(path: string): Promise<boolean> {
-  const fh = await open(path, 'r').catch((error) => {
-    throw fsError(error, path, 'reading a recording')
-  })
-  try {
-    const b = Buffer.alloc(8)
-    const {bytesRead} = await fh.read(b, 0, 8, 0)
-    return isFileMagic(b.subarray(0, bytesRead))
-  } finally {
-    await fh.close()
-  }
-}
-
 /**
  * Check the footer of an IPC file whose stream (sound, with its end marker)
  * ends at `streamEnd`: the trailing int32 length and `ARROW1`, the footer

@@ -2,7 +2,7 @@ import type * as A from 'apache-arrow'
 
 import {nsToIso} from '../util/time.js'
 import {batchTimeSpan} from './order.js'
-import {checkFooter, startsWithMagic} from './footer.js'
+import {checkFooter} from './footer.js'
 import type {FooterBlock, FramedMessage} from './ipc.js'
 import {readBatches, type RecordingFile, type StreamEnd, truncatedError} from './reader.js'
 import {timestampAt} from './rows.js'
@@ -99,7 +99,7 @@ export async function recordingInfo(file: RecordingFile): Promise<RecordingInfo>
   }
   const e = end as StreamEnd | undefined
   // a closed file whose footer is missing, cut or wrong: every row is read, but verify calls it damaged, and so does info
-  if (e?.eos && !e.problem && (await startsWithMagic(file.path))) {
+  if (e?.eos && !e.problem && file.ipcFile) {
     const f = await checkFooter(file.path, file.sizeBytes, e.validEnd, file.storedSchema.fields.map((x) => x.name), dictionaries, records)
     if ('problem' in f) e.problem = f.problem
   }

@@ -30,6 +30,8 @@ export interface RecordingFile {
   sizeBytes: number
   /** Byte length of the schema message. */
   schemaBytes: number
+  /** The file begins with the IPC file magic (`ARROW1`): a closed, version-2 recording, whose footer follows its stream. */
+  ipcFile: boolean
 }
 
 /** Bytes read ahead for small reads (message prefixes and metadata). */
@@ -567,6 +569,7 @@ export async function openRecording(path: string): Promise<RecordingFile> {
       feedColumns: columns.slice(FEED_COL0),
       sizeBytes: st.size,
       schemaBytes: r.framed.metaLength + r.framed.bodyLength,
+      ipcFile: at > 0,
     }
   } finally {
     await fh.close()

@@ -3,7 +3,7 @@ import {basename, dirname, extname, join} from 'node:path'
 
 import {MdrecError} from '../errors.js'
 import type {FooterBlock} from './ipc.js'
-import {checkFooter, startsWithMagic} from './footer.js'
+import {checkFooter} from './footer.js'
 import {openRecording, readBatches, type StreamEnd} from './reader.js'
 import {rewriteRecording} from './rewrite.js'
 
@@ -47,7 +47,7 @@ export async function verifyRecording(path: string): Promise<VerifyResult> {
   }
   for await (const b of readBatches(file, {onTruncated: 'stop', onEnd: (e) => (end = e), onMessage, recycle: true})) void b
   const e = end as unknown as StreamEnd
-  const ipcFile = await startsWithMagic(path)
+  const ipcFile = file.ipcFile
   let footerEnd = e.validEnd
   if (ipcFile && e.eos && !e.problem) {
     const f = await checkFooter(path, file.sizeBytes, e.validEnd, file.storedSchema.fields.map((x) => x.name), dictionaries, records)
