@@ -1,15 +1,14 @@
 import {BaseCommand} from '../cli/base.js'
 import {recordingsArg} from '../cli/flags.js'
-import type {MdrecErrorCode} from '../errors.js'
-import {expandInputs, groupRuns, isUnreadable, orderRecordings} from '../store/inputs.js'
-import {openRecording, type RecordingFile} from '../store/reader.js'
+import {MdrecError} from '../errors.js'
+import {groupRuns, openInputs, unreadableLine, type Unreadable} from '../store/inputs.js'
 import {recordingProblem, runInfo, type RecordingInfo} from '../store/info.js'
 import {formatBytes, formatDuration, plural} from '../util/units.js'
 
 /** `info`'s entry for a file that is not a readable recording (not Arrow, no mdrec metadata, a newer format). */
 export interface UnreadableInfo {
   path: string
-  unreadable: {code: MdrecErrorCode; message: string}
+  unreadable: Unreadable
 }
 
 export default class Info extends BaseCommand<typeof Info> {
@@ -27,20 +26,11 @@ export default class Info extends BaseCommand<typeof Info> {
 
   public async run(): Promise<Array<RecordingInfo | UnreadableInfo>> {
     // a file that is not a readable recording is reported, and the others are still summarised
-    const files: RecordingFile[] = []
     const unreadable: UnreadableInfo[] = []
-    let problem: Error | null = null
-    for (const path of await expandInputs(this.positional)) {
-      try {
-        files.push(await openRecording(path))
-      } catch (error) {
-        if (!isUnreadable(error)) throw error
-        unreadable.push({path, unreadable: {code: error.code, message: error.message}})
-        problem ??= error
-      }
-    }
+    const files = await openInputs(this.positional, (path, u) => unreadable.push({path, unreadable: u}))
+    let problem: Error | null = unreadable.length > 0 ? new MdrecError(unreadable[0].unreadable.code, unreadable[0].unreadable.message) : null
     const out: Array<RecordingInfo | UnreadableInfo> = []
-    for (const run of groupRuns(orderRecordings(files))) {
+    for (const run of groupRuns(files)) {
       const info = await runInfo(run)
       out.push(info)
       problem ??= recordingProblem(info)
@@ -48,7 +38,7 @@ export default class Info extends BaseCommand<typeof Info> {
     }
     for (const u of unreadable) {
       out.push(u)
-      if (!this.jsonEnabled() && files.length + unreadable.length > 1) this.log(`${u.path}: UNREADABLE: ${u.unreadable.message.replace(`${u.path}: `, '')}`)
+      if (!this.jsonEnabled() && files.length + unreadable.length > 1) this.log(unreadableLine(u.path, u.unreadable))
     }
     if (problem) this.failAfterJson(out, problem)
     return out

@@ -3,20 +3,21 @@ import {Flags} from '@oclif/core'
 import {BaseCommand} from '../cli/base.js'
 import {recordingsArg} from '../cli/flags.js'
 import {plural} from '../util/units.js'
-import {MdrecError, type MdrecErrorCode} from '../errors.js'
+import {MdrecError} from '../errors.js'
 import {stalePartials} from '../store/atomic.js'
-import {expandInputs, isUnreadable} from '../store/inputs.js'
+import {expandInputs, unreadableLine, unreadableOf, type Unreadable} from '../store/inputs.js'
 import {defaultRepairPath, repairRecording, verifyRecording, type VerifyResult} from '../store/verify.js'
 
 /** A file's report; `unreadable`: not a recording mdrec can read at all (not Arrow, no mdrec metadata, a newer format), so nothing to repair. */
-export type VerifyReport = VerifyResult & {out?: string; stalePartials: string[]; unreadable?: {code: MdrecErrorCode; message: string}}
+export type VerifyReport = VerifyResult & {out?: string; stalePartials: string[]; unreadable?: Unreadable}
 
 /** verifyRecording, or for a file that is not a readable recording a report that says so (the next files are still checked). */
 async function check(path: string): Promise<VerifyReport> {
   try {
     return {...(await verifyRecording(path)), stalePartials: stalePartials(path)}
   } catch (error) {
-    if (!isUnreadable(error)) throw error
+    const unreadable = unreadableOf(error)
+    if (unreadable === null) throw error
     return {
       path,
       ok: false,
@@ -28,7 +29,7 @@ async function check(path: string): Promise<VerifyReport> {
       validBytes: 0,
       ipcFile: false,
       stalePartials: stalePartials(path),
-      unreadable: {code: error.code, message: error.message},
+      unreadable,
     }
   }
 }
@@ -85,10 +86,11 @@ export default class Verify extends BaseCommand<typeof Verify> {
 }
 
 function describe(r: VerifyReport): string {
-  if (r.unreadable) return [`${r.path}: UNREADABLE: ${r.unreadable.message.replace(`${r.path}: `, '')}`, ...r.stalePartials.map((p) => `  a temporary from a killed run: ${p}; delete it`)].join('\n')
   const head = r.ok ? 'ok' : 'DAMAGED'
   const lines = [
-    `${r.path}: ${head}: ${plural(r.rowsIntact, 'row')} in ${plural(r.batches, 'complete batch', 'complete batches')}, ${r.validBytes} of ${plural(r.sizeBytes, 'byte')} sound`,
+    r.unreadable
+      ? unreadableLine(r.path, r.unreadable)
+      : `${r.path}: ${head}: ${plural(r.rowsIntact, 'row')} in ${plural(r.batches, 'complete batch', 'complete batches')}, ${r.validBytes} of ${plural(r.sizeBytes, 'byte')} sound`,
   ]
   if (r.problem) lines.push(`  first bad byte: ${r.problem.offset} (${r.problem.reason})`)
   if (!r.complete && !r.problem) lines.push('  no end-of-stream marker: still being written, or the recorder stopped abruptly (every batch is readable)')

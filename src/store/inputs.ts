@@ -13,7 +13,7 @@ import {readdirSync, statSync} from 'node:fs'
 import {isAbsolute, join} from 'node:path'
 import {glob, isDynamicPattern} from 'tinyglobby'
 
-import {MdrecError} from '../errors.js'
+import {MdrecError, type MdrecErrorCode} from '../errors.js'
 import {nsToIso} from '../util/time.js'
 import {type TimeSpec, plural, resolveTimeSpec} from '../util/units.js'
 import {batchTimeSpan} from './order.js'
@@ -62,19 +62,44 @@ export async function expandInputs(inputs: readonly string[]): Promise<string[]>
 }
 
 /** Open every input (see expandInputs) and order them as one timeline (see orderRecordings). */
-/**
- * Whether `error` makes one file unreadable as a recording (not Arrow, no
- * mdrec metadata, a newer format, empty, a damaged schema) without saying
- * anything of the other files given: `info` and `verify` report such a file
- * and go on with the rest.
- */
-export function isUnreadable(error: unknown): error is MdrecError {
-  return error instanceof MdrecError && ['E_NOT_ARROW', 'E_NOT_RECORDING', 'E_FORMAT_VERSION', 'E_EMPTY_FILE', 'E_CORRUPT', 'E_TRUNCATED'].includes(error.code)
+/** Why a file given is not a recording mdrec can read at all (not Arrow, no mdrec metadata, a newer format, empty, a damaged schema). */
+export interface Unreadable {
+  code: MdrecErrorCode
+  message: string
 }
 
-export async function openInputs(inputs: readonly string[]): Promise<RecordingFile[]> {
+/**
+ * The {@link Unreadable} `error` says of one file, or null when it is another
+ * error (a missing path, I/O): such a file says nothing of the other files
+ * given, so `info` and `verify` report it and go on with the rest.
+ */
+export function unreadableOf(error: unknown): Unreadable | null {
+  const codes: readonly MdrecErrorCode[] = ['E_NOT_ARROW', 'E_NOT_RECORDING', 'E_FORMAT_VERSION', 'E_EMPTY_FILE', 'E_CORRUPT', 'E_TRUNCATED']
+  return error instanceof MdrecError && codes.includes(error.code) ? {code: error.code, message: error.message} : null
+}
+
+/** `<path>: UNREADABLE: <why>`, the line `info` and `verify` print for such a file. */
+export function unreadableLine(path: string, u: Unreadable): string {
+  return `${path}: UNREADABLE: ${u.message.replace(`${path}: `, '')}`
+}
+
+/**
+ * Open the recordings `inputs` name (files, directories, globs), ordered as
+ * one timeline (see orderRecordings). With `onUnreadable`, a file that is not
+ * a readable recording ({@link unreadableOf}) is handed to it and left out;
+ * without, its error is thrown.
+ */
+export async function openInputs(inputs: readonly string[], onUnreadable?: (path: string, u: Unreadable) => void): Promise<RecordingFile[]> {
   const files: RecordingFile[] = []
-  for (const p of await expandInputs(inputs)) files.push(await openRecording(p))
+  for (const p of await expandInputs(inputs)) {
+    try {
+      files.push(await openRecording(p))
+    } catch (error) {
+      const u = onUnreadable ? unreadableOf(error) : null
+      if (u === null) throw error
+      onUnreadable!(p, u)
+    }
+  }
   return orderRecordings(files)
 }
 
