@@ -181,7 +181,9 @@ export function statusText(s: RecorderStats, compact = false): string {
  * (what matters during an outage) stay on an 80-column terminal.
  */
 export function statusLine(s: RecorderStats, width: number, bar: string): string {
-  for (const line of [bar + statusText(s), statusText(s), statusText(s, true)]) if (line.length <= width) return line
+  const full = statusText(s)
+  if (bar.length + full.length <= width) return bar + full
+  if (full.length <= width) return full
   return truncate(statusText(s, true), width)
 }
 
