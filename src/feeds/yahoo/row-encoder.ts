@@ -3,9 +3,14 @@
  */
 import {base64Into, base64Length} from './base64.js'
 import {V2_PREFIX_BYTES, V2_PREFIX_LEN, unknownEnvelope} from './envelope.js'
-import {K_DOUBLE, K_FLOAT, K_INT32, K_STRING, KIND_CODE, TIME_FIELD, fieldTag, type PricingField} from './fields.js'
+import {K_DOUBLE, K_FLOAT, K_INT32, K_SINT64, K_STRING, KIND_CODE, TIME_FIELD, fieldTag, type PricingField} from './fields.js'
 import type {YahooEnvelope} from './types.js'
-import {LITTLE_ENDIAN, ProtoWriter, allocBytes} from './wire.js'
+import {FIELD_MAX, LITTLE_ENDIAN, ProtoWriter, allocBytes} from './wire.js'
+
+const NO_I32 = new Int32Array(0)
+const NO_F32 = new Float32Array(0)
+const NO_F64 = new Float64Array(0)
+const NO_I64 = new BigInt64Array(0)
 
 /**
  * One PricingData field held as a column (Arrow's layout: the value of row i
@@ -45,15 +50,27 @@ export class PricingRowEncoder {
   private readonly kinds: Uint8Array
   private readonly tags: number[]
   private readonly names: string[]
-  private readonly values: PricingColumn['values'][]
-  /** sint64 columns: the same values as int32 pairs (little-endian: low half first). */
-  private readonly halves: (Int32Array | null)[]
+  // The values by kind, one list per kind (an empty array in the other
+  // columns' places), so that each read in the inner loop meets one typed
+  // array type: one list of mixed typed arrays made every read a megamorphic
+  // load, the encoder's largest cost.
+  /** string columns: dictionary indices (as Int32Array: a narrower index type is widened once per batch). */
+  private readonly indices: Int32Array[]
+  private readonly floats: Float32Array[]
+  private readonly doubles: Float64Array[]
+  private readonly int32s: Int32Array[]
+  /** sint64 columns: the values as int32 pairs (little-endian: low half first). */
+  private readonly halves: Int32Array[]
+  /** sint64 columns as stored (the shifted time is computed on them). */
+  private readonly int64s: BigInt64Array[]
   private readonly offsets: number[]
   private readonly nulls: (Uint8Array | null)[]
   private readonly dicts: (((k: number) => string) | null)[]
   /** string columns: the field's encoded bytes (tag, length, UTF-8) per dictionary entry, once met. */
   private readonly strings: (Uint8Array | undefined)[][]
   private readonly time: number
+  /** Room a row's numeric fields can take at most (strings and unknown fields make their own). */
+  private readonly numericMax: number
 
   constructor(
     columns: readonly PricingColumn[],
@@ -63,17 +80,22 @@ export class PricingRowEncoder {
     this.kinds = Uint8Array.from(cols, (c) => KIND_CODE[c.field.kind])
     this.tags = cols.map((c) => fieldTag(c.field))
     this.names = cols.map((c) => c.field.name)
-    this.values = cols.map((c) => c.values)
-    this.halves = cols.map((c) => {
-      if (c.field.kind !== 'sint64') return null
+    const of = <T>(kind: number, empty: T, as: (v: PricingColumn['values']) => T): T[] => cols.map((c) => (KIND_CODE[c.field.kind] === kind ? as(c.values) : empty))
+    this.indices = of(K_STRING, NO_I32, (v) => (v instanceof Int32Array ? v : Int32Array.from(v as ArrayLike<number>)))
+    this.floats = of(K_FLOAT, NO_F32, (v) => v as Float32Array)
+    this.doubles = of(K_DOUBLE, NO_F64, (v) => v as Float64Array)
+    this.int32s = of(K_INT32, NO_I32, (v) => v as Int32Array)
+    this.int64s = of(K_SINT64, NO_I64, (v) => v as BigInt64Array)
+    this.halves = of(K_SINT64, NO_I32, (v) => {
       if (!LITTLE_ENDIAN) throw new Error('PricingRowEncoder: big-endian hosts read sint64 columns through encodeFrame')
-      return new Int32Array(c.values.buffer, c.values.byteOffset, c.values.length * 2)
+      return new Int32Array(v.buffer, v.byteOffset, v.length * 2)
     })
     this.offsets = cols.map((c) => c.offset)
     this.nulls = cols.map((c) => c.nulls)
     this.dicts = cols.map((c) => c.dict ?? null)
     this.strings = cols.map(() => [])
     this.time = cols.findIndex((c) => c.field.number === TIME_FIELD)
+    this.numericMax = FIELD_MAX * cols.length
   }
 
   /**
@@ -100,6 +122,7 @@ export class PricingRowEncoder {
     const w = this.w
     const kinds = this.kinds
     let p = 0
+    w.room(0, this.numericMax)
     for (let c = 0; c < kinds.length; c++) {
       const j = this.offsets[c] + i
       const bm = this.nulls[c]
@@ -107,7 +130,7 @@ export class PricingRowEncoder {
       const tag = this.tags[c]
       switch (kinds[c]) {
         case K_STRING: {
-          const k = this.values[c][j] as number
+          const k = this.indices[c][j]
           const cache = this.strings[c]
           const bytes = cache[k]
           if (bytes === undefined) {
@@ -115,22 +138,24 @@ export class PricingRowEncoder {
             cache[k] = w.out.slice(p, q)
             p = q
           } else p = w.bytes(p, bytes)
+          // a string may have used up the numeric fields' room
+          w.room(p, this.numericMax)
           break
         }
         case K_FLOAT:
-          p = w.float(p, tag, this.values[c][j], this.names[c])
+          p = w.f32(p, tag, this.floats[c][j])
           break
         case K_DOUBLE:
-          p = w.double(p, tag, this.values[c][j], this.names[c])
+          p = w.f64(p, tag, this.doubles[c][j])
           break
         case K_INT32:
-          p = w.int32(p, tag, this.values[c][j], this.names[c])
+          p = w.i32(p, tag, this.int32s[c][j])
           break
         default:
-          if (c === this.time && timeShift !== 0n) p = w.sint64(p, tag, (this.values[c][j] as bigint) + timeShift, 'time')
+          if (c === this.time && timeShift !== 0n) p = w.sint64(p, tag, this.int64s[c][j] + timeShift, 'time')
           else {
-            const h = this.halves[c]!
-            p = w.sint64Halves(p, tag, h[2 * j] >>> 0, h[2 * j + 1] >>> 0)
+            const h = this.halves[c]
+            p = w.s64(p, tag, h[2 * j] >>> 0, h[2 * j + 1] >>> 0)
           }
       }
     }

@@ -12,8 +12,9 @@
  *   longer than 10 bytes are skipped blindly, an end-group tag is not matched
  *   to its start, proto3 strings are not UTF-8-validated).
  * - speed: the budget is well under 1 µs per message.
- * So these read and write the wire format directly, using protobufjs's
- * `util.float` primitives for float32/float64 bytes (endianness-safe). The
+ * So these read and write the wire format directly, reading float32/float64
+ * bytes with protobufjs's `util.float` primitives and writing them through a
+ * little-endian DataView (both endianness-safe). The
  * semantics follow Google's parsers (upb, C++): varints of at most 10 bytes
  * (bits beyond 64 ignored), tags must fit in 32 bits, field number 0 is
  * invalid, groups must end with the matching end-group tag, proto3 strings
@@ -26,8 +27,6 @@ import protobuf from 'protobufjs'
 
 export const readFloatLE = protobuf.util.float.readFloatLE
 export const readDoubleLE = protobuf.util.float.readDoubleLE
-const writeFloatLE = protobuf.util.float.writeFloatLE
-const writeDoubleLE = protobuf.util.float.writeDoubleLE
 
 /** Thrown inside the codec only; turned into a `DecodeResult` error at the API boundary. */
 export class WireError {
@@ -331,9 +330,14 @@ export function badValue(name: string, want: string, v: unknown): TypeError {
  * position after it. Throws TypeError/RangeError on a value of the wrong type
  * or range.
  */
+/** The most bytes one numeric field takes: a 2-byte tag and a 10-byte varint. */
+export const FIELD_MAX = 12
+
 export class ProtoWriter {
   out = new Uint8Array(1024)
   outBuf = Buffer.from(this.out.buffer, this.out.byteOffset, this.out.length)
+  /** `out` as a DataView, for float32/float64 bytes (V8 compiles its little-endian stores inline). */
+  private view = new DataView(this.out.buffer)
 
   /** Makes room for `need` more bytes after position p. */
   room(p: number, need: number): void {
@@ -344,6 +348,7 @@ export class ProtoWriter {
     next.set(this.out.subarray(0, p))
     this.out = next
     this.outBuf = Buffer.from(next.buffer, next.byteOffset, next.length)
+    this.view = new DataView(next.buffer)
   }
 
   tag(p: number, tag: number): number {
@@ -450,32 +455,22 @@ export class ProtoWriter {
 
   float(p: number, tag: number, v: unknown, name: string): number {
     if (typeof v !== 'number') throw badValue(name, 'a number', v)
-    const x = Math.fround(v)
-    if (x === 0 && 1 / x > 0) return p // +0 is the default; -0 and NaN are not (bit pattern != 0)
     this.room(p, 6)
-    p = this.tag(p, tag)
-    writeFloatLE(x, this.out, p)
-    return p + 4
+    return this.f32(p, tag, Math.fround(v))
   }
 
   double(p: number, tag: number, v: unknown, name: string): number {
     if (typeof v !== 'number') throw badValue(name, 'a number', v)
-    if (v === 0 && 1 / v > 0) return p
     this.room(p, 10)
-    p = this.tag(p, tag)
-    writeDoubleLE(v, this.out, p)
-    return p + 8
+    return this.f64(p, tag, v)
   }
 
   int32(p: number, tag: number, v: unknown, name: string): number {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < -2147483648 || v > 2147483647) {
       throw badValue(name, 'an int32', v)
     }
-    if (v === 0) return p
     this.room(p, 12)
-    p = this.tag(p, tag)
-    // negative int32s are sign-extended to 64 bits (10 bytes), as Google does
-    return v > 0 ? this.varNum(p, v) : this.varLoHi(p, v >>> 0, 0xffffffff)
+    return this.i32(p, tag, v)
   }
 
   sint64(p: number, tag: number, v: unknown, name: string): number {
@@ -486,10 +481,43 @@ export class ProtoWriter {
     return this.sint64Halves(p, tag, u32[LO], u32[HI])
   }
 
+  // Unchecked writers, for values read from typed-array columns (so of the
+  // right type and range), after the caller made room for FIELD_MAX bytes:
+  // the per-row encoder's inner loop (see row-encoder.ts).
+
+  /** A float already rounded to float32 (+0: the default, not written). */
+  f32(p: number, tag: number, x: number): number {
+    if (x === 0 && 1 / x > 0) return p // +0 is the default; -0 and NaN are not (bit pattern != 0)
+    p = this.tag(p, tag)
+    this.view.setFloat32(p, x, true)
+    return p + 4
+  }
+
+  f64(p: number, tag: number, v: number): number {
+    if (v === 0 && 1 / v > 0) return p
+    p = this.tag(p, tag)
+    this.view.setFloat64(p, v, true)
+    return p + 8
+  }
+
+  /** An int32 (0: the default, not written). */
+  i32(p: number, tag: number, v: number): number {
+    if (v === 0) return p
+    p = this.tag(p, tag)
+    // negative int32s are sign-extended to 64 bits (10 bytes), as Google does
+    return v > 0 ? this.varNum(p, v) : this.varLoHi(p, v >>> 0, 0xffffffff)
+  }
+
   /** A sint64 given as the unsigned 32-bit halves of its two's complement (0, 0: the default, not written). */
   sint64Halves(p: number, tag: number, lo: number, hi: number): number {
     if (lo === 0 && hi === 0) return p
-    this.room(p, 12)
+    this.room(p, FIELD_MAX)
+    return this.s64(p, tag, lo, hi)
+  }
+
+  /** sint64Halves without the room check. */
+  s64(p: number, tag: number, lo: number, hi: number): number {
+    if (lo === 0 && hi === 0) return p
     const sign = hi >> 31 // 0 or -1: zigzag is (v << 1) ^ (v >> 63), on two halves
     return this.varLoHi(this.tag(p, tag), ((lo << 1) ^ sign) >>> 0, (((hi << 1) | (lo >>> 31)) ^ sign) >>> 0)
   }
