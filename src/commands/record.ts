@@ -49,7 +49,7 @@ ${feedEnvHelp()}`
     out: Flags.string({char: 'o', description: 'output path (default ./<feed>-<symbols>-<UTC start>.arrow, * as all); never overwritten'}),
     url: feedUrl(URL_SCHEMES)({description: "feed URL (default: the feed's public endpoint, or MDREC_<FEED>_URL); stored and shown without user info, query (Yahoo keeps ?version=), fragment or opaque path segments"}),
     'flush-interval': duration({description: 'write and fsync a batch at least this often', default: 1000, defaultHelp: async () => '1s'}),
-    rotate: rotate({description: 'start a new file every duration (1h) or size (256MiB); files are numbered <out>.000.arrow, .001, …'}),
+    rotate: rotate({description: 'start a new file every duration (1h) or size (256MiB; checked as each batch is written, at least once a second, so a part can pass it by up to a second of data); files are numbered <out>.000.arrow, .001, …'}),
     raw: Flags.string({description: 'keep received payloads: auto (only when the decoded columns do not re-encode to the same bytes), always, never', options: [...RAW_MODES], default: 'auto'}),
     'stale-timeout': duration({description: 'reconnect when nothing has arrived for this long', default: 60_000, defaultHelp: async () => '60s'}),
     'reconnect-min': duration({description: 'first reconnect delay (doubles per failure, ±50% jitter)', default: 500, defaultHelp: async () => '500ms'}),
