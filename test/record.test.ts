@@ -268,7 +268,7 @@ describe('mdrec record against a local Yahoo feed', () => {
   it('--duration needs a unit: a bare number could be seconds or minutes, and the help says so', async () => {
     const r = await runCli(['record', 'AAPL', '--duration', '30'])
     expect(r.code).toBe(2)
-    expect(r.stderr).toMatch(/invalid duration "30": a bare number is ambiguous \(30s or 30m\?\), add a unit/)
+    expect(r.stderr).toMatch(/invalid duration "30": a bare number is ambiguous \(30ms, 30s or 30m\?\), add a unit/)
     const help = await runCli(['record', '--help'])
     expect(help.stdout.replace(/\s+/g, ' ')).toMatch(/a unit is required, since a bare 30 could mean 30s or 30m/)
   })

@@ -39,7 +39,7 @@ function durationMs(raw: string, what: string): number | string {
   if (s.startsWith('-')) return bad(`must be greater than zero; ${DURATION_FORMS}`)
   // Refused rather than read as seconds: `--duration 30` could as well mean 30 minutes.
   // (A speed takes a bare number because it has one unit, x.)
-  if (/^\d+(?:\.\d+)?$/.test(s)) return bad(`a bare number is ambiguous (${s}s or ${s}m?), add a unit; ${DURATION_FORMS}`)
+  if (/^\d+(?:\.\d+)?$/.test(s)) return bad(`a bare number is ambiguous (${s}ms, ${s}s or ${s}m?), add a unit; ${DURATION_FORMS}`)
   let ms: number
   const dec = DECIMAL_DURATION_RE.exec(s)
   if (dec) {
