@@ -40,7 +40,15 @@
  *               the first frame's error, then p50/p99/max of the error after
  *               removing one constant offset (the smallest error: the
  *               delivery latency at best). Targets: p99 ≤ 1.2 × plain and
- *               ≤ 2 ms, p50 ≤ 0.3 ms, first frame ≤ 1 ms.
+ *               ≤ 2 ms, p50 ≤ 0.3 ms, first frame ≤ 1 ms. Where the time
+ *               goes, per round and side: startMs (subscribe sent → the
+ *               server's timeline start t0, on the same monotonic clock: the
+ *               subscribe's trip and the server waking for it),
+ *               firstAfterStartMs (t0 → first arrival), serverLateP99Ms
+ *               (send call − due time, at the server) and invCs (involuntary
+ *               context switches of this process, which runs both servers,
+ *               during the play: the kernel took its CPU away while it could
+ *               run).
  *   idle        CPU share of the replay's process (process.cpuUsage over 2 s)
  *               while its clients can receive nothing: no client; one client
  *               subscribed only to a symbol the recording does not hold (1x,
@@ -265,22 +273,26 @@ function fullGc() {
  * A plain paced `ws` server, the yardstick for timing: on the first
  * subscribe, frame i goes out at (that moment + sched[i] ns): a timer to
  * about 1 ms before its due time, then a spin on process.hrtime. Closes with
- * 1000 after the last frame.
+ * 1000 after the last frame. Each frame's lateness (once its send call has
+ * returned − due, ns, as the replay's onLateness) goes into `late`.
  */
-async function pacedServer(frames, sched) {
+async function pacedServer(frames, sched, late) {
   const {WebSocketServer} = await import('ws')
   const wss = new WebSocketServer({port: 0, host: '127.0.0.1', perMessageDeflate: false})
   await new Promise((r) => wss.once('listening', r))
   const hr = () => Number(process.hrtime.bigint())
+  let t0 = 0
+  let sent = 0
   wss.on('connection', (ws) => {
     ws.once('message', async () => {
-      const t0 = hr()
+      t0 = hr()
       for (let i = 0; i < frames.length; i++) {
         const due = t0 + sched[i]
         const left = due - hr()
         if (left > 1.5e6) await new Promise((r) => setTimeout(r, Math.floor((left - 1e6) / 1e6)))
         while (hr() < due) {}
         ws.send(frames[i])
+        late[sent++] = hr() - due
       }
       ws.close(1000)
     })
@@ -288,6 +300,9 @@ async function pacedServer(frames, sched) {
   return {
     url: `ws://127.0.0.1:${wss.address().port}/`,
     close: () => new Promise((r) => wss.close(r)),
+    /** When its timeline started (hrtime ns), and how many frames it sent. */
+    t0: () => t0,
+    sends: () => sent,
   }
 }
 
@@ -513,22 +528,44 @@ const CASES = {
           for (const side of order) {
             let url
             let close
+            // the server's side of the play: its timeline start t0 (hrtime ns) and each send's lateness (ns)
+            const late = new Float64Array(frames.length)
+            let sends = 0
+            let t0 = 0
             if (side === 'mdrec') {
-              const h = await lib.replay(path, {port: 0, speed, atEnd: 'close', settleMs: 0})
+              const h = await lib.replay(path, {
+                port: 0,
+                speed,
+                atEnd: 'close',
+                settleMs: 0,
+                // the first row is due at the timeline's start: its send time less its lateness is t0
+                onLateness: (ns) => {
+                  if (sends === 0) t0 = Number(process.hrtime.bigint()) - ns
+                  if (sends < late.length) late[sends++] = ns
+                },
+              })
               url = h.url
               close = () => h.close()
             } else {
-              const srv = await pacedServer(frames, sched)
+              const srv = await pacedServer(frames, sched, late)
               url = srv.url
               close = srv.close
+              t0 = () => srv.t0()
+              sends = () => srv.sends()
             }
             // a server is up well before its clients in real use: let it finish starting; and collect the
             // garbage of what came before (writing the recording, the previous run) so neither side pays for it
             fullGc()
             await new Promise((resolve) => setTimeout(resolve, 300))
             await clients.connect(url, 1, frames.length)
+            const cs0 = process.resourceUsage().involuntaryContextSwitches
             const r = await clients.run(syms)
+            const invCs = process.resourceUsage().involuntaryContextSwitches - cs0
             await close()
+            if (typeof t0 === 'function') {
+              t0 = t0()
+              sends = sends()
+            }
             if (r.stamps.length !== frames.length) throw new Error(`client-timing ${side}: ${r.stamps.length} of ${frames.length} frames`)
             const err = new Float64Array(frames.length)
             for (let i = 0; i < err.length; i++) err[i] = r.stamps[i] - r.sentAt - sched[i]
@@ -538,7 +575,17 @@ const CASES = {
             for (let i = 0; i < err.length; i++) err[i] -= min
             const q = quantiles(err)
             if (round < 0) continue
-            ;(sides[side] ??= []).push({firstMs: ms(first), offsetMs: ms(min), p50Ms: ms(q.p50), p99Ms: ms(q.p99), maxMs: ms(q.max)})
+            ;(sides[side] ??= []).push({
+              firstMs: ms(first),
+              offsetMs: ms(min),
+              p50Ms: ms(q.p50),
+              p99Ms: ms(q.p99),
+              maxMs: ms(q.max),
+              startMs: ms(t0 - r.sentAt),
+              firstAfterStartMs: ms(r.stamps[0] - t0),
+              serverLateP99Ms: ms(quantiles(late, sends).p99),
+              invCs,
+            })
           }
         }
         // the best round for each side (the others absorbed more of the machine's load)
