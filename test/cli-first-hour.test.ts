@@ -4,7 +4,7 @@
  * (exit 1, naming both files and feeds) for every command taking several
  * files, and `info` of a recording with no rows says so plainly.
  */
-import {mkdtempSync} from 'node:fs'
+import {existsSync, mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
@@ -268,14 +268,15 @@ describe('counts and repairs as a user reads them', () => {
     expect(r.stdout).toMatch(/gaps {10}1/)
   })
 
-  it('verify --repair of a closed file cut inside its only batch says nothing was recoverable, not "a repaired copy is at"', async () => {
+  it('verify --repair of a closed file cut inside its only batch says nothing was recoverable and writes no 0-row copy', async () => {
     const {readFileSync, writeFileSync} = await import('node:fs')
     const b = readFileSync(fixture('binance-spot'))
     const cut = join(dir, 'cut-closed.arrow')
     writeFileSync(cut, b.subarray(0, b.length - 5000))
     const r = await runCli(['verify', '--repair', cut])
     expect(r.code).toBe(1)
-    expect(r.stdout).toContain(`repaired: no complete batch survived; ${join(dir, 'cut-closed.repaired.arrow')} is an empty recording (0 rows)`)
-    expect(oneErrorLine(r.stderr)).toMatch(/nothing was recoverable: .*cut-closed\.repaired\.arrow holds 0 rows$/)
+    expect(r.stdout).toContain('not repaired: no complete batch survived, so there is nothing to recover and no copy was written')
+    expect(oneErrorLine(r.stderr)).toMatch(/cut-closed\.arrow: damaged at byte \d+; nothing is recoverable: no complete batch precedes the damage, so no copy was written$/)
+    expect(existsSync(join(dir, 'cut-closed.repaired.arrow'))).toBe(false)
   })
 })

@@ -207,7 +207,11 @@ describe('mdrec record against a local Yahoo feed', () => {
     const attempts = Number(err.exec(r.stderr)![1])
     expect(attempts).toBeGreaterThanOrEqual(3)
     expect(r.stdout).toMatch(new RegExp(`^  reconnects  0 \\(${attempts} failed attempts\\), gaps 1, rejects 0$`, 'm'))
-    expect(r.stdout).toMatch(/^recorded 1 row of 0 symbols in /m)
+    expect(r.stdout).toMatch(/^recorded no data in [\d.]+s: the file holds one gap row covering the outage$/m)
+    // info: no per-row or compression figures for a file of a gap row alone
+    const info = await runCli(['info', out])
+    expect(info.stdout).toMatch(/^ {2}size {10}[\d.]+ KiB on disk in 1 batch, 0 rows keep raw payloads$/m)
+    expect(JSON.parse((await runCli(['info', out, '--json'])).stdout)[0].compressionRatio).toBeNull()
     // the file is kept, complete, and its one row is the outage: from the start to the stop
     const v = JSON.parse((await runCli(['verify', out, '--json'])).stdout)
     expect(v.ok).toBe(true)

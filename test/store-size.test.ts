@@ -67,7 +67,7 @@ describe('columns null throughout are left out of a closed file (issue 13)', () 
     const v = await verifyRecording(closed)
     expect(v.ok).toBe(true)
     const fixed = await repairRecording(closed, join(dir, 'repaired.arrow'))
-    const r = await openRecording(fixed.out)
+    const r = await openRecording(fixed.out!)
     expect(r.nullColumns).toEqual(c.nullColumns)
     const rows = async (p: string) => {
       const out: string[] = []

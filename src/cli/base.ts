@@ -16,19 +16,24 @@
  * always gets one to parse (npm's `--json` does the same: the error object on
  * stdout, the human lines on stderr; `gh` prints errors on stderr only, which
  * leaves a `--json` reader with an empty stdout):
- *   - for an error before any result: the error object
- *       {"error": {"name": ..., "code": "E_USAGE", "message": ..., "exitCode": 2}}
- *     (`message` is the stderr line without `Error: `);
+ *   - for an error before any result: the error object, pretty-printed
+ *     (two-space indent) the same way for every error, from a command or the
+ *     top level (`mdrec cta --json`, src/cli/top-level.ts):
+ *       {"error": {"name": "MdrecError", "code": "E_USAGE", "message": ..., "exitCode": 2}}
+ *     (`message` is the stderr line without `Error: `; `name` is always
+ *     "MdrecError", whichever library threw: branch on `code`);
  *   - for a result that reports damage (`info`, `verify` on a damaged file):
  *     the result itself (failAfterJson), not the error object.
- * The exit code is the same as without `--json`.
+ * The exit code is the same as without `--json`. A command that takes no
+ * `--json` (`cat`, which writes data) given it still prints the error object
+ * on stdout, and its line says what to use instead (`--format ndjson`).
  *
  * Set MDREC_DEBUG=1 to get stack traces on stderr.
  */
 import {Command, Errors, type Interfaces, ux} from '@oclif/core'
 import {distance} from 'fastest-levenshtein'
 
-import {isMdrecError, type MdrecErrorCode} from '../errors.js'
+import {MdrecError, isMdrecError, type MdrecErrorCode} from '../errors.js'
 
 export type Flags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type Args<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
@@ -146,10 +151,74 @@ function asUsageError(err: unknown): unknown {
 /**
  * The error object `--json` puts on stdout (see the header):
  * `{"error": {"name", "code", "message", "exitCode"}}`, `message` being the
- * stderr line without `Error: `.
+ * stderr line without `Error: ` and `name` always "MdrecError" (not the class
+ * of whatever threw: oclif's parse errors are plain `Error`s).
  */
-export function errorJson(name: string, code: string, message: string, exitCode: number): {error: Record<string, unknown>} {
-  return {error: {name, code, message, exitCode}}
+export function errorJson(code: string, message: string, exitCode: number): {error: Record<string, unknown>} {
+  return {error: {name: 'MdrecError', code, message, exitCode}}
+}
+
+/** A JSON document as `--json` prints it on stdout: two-space indent (oclif's logJson, uncoloured), one newline after. */
+export function jsonText(doc: unknown): string {
+  return `${JSON.stringify(doc, null, 2)}\n`
+}
+
+/**
+ * `--json` given to a command that takes none (`cat`): oclif's unknown-flag
+ * error with what to use instead, or undefined for any other message. A
+ * command that writes data (it has a `--format` with `ndjson`) points there.
+ */
+export function jsonFlagHint(message: string, id: string, formats: readonly string[] | undefined, jsonCommands: readonly string[]): string | undefined {
+  if (!/^Nonexistent flags?: --json\b/.test(message)) return undefined
+  const instead = formats?.includes('ndjson') ? `${id} writes data: use --format ndjson for JSON lines` : `${id} has no JSON output`
+  return `--json: ${instead} (--json is for the commands that print a report: ${jsonCommands.join(', ')})`
+}
+
+/**
+ * A token on the command line that is a negative number (`-1`, `-0.5`):
+ * oclif reads it as a positional (`-1: no such file`) when no flag before it
+ * takes a value.
+ */
+const NEGATIVE = /^-\d+(\.\d+)?$/
+
+/**
+ * Check the command line before oclif parses it, and give each flag of
+ * `optional` (a flag whose value may be left out: `--loop [N]`) the value it
+ * means when it is: `argv` with `optional[name]` inserted after a bare
+ * `--name` (the next token is absent, a flag or not a whole number). Throws
+ * E_USAGE for a negative number oclif would take as a positional: after a
+ * flag of `optional` (`--loop -1`), or where no flag takes it (`cat f -5`).
+ * `valued`: the names (`--name`, `-c`) of the flags that take a value (the
+ * token after them is theirs, negative or not; their parse checks it).
+ */
+export function prepareArgv(argv: readonly string[], valued: ReadonlySet<string>, optional: Readonly<Record<string, {bare: string; expects: string}>>): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const t = argv[i]
+    out.push(t)
+    if (t === '--') {
+      out.push(...argv.slice(i + 1))
+      break
+    }
+    const opt = t.startsWith('--') ? optional[t.slice(2)] : undefined
+    if (opt) {
+      const next = argv[i + 1]
+      if (next !== undefined && NEGATIVE.test(next)) throw new MdrecError('E_USAGE', `${t} ${next}: ${opt.expects}`)
+      if (next === undefined || !/^\d+$/.test(next)) out.push(opt.bare)
+      continue
+    }
+    if (valued.has(t)) {
+      if (i + 1 < argv.length) out.push(argv[++i])
+      continue
+    }
+    if (NEGATIVE.test(t)) {
+      throw new MdrecError(
+        'E_USAGE',
+        `${t}: a negative number where a file or argument was expected (a flag's value goes right after the flag, e.g. --limit 5; a file named ${t}: give it as ./${t})`,
+      )
+    }
+  }
+  return out
 }
 
 let epipeInstalled = false
@@ -212,6 +281,14 @@ export function installEpipeHandler(): void {
 export abstract class BaseCommand<T extends typeof Command> extends Command {
   static override enableJsonFlag = true
   static override baseFlags = {}
+  /**
+   * Flags whose value may be left out (declared as string flags): the value
+   * a bare flag gets, and what a value must be (the usage error for a
+   * negative one). See prepareArgv. A getter, so oclif's manifest leaves it out.
+   */
+  static get optionalValue(): Readonly<Record<string, {bare: string; expects: string}>> {
+    return {}
+  }
 
   protected flags!: Flags<T>
   protected args!: Args<T>
@@ -223,6 +300,15 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   public override async init(): Promise<void> {
     await super.init()
     installEpipeHandler()
+    const ctor = this.ctor as unknown as typeof BaseCommand
+    const valued = new Set<string>()
+    const defs: Record<string, Interfaces.Flag<unknown>> = {...ctor.baseFlags, ...this.ctor.flags}
+    for (const [name, f] of Object.entries(defs)) {
+      if (f.type !== 'option') continue
+      valued.add(`--${name}`)
+      if (f.char) valued.add(`-${f.char}`)
+    }
+    this.argv = prepareArgv(this.argv, valued, ctor.optionalValue)
     let parsed
     try {
       parsed = await this.parse({
@@ -255,7 +341,9 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     try {
       if (ux.action.running) ux.action.stop('failed')
     } catch {}
-    if (this.jsonEnabled() && !this.jsonResultPrinted) this.logJson(this.toErrorJson(err))
+    // a command without --json given it (cat) prints the error object too: a --json reader always gets one
+    const json = this.ctor.enableJsonFlag ? this.jsonEnabled() : this.argv.includes('--json')
+    if (json && !this.jsonResultPrinted) process.stdout.write(jsonText(this.toErrorJson(err)))
     let line = `Error: ${this.oneLineMessage(c.message)}`
     if (c.kind === 'unexpected' && !debugEnabled()) line += ' (set MDREC_DEBUG=1 for a stack trace)'
     process.stderr.write(`${line}\n`)
@@ -282,12 +370,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   private oneLineMessage(message: string): string {
     const flags = Object.entries({...this.ctor.baseFlags, ...this.ctor.flags}).filter(([, f]) => !f.hidden).map(([name]) => name)
     if (this.ctor.enableJsonFlag) flags.push('json') // oclif adds --json at parse time, outside `flags`
-    return oneLine(withFlagHint(message, flags), `${this.config.bin} ${this.id ?? ''} --help`.replace(/\s+/g, ' '))
+    const help = `${this.config.bin} ${this.id ?? ''} --help`.replace(/\s+/g, ' ')
+    const jsonCommands = this.config.commands.filter((c) => c.enableJsonFlag && !c.hidden).map((c) => c.id).sort()
+    const noJson = this.ctor.enableJsonFlag ? undefined : jsonFlagHint(message, this.id ?? '', (this.ctor.flags.format as {options?: string[]} | undefined)?.options, jsonCommands)
+    if (noJson) return `${noJson} (see ${help})`
+    return oneLine(withFlagHint(message, flags), help)
   }
 
   protected override toErrorJson(err: unknown): {error: Record<string, unknown>} {
     const c = classifyError(err)
-    const json = errorJson(err instanceof Error ? err.name : 'Error', c.code, this.oneLineMessage(c.message), c.exitCode)
+    const json = errorJson(c.code, this.oneLineMessage(c.message), c.exitCode)
     if (debugEnabled() && err instanceof Error) json.error.stack = err.stack
     return json
   }

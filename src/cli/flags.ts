@@ -16,7 +16,6 @@ import {Args, Errors, Flags, type Interfaces} from '@oclif/core'
 
 import {isMdrecError} from '../errors.js'
 import type {FeedFlag} from '../feeds/registry.js'
-import {parseFeedUrl} from '../util/redact.js'
 import {
   parseColumns,
   parseDuration,
@@ -73,18 +72,17 @@ export const speed = parsedFlag<number | 'max'>('<speed>', parseSpeed)
 export const columns = parsedFlag<readonly string[]>('<col,col,...>', parseColumns) as unknown as Interfaces.FlagDefinition<string[]>
 
 /**
- * A feed URL flag (`--url ws://…`) taking `schemes` (the registry's
- * URL_SCHEMES: given by the command, so that this module, which every
- * command loads, does not load every feed): checked here so a bad one is
- * reported before anything starts, naming only its sanitized form (no user
- * info, query, fragment or opaque path segment: see src/util/redact.ts). The
- * value is the URL as given — secrets included, the connection needs them.
+ * A feed URL flag (`--url ws://…`). Its value is checked by the command,
+ * which knows the feed (`checkUrlScheme` in src/feeds/registry.ts, before
+ * anything starts): the error names the schemes that feed takes, only those
+ * (`http://` for Yahoo: ws:// or wss://, not generic's redis://), and shows
+ * the URL's sanitized form only (src/util/redact.ts). A check here could
+ * only name every feed's schemes: this module, which every command loads,
+ * loads no feed. The value is the URL as given — secrets included, the
+ * connection needs them.
  */
-export function feedUrl(schemes: readonly string[]): SingleFlag<string> {
-  return parsedFlag<string>('<ws-url>', (u) => {
-    parseFeedUrl(u, '--url', schemes)
-    return u
-  })
+export function feedUrl(description: string) {
+  return Flags.string({description, helpValue: '<ws-url>'})
 }
 
 /**

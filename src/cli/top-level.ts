@@ -13,11 +13,11 @@
  *   commands (`mdrec help bogus`, `mdrec autocomplete fish`) printed the
  *   same way.
  *
- * With `--json`, stdout also gets the error object, as for every other error
- * (see base.ts). MDREC_DEBUG=1 adds the stack.
+ * With `--json`, stdout also gets the error object, the same document as for
+ * every other error (see base.ts: errorJson, jsonText). MDREC_DEBUG=1 adds the stack.
  */
 import {Config, Errors, flush, handle, type Hook, run} from '@oclif/core'
-import {closestName, debugEnabled, errorJson, oneLine} from './base.js'
+import {closestName, debugEnabled, errorJson, jsonText, oneLine} from './base.js'
 
 /**
  * The one-line message for an unknown command. `id` is oclif's (words joined
@@ -43,7 +43,7 @@ export function unknownCommandMessage(id: string, config: Pick<Config, 'bin' | '
 
 /** Print `Error: <message>` on stderr (and with --json the error object on stdout). */
 function report(message: string, exitCode: number, argv: readonly string[]): void {
-  if (argv.includes('--json')) process.stdout.write(`${JSON.stringify(errorJson('Error', exitCode === 2 ? 'E_USAGE' : 'E_INTERNAL', message, exitCode))}\n`)
+  if (argv.includes('--json')) process.stdout.write(jsonText(errorJson(exitCode === 2 ? 'E_USAGE' : 'E_INTERNAL', message, exitCode)))
   process.stderr.write(`Error: ${message}\n`)
 }
 

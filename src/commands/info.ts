@@ -2,7 +2,7 @@ import {BaseCommand} from '../cli/base.js'
 import {recordingsArg} from '../cli/flags.js'
 import {MdrecError} from '../errors.js'
 import {groupRuns, openInputs, unreadableLine, type Unreadable} from '../store/inputs.js'
-import {recordingProblem, runInfo, type RecordingInfo} from '../store/info.js'
+import {badFilesError, recordingProblem, runInfo, type RecordingInfo} from '../store/info.js'
 import {formatBytes, formatDuration, plural} from '../util/units.js'
 
 /** `info`'s entry for a file that is not a readable recording (not Arrow, no mdrec metadata, a newer format). */
@@ -28,18 +28,24 @@ export default class Info extends BaseCommand<typeof Info> {
     // a file that is not a readable recording is reported, and the others are still summarised
     const unreadable: UnreadableInfo[] = []
     const files = await openInputs(this.positional, (path, u) => unreadable.push({path, unreadable: u}))
-    let problem: Error | null = unreadable.length > 0 ? new MdrecError(unreadable[0].unreadable.code, unreadable[0].unreadable.message) : null
+    // every bad file, damaged ones first, for the one error line that names them all
+    const bad: Array<{path: string; error: MdrecError}> = []
     const out: Array<RecordingInfo | UnreadableInfo> = []
     for (const run of groupRuns(files)) {
       const info = await runInfo(run)
       out.push(info)
-      problem ??= recordingProblem(info)
+      for (const p of info.parts ?? [info]) {
+        const error = recordingProblem(p)
+        if (error) bad.push({path: p.path, error})
+      }
       if (!this.jsonEnabled()) this.log(render(info))
     }
     for (const u of unreadable) {
       out.push(u)
+      bad.push({path: u.path, error: new MdrecError(u.unreadable.code, u.unreadable.message)})
       if (!this.jsonEnabled() && files.length + unreadable.length > 1) this.log(unreadableLine(u.path, u.unreadable))
     }
+    const problem = badFilesError(bad, files.length + unreadable.length)
     if (problem) this.failAfterJson(out, problem)
     return out
   }
@@ -63,11 +69,12 @@ function render(i: RecordingInfo): string {
     `  subscriptions ${i.subscriptions.join(' ') || '(none)'}`,
     `  format        version ${i.formatVersion}, written by mdrec ${i.toolVersion}, raw ${i.rawMode}${i.complete ? '' : ', not closed (no end-of-stream marker: live, or the recorder stopped abruptly)'}`,
     `  started       ${i.startTime} (--from/--to +offsets count from here)`,
-    `  time span     ${i.firstRow === null || i.lastRow === null ? 'none (no rows)' : `${i.firstRow} → ${i.lastRow} (${formatDuration(i.durationMs)})`}`,
+    `  time span     ${i.firstRow === null || i.lastRow === null ? 'none (no rows)' : `${i.firstRow} → ${i.lastRow} (${formatDuration(i.durationMs ?? 0)})`}`,
     `  rows          ${i.rows}${i.rows ? ` (${top(i.rowsByKind, 8)})` : ''}`,
     `  symbols       ${symbolCount}${symbolCount ? `: ${top(bySymbol, 10)}` : ''}`,
     `  gaps          ${i.gaps}${i.gaps ? ` (${formatDuration(i.gapMs)} disconnected)` : ''}, rejects ${i.rejects}`,
-    `  size          ${formatBytes(i.bytesOnDisk)} on disk in ${plural(i.batches, 'batch')}, ${i.rows ? `${(i.bytesOnDisk / i.rows).toFixed(1)} B/row, ` : ''}compression ${i.compressionRatio.toFixed(1)}x, ${i.rawRows === 1 ? '1 row keeps' : `${i.rawRows} rows keep`} raw payloads`,
+    // per-row and compression figures only for data rows: of a gap row alone or none they would describe the schema
+    `  size          ${formatBytes(i.bytesOnDisk)} on disk in ${plural(i.batches, 'batch')}, ${i.compressionRatio === null ? '' : `${(i.bytesOnDisk / i.rows).toFixed(1)} B/row, compression ${i.compressionRatio.toFixed(1)}x, `}${i.rawRows === 1 ? '1 row keeps' : `${i.rawRows} rows keep`} raw payloads`,
   ]
   if (i.problem) lines.push(`  DAMAGED       ${i.problem.path} at byte ${i.problem.offset} (${i.problem.reason}); the counts above are the rows before it`)
   if (i.parts) {

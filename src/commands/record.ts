@@ -4,7 +4,7 @@ import cliProgress from 'cli-progress'
 import {BaseCommand} from '../cli/base.js'
 import {MdrecError} from '../errors.js'
 import {duration, feedFlag, feedUrl, rotate} from '../cli/flags.js'
-import {FEED_NAMES, URL_SCHEMES, checkUrlScheme, feedEnvHelp, feedFlags, feedsHelp, flagValue, getFeed} from '../feeds/registry.js'
+import {FEED_NAMES, checkUrlScheme, feedEnvHelp, feedFlags, feedsHelp, flagValue, getFeed} from '../feeds/registry.js'
 import {Recorder, type RecorderStats, type RecordSummary} from '../record/recorder.js'
 import {RAW_MODES, type RawMode} from '../store/schema.js'
 import {formatBytes, formatDuration, formatDurationSpec, plural} from '../util/units.js'
@@ -47,7 +47,7 @@ ${feedEnvHelp()}`
     feed: Flags.string({description: 'feed protocol', options: FEED_NAMES, default: 'yahoo'}),
     duration: duration({char: 'd', description: 'stop after this long (90s, 30m, 1h30m, 2d); a unit is required, since a bare 30 could mean 30s or 30m; default: until Ctrl-C'}),
     out: Flags.string({char: 'o', description: 'output path (default ./<feed>-<symbols>-<UTC start>.arrow, * as all); never overwritten'}),
-    url: feedUrl(URL_SCHEMES)({description: "feed URL (default: the feed's public endpoint, or MDREC_<FEED>_URL); stored and shown without user info, query (Yahoo keeps ?version=), fragment or opaque path segments"}),
+    url: feedUrl("feed URL (default: the feed's public endpoint, or MDREC_<FEED>_URL); stored and shown without user info, query (Yahoo keeps ?version=), fragment or opaque path segments"),
     'flush-interval': duration({description: 'write and fsync a batch at least this often', default: 1000, defaultHelp: async () => '1s'}),
     rotate: rotate({description: 'start a new file every duration (1h) or size (256MiB; checked as each batch is written, at least once a second, so a part can pass it by up to a second of data); files are numbered <out>.000.arrow, .001, …'}),
     raw: Flags.string({description: 'keep received payloads: auto (only when the decoded columns do not re-encode to the same bytes), always, never', options: [...RAW_MODES], default: 'auto'}),
@@ -63,7 +63,7 @@ ${feedEnvHelp()}`
   public async run(): Promise<RecordSummary> {
     const {argv} = await this.parse(Record)
     const f = this.flags
-    // a URL of another feed's scheme (redis://): a usage error naming the feed that takes it
+    // a bad URL: a usage error naming the schemes of this feed, or the feed a scheme (redis://) is for
     if (f.url !== undefined) checkUrlScheme(getFeed(f.feed), f.url)
     const quiet = f.quiet || this.jsonEnabled()
     const tty = Boolean(process.stderr.isTTY) && !quiet
@@ -123,7 +123,10 @@ ${feedEnvHelp()}`
       const written = summary.bytesWritten === summary.bytes ? '' : ` (after compaction; ${formatBytes(summary.bytesWritten)} written while recording)`
       this.log(
         [
-          `recorded ${plural(summary.rows, 'row')} of ${plural(summary.symbols, 'symbol')} in ${formatDuration(summary.elapsedMs)}`,
+          // the gap rows (one per outage) are not data: a run that never connected recorded none
+          summary.rows > summary.gaps
+            ? `recorded ${plural(summary.rows, 'row')} of ${plural(summary.symbols, 'symbol')} in ${formatDuration(summary.elapsedMs)}`
+            : `recorded no data in ${formatDuration(summary.elapsedMs)}${summary.gaps ? `: the file holds ${summary.gaps === 1 ? 'one gap row covering the outage' : `${summary.gaps} gap rows covering the outages`}` : ''}`,
           `  ${summary.files.length === 1 ? 'file ' : 'files'}       ${summary.files.join(', ')}`,
           `  file size   ${formatBytes(summary.bytes)}${written}`,
           ...(summary.dataset ? [`  dataset     ${summary.dataset.dir}: ${plural(summary.dataset.rows, 'row')} in ${plural(summary.dataset.files, 'Parquet file')}${summary.dataset.errors.length ? `; not added: ${summary.dataset.errors.join(', ')}` : ''}`] : []),

@@ -13,6 +13,9 @@ import {formatDuration, plural} from '../util/units.js'
 /** The feed flags, made once at load from the feeds' declared replay options (src/feeds/registry.ts: `replayFlags`), each in its feed's help group. */
 const FEED_FLAGS = replayFlags()
 
+/** What --loop takes (its usage error). */
+const LOOP_EXPECTS = 'the count of further plays must be a whole number, 0 or more (--loop alone: for ever)'
+
 export default class Replay extends BaseCommand<typeof Replay> {
   static override summary = "Serve recordings over a local WebSocket that speaks the original feed's protocol."
   static override description = `Unmodified clients connect to it: the first line on stdout is the ws:// URL to use (with --port 0, the port picked).
@@ -63,10 +66,8 @@ ${replayHelp().join('\n\n')}`
   }
 
   /** `--loop` takes an optional count: a bare `--loop` (next token not a number) means forever. */
-  public override async init(): Promise<void> {
-    const i = this.argv.indexOf('--loop')
-    if (i >= 0 && !/^\d+$/.test(this.argv[i + 1] ?? '')) this.argv.splice(i + 1, 0, 'forever')
-    await super.init()
+  static override get optionalValue() {
+    return {loop: {bare: 'forever', expects: LOOP_EXPECTS}}
   }
 
   public async run(): Promise<ReplaySummary & {url: string; published?: number}> {
@@ -77,7 +78,7 @@ ${replayHelp().join('\n\n')}`
     if (f.loop !== undefined) {
       if (f.loop === 'forever') loop = true
       else if (/^\d+$/.test(f.loop)) loop = Number(f.loop)
-      else throw new MdrecError('E_USAGE', `invalid --loop "${f.loop}": use --loop (forever) or --loop N (N more plays)`)
+      else throw new MdrecError('E_USAGE', `--loop ${f.loop}: ${LOOP_EXPECTS}`)
     }
     const opened = await Promise.all(files.map((p) => openRecording(p)))
     assertOneFeed(opened, 'replay') // before the engine would refuse them as a usage error: bad input is exit 1

@@ -16,12 +16,12 @@
  * a killed export left half-done is rolled back by the next export.
  */
 import * as A from 'apache-arrow'
-import {mkdirSync, statSync, writeFileSync} from 'node:fs'
+import {mkdirSync, statSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
 
 import {MdrecError, fsError} from '../errors.js'
-import {commitPartial, discardPartial, partialPath, removeStalePartials} from '../store/atomic.js'
+import {removeStalePartials, writeAtomically} from '../store/atomic.js'
 import {openInputs} from '../store/inputs.js'
 import {readBatches, streamError, type RecordingFile, type StreamEnd} from '../store/reader.js'
 import {COL} from '../store/types.js'
@@ -214,14 +214,7 @@ class RunExport {
         .setKeyValueMetadata(new Map([...this.schema!.metadata, ['mdrec.export.seq_first', first.toString()], ['mdrec.export.seq_last', last.toString()]]))
         .build()
       const out = wasm.writeParquet(table, props) // consumes table and props
-      const tmp = partialPath(final)
-      try {
-        writeFileSync(tmp, out)
-      } catch (error) {
-        discardPartial(tmp)
-        throw fsError(error, tmp, 'writing a dataset file')
-      }
-      commitPartial(tmp, final, {overwrite: true})
+      writeAtomically(final, out, 'writing a dataset file', {overwrite: true})
       bytes += out.byteLength
     }
     manifest.exported = addRange(manifest.exported, first, last)

@@ -16,7 +16,7 @@ import {hostname} from 'node:os'
 import {join} from 'node:path'
 
 import {MdrecError, fsError} from '../errors.js'
-import {commitPartial, discardPartial, partialPath, removeStalePartials} from '../store/atomic.js'
+import {removeStalePartials, writeAtomically} from '../store/atomic.js'
 import {META_DIR} from './layout.js'
 
 export const MANIFEST_VERSION = 1
@@ -75,14 +75,7 @@ export function loadManifest(root: string, run: string, feed: string): RunManife
 export function saveManifest(root: string, m: RunManifest): void {
   const path = manifestPath(root, m.run)
   m.updated = new Date().toISOString()
-  const tmp = partialPath(path)
-  try {
-    writeFileSync(tmp, `${JSON.stringify(m, null, 1)}\n`)
-  } catch (error) {
-    discardPartial(tmp)
-    throw fsError(error, tmp, 'writing the dataset manifest')
-  }
-  commitPartial(tmp, path, {overwrite: true})
+  writeAtomically(path, `${JSON.stringify(m, null, 1)}\n`, 'writing the dataset manifest', {overwrite: true})
 }
 
 /** Merge [a, b] into sorted, merged inclusive ranges. */

@@ -7,6 +7,7 @@
  * Adding a feed: docs/ARCHITECTURE.md, "Adding a feed".
  */
 import {MdrecError} from '../errors.js'
+import {parseFeedUrl} from '../util/redact.js'
 import type {FeedDefinition, FeedOption, ReplayFeed} from './contract.js'
 import {binanceFeed} from './binance/index.js'
 import {genericFeed} from './generic/index.js'
@@ -126,25 +127,25 @@ const WS_SCHEMES: readonly string[] = ['ws:', 'wss:']
 export const URL_SCHEMES: readonly string[] = [...new Set([...WS_SCHEMES, ...FEEDS.flatMap((f) => f.urlSchemes ?? [])])]
 
 /**
- * Check that `feed` takes the scheme of `url` (`mdrec record --url`): one
- * another feed declares ({@link FeedDefinition.urlSchemes}) is a usage error
- * naming that feed, e.g. "a redis:// --url is for --feed generic (Redis
- * channels PREFIX:<channel>); the yahoo feed speaks WebSocket: give a ws://
- * or wss:// URL". A scheme no feed takes is left to the URL's own check.
+ * Check `url` for `feed` (`mdrec record --url`, and `record()`'s `url`): a
+ * scheme another feed declares ({@link FeedDefinition.urlSchemes}) is a
+ * usage error naming that feed, e.g. "redis:// is for --feed generic (Redis
+ * channels PREFIX:<channel>); the yahoo feed takes a ws:// or wss:// URL";
+ * any other bad URL is one naming the schemes `feed` takes, only those
+ * (parseFeedUrl).
  */
 export function checkUrlScheme(feed: FeedDefinition, url: string): void {
   const scheme = /^([a-z][a-z0-9+.-]*:)\/\//i.exec(url.trim())?.[1].toLowerCase()
-  if (scheme === undefined) return
   const takes = feed.urlSchemes ?? WS_SCHEMES
-  if (takes.includes(scheme)) return
-  const owners = FEEDS.filter((f) => (f.urlSchemes ?? WS_SCHEMES).includes(scheme))
-  if (owners.length === 0) return
-  const what = owners.map((f) => f.urlSchemeHelp?.[scheme]).find((h) => h !== undefined)
-  const speaks = takes.every((s) => WS_SCHEMES.includes(s)) ? 'speaks WebSocket' : 'takes other URLs'
-  throw new MdrecError(
-    'E_USAGE',
-    `a ${scheme}// --url is for --feed ${owners.map((f) => f.name).join(' or --feed ')}${what === undefined ? '' : ` (${what})`}; the ${feed.name} feed ${speaks}: give a ${takes.map((s) => `${s}//`).join(' or ')} URL`,
-  )
+  const owners = scheme === undefined || takes.includes(scheme) ? [] : FEEDS.filter((f) => (f.urlSchemes ?? WS_SCHEMES).includes(scheme))
+  if (owners.length > 0) {
+    const what = owners.map((f) => f.urlSchemeHelp?.[scheme!]).find((h) => h !== undefined)
+    throw new MdrecError(
+      'E_USAGE',
+      `${scheme}// is for --feed ${owners.map((f) => f.name).join(' or --feed ')}${what === undefined ? '' : ` (${what})`}; the ${feed.name} feed takes a ${takes.map((s) => `${s}//`).join(' or ')} URL`,
+    )
+  }
+  parseFeedUrl(url, '--url', takes)
 }
 
 /** `mdrec record --help`'s "Feeds:" paragraph: every feed with its one-line summary. */

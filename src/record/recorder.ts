@@ -1,13 +1,13 @@
 import {randomUUID} from 'node:crypto'
-import {existsSync, mkdirSync} from 'node:fs'
+import {mkdirSync} from 'node:fs'
 import {basename, dirname, extname, join} from 'node:path'
 
 import {exportRecordings} from '../dataset/export.js'
 import {MdrecError, fsError, isMdrecError} from '../errors.js'
-import {URL_SCHEMES, feedOptionValues, getFeed, type ClientSetup} from '../feeds/registry.js'
+import {URL_SCHEMES, checkUrlScheme, feedOptionValues, getFeed, type ClientSetup} from '../feeds/registry.js'
 import type {FeedCodec, Frame, RowInput} from '../feeds/types.js'
 import type {RawMode} from '../store/schema.js'
-import {removeStalePartials} from '../store/atomic.js'
+import {checkDestination, removeStalePartials} from '../store/atomic.js'
 import {MAX_FRAME_BYTES, RecordingWriter, logStaleRemoved, type WriterOptions} from '../store/writer.js'
 import {parseFeedUrl} from '../util/redact.js'
 import {nsToIso} from '../util/time.js'
@@ -204,7 +204,8 @@ export class Recorder {
     checkOptionTypes('record()', o as unknown as Record<string, unknown>, RECORD_OPTION_KINDS)
     if (!Array.isArray(o.symbols) || o.symbols.length === 0) throw new MdrecError('E_USAGE', 'no symbols given: name at least one, e.g. `mdrec record AAPL`')
     if (o.durationMs !== undefined && o.durationMs < 0) throw new MdrecError('E_USAGE', `record(): durationMs ${o.durationMs} is negative`)
-    if (o.url !== undefined) validateUrl(o.url)
+    // a URL the feed does not take: the usage error names the feed's own schemes (or the feed a scheme is for)
+    if (o.url !== undefined) checkUrlScheme(adapter, o.url)
     const options = feedOptionValues(adapter, o.feedOptions)
     const setup = await adapter.client({...options, symbols: o.symbols, url: o.url, env: process.env, log: o.log})
     validateUrl(setup.spec.url)
@@ -253,10 +254,8 @@ export class Recorder {
         },
         {flushIntervalMs: o.flushIntervalMs ?? 1000, ...o.writer, firstSeq, log: o.log, onError: (e) => this.fail(e)},
       )
-    if (o.rotate) {
-      // Refuse up front if any part name is taken, rather than failing mid-recording.
-      if (existsSync(first)) throw new MdrecError('E_EXISTS', `${first}: already exists; mdrec never overwrites a file. Choose another --out path`)
-    }
+    // Refuse up front a path taken (a file or a directory) or in a missing directory, naming it and what to do.
+    checkDestination(first, {flag: '--out'})
     if (o.dataset !== undefined) {
       try {
         mkdirSync(o.dataset, {recursive: true})

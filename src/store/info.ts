@@ -1,5 +1,6 @@
 import type * as A from 'apache-arrow'
 
+import {MdrecError} from '../errors.js'
 import {nsToIso} from '../util/time.js'
 import {batchTimeSpan} from './order.js'
 import {checkFooter} from './footer.js'
@@ -19,11 +20,13 @@ export interface RecordingInfo {
   toolVersion: string
   rawMode: string
   startTime: string
+  /** The end time the metadata states (a closed file's last receive time); null for a file with no rows (a cut copy may state its original's). */
   endTime: string | null
   /** First and last receive times of the rows (ISO, ns). */
   firstRow: string | null
   lastRow: string | null
-  durationMs: number
+  /** lastRow - firstRow; null without rows. */
+  durationMs: number | null
   rows: number
   rowsByKind: Record<string, number>
   rowsBySymbol: Record<string, number>
@@ -36,7 +39,8 @@ export interface RecordingInfo {
   bytesOnDisk: number
   /** Body bytes before zstd / after (compressed buffers + headers). */
   uncompressedBytes: number
-  compressionRatio: number
+  /** uncompressedBytes / bytesOnDisk; null without data rows (a file of gap rows only, or none: the figure would describe the schema alone). */
+  compressionRatio: number | null
   /** The end-of-stream marker is present (closed by the recorder). */
   complete: boolean
   columns: string[]
@@ -113,10 +117,10 @@ export async function recordingInfo(file: RecordingFile): Promise<RecordingInfo>
     toolVersion: meta.toolVersion,
     rawMode: meta.rawMode,
     startTime: meta.startTime,
-    endTime: meta.endTime ?? null,
+    endTime: rows === 0 ? null : meta.endTime ?? null,
     firstRow: first === null ? null : nsToIso(first),
     lastRow: last === null ? null : nsToIso(last),
-    durationMs: first === null || last === null ? 0 : Number(last - first) / 1e6,
+    durationMs: first === null || last === null ? null : Number(last - first) / 1e6,
     rows,
     rowsByKind: Object.fromEntries([...byKind].sort((a, b) => b[1] - a[1])),
     rowsBySymbol: Object.fromEntries([...bySym].sort((a, b) => b[1] - a[1])),
@@ -127,7 +131,7 @@ export async function recordingInfo(file: RecordingFile): Promise<RecordingInfo>
     batches: e?.batches ?? 0,
     bytesOnDisk: file.sizeBytes,
     uncompressedBytes: uncompressed,
-    compressionRatio: headerAndBodies > 0 ? uncompressed / headerAndBodies : 0,
+    compressionRatio: hasData(rows, byKind.get('gap') ?? 0) && headerAndBodies > 0 ? uncompressed / headerAndBodies : null,
     complete: e?.eos ?? false,
     columns: file.columns.map((c) => c.name),
     ...(e?.problem ? {problem: {path: file.path, ...e.problem}} : {}),
@@ -137,7 +141,7 @@ export async function recordingInfo(file: RecordingFile): Promise<RecordingInfo>
 }
 
 /** The error a damaged recording reports (the same one line `mdrec cat` gives), or null when sound. */
-export function recordingProblem(info: RecordingInfo): Error | null {
+export function recordingProblem(info: RecordingInfo): MdrecError | null {
   const damaged = info.problem ? info : info.parts?.find((p) => p.problem)
   if (!damaged?.problem) return null
   return truncatedError(damaged.problem.path, {
@@ -148,6 +152,21 @@ export function recordingProblem(info: RecordingInfo): Error | null {
     rows: damaged.rows,
     problem: (({path: _path, ...p}) => p)(damaged.problem),
   })
+}
+
+/**
+ * The one error for the bad files among `total` given (`info`, `verify`):
+ * one bad file's own error, or for several one line naming them all (each
+ * one's report says where and why), with the first one's code.
+ */
+export function badFilesError(bad: ReadonlyArray<{path: string; error: MdrecError}>, total: number): MdrecError | null {
+  if (bad.length === 0) return null
+  if (bad.length === 1) return bad[0].error
+  const paths = [...new Set(bad.map((b) => b.path))]
+  return new MdrecError(
+    bad[0].error.code,
+    `${paths.length} of ${total} files are damaged or unreadable: ${paths.join(', ')}; each one's report says where and why`,
+  )
 }
 
 /**
@@ -176,10 +195,10 @@ export async function runInfo(files: readonly RecordingFile[]): Promise<Recordin
   const problem = parts.find((p) => p.problem)?.problem
   return {
     ...first,
-    endTime: last.endTime,
+    endTime: [...parts].reverse().find((p) => p.endTime !== null)?.endTime ?? null,
     firstRow,
     lastRow,
-    durationMs: firstRow && lastRow ? (Date.parse(lastRow) - Date.parse(firstRow)) : 0,
+    durationMs: firstRow && lastRow ? (Date.parse(lastRow) - Date.parse(firstRow)) : null,
     rows: sum('rows'),
     rowsByKind: merge('rowsByKind'),
     rowsBySymbol: merge('rowsBySymbol'),
@@ -190,11 +209,16 @@ export async function runInfo(files: readonly RecordingFile[]): Promise<Recordin
     batches: sum('batches'),
     bytesOnDisk: bytes,
     uncompressedBytes: uncompressed,
-    compressionRatio: bytes > 0 ? uncompressed / bytes : 0,
+    compressionRatio: hasData(sum('rows'), sum('gaps')) && bytes > 0 ? uncompressed / bytes : null,
     complete: parts.every((p) => p.complete),
     ...(problem ? {problem} : {}),
     parts,
   }
+}
+
+/** A recording holds data rows: rows other than the gap rows the recorder writes for an outage. */
+export function hasData(rows: number, gaps: number): boolean {
+  return rows > gaps
 }
 
 function countDict(data: A.Data, into: Map<string, number>): void {

@@ -473,12 +473,20 @@ export async function* readBatches(file: RecordingFile, opts: ReadOptions = {}):
   if (end.problem && (opts.onTruncated ?? 'error') === 'error') throw streamError(file.path, end)
 }
 
+/** True when `b` (a file's first bytes, fewer than 8) begins the Arrow file magic or a stream message's 0xFFFFFFFF continuation marker. */
+function startsLikeArrow(b: Uint8Array): boolean {
+  return b.every((x, k) => x === FILE_MAGIC[k]) || b.subarray(0, 4).every((x) => x === 0xff)
+}
+
 /** The MdrecError for a stream that ended at `e.problem`: the file, the offset, why, and what is intact before it. */
 export function streamError(path: string, e: StreamEnd): MdrecError {
   const p = e.problem!
   return new MdrecError(
     p.code,
-    `${path}: ${p.code === 'E_TRUNCATED' ? 'truncated' : 'damaged'} at byte ${p.offset} (${p.reason}); ${e.rows} rows in ${e.batches} complete batches before it. Run \`mdrec verify --repair ${path}\` to write a readable copy`,
+    `${path}: ${p.code === 'E_TRUNCATED' ? 'truncated' : 'damaged'} at byte ${p.offset} (${p.reason}); ` +
+      (e.rows === 0
+        ? 'no complete batch before it, so no row is recoverable (a closed file keeps its rows in a few large batches: a cut inside the first loses them all)'
+        : `${e.rows} rows in ${e.batches} complete batches before it. Run \`mdrec verify --repair ${path}\` to write a readable copy`),
   )
 }
 
@@ -511,12 +519,17 @@ export async function openRecording(path: string): Promise<RecordingFile> {
   try {
     const src = new FileBytes(fh, path, st.size)
     // Format version 2's closed recordings are IPC files: the schema message follows the 8-byte magic.
-    const at = isFileMagic(await src.read(0, Math.min(FILE_MAGIC.byteLength, st.size))) ? FILE_MAGIC.byteLength : 0
+    const head = await src.read(0, Math.min(FILE_MAGIC.byteLength, st.size))
+    const at = isFileMagic(head) ? FILE_MAGIC.byteLength : 0
     let r: ReadAt
     let schema: A.Schema
     try {
       r = await readMessageAt(src, at)
       if (r === 'end' || 'need' in r) {
+        // too short for a message header, and not the start of the Arrow magic or of a message's continuation marker
+        if (at === 0 && st.size < FILE_MAGIC.byteLength && !startsLikeArrow(head!)) {
+          throw new MdrecError('E_NOT_ARROW', `${path}: not an Arrow IPC stream or file (${st.size} bytes, too short for one message and not starting with the Arrow magic); expected an mdrec .arrow recording`)
+        }
         throw new MdrecError('E_TRUNCATED', `${path}: the file ends inside its first message at byte ${at} (${r === 'end' ? 'no bytes' : r.need}; ${st.size} bytes); it is not a complete recording`)
       }
       if (r.framed.kind !== 'schema' || !r.framed.message) throw new BadMessage('the first message is not a schema')

@@ -1,7 +1,6 @@
-import {existsSync} from 'node:fs'
 import {basename, dirname, extname, join} from 'node:path'
 
-import {MdrecError} from '../errors.js'
+import {checkDestination} from './atomic.js'
 import type {FooterBlock} from './ipc.js'
 import {checkFooter} from './footer.js'
 import {openRecording, readBatches, type StreamEnd} from './reader.js'
@@ -81,11 +80,14 @@ export function defaultRepairPath(path: string): string {
  * closed format-version-2 recording (the IPC file format, with its footer;
  * rows clustered by shape and symbol inside each batch, `seq` kept; see
  * rewriteRecording). The original is not touched; `out` must not exist
- * (E_EXISTS).
+ * (E_EXISTS; a directory: E_IS_DIRECTORY) and its directory must (E_NOT_FOUND).
+ * When no row is intact there is nothing to recover: no copy is written
+ * (a 0-row file would only look like a recording), and the result has no `out`.
  */
-export async function repairRecording(path: string, out = defaultRepairPath(path)): Promise<VerifyResult & {out: string}> {
+export async function repairRecording(path: string, out = defaultRepairPath(path)): Promise<VerifyResult & {out?: string}> {
   const v = await verifyRecording(path)
-  if (existsSync(out)) throw new MdrecError('E_EXISTS', `${out}: already exists; mdrec never overwrites a file. Give another path with --out`)
+  if (v.rowsIntact === 0) return v
+  checkDestination(out, {flag: '--out'})
   await rewriteRecording(path, out, {overwrite: false, tolerant: true, flag: '--out'})
   return {...v, out}
 }
