@@ -172,8 +172,11 @@ export class RecordingWriter {
   private timer: NodeJS.Timeout | null = null
   private readonly opts: Required<Omit<WriterOptions, 'onError' | 'log' | 'dictionaries'>> & Pick<WriterOptions, 'onError' | 'log'>
   private readonly meta: RecordingMeta
-  private lastRecv = 0n
-  private firstRecv: bigint | null = null
+  /** The smallest and largest receive time appended (the file's span: docs/FORMAT.md), the last one, and whether they never decreased. */
+  private minRecv: bigint | null = null
+  private maxRecv = 0n
+  private lastRecv: bigint | null = null
+  private ordered = true
   readonly stats: WriterStats = {rows: 0, batches: 0, bytes: 0}
   private closed = false
 
@@ -316,8 +319,7 @@ export class RecordingWriter {
     else raw.push(row.raw)
     a[COL.info].push(row.info)
     this.pushFields(row.fields, a)
-    if (this.firstRecv === null) this.firstRecv = row.recv_ts
-    this.lastRecv = row.recv_ts
+    this.noteRecv(row.recv_ts)
     this.pending++
     this.bufferedBytes = this.pendingBytes()
     if (alone || this.pending >= this.opts.flushRows || this.bufferedBytes >= this.opts.batchBytes) this.flush()
@@ -397,8 +399,7 @@ export class RecordingWriter {
           const sd = source[COL.seq]
           if (sd) this.seq = (sd.values as BigUint64Array)[sd.offset + at(k + m - 1)] + 1n
         }
-        if (this.firstRecv === null) this.firstRecv = ts[tsData.offset + at(k)]
-        this.lastRecv = ts[tsData.offset + at(k + m - 1)]
+        for (let j = k; j < k + m; j++) this.noteRecv(ts[tsData.offset + at(j)])
         this.pending += m
         k += m
         this.bufferedBytes = this.pendingBytes()
@@ -520,7 +521,8 @@ export class RecordingWriter {
           dictionaries: new Map(this.dictAccs.map((d) => [d.col.name, d.values])),
           nonNull: this.withValues,
           batchBytes: this.opts.batchBytes,
-          endTime: this.lastRecv,
+          endTime: this.maxRecv,
+          timeOrdered: this.ordered,
           rows_total: this.stats.rows,
           log: this.opts.log,
         })
@@ -543,8 +545,16 @@ export class RecordingWriter {
     this.fd = null
   }
 
+  /** The smallest and largest receive time of the rows appended (null, 0n: none yet), whatever order they came in. */
   get timeSpan(): {first: bigint | null; last: bigint} {
-    return {first: this.firstRecv, last: this.lastRecv}
+    return {first: this.minRecv, last: this.maxRecv}
+  }
+
+  private noteRecv(t: bigint): void {
+    if (this.lastRecv !== null && t < this.lastRecv) this.ordered = false
+    this.lastRecv = t
+    if (this.minRecv === null || t < this.minRecv) this.minRecv = t
+    if (t > this.maxRecv) this.maxRecv = t
   }
 }
 
