@@ -20,6 +20,8 @@ import type {StoreColumn} from '../store/schema.js'
 
 /** Rows formatted per step: bounds the text held in memory (~10 MB of NDJSON) between writes. */
 const ROWS_PER_WRITE = 16_384
+/** Formatted bytes gathered before a write. */
+const WRITE_BYTES = 1 << 20
 
 export default class Cat extends BaseCommand<typeof Cat> {
   static override summary = 'Print the rows of a recording as a table, NDJSON or CSV.'
@@ -57,7 +59,15 @@ export default class Cat extends BaseCommand<typeof Cat> {
     const limit = this.flags.limit ?? Number.POSITIVE_INFINITY
     const follow = this.flags.follow
     const table = format === 'table' ? new TableFormatter(cols, follow ? 20 : 200) : null
-    let pending: string | Buffer = format === 'csv' ? csvHeader(cols) : ''
+    // formatted text not yet written: several files merged by time come as many short runs of rows, each written alone cost more than formatting it
+    const pending: Array<string | Buffer> = format === 'csv' ? [csvHeader(cols)] : []
+    let pendingBytes = 0
+    const flush = async () => {
+      const out = pending.length === 1 ? pending[0] : pending.every((x) => typeof x === 'string') ? pending.join('') : Buffer.concat(pending.map((x) => (typeof x === 'string' ? Buffer.from(x) : x)))
+      pending.length = 0
+      pendingBytes = 0
+      if (out !== undefined && out.length > 0) await writeStdout(out)
+    }
     let n = 0
     const stop = new AbortController()
     const onSignal = () => stop.abort()
@@ -67,7 +77,7 @@ export default class Cat extends BaseCommand<typeof Cat> {
     }
     const seen = new SymbolsSeen(this.flags.symbol)
     try {
-      // recycle: each batch is formatted and written before the next is read
+      // recycle: each batch is formatted before the next is read
       const opts = {from, to, symbols: this.flags.symbol, follow, signal: stop.signal, recycle: true}
       for await (const {batch, idx} of mergeBatches(files, opts)) {
         const rows = idx ? idx.length : batch.numRows
@@ -75,26 +85,23 @@ export default class Cat extends BaseCommand<typeof Cat> {
           const hi = Math.min(rows, lo + ROWS_PER_WRITE, lo + (limit - n))
           const sel = idx ? idx.subarray(lo, hi) : lo === 0 && hi === rows ? null : range(lo, hi)
           seen.add(batch, sel)
+          let text: string | Buffer
           if (table) {
-            let text = pending as string
+            text = ''
             for (const cells of batchDisplayCells(batch, sel, cols)) text += table.pushDisplayCells(cells)
-            pending = text
-          } else {
-            if (pending.length > 0) await writeStdout(pending) // the CSV header
-            pending = format === 'csv' ? csvBytes(batch, sel, cols) : ndjsonBytes(batch, sel, cols)
-          }
+          } else text = format === 'csv' ? csvBytes(batch, sel, cols) : ndjsonBytes(batch, sel, cols)
+          pending.push(text)
+          pendingBytes += text.length
           n += hi - lo
-          if (pending.length > 0) {
-            await writeStdout(pending)
-            pending = ''
-          }
+          // following, every row goes out as it comes
+          if (follow || pendingBytes >= WRITE_BYTES) await flush()
         }
         if (n >= limit) break
       }
     } finally {
       // Whatever was formatted goes out before an error is reported: the rows
       // printed are exactly the rows the error calls intact.
-      await writeStdout(pending)
+      await flush()
       if (table) await writeStdout(table.end())
     }
     if (n === 0 && limit > 0) {
