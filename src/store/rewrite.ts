@@ -125,13 +125,16 @@ export async function rewrite(spec: RewriteSpec): Promise<RewriteResult> {
     let last: bigint | undefined
     let ordered = true
     const seen = new SymbolsSeen(spec.select?.symbols)
+    let at: unknown = null
+    let t: A.Data | null = null
     for await (const {batch, idx} of mergeBatches(inputs, read)) {
       const n = idx ? idx.length : batch.numRows
       seen.add(batch, idx)
-      const t = batch.getChildAt(COL.recv_ts)!.data[0]
-      const ts = t.values as BigInt64Array
+      // once per batch (a merge hands one out in several runs of rows)
+      if (at !== batch) [at, t] = [batch, batch.getChildAt(COL.recv_ts)!.data[0]]
+      const ts = t!.values as BigInt64Array
       for (let k = 0; k < n; k++) {
-        const v = ts[t.offset + (idx ? idx[k] : k)]
+        const v = ts[t!.offset + (idx ? idx[k] : k)]
         if (last !== undefined && v < last) ordered = false
         last = v
         if (max === undefined || v > max) max = v
@@ -181,13 +184,16 @@ export async function rewrite(spec: RewriteSpec): Promise<RewriteResult> {
     const keepSeq = spec.seq === 'keep'
     // a count taken here bounds the copy (an input may grow meanwhile); a known one is checked after it
     let left = spec.known === undefined ? count.rows : Number.POSITIVE_INFINITY
+    let checked: unknown = null
     for await (const {batch, idx} of mergeBatches(inputs, read)) {
       const n = idx ? idx.length : batch.numRows
-      for (const k of leftOut) {
+      // once per batch (a merge hands one out in several runs of rows)
+      if (checked !== batch) for (const k of leftOut) {
         const d = batch.getChildAt(k)!.data[0]
         // the pass above found these null throughout: a value here would be lost
         if (d.nullCount !== d.length) throw new MdrecError('E_CORRUPT', `${inputs.map((f) => f.path).join(', ')}: column ${file.columns[k].name} holds values its batch metadata says are null; the original is kept as it was`)
       }
+      checked = batch
       if (n <= left) w.appendBatch(batch, idx, {keepSeq})
       else w.appendBatch(batch, (idx ?? Uint32Array.from({length: n}, (_, k) => k)).subarray(0, left), {keepSeq})
       left -= Math.min(n, left)

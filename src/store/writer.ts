@@ -177,6 +177,8 @@ export class RecordingWriter {
   private maxRecv = 0n
   private lastRecv: bigint | null = null
   private ordered = true
+  /** The last batch appendBatch took, prepared (sourceOf). */
+  private lastSource: {batch: A.RecordBatch; source: (A.Data | null)[]; sizers: Array<(i: number) => number>; rangeSizers: Array<(from: number, to: number) => number>; tsData: A.Data} | null = null
   readonly stats: WriterStats = {rows: 0, batches: 0, bytes: 0}
   private closed = false
 
@@ -335,21 +337,7 @@ export class RecordingWriter {
   appendBatch(batch: A.RecordBatch, idx: Uint32Array | null, opts: {keepSeq?: boolean} = {}): void {
     const n = idx ? idx.length : batch.numRows
     if (n === 0) return
-    const byName = new Map(batch.schema.fields.map((f, i) => [f.name, i]))
-    const source = this.accs.map((acc) => {
-      const i = byName.get(acc.col.name)
-      return i === undefined ? null : batch.getChildAt(i)!.data[0]
-    })
-    const sizers: Array<(i: number) => number> = []
-    const rangeSizers: Array<(from: number, to: number) => number> = []
-    for (const [k, acc] of this.accs.entries()) {
-      const d = source[k]
-      if (acc.rowVarBytes && acc.rangeVarBytes && d) {
-        sizers.push(acc.rowVarBytes(d))
-        rangeSizers.push(acc.rangeVarBytes(d))
-      }
-    }
-    const tsData = batch.getChildAt(COL.recv_ts)!.data[0]
+    const {source, sizers, rangeSizers, tsData} = this.sourceOf(batch)
     const ts = tsData.values as BigInt64Array
     const at = (k: number) => (idx ? idx[k] : k)
     let k = 0
@@ -499,6 +487,31 @@ export class RecordingWriter {
       }
       throw fsError(error, this.path, 'writing the recording')
     }
+  }
+
+  /**
+   * A batch's columns as this writer's accumulators take them, and their
+   * sizers: found once per batch, which a merge of several recordings
+   * (store/merge.ts) hands to appendBatch in many short runs of rows.
+   */
+  private sourceOf(batch: A.RecordBatch) {
+    if (this.lastSource?.batch === batch) return this.lastSource
+    const byName = new Map(batch.schema.fields.map((f, i) => [f.name, i]))
+    const source = this.accs.map((acc) => {
+      const i = byName.get(acc.col.name)
+      return i === undefined ? null : batch.getChildAt(i)!.data[0]
+    })
+    const sizers: Array<(i: number) => number> = []
+    const rangeSizers: Array<(from: number, to: number) => number> = []
+    for (const [k, acc] of this.accs.entries()) {
+      const d = source[k]
+      if (acc.rowVarBytes && acc.rangeVarBytes && d) {
+        sizers.push(acc.rowVarBytes(d))
+        rangeSizers.push(acc.rangeVarBytes(d))
+      }
+    }
+    const tsData = batch.getChildAt(COL.recv_ts)!.data[0]
+    return (this.lastSource = {batch, source, sizers, rangeSizers, tsData})
   }
 
   /** Flush, write the end-of-stream marker, close, and compact (see WriterOptions.compactOnClose). */
