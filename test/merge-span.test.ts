@@ -14,6 +14,8 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {syntheticYahooTape} from '../src/feeds/yahoo/synthetic.js'
 import {recordingInfo} from '../src/store/info.js'
+import {compactRecording, rewrite} from '../src/store/rewrite.js'
+import {repairRecording} from '../src/store/verify.js'
 import {openRecording, readBatches} from '../src/store/reader.js'
 import {sliceRecording} from '../src/store/slice.js'
 import {COL} from '../src/store/types.js'
@@ -118,6 +120,25 @@ describe('the stored span is the rows\' span', () => {
     expect(f.meta.timeOrdered).toBeUndefined()
     expect((await recordingInfo(f)).firstRow).toBe(nsToIso(3_000_000_000n))
   })
+
+  it('compaction and repair of a file whose stored end is stale (an older mdrec\'s merge) store its rows\' end', async () => {
+    // an old-style file: old.arrow's rows, its end_time the last-written row's, no time_ordered
+    const stale = join(dir, 'stale.arrow')
+    const f = await openRecording(old)
+    let lastWritten = 0n
+    for await (const {batch, idx} of readBatches(f)) {
+      const t = batch.getChildAt(COL.recv_ts)!.data[0].values as BigInt64Array
+      lastWritten = t[idx ? idx[idx.length - 1] : batch.numRows - 1]
+    }
+    expect(lastWritten).toBeLessThan(maxT())
+    await rewrite({inputs: [f], out: stale, seq: 'keep', overwrite: false, meta: (c) => ({...f.meta, endTime: nsToIso(lastWritten), rows: c.rows, timeOrdered: undefined})})
+    expect((await openRecording(stale)).meta.endTime).toBe(nsToIso(lastWritten))
+    const repaired = join(dir, 'stale.repaired.arrow')
+    await repairRecording(stale, repaired)
+    expect((await openRecording(repaired)).meta.endTime).toBe(nsToIso(maxT()))
+    await compactRecording(stale)
+    expect((await openRecording(stale)).meta.endTime).toBe(nsToIso(maxT()))
+  }, 120_000)
 
   it('--from/--to lose no row of a file whose receive times go backwards (written before merging by time)', async () => {
     const info = await recordingInfo(await openRecording(old))
