@@ -13,18 +13,21 @@ import {
   type OutputFormat,
   TableFormatter,
 } from '../store/format.js'
-import {assertOneFeed, openInputs, resolveRange, whyNoRows} from '../store/inputs.js'
-import {readBatches, type RecordingFile} from '../store/reader.js'
+import {assertOneFeed, openInputs, resolveRange, SymbolsSeen, whyNoRows} from '../store/inputs.js'
+import {mergeBatches} from '../store/merge.js'
+import type {RecordingFile} from '../store/reader.js'
 import type {StoreColumn} from '../store/schema.js'
 
 /** Rows formatted per step: bounds the text held in memory (~10 MB of NDJSON) between writes. */
 const ROWS_PER_WRITE = 16_384
+/** Formatted bytes gathered before a write. */
+const WRITE_BYTES = 1 << 20
 
 export default class Cat extends BaseCommand<typeof Cat> {
   static override summary = 'Print the rows of a recording as a table, NDJSON or CSV.'
   static override description =
     'Streams the file: works on recordings larger than memory, and exits quietly when the reader closes the pipe (`| head`). Times are ISO-8601 UTC with ns; 64-bit integers print exactly; raw payloads print as base64.\n\n' +
-    'Several files, a directory or a glob (quoted or not) print as one recording: the rotated parts of a run in order (by mdrec.run_id and mdrec.part), other files by start time. They must be of one feed. --from/--to offsets count from the earliest start among the files (a run\'s first part).\n\n' +
+    'Several files, a directory or a glob (quoted or not) print as one timeline, merged by receive time: the rotated parts of a run one after the other (by mdrec.run_id and mdrec.part), other files row by row (equal times in the order of the files, by start time). They must be of one feed. --from/--to offsets count from the earliest start among the files (a run\'s first part). A symbol of several given (-s) that has no row is named on stderr.\n\n' +
     'A damaged or cut file: every intact row is printed, then a one-line error names the file and byte offset, and the exit code is 1.\n\n' +
     'When nothing matches, cat prints no row (table and CSV: the header only), says why in one line on stderr (`note: no rows: …`: the range is before or after the recording, whose span it gives; a symbol is not in it, with close matches such as AAPL for aapl) and exits 0: an empty selection is an answer, not an error. --from not before --to is a usage error (exit 2).'
   static override examples = [
@@ -56,7 +59,15 @@ export default class Cat extends BaseCommand<typeof Cat> {
     const limit = this.flags.limit ?? Number.POSITIVE_INFINITY
     const follow = this.flags.follow
     const table = format === 'table' ? new TableFormatter(cols, follow ? 20 : 200) : null
-    let pending: string | Buffer = format === 'csv' ? csvHeader(cols) : ''
+    // formatted text not yet written: several files merged by time come as many short runs of rows, each written alone cost more than formatting it
+    const pending: Array<string | Buffer> = format === 'csv' ? [csvHeader(cols)] : []
+    let pendingBytes = 0
+    const flush = async () => {
+      const out = pending.length === 1 ? pending[0] : pending.every((x) => typeof x === 'string') ? pending.join('') : Buffer.concat(pending.map((x) => (typeof x === 'string' ? Buffer.from(x) : x)))
+      pending.length = 0
+      pendingBytes = 0
+      if (out !== undefined && out.length > 0) await writeStdout(out)
+    }
     let n = 0
     const stop = new AbortController()
     const onSignal = () => stop.abort()
@@ -64,41 +75,41 @@ export default class Cat extends BaseCommand<typeof Cat> {
       process.once('SIGINT', onSignal)
       process.once('SIGTERM', onSignal)
     }
+    const seen = new SymbolsSeen(this.flags.symbol)
     try {
-      for (let f = 0; f < files.length && n < limit; f++) {
-        // recycle: each batch is formatted and written before the next is read
-        const opts = {from, to, symbols: this.flags.symbol, follow: follow && f === files.length - 1, signal: stop.signal, recycle: true}
-        for await (const {batch, idx} of readBatches(files[f], opts)) {
-          const rows = idx ? idx.length : batch.numRows
-          for (let lo = 0; lo < rows && n < limit; lo += ROWS_PER_WRITE) {
-            const hi = Math.min(rows, lo + ROWS_PER_WRITE, lo + (limit - n))
-            const sel = idx ? idx.subarray(lo, hi) : lo === 0 && hi === rows ? null : range(lo, hi)
-            if (table) {
-              let text = pending as string
-              for (const cells of batchDisplayCells(batch, sel, cols)) text += table.pushDisplayCells(cells)
-              pending = text
-            } else {
-              if (pending.length > 0) await writeStdout(pending) // the CSV header
-              pending = format === 'csv' ? csvBytes(batch, sel, cols) : ndjsonBytes(batch, sel, cols)
-            }
-            n += hi - lo
-            if (pending.length > 0) {
-              await writeStdout(pending)
-              pending = ''
-            }
-          }
-          if (n >= limit) break
+      // recycle: each batch is formatted before the next is read
+      const opts = {from, to, symbols: this.flags.symbol, follow, signal: stop.signal, recycle: true}
+      for await (const {batch, idx} of mergeBatches(files, opts)) {
+        const rows = idx ? idx.length : batch.numRows
+        for (let lo = 0; lo < rows && n < limit; lo += ROWS_PER_WRITE) {
+          const hi = Math.min(rows, lo + ROWS_PER_WRITE, lo + (limit - n))
+          const sel = idx ? idx.subarray(lo, hi) : lo === 0 && hi === rows ? null : range(lo, hi)
+          seen.add(batch, sel)
+          let text: string | Buffer
+          if (table) {
+            text = ''
+            for (const cells of batchDisplayCells(batch, sel, cols)) text += table.pushDisplayCells(cells)
+          } else text = format === 'csv' ? csvBytes(batch, sel, cols) : ndjsonBytes(batch, sel, cols)
+          pending.push(text)
+          pendingBytes += text.length
+          n += hi - lo
+          // following, every row goes out as it comes
+          if (follow || pendingBytes >= WRITE_BYTES) await flush()
         }
+        if (n >= limit) break
       }
     } finally {
       // Whatever was formatted goes out before an error is reported: the rows
       // printed are exactly the rows the error calls intact.
-      await writeStdout(pending)
+      await flush()
       if (table) await writeStdout(table.end())
     }
     if (n === 0 && limit > 0) {
       // Never silent: say why nothing was printed (a second, light scan; only in this case).
       process.stderr.write(`note: no rows: ${await whyNoRows(files, {from, to, symbols: this.flags.symbol})}\n`)
+    } else if (n < limit && seen.missing().length > 0) {
+      // some symbols printed, others not (a misspelling among several): say so for those (cut short by --limit, nothing is known)
+      process.stderr.write(`note: no rows: ${await whyNoRows(files, {from, to, symbols: seen.missing()})}\n`)
     }
   }
 }

@@ -756,9 +756,8 @@ const NO_BIG = new BigInt64Array(0)
  * and lists are formatted column-wise per window into fragments first
  * (fillColumn) and copied in.
  */
-function formatBytes(batch: A.RecordBatch, idx: Uint32Array | null, cols: readonly StoreColumn[], json: boolean): Buffer {
-  const n = idx ? idx.length : batch.numRows
-  const mode = json ? 'json' : 'csv'
+function prepareFormat(batch: A.RecordBatch, cols: readonly StoreColumn[], json: boolean) {
+  const mode: 'json' | 'csv' = json ? 'json' : 'csv'
   const {plans, tailCommas} = plan(batch, cols, mode)
   const m = plans.length
   const kind = new Int32Array(m)
@@ -776,8 +775,6 @@ function formatBytes(batch: A.RecordBatch, idx: Uint32Array | null, cols: readon
   const firstDicts: (Piece | null)[][] = []
   const isos: (IsoFormatter | null)[] = []
   const frags: (Fragment | null)[] = []
-  const fb: Uint8Array[] = []
-  const fo: Int32Array[] = []
   /** Most bytes a row takes, fragments apart. */
   let rowMax = json ? 3 : tailCommas + 1
   for (let c = 0; c < m; c++) {
@@ -824,10 +821,29 @@ function formatBytes(batch: A.RecordBatch, idx: Uint32Array | null, cols: readon
     firstDicts.push(firstDict.map((e) => (e === null ? null : piece(e))))
     isos.push(iso)
     frags.push(k === FRAG ? new Fragment() : null)
-    fb.push(new Uint8Array(0))
-    fo.push(NO_I32)
     rowMax += commas[c] + (k === FRAG ? 0 : keys[c].length + max)
   }
+  return {mode, plans, tailCommas, m, kind, commas, offsets, keyPieces, firstKeyPieces, bms, i32, i8, bigs, dicts, firstDicts, isos, frags, rowMax}
+}
+
+type FormatPrep = ReturnType<typeof prepareFormat>
+
+/**
+ * What formatBytes prepares once per batch (column plans, dictionary pieces,
+ * views of the buffers), kept while the batch is formatted in several calls:
+ * several recordings merged by time (store/merge.ts) hand a batch out in many
+ * short runs of rows, and preparing it again for each cost more than the rows.
+ */
+const prepared = new WeakMap<A.RecordBatch, {cols: readonly StoreColumn[]; json: boolean; prep: FormatPrep}>()
+
+function formatBytes(batch: A.RecordBatch, idx: Uint32Array | null, cols: readonly StoreColumn[], json: boolean): Buffer {
+  const n = idx ? idx.length : batch.numRows
+  let hit = prepared.get(batch)
+  if (!hit || hit.cols !== cols || hit.json !== json) prepared.set(batch, (hit = {cols, json, prep: prepareFormat(batch, cols, json)}))
+  const {mode, plans, tailCommas, m, kind, commas, offsets, keyPieces, firstKeyPieces, bms, i32, i8, bigs, dicts, firstDicts, isos, frags, rowMax} = hit.prep
+  // the fragments' current window (fillColumn refills them)
+  const fb: Uint8Array[] = frags.map(() => new Uint8Array(0))
+  const fo: Int32Array[] = frags.map(() => NO_I32)
   // room for the rows at the last call's size, and the last window at its bound (else the buffer is copied to grow)
   const out = new Bytes(Math.ceil(n * lastBytesPerRow[mode] * 1.05) + Math.min(n, WINDOW) * rowMax)
   for (let lo = 0; lo < n; lo += WINDOW) {

@@ -2,7 +2,7 @@ import type * as A from 'apache-arrow'
 
 import {MdrecError} from '../errors.js'
 import {nsToIso} from '../util/time.js'
-import {batchTimeSpan} from './order.js'
+import {batchTimeRange} from './order.js'
 import {checkFooter} from './footer.js'
 import type {FooterBlock, FramedMessage} from './ipc.js'
 import {readBatches, type RecordingFile, type StreamEnd, truncatedError} from './reader.js'
@@ -82,8 +82,8 @@ export async function recordingInfo(file: RecordingFile): Promise<RecordingInfo>
   for await (const {batch} of readBatches(file, {onMessage, onEnd: (e) => (end = e), onTruncated: 'stop'})) {
     const n = batch.numRows
     rows += n
-    // a closed v2 file stores rows clustered by shape and symbol: its first and last by arrival order
-    const [t0, t1] = batchTimeSpan(batch)
+    // the smallest and largest receive time of any row, whatever the order they are stored or arrived in
+    const [t0, t1] = batchTimeRange(batch)
     if (first === null || t0 < first) first = t0
     if (last === null || t1 > last) last = t1
     countDict(batch.getChildAt(COL.symbol)!.data[0], bySym)

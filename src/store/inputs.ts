@@ -16,7 +16,7 @@ import {glob, isDynamicPattern} from 'tinyglobby'
 import {MdrecError, type MdrecErrorCode} from '../errors.js'
 import {nsToIso} from '../util/time.js'
 import {type TimeSpec, plural, resolveTimeSpec} from '../util/units.js'
-import {batchTimeSpan} from './order.js'
+import {batchTimeRange} from './order.js'
 import {openRecording, readBatches, recordingStartNs, type RecordingFile} from './reader.js'
 import {COL} from './types.js'
 
@@ -257,7 +257,7 @@ export async function recordingSpan(files: readonly RecordingFile[]): Promise<Re
   for (const f of files) {
     for await (const {batch} of readBatches(f, {onTruncated: 'stop'})) {
       const n = batch.numRows
-      const [t0, t1] = batchTimeSpan(batch) // arrival order (v2 closed files store rows clustered by shape and symbol)
+      const [t0, t1] = batchTimeRange(batch) // every row: receive times need not increase in arrival order
       if (span.first === null || t0 < span.first) span.first = t0
       if (span.last === null || t1 > span.last) span.last = t1
       span.rows += n
@@ -266,6 +266,36 @@ export async function recordingSpan(files: readonly RecordingFile[]): Promise<Re
     }
   }
   return span
+}
+
+/**
+ * Which of the symbols asked for (`-s`) the rows handed out so far hold:
+ * `missing()` are those without a row, to be named on stderr when others
+ * had rows (a misspelling among several; when none had, whyNoRows says it
+ * all). Looks at a batch's rows only while some symbol is still missing.
+ */
+export class SymbolsSeen {
+  private readonly left: Set<string>
+
+  constructor(wanted: readonly string[] | undefined) {
+    this.left = new Set(wanted ?? [])
+  }
+
+  /** Note the rows `idx` of `batch` (null: all of them). */
+  add(batch: A.RecordBatch, idx: ArrayLike<number> | null): void {
+    if (this.left.size === 0) return
+    const d = batch.getChildAt(COL.symbol)!.data[0]
+    const dict = d.dictionary as A.Vector<A.Utf8>
+    const v = d.values as Int32Array
+    const hit = new Uint8Array(dict.length)
+    const n = idx ? idx.length : d.length
+    for (let k = 0; k < n; k++) hit[v[d.offset + (idx ? idx[k] : k)]] = 1
+    for (let k = 0; k < hit.length; k++) if (hit[k]) this.left.delete(dict.get(k) ?? '')
+  }
+
+  missing(): string[] {
+    return [...this.left]
+  }
 }
 
 /**

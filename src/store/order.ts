@@ -20,7 +20,7 @@ import {COL} from './types.js'
  * readBatches composes it into the `idx` it yields, so cat, replay, slice,
  * compaction, readRows and messageStream-free consumers of readBatches get
  * arrival order; a consumer that walks `batch` itself without `idx` must
- * call it (or use batchTimeSpan for a batch's first and last receive time).
+ * call it (batchTimeRange gives a batch's span without it).
  */
 export function arrivalOrder(batch: A.RecordBatch): Uint32Array | null {
   const d = batch.getChildAt(COL.seq)?.data[0]
@@ -73,12 +73,24 @@ export function arrivalOrder(batch: A.RecordBatch): Uint32Array | null {
   return Uint32Array.from(idx)
 }
 
-/** The first and last receive time (ns) of a batch in arrival order, given arrivalOrder(batch). */
-export function batchTimeSpan(batch: A.RecordBatch, order: Uint32Array | null = arrivalOrder(batch)): [first: bigint, last: bigint] {
+/**
+ * The smallest and largest receive time (ns) of a batch's rows, whatever
+ * their order: the span of the rows it holds. (The first and last rows in
+ * arrival order are that span only in a file whose receive times never
+ * decrease; a slice of several files made before they were merged by time
+ * is not one.)
+ */
+export function batchTimeRange(batch: A.RecordBatch): [min: bigint, max: bigint] {
   const t = batch.getChildAt(COL.recv_ts)!.data[0]
   const ts = t.values as BigInt64Array
-  const n = t.length
-  return order ? [ts[t.offset + order[0]], ts[t.offset + order[n - 1]]] : [ts[t.offset], ts[t.offset + n - 1]]
+  let min = ts[t.offset]
+  let max = min
+  for (let i = t.offset + 1; i < t.offset + t.length; i++) {
+    const v = ts[i]
+    if (v < min) min = v
+    else if (v > max) max = v
+  }
+  return [min, max]
 }
 
 /**

@@ -16,7 +16,9 @@ import {nsToIso} from '../util/time.js'
 import {commitPartial, discardPartial, partialPath, removeStalePartials} from './atomic.js'
 import {nullColumnsOf} from './absent.js'
 import {BadMessage, BatchDecoder} from './ipc.js'
-import {messageStream, openRecording, readBatches, type RecordingFile} from './reader.js'
+import {SymbolsSeen} from './inputs.js'
+import {mergeBatches} from './merge.js'
+import {messageStream, openRecording, type RecordingFile} from './reader.js'
 import {columnDefs} from './schema.js'
 import {COL, FEED_COL0, type TimeUnitName} from './types.js'
 import {RecordingWriter, logStaleRemoved, type WriterInit} from './writer.js'
@@ -30,8 +32,10 @@ export interface RewriteOptions {
   batchBytes?: number
   /** Cluster each batch's rows by symbol (default true; readers restore arrival order by `seq`). */
   cluster?: boolean
-  /** The last row's receive time (ns), when the caller knows it; else the file's own end time, else its last row's. */
+  /** The largest receive time (ns) of any row, when the caller knows it (the live writer); else the file's own end time, else counted. */
   endTime?: bigint
+  /** The rows' receive times never decrease in arrival order, when the caller knows it (the live writer); else counted, or the file's own `mdrec.time_ordered`. */
+  timeOrdered?: boolean
   /** Total rows, when the caller knows it; else counted while copying. */
   rows_total?: number
   /** Every dictionary value, when the caller knows them (the live writer); else read from the file (inputFacts). */
@@ -45,13 +49,17 @@ export interface RewriteOptions {
 /** What a counting pass over the selected rows found. */
 export interface RewriteCount {
   rows: number
-  /** Receive time (ns) of the last selected row in arrival order, and the largest; undefined when no row. */
-  last?: bigint
+  /** The smallest and largest receive time (ns) of the selected rows; undefined when no row or not counted. */
+  min?: bigint
   max?: bigint
+  /** The selected rows' receive times never decrease in the order written (undefined: not known). */
+  ordered?: boolean
+  /** The symbols of `select.symbols` without a selected row (undefined: not counted). */
+  missing?: string[]
 }
 
 export interface RewriteSpec extends Omit<RewriteOptions, 'rows_total' | 'endTime'> {
-  /** The recordings to read, one after the other (the parts of one run, in order, of one feed: see store/inputs.ts); the first one's schema and metadata are the output's. */
+  /** The recordings to read, of one feed, ordered as one timeline (store/inputs.ts) and merged by receive time (store/merge.ts: a run's parts one after the other); the first one's schema and metadata are the output's. */
   inputs: readonly RecordingFile[]
   out: string
   /** Rows kept: [from, to) by receive time (ns) and these symbols (default every row). */
@@ -81,6 +89,8 @@ export interface RewriteResult {
   bytes: number
   batches: number
   rows: number
+  /** The symbols of `select.symbols` without a selected row. */
+  missing: string[]
   /** Temporaries of `out` left by interrupted earlier runs, removed before writing. */
   staleRemoved: string[]
 }
@@ -108,20 +118,31 @@ export async function rewrite(spec: RewriteSpec): Promise<RewriteResult> {
   // recycle: no batch is kept past the next one (appendBatch copies what it
   // keeps, or holds a view only until its next call: see ReadOptions.recycle)
   const read = {...spec.select, onTruncated, recycle: true} as const
-  let count: RewriteCount = {rows: spec.known ?? 0}
+  // several inputs are merged into one timeline by receive time (store/merge.ts)
+  let count: RewriteCount = {rows: spec.known ?? 0, ordered: spec.timeOrdered}
   if (spec.known === undefined) {
-    for (const f of inputs) {
-      for await (const {batch, idx} of readBatches(f, read)) {
-        const n = idx ? idx.length : batch.numRows
-        const t = batch.getChildAt(COL.recv_ts)!.data[0]
-        const ts = t.values as BigInt64Array
-        for (let k = 0; k < n; k++) {
-          const v = ts[t.offset + (idx ? idx[k] : k)]
-          if (count.max === undefined || v > count.max) count.max = v
-        }
-        count = {rows: count.rows + n, last: ts[t.offset + (idx ? idx[n - 1] : n - 1)], max: count.max}
+    let {rows, max, min} = {rows: 0, max: undefined as bigint | undefined, min: undefined as bigint | undefined}
+    let last: bigint | undefined
+    let ordered = true
+    const seen = new SymbolsSeen(spec.select?.symbols)
+    let at: unknown = null
+    let t: A.Data | null = null
+    for await (const {batch, idx} of mergeBatches(inputs, read)) {
+      const n = idx ? idx.length : batch.numRows
+      seen.add(batch, idx)
+      // once per batch (a merge hands one out in several runs of rows)
+      if (at !== batch) [at, t] = [batch, batch.getChildAt(COL.recv_ts)!.data[0]]
+      const ts = t!.values as BigInt64Array
+      for (let k = 0; k < n; k++) {
+        const v = ts[t!.offset + (idx ? idx[k] : k)]
+        if (last !== undefined && v < last) ordered = false
+        last = v
+        if (max === undefined || v > max) max = v
+        if (min === undefined || v < min) min = v
       }
+      rows += n
     }
+    count = {rows, min, max, ordered, missing: seen.missing()}
   }
   if (count.rows === 0 && spec.refuseEmpty) {
     throw new MdrecError('E_NO_ROWS', `no rows selected from ${inputs.map((f) => f.path).join(', ')}; nothing written to ${out}`)
@@ -163,19 +184,20 @@ export async function rewrite(spec: RewriteSpec): Promise<RewriteResult> {
     const keepSeq = spec.seq === 'keep'
     // a count taken here bounds the copy (an input may grow meanwhile); a known one is checked after it
     let left = spec.known === undefined ? count.rows : Number.POSITIVE_INFINITY
-    copy: for (const f of inputs) {
-      for await (const {batch, idx} of readBatches(f, read)) {
-        const n = idx ? idx.length : batch.numRows
-        for (const k of leftOut) {
-          const d = batch.getChildAt(k)!.data[0]
-          // the pass above found these null throughout: a value here would be lost
-          if (d.nullCount !== d.length) throw new MdrecError('E_CORRUPT', `${f.path}: column ${file.columns[k].name} holds values its batch metadata says are null; the original is kept as it was`)
-        }
-        if (n <= left) w.appendBatch(batch, idx, {keepSeq})
-        else w.appendBatch(batch, (idx ?? Uint32Array.from({length: n}, (_, k) => k)).subarray(0, left), {keepSeq})
-        left -= Math.min(n, left)
-        if (left === 0) break copy
+    let checked: unknown = null
+    for await (const {batch, idx} of mergeBatches(inputs, read)) {
+      const n = idx ? idx.length : batch.numRows
+      // once per batch (a merge hands one out in several runs of rows)
+      if (checked !== batch) for (const k of leftOut) {
+        const d = batch.getChildAt(k)!.data[0]
+        // the pass above found these null throughout: a value here would be lost
+        if (d.nullCount !== d.length) throw new MdrecError('E_CORRUPT', `${inputs.map((f) => f.path).join(', ')}: column ${file.columns[k].name} holds values its batch metadata says are null; the original is kept as it was`)
       }
+      checked = batch
+      if (n <= left) w.appendBatch(batch, idx, {keepSeq})
+      else w.appendBatch(batch, (idx ?? Uint32Array.from({length: n}, (_, k) => k)).subarray(0, left), {keepSeq})
+      left -= Math.min(n, left)
+      if (left === 0) break
     }
     const stats = await w.close()
     if (stats.rows !== count.rows) {
@@ -183,7 +205,7 @@ export async function rewrite(spec: RewriteSpec): Promise<RewriteResult> {
       throw new MdrecError('E_CORRUPT', `${what}: rewriting copied ${stats.rows} rows where the file says ${count.rows}; the original is kept as it was`)
     }
     commitPartial(tmp, out, spec.overwrite ? {overwrite: true} : {overwrite: false, flag: spec.flag ?? '--out'})
-    return {bytes: stats.bytes, batches: stats.batches, rows: stats.rows, staleRemoved}
+    return {bytes: stats.bytes, batches: stats.batches, rows: stats.rows, missing: count.missing ?? [], staleRemoved}
   } catch (error) {
     w.abort()
     discardPartial(tmp) // a partial rewrite is no recording: leave nothing behind
@@ -204,7 +226,7 @@ export async function compactRecording(path: string, opts: RewriteOptions = {}):
 /**
  * Rewrite `path` into `out` as a closed recording, every row's `seq` kept,
  * end time and row count added to the metadata (the end time: `endTime`,
- * else the file's own, else its largest receive time). `overwrite`: replace
+ * else the largest receive time counted). `overwrite`: replace
  * `out` (compaction); else never over an existing file, E_EXISTS naming
  * `flag`. `tolerant` (repair): copy the sound batches and stop quietly at
  * the first damaged message, else its error is thrown.
@@ -216,18 +238,21 @@ export async function rewriteRecording(
 ): Promise<{bytes: number; batches: number; rows: number}> {
   const file = await openRecording(path)
   const stated = opts.tolerant ? undefined : (opts.rows_total ?? file.meta.rows)
-  // The schema (written first) must carry the row count and end time: without them, count first.
-  const known = stated !== undefined && (opts.endTime !== undefined || file.meta.endTime !== undefined) ? stated : undefined
-  const {rows_total: _, endTime, ...rest} = opts
+  // The schema (written first) must carry the row count and end time: without them, count first. A file's
+  // own end time is not taken: before mdrec.time_ordered existed, a slice of several files stored its last-written row's.
+  const known = stated !== undefined && opts.endTime !== undefined ? stated : undefined
+  const {rows_total: _, endTime, timeOrdered, ...rest} = opts
   const r = await rewrite({
     ...rest,
     inputs: [file],
     out,
     seq: 'keep',
     known,
+    // known rows: the caller's order, else the file's own word
+    timeOrdered: known === undefined ? undefined : (timeOrdered ?? file.meta.timeOrdered),
     meta: (c) => {
       const endNs = c.max !== undefined && (endTime === undefined || c.max > endTime) ? c.max : endTime
-      return {...file.meta, endTime: endNs === undefined ? file.meta.endTime : nsToIso(endNs), rows: c.rows}
+      return {...file.meta, endTime: endNs === undefined ? file.meta.endTime : nsToIso(endNs), rows: c.rows, timeOrdered: c.ordered}
     },
   })
   return {bytes: r.bytes, batches: r.batches, rows: r.rows}

@@ -28,6 +28,7 @@ export const META = {
   runId: 'mdrec.run_id',
   part: 'mdrec.part',
   nullColumns: 'mdrec.null_columns',
+  timeOrdered: 'mdrec.time_ordered',
 } as const
 
 export type RawMode = 'auto' | 'always' | 'never'
@@ -43,8 +44,14 @@ export interface RecordingMeta {
   toolVersion: string
   /** ISO-8601 UTC with ns, when recording started. */
   startTime: string
-  /** ISO-8601 UTC with ns; absent while the file is live or if the recorder died. */
+  /** ISO-8601 UTC with ns: the largest receive time of any row; absent while the file is live or if the recorder died. */
   endTime?: string
+  /**
+   * The rows' receive times never decrease in arrival (`seq`) order
+   * (`mdrec.time_ordered`, closed files written since it exists): a reader
+   * may stop at the first row at or after a `--to`. Absent: not known.
+   */
+  timeOrdered?: boolean
   rawMode: RawMode
   /** Total rows; written when the file is closed. */
   rows?: number
@@ -125,6 +132,7 @@ export function metaToMap(meta: RecordingMeta): Map<string, string> {
   if (meta.runId !== undefined) m.set(META.runId, meta.runId)
   if (meta.part !== undefined) m.set(META.part, String(meta.part))
   if (meta.nullColumns !== undefined && meta.nullColumns.length > 0) m.set(META.nullColumns, nullColumnsToJson(meta.nullColumns))
+  if (meta.timeOrdered) m.set(META.timeOrdered, 'true')
   return m
 }
 
@@ -158,6 +166,7 @@ export function metaFromMap(m: Map<string, string>): RecordingMeta | null {
     runId: m.get(META.runId),
     part: m.get(META.part) === undefined || !Number.isInteger(Number(m.get(META.part))) ? undefined : Number(m.get(META.part)),
     nullColumns: nullColumnsFromJson(m.get(META.nullColumns)),
+    ...(m.get(META.timeOrdered) === 'true' ? {timeOrdered: true} : {}),
   }
 }
 

@@ -27,6 +27,8 @@ export interface SliceResult {
   bytes: number
   /** Temporaries of `out` left by interrupted earlier runs, removed before writing. */
   staleRemoved: string[]
+  /** The symbols asked for that have no row in the selection (a misspelling among several). */
+  missing: string[]
 }
 
 /**
@@ -40,9 +42,10 @@ export interface SliceResult {
  * leaves no `out`, and the next run removes its stale temporary. `seq` is
  * numbered anew from 0. Throws E_EXISTS when `out` exists (before any work,
  * and again atomically at the end), and E_NO_ROWS when nothing is selected
- * and `refuseEmpty` is set (nothing written). Several inputs (the parts of one run,
- * in order, of one feed: see store/inputs.ts) are read one after the other
- * into the one output.
+ * and `refuseEmpty` is set (nothing written). Several inputs (of one feed,
+ * ordered as one timeline: see store/inputs.ts) are merged by receive time
+ * into the one output (store/merge.ts: the parts of one run one after the
+ * other, other files row by row).
  */
 export async function sliceRecording(input: string | readonly string[], out: string, opts: SliceOptions = {}): Promise<SliceResult> {
   const inputs = typeof input === 'string' ? [input] : input
@@ -65,11 +68,12 @@ export async function sliceRecording(input: string | readonly string[], out: str
     refuseEmpty: opts.refuseEmpty,
     overwrite: false,
     flag: '--out',
-    meta: ({rows, last}) => ({
+    meta: ({rows, max, ordered}) => ({
       ...meta,
       startTime: opts.from === undefined ? meta.startTime : nsToIso(opts.from),
-      endTime: last === undefined ? undefined : nsToIso(last),
+      endTime: max === undefined ? undefined : nsToIso(max),
       rows,
+      timeOrdered: ordered,
       // a slice is numbered from 0: no longer one part of its run's numbered stream (run_id stays, as provenance)
       part: undefined,
       derivedFrom: JSON.stringify({
@@ -81,5 +85,5 @@ export async function sliceRecording(input: string | readonly string[], out: str
       }),
     }),
   })
-  return {out, rows: r.rows, bytes: r.bytes, staleRemoved: r.staleRemoved}
+  return {out, rows: r.rows, bytes: r.bytes, staleRemoved: r.staleRemoved, missing: r.missing}
 }

@@ -172,8 +172,13 @@ export class RecordingWriter {
   private timer: NodeJS.Timeout | null = null
   private readonly opts: Required<Omit<WriterOptions, 'onError' | 'log' | 'dictionaries'>> & Pick<WriterOptions, 'onError' | 'log'>
   private readonly meta: RecordingMeta
-  private lastRecv = 0n
-  private firstRecv: bigint | null = null
+  /** The smallest and largest receive time appended (the file's span: docs/FORMAT.md), the last one, and whether they never decreased. */
+  private minRecv: bigint | null = null
+  private maxRecv = 0n
+  private lastRecv: bigint | null = null
+  private ordered = true
+  /** The last batch appendBatch took, prepared (sourceOf). */
+  private lastSource: {batch: A.RecordBatch; source: (A.Data | null)[]; sizers: Array<(i: number) => number>; rangeSizers: Array<(from: number, to: number) => number>; tsData: A.Data} | null = null
   readonly stats: WriterStats = {rows: 0, batches: 0, bytes: 0}
   private closed = false
 
@@ -316,8 +321,7 @@ export class RecordingWriter {
     else raw.push(row.raw)
     a[COL.info].push(row.info)
     this.pushFields(row.fields, a)
-    if (this.firstRecv === null) this.firstRecv = row.recv_ts
-    this.lastRecv = row.recv_ts
+    this.noteRecv(row.recv_ts)
     this.pending++
     this.bufferedBytes = this.pendingBytes()
     if (alone || this.pending >= this.opts.flushRows || this.bufferedBytes >= this.opts.batchBytes) this.flush()
@@ -333,21 +337,7 @@ export class RecordingWriter {
   appendBatch(batch: A.RecordBatch, idx: Uint32Array | null, opts: {keepSeq?: boolean} = {}): void {
     const n = idx ? idx.length : batch.numRows
     if (n === 0) return
-    const byName = new Map(batch.schema.fields.map((f, i) => [f.name, i]))
-    const source = this.accs.map((acc) => {
-      const i = byName.get(acc.col.name)
-      return i === undefined ? null : batch.getChildAt(i)!.data[0]
-    })
-    const sizers: Array<(i: number) => number> = []
-    const rangeSizers: Array<(from: number, to: number) => number> = []
-    for (const [k, acc] of this.accs.entries()) {
-      const d = source[k]
-      if (acc.rowVarBytes && acc.rangeVarBytes && d) {
-        sizers.push(acc.rowVarBytes(d))
-        rangeSizers.push(acc.rangeVarBytes(d))
-      }
-    }
-    const tsData = batch.getChildAt(COL.recv_ts)!.data[0]
+    const {source, sizers, rangeSizers, tsData} = this.sourceOf(batch)
     const ts = tsData.values as BigInt64Array
     const at = (k: number) => (idx ? idx[k] : k)
     let k = 0
@@ -397,8 +387,7 @@ export class RecordingWriter {
           const sd = source[COL.seq]
           if (sd) this.seq = (sd.values as BigUint64Array)[sd.offset + at(k + m - 1)] + 1n
         }
-        if (this.firstRecv === null) this.firstRecv = ts[tsData.offset + at(k)]
-        this.lastRecv = ts[tsData.offset + at(k + m - 1)]
+        for (let j = k; j < k + m; j++) this.noteRecv(ts[tsData.offset + at(j)])
         this.pending += m
         k += m
         this.bufferedBytes = this.pendingBytes()
@@ -500,6 +489,31 @@ export class RecordingWriter {
     }
   }
 
+  /**
+   * A batch's columns as this writer's accumulators take them, and their
+   * sizers: found once per batch, which a merge of several recordings
+   * (store/merge.ts) hands to appendBatch in many short runs of rows.
+   */
+  private sourceOf(batch: A.RecordBatch) {
+    if (this.lastSource?.batch === batch) return this.lastSource
+    const byName = new Map(batch.schema.fields.map((f, i) => [f.name, i]))
+    const source = this.accs.map((acc) => {
+      const i = byName.get(acc.col.name)
+      return i === undefined ? null : batch.getChildAt(i)!.data[0]
+    })
+    const sizers: Array<(i: number) => number> = []
+    const rangeSizers: Array<(from: number, to: number) => number> = []
+    for (const [k, acc] of this.accs.entries()) {
+      const d = source[k]
+      if (acc.rowVarBytes && acc.rangeVarBytes && d) {
+        sizers.push(acc.rowVarBytes(d))
+        rangeSizers.push(acc.rangeVarBytes(d))
+      }
+    }
+    const tsData = batch.getChildAt(COL.recv_ts)!.data[0]
+    return (this.lastSource = {batch, source, sizers, rangeSizers, tsData})
+  }
+
   /** Flush, write the end-of-stream marker, close, and compact (see WriterOptions.compactOnClose). */
   async close(opts: {compact?: boolean} = {}): Promise<WriterStats> {
     if (this.closed) return this.stats
@@ -520,7 +534,8 @@ export class RecordingWriter {
           dictionaries: new Map(this.dictAccs.map((d) => [d.col.name, d.values])),
           nonNull: this.withValues,
           batchBytes: this.opts.batchBytes,
-          endTime: this.lastRecv,
+          endTime: this.maxRecv,
+          timeOrdered: this.ordered,
           rows_total: this.stats.rows,
           log: this.opts.log,
         })
@@ -543,8 +558,16 @@ export class RecordingWriter {
     this.fd = null
   }
 
+  /** The smallest and largest receive time of the rows appended (null, 0n: none yet), whatever order they came in. */
   get timeSpan(): {first: bigint | null; last: bigint} {
-    return {first: this.firstRecv, last: this.lastRecv}
+    return {first: this.minRecv, last: this.maxRecv}
+  }
+
+  private noteRecv(t: bigint): void {
+    if (this.lastRecv !== null && t < this.lastRecv) this.ordered = false
+    this.lastRecv = t
+    if (this.minRecv === null || t < this.minRecv) this.minRecv = t
+    if (t > this.maxRecv) this.maxRecv = t
   }
 }
 
