@@ -161,11 +161,11 @@ describe('an output path that cannot be written', () => {
     expect(existsSync(join(dir, 'sub'))).toBe(false)
   })
 
-  it('an existing directory is said to be one, with a file name asked for (verify --repair, record)', async () => {
+  it('an existing directory is said to be one, with a file name asked for (slice, verify --repair, record)', async () => {
     const d = join(dir, 'adir')
     mkdirSync(d)
     const url = `ws://127.0.0.1:${await closedPort()}/`
-    for (const args of [['verify', '--repair', partly, '-o', d], ['record', 'AAPL', '--url', url, '--duration', '1s', '-o', d]]) {
+    for (const args of [['slice', YAHOO, '-o', d], ['verify', '--repair', partly, '-o', d], ['record', 'AAPL', '--url', url, '--duration', '1s', '-o', d]]) {
       const r = await runCli(args)
       expect(r.code, `${args[0]}: ${r.stderr}`).toBe(1)
       expect(errorLine(r.stderr)).toBe(`Error: ${d}: is a directory; give --out a file name, e.g. ${join(d, 'new.arrow')}`)

@@ -11,8 +11,10 @@ import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {WebSocket} from 'ws'
 
 import {syntheticYahooTape} from '../src/feeds/yahoo/synthetic.js'
+import {replay} from '../src/replay/engine.js'
 import {recordingInfo} from '../src/store/info.js'
 import {compactRecording, rewrite} from '../src/store/rewrite.js'
 import {repairRecording} from '../src/store/verify.js'
@@ -162,6 +164,38 @@ describe('the stored span is the rows\' span', () => {
     const out = join(dir, 'old-cut.arrow')
     const s = await sliceRecording(old, out, {from, to})
     expect(s.rows).toBe(want)
+    // the library's reader, which replay reads through, too
+    let read = 0
+    for await (const {batch, idx} of readBatches(await openRecording(old), {from, to})) read += idx ? idx.length : batch.numRows
+    expect(read).toBe(want)
+  }, 120_000)
+
+  it('replay --from/--to sends every row in the range of such a file', async () => {
+    const span = maxT() - minT()
+    const from = minT() + span / 2n
+    const to = minT() + (span * 3n) / 4n
+    const want = tape.filter((x) => x.t >= from && x.t < to).length
+    const h = await replay(old, {port: 0, speed: 'max', atEnd: 'close', from, to})
+    try {
+      const ws = new WebSocket(h.url)
+      let n = 0
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('replay did not finish in 60 s')), 60_000)
+        ws.on('open', () => ws.send(JSON.stringify({subscribe: [...new Set(tape.map((r) => r.s))]})))
+        ws.on('message', () => n++)
+        ws.on('close', () => {
+          clearTimeout(t)
+          resolve()
+        })
+        ws.on('error', reject)
+      })
+      expect(n).toBe(want)
+    } finally {
+      await h.close()
+    }
+    // the latest row, which the file holds before M's rows: replay starts there rather than refusing
+    const late = await replay(old, {port: 0, speed: 'max', atEnd: 'close', from: maxT()})
+    await late.close()
   }, 120_000)
 })
 

@@ -12,15 +12,10 @@
  * given in, as `orderRecordings` sorted them). What is held is one batch per
  * stream.
  *
- * The time range is applied here, from the rows themselves: the reader's own
- * range check (store/reader.ts) takes a batch's first and last rows in
- * arrival order as its span and stops at the first batch that starts at or
- * after `to`, which holds only in a file whose receive times never decrease
- * in arrival order. A file that says so (`mdrec.time_ordered`, written by
- * every writer since it exists) is read with the reader's range, which stops
- * reading at `to`; any other (e.g. a merge of several files written by an
- * older mdrec, whose rows went file after file) is read whole and filtered
- * row by row, so no row in the range is lost.
+ * The time range is the reader's (readBatches), which takes a batch's span
+ * from its rows unless the file says its receive times never decrease in
+ * arrival order (`mdrec.time_ordered`), so no row in the range is lost in a
+ * merge written by an older mdrec, whose rows went file after file.
  */
 import {groupRuns, type RowFilter} from './inputs.js'
 import {readBatches, type ReadOptions, type RecordingFile, type SelectedBatch} from './reader.js'
@@ -51,35 +46,9 @@ interface Cursor {
 
 type A_Batch = SelectedBatch['batch']
 
-/** Whether a file says its receive times never decrease in arrival order (`mdrec.time_ordered`). */
-export function timeOrdered(file: RecordingFile): boolean {
-  return file.meta.timeOrdered === true
-}
-
-/** The selected rows of one file, the range applied from the rows themselves unless the file is time ordered (see the module comment). */
-async function* fileBatches(file: RecordingFile, opts: MergeOptions, follow: boolean): AsyncGenerator<SelectedBatch> {
-  const {from, to} = opts
-  const trusted = follow || timeOrdered(file) || (from === undefined && to === undefined)
-  const read: ReadOptions = {symbols: opts.symbols, follow, signal: opts.signal, recycle: opts.recycle, onTruncated: opts.onTruncated}
-  if (trusted) {
-    yield* readBatches(file, {...read, from, to})
-    return
-  }
-  for await (const {batch, idx} of readBatches(file, read)) {
-    const t = batch.getChildAt(COL.recv_ts)!.data[0]
-    const ts = t.values as BigInt64Array
-    const n = idx ? idx.length : batch.numRows
-    const out = new Uint32Array(n)
-    let k = 0
-    for (let j = 0; j < n; j++) {
-      const i = idx ? idx[j] : j
-      const v = ts[t.offset + i]
-      if ((from !== undefined && v < from) || (to !== undefined && v >= to)) continue
-      out[k++] = i
-    }
-    if (k === n) yield {batch, idx}
-    else if (k > 0) yield {batch, idx: out.subarray(0, k)}
-  }
+/** The selected rows of one file. */
+function fileBatches(file: RecordingFile, opts: MergeOptions, follow: boolean): AsyncGenerator<SelectedBatch> {
+  return readBatches(file, {symbols: opts.symbols, from: opts.from, to: opts.to, follow, signal: opts.signal, recycle: opts.recycle, onTruncated: opts.onTruncated})
 }
 
 /** The batches of one stream: a run's parts one after the other, or a lone file. */

@@ -7,7 +7,7 @@ import {MdrecError, fsError} from '../errors.js'
 import {parseTimeSpec, resolveTimeSpec} from '../util/units.js'
 import './ipc.js' // registers the zstd codec with arrow-js
 import {Arena, BadMessage, BatchDecoder, decodeMetadata, eosAt, FILE_MAGIC, isFileMagic, parsePrefix, type FramedMessage} from './ipc.js'
-import {arrivalOrder} from './order.js'
+import {arrivalOrder, batchTimeRange} from './order.js'
 import {BatchRows} from './rows.js'
 import {ColumnRestorer, fullSchema} from './absent.js'
 import {FORMAT_VERSION, metaFromMap, storeColumnsFromSchema, type NullColumn, type RecordingMeta, type StoreColumn} from './schema.js'
@@ -421,6 +421,7 @@ export async function* readBatches(file: RecordingFile, opts: ReadOptions = {}):
   const end: StreamEnd = {eos: false, validEnd: 0, messages: 0, batches: 0, rows: 0}
   const wanted = opts.symbols && opts.symbols.length > 0 ? new Set(opts.symbols) : null
   const restorer = file.nullColumns.length > 0 ? new ColumnRestorer(file.schema, file.nullColumns) : null
+  const ordered = file.meta.timeOrdered === true || opts.follow === true
   for await (const m of walk(file.path, {follow: opts.follow, signal: opts.signal, decode: true, recycle: opts.recycle, pause: opts.pause}, end)) {
     opts.onMessage?.(m.framed, m.bytes)
     if (!m.batch || m.batch.numRows === 0) continue
@@ -433,9 +434,20 @@ export async function* readBatches(file: RecordingFile, opts: ReadOptions = {}):
     const ts = batch.getChildAt(COL.recv_ts)!.data[0].values as BigInt64Array
     // v2 closed files store a batch's rows clustered by shape and symbol: `order` is their arrival order (null: stored so).
     const order = arrivalOrder(batch)
-    const first = ts[order ? order[0] : 0]
-    const last = ts[order ? order[n - 1] : n - 1]
-    if (opts.to !== undefined && first >= opts.to) break
+    // The batch's span: its first and last rows in arrival order where receive times never decrease
+    // in arrival order (`mdrec.time_ordered`, and a file being followed: a recorder's rows), else its
+    // rows' least and largest times (a merge written by an older mdrec went file after file). Only
+    // then does a batch starting at or after `to` end the walk; otherwise it is passed over.
+    let first: bigint
+    let last: bigint
+    if (ordered || (opts.from === undefined && opts.to === undefined)) {
+      first = ts[order ? order[0] : 0]
+      last = ts[order ? order[n - 1] : n - 1]
+    } else [first, last] = batchTimeRange(batch)
+    if (opts.to !== undefined && first >= opts.to) {
+      if (ordered) break
+      continue
+    }
     if (opts.from !== undefined && last < opts.from) continue
     let keepSym: Uint8Array | null = null
     let symIdx: ArrayLike<number> | null = null

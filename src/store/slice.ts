@@ -1,7 +1,6 @@
-import {existsSync} from 'node:fs'
-
 import {MdrecError} from '../errors.js'
 import {nsToIso} from '../util/time.js'
+import {checkDestination} from './atomic.js'
 import {openRecording} from './reader.js'
 import {rewrite} from './rewrite.js'
 
@@ -55,7 +54,7 @@ export async function sliceRecording(input: string | readonly string[], out: str
   if (opts.from !== undefined && opts.to !== undefined && opts.to <= opts.from) {
     throw new MdrecError('E_USAGE', `--to (${nsToIso(opts.to)}) must be after --from (${nsToIso(opts.from)})`)
   }
-  if (existsSync(out)) throw new MdrecError('E_EXISTS', `${out}: already exists; mdrec never overwrites a file. Choose another --out path`)
+  checkDestination(out)
   const meta = {...file.meta}
   if (opts.symbols?.length) meta.subscriptions = meta.subscriptions.filter((s) => opts.symbols!.includes(s))
   const r = await rewrite({
