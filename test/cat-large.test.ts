@@ -75,7 +75,7 @@ function intactRows(stderr: string): number {
   expect(stderr).not.toMatch(/\n\s+at /)
   // a cut inside the first batch: nothing is recoverable, and the error says so instead of a count
   if (/no complete batch before it, so no row is recoverable/.test(stderr)) return 0
-  const m = /(\d+) rows in \d+ complete batches/.exec(stderr)
+  const m = /(\d+) rows? in \d+ complete batch(?:es)?/.exec(stderr)
   expect(m, stderr).not.toBeNull()
   return Number(m![1])
 }

@@ -10,6 +10,7 @@ import {fileURLToPath} from 'node:url'
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {prepareArgv} from '../src/cli/base.js'
+import {parseDurationOrZero} from '../src/util/units.js'
 import {partialPath, writeAtomically} from '../src/store/atomic.js'
 import {runCli} from './helpers/cli.js'
 import {closedPort} from './helpers/ports.js'
@@ -72,7 +73,7 @@ describe('a recording with no recoverable row', () => {
 
   it('a file with rows before the damage still gets the advice, and its repair still writes them', async () => {
     const r = await runCli(['cat', partly, '-f', 'ndjson'])
-    expect(errorLine(r.stderr)).toMatch(/\d+ rows in \d+ complete batches before it\. Run `mdrec verify --repair .*partly\.arrow` to write a readable copy$/)
+    expect(errorLine(r.stderr)).toMatch(/\d+ rows? in \d+ complete batch(?:es)? before it\. Run `mdrec verify --repair .*partly\.arrow` to write a readable copy$/)
     const v = await runCli(['verify', '--repair', partly])
     expect(v.stdout).toMatch(/repaired: wrote [\d,]+ rows in \d+ batches to .*partly\.repaired\.arrow/)
   })
@@ -111,6 +112,53 @@ describe('a negative number on the command line', () => {
     expect(prepareArgv(['f', '--limit', '-5', '-n', '-2'], valued, optional)).toEqual(['f', '--limit', '-5', '-n', '-2'])
     expect(prepareArgv(['--', '-5'], valued, optional)).toEqual(['--', '-5'])
     expect(() => prepareArgv(['--loop', '-0.5'], valued, optional)).toThrow('--loop -0.5: N ≥ 0')
+    // a number that is not whole is the flag's too, not a file
+    expect(() => prepareArgv(['--loop', '1.5', 'f'], valued, optional)).toThrow('--loop 1.5: N ≥ 0')
+  })
+})
+
+describe('what a second new user found', () => {
+  it('--settle 0 (documented: start at the first subscription) is accepted, bare or with a unit; a bare 1 is still refused', async () => {
+    expect(parseDurationOrZero('0')).toBe(0)
+    expect(parseDurationOrZero('0ms')).toBe(0)
+    expect(parseDurationOrZero('0s')).toBe(0)
+    expect(parseDurationOrZero('250ms')).toBe(250)
+    expect(() => parseDurationOrZero('1')).toThrow(/a bare number is ambiguous \(1ms, 1s or 1m\?\)/)
+    // through the command: the flags parse (a missing file is then the error, exit 1, not a usage error)
+    const missing = join(dir, 'no-such.arrow')
+    for (const settle of ['0', '0ms']) {
+      const r = await runCli(['replay', missing, '--port', '0', '--settle', settle])
+      expect(r.code, r.stderr).toBe(1)
+      expect(errorLine(r.stderr)).toMatch(/no-such\.arrow: no such file or directory/)
+    }
+    const loop = await runCli(['replay', YAHOO, '--port', '0', '--loop', '1.5'])
+    expect(loop.code, loop.stderr).toBe(2)
+    expect(errorLine(loop.stderr)).toBe('Error: --loop 1.5: the count of further plays must be a whole number, 0 or more (--loop alone: for ever)')
+  })
+
+  it('one file named twice, however spelled, is read once; a merge keeps every input\'s subscriptions', async () => {
+    const a = join(dir, 'sub-a.arrow')
+    const m = join(dir, 'sub-m.arrow')
+    expect((await runCli(['slice', YAHOO, '-s', 'AAPL', '-o', a])).code).toBe(0)
+    expect((await runCli(['slice', YAHOO, '-s', 'MSFT', '-o', m])).code).toBe(0)
+    const twice = join(dir, 'twice.arrow')
+    const r = await runCli(['slice', a, `${dir}/./sub-a.arrow`, '-o', twice])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^wrote 282 rows /)
+    const am = join(dir, 'am.arrow')
+    expect((await runCli(['slice', m, a, '-o', am])).code).toBe(0)
+    const info = JSON.parse((await runCli(['info', am, '--json'])).stdout)
+    expect(new Set(info[0].subscriptions)).toEqual(new Set(['AAPL', 'MSFT']))
+  })
+
+  it('a file that keeps its one batch but lost its footer: "1 complete batch", in the singular', async () => {
+    const a = join(dir, 'one-batch.arrow')
+    expect((await runCli(['slice', YAHOO, '-s', 'AAPL', '-o', a])).code).toBe(0)
+    const whole = readFileSync(a)
+    const nofoot = join(dir, 'one-batch-cut.arrow')
+    writeFileSync(nofoot, whole.subarray(0, whole.length - 200))
+    const r = await runCli(['info', nofoot])
+    expect(r.stderr).toMatch(/282 rows in 1 complete batch before it/)
   })
 })
 

@@ -203,7 +203,8 @@ export function prepareArgv(argv: readonly string[], valued: ReadonlySet<string>
     const opt = t.startsWith('--') ? optional[t.slice(2)] : undefined
     if (opt) {
       const next = argv[i + 1]
-      if (next !== undefined && NEGATIVE.test(next)) throw new MdrecError('E_USAGE', `${t} ${next}: ${opt.expects}`)
+      // a number that is not a whole one (-1, 1.5) would be taken as a file: it was meant for the flag
+      if (next !== undefined && (NEGATIVE.test(next) || /^\d*\.\d+$/.test(next))) throw new MdrecError('E_USAGE', `${t} ${next}: ${opt.expects}`)
       if (next === undefined || !/^\d+$/.test(next)) out.push(opt.bare)
       continue
     }

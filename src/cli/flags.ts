@@ -19,6 +19,7 @@ import type {FeedFlag} from '../feeds/registry.js'
 import {
   parseColumns,
   parseDuration,
+  parseDurationOrZero,
   parseRotate,
   parseSize,
   parseSpeed,
@@ -50,6 +51,9 @@ type SingleFlag<T> = Interfaces.FlagDefinition<T, Interfaces.CustomOptions, {mul
 
 /** A duration such as `90s`, `30m`, `1h30m`, `2d`; the value is in ms. */
 export const duration = parsedFlag<number>('<duration>', parseDuration)
+
+/** A duration that may be zero (`0` or `0ms`: no wait); the value is in ms. */
+export const durationOrZero = parsedFlag<number>('<duration>', parseDurationOrZero)
 
 /** A size such as `256MiB`, `1GiB`, `500MB`; the value is in bytes. */
 export const size = parsedFlag<number>('<size>', parseSize)

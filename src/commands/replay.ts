@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../cli/base.js'
-import {duration, feedFlag, size, speed, receiveRangeFlags, recordingsArg} from '../cli/flags.js'
+import {durationOrZero, feedFlag, size, speed, receiveRangeFlags, recordingsArg} from '../cli/flags.js'
 import {MdrecError} from '../errors.js'
 import {flagValue, replayFeed, replayFlags, replayHelp, replayOptionValues} from '../feeds/registry.js'
 import {replay, type ReplayStats, type ReplaySummary} from '../replay/engine.js'
@@ -56,7 +56,7 @@ ${replayHelp().join('\n\n')}`
     gaps: Flags.string({description: 'at a recorded gap: go silent for its duration, or close the connections (1012)', options: ['silent', 'disconnect'], default: 'silent'}),
     'slow-client': Flags.string({description: 'a client that stops reading: close it with 1013, or drop its frames', options: ['disconnect', 'drop'], default: 'disconnect'}),
     'max-buffer': size({description: 'per-client send buffer limit before --slow-client applies', default: 8 * 1024 * 1024, defaultHelp: async () => '8MiB'}),
-    settle: duration({
+    settle: durationOrZero({
       description: `start a timeline once its subscriptions have been quiet this long (at most ${SETTLE_CAP_FACTOR}× after the first); 0 starts at the first subscription`,
       default: DEFAULT_SETTLE_MS,
       defaultHelp: async () => `${DEFAULT_SETTLE_MS}ms`,

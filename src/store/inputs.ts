@@ -9,8 +9,8 @@
  */
 import {distance} from 'fastest-levenshtein'
 import type * as A from 'apache-arrow'
-import {readdirSync, statSync} from 'node:fs'
-import {isAbsolute, join} from 'node:path'
+import {readdirSync, realpathSync, statSync} from 'node:fs'
+import {isAbsolute, join, resolve} from 'node:path'
 import {glob, isDynamicPattern} from 'tinyglobby'
 
 import {MdrecError, type MdrecErrorCode} from '../errors.js'
@@ -22,16 +22,24 @@ import {COL} from './types.js'
 
 /**
  * Expand inputs to file paths, in the order given (a directory's or a glob's
- * files by name), without duplicates. Throws E_NOT_FOUND (exit 1, as for a
+ * files by name), without duplicates (one file named twice, however spelled,
+ * is read once). Throws E_NOT_FOUND (exit 1, as for a
  * missing plain path, which is left to openRecording) for a glob or directory
  * that holds no recording.
  */
 export async function expandInputs(inputs: readonly string[]): Promise<string[]> {
   const out: string[] = []
   const seen = new Set<string>()
+  // the same file however it is spelled (a.arrow, ./a.arrow, a symlink to it): read once
   const add = (p: string) => {
-    if (!seen.has(p)) {
-      seen.add(p)
+    let key: string
+    try {
+      key = realpathSync(p)
+    } catch {
+      key = resolve(p) // missing: openRecording reports it
+    }
+    if (!seen.has(key)) {
+      seen.add(key)
       out.push(p)
     }
   }

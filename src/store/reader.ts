@@ -4,7 +4,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import {COL, FEED_COL0, type RowView} from './types.js'
 import {MdrecError, fsError} from '../errors.js'
-import {parseTimeSpec, resolveTimeSpec} from '../util/units.js'
+import {parseTimeSpec, plural, resolveTimeSpec} from '../util/units.js'
 import './ipc.js' // registers the zstd codec with arrow-js
 import {Arena, BadMessage, BatchDecoder, decodeMetadata, eosAt, FILE_MAGIC, isFileMagic, parsePrefix, type FramedMessage} from './ipc.js'
 import {arrivalOrder, batchTimeRange} from './order.js'
@@ -498,7 +498,7 @@ export function streamError(path: string, e: StreamEnd): MdrecError {
     `${path}: ${p.code === 'E_TRUNCATED' ? 'truncated' : 'damaged'} at byte ${p.offset} (${p.reason}); ` +
       (e.rows === 0
         ? 'no complete batch before it, so no row is recoverable (a closed file keeps its rows in a few large batches: a cut inside the first loses them all)'
-        : `${e.rows} rows in ${e.batches} complete batches before it. Run \`mdrec verify --repair ${path}\` to write a readable copy`),
+        : `${plural(e.rows, 'row')} in ${plural(e.batches, 'complete batch')} before it. Run \`mdrec verify --repair ${path}\` to write a readable copy`),
   )
 }
 

@@ -32,8 +32,9 @@ export interface SliceResult {
 
 /**
  * Copy the rows of `input` in [from, to) and of the given symbols to a new
- * recording `out` (never overwritten), keeping the metadata (subscriptions
- * narrowed to the symbols kept) and noting where it came from. Written by the
+ * recording `out` (never overwritten), keeping the metadata of the first
+ * input (with every input's subscriptions, narrowed to the symbols kept)
+ * and noting where it came from. Written by the
  * one rewrite path (store/rewrite.ts), streaming, in bounded memory (batches
  * cut at 65,536 rows or `batchBytes`), in two passes: one counts the rows and
  * finds the end time for the metadata, one copies. Written under
@@ -55,7 +56,8 @@ export async function sliceRecording(input: string | readonly string[], out: str
     throw new MdrecError('E_USAGE', `--to (${nsToIso(opts.to)}) must be after --from (${nsToIso(opts.from)})`)
   }
   checkDestination(out)
-  const meta = {...file.meta}
+  // every input's subscriptions (a merge of per-symbol recordings holds all their symbols), in order, once each
+  const meta = {...file.meta, subscriptions: [...new Set(files.flatMap((f) => f.meta.subscriptions))]}
   if (opts.symbols?.length) meta.subscriptions = meta.subscriptions.filter((s) => opts.symbols!.includes(s))
   const r = await rewrite({
     inputs: files,

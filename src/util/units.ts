@@ -74,6 +74,15 @@ export function parseDuration(s: string): number {
 }
 
 /**
+ * {@link parseDuration} for a wait that may be none (`--settle 0`): zero is
+ * accepted, bare (`0`, which means the same in every unit) or with a unit.
+ */
+export function parseDurationOrZero(s: string): number {
+  if (/^\s*0+(?:\.0+)?(?:ms|s|m|h|d)?\s*$/.test(s)) return 0
+  return parseDuration(s)
+}
+
+/**
  * Format ms for people: `850ms` below a second, `45.2s` below a minute,
  * then `2m03s`, `1h02m03s`, `2d03h04m05s` (which `parseDuration` accepts back).
  */
