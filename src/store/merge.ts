@@ -46,14 +46,12 @@ interface Cursor {
 
 type A_Batch = SelectedBatch['batch']
 
-/** The selected rows of one file. */
-function fileBatches(file: RecordingFile, opts: MergeOptions, follow: boolean): AsyncGenerator<SelectedBatch> {
-  return readBatches(file, {symbols: opts.symbols, from: opts.from, to: opts.to, follow, signal: opts.signal, recycle: opts.recycle, onTruncated: opts.onTruncated})
-}
-
-/** The batches of one stream: a run's parts one after the other, or a lone file. */
+/** The selected rows of one stream: a run's parts one after the other, or a lone file (the last one followed when `followLast`). */
 async function* streamBatches(files: readonly RecordingFile[], opts: MergeOptions, followLast: boolean): AsyncGenerator<SelectedBatch> {
-  for (let f = 0; f < files.length; f++) yield* fileBatches(files[f], opts, followLast && f === files.length - 1)
+  const {symbols, from, to, signal, recycle, onTruncated} = opts
+  for (let f = 0; f < files.length; f++) {
+    yield* readBatches(files[f], {symbols, from, to, signal, recycle, onTruncated, follow: followLast && f === files.length - 1})
+  }
 }
 
 async function open(at: number, it: AsyncGenerator<SelectedBatch>): Promise<Cursor | null> {

@@ -121,7 +121,9 @@ export async function rewrite(spec: RewriteSpec): Promise<RewriteResult> {
   // several inputs are merged into one timeline by receive time (store/merge.ts)
   let count: RewriteCount = {rows: spec.known ?? 0, ordered: spec.timeOrdered}
   if (spec.known === undefined) {
-    let {rows, max, min} = {rows: 0, max: undefined as bigint | undefined, min: undefined as bigint | undefined}
+    let rows = 0
+    let min: bigint | undefined
+    let max: bigint | undefined
     let last: bigint | undefined
     let ordered = true
     const seen = new SymbolsSeen(spec.select?.symbols)
