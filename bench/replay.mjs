@@ -48,7 +48,9 @@
  *               (send call − due time, at the server) and invCs (involuntary
  *               context switches of this process, which runs both servers,
  *               during the play: the kernel took its CPU away while it could
- *               run).
+ *               run). MDREC_BENCH_TIMING_ONLY=busy (or 'quiet', 'busy, 5k-row
+ *               batches') and MDREC_BENCH_TIMING_SPEEDS=1 (or '1,10') pick
+ *               one recording and speed, for a quick look at one row.
  *   idle        CPU share of the replay's process (process.cpuUsage over 2 s)
  *               while its clients can receive nothing: no client; one client
  *               subscribed only to a symbol the recording does not hold (1x,
@@ -507,7 +509,10 @@ const CASES = {
       return l.map((x) => +x.toFixed(2))
     }
     let warm = false
+    const only = process.env.MDREC_BENCH_TIMING_ONLY
+    const speeds = (process.env.MDREC_BENCH_TIMING_SPEEDS ?? '1,10').split(',').map(Number)
     for (const rec of recordings) {
+      if (only && rec.name !== only) continue
       const path = join(dir, `timing-${rec.name.replace(/[^a-z0-9]+/g, '-')}.arrow`)
       const tape = await makeRecording(lib, path, {...rec, collect: true, withTimes: true})
       const frames = tape.map((f) => f.text)
@@ -515,7 +520,7 @@ const CASES = {
       const offsets = tape.map((f) => Number(f.recv_ts - t0))
       const spanS = offsets[offsets.length - 1] / 1e9
       const syms = symbolsOf(lib, rec.seed)
-      for (const speed of [1, 10]) {
+      for (const speed of speeds) {
         const sched = offsets.map((o) => o / speed)
         const sides = {}
         // The first runs of this process pay V8's first compilation of the code they run: of ws (client

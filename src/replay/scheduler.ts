@@ -74,7 +74,19 @@ const NAP_CELL = new Int32Array(new SharedArrayBuffer(4))
  * run queue now and then), yet the client's arrivals came later (arrival
  * p99 1.77 and 1.79 ms against 1.45 and 1.37 napping, alternated runs;
  * arrival − send p99 1.5-2.6 ms against 0.9-1.1): the spinning thread holds
- * a core the client needs.
+ * a core the client needs. Spinning the whole last 1.5 ms in one turn, as
+ * the plain server does, gave the same: sends on time at the server (p99
+ * 0.2 ms, ~500 switches), arrivals no better (p99 1.35-3.1 ms).
+ *
+ * Where the remaining tail comes from (`perf sched` on this 2-core VM,
+ * Linux 6.18): a socket write wakes the client with a sync wakeup, which
+ * the kernel places on the writer's CPU; the client then preempts this
+ * thread, which waits on that run queue while the other CPU is idle (3,400
+ * such preemptions per 3 s play at 5k frames/s; waits p90 0.4-0.5 ms, p99
+ * 1.7-2.2 ms). A V8 compiler thread woken the same way, at a play's start,
+ * held the thread off its CPU for 1-3.7 ms before its first row. Only CPU
+ * affinity or the thread's scheduling attributes (sched_setattr) would
+ * change that, and Node has neither without a native addon.
  */
 function nap(ns: number): void {
   Atomics.wait(NAP_CELL, 0, 0, ns / 1e6)
