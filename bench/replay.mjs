@@ -45,7 +45,8 @@
  *               server's timeline start t0, on the same monotonic clock: the
  *               subscribe's trip and the server waking for it),
  *               firstAfterStartMs (t0 → first arrival), serverLateP99Ms
- *               (send call − due time, at the server) and invCs (involuntary
+ *               (send call − due time, at the server), transitP99Ms (the
+ *               send call's return → the arrival, per frame) and invCs (involuntary
  *               context switches of this process, which runs both servers,
  *               during the play: the kernel took its CPU away while it could
  *               run). MDREC_BENCH_TIMING_ONLY=busy (or 'quiet', 'busy, 5k-row
@@ -580,6 +581,9 @@ const CASES = {
             for (let i = 0; i < err.length; i++) err[i] -= min
             const q = quantiles(err)
             if (round < 0) continue
+            // send call returned → arrival, per frame: the server sent frame i at t0 + sched[i] + late[i]
+            const transit = new Float64Array(Math.min(sends, r.stamps.length))
+            for (let i = 0; i < transit.length; i++) transit[i] = r.stamps[i] - (t0 + sched[i] + late[i])
             ;(sides[side] ??= []).push({
               firstMs: ms(first),
               offsetMs: ms(min),
@@ -589,6 +593,7 @@ const CASES = {
               startMs: ms(t0 - r.sentAt),
               firstAfterStartMs: ms(r.stamps[0] - t0),
               serverLateP99Ms: ms(quantiles(late, sends).p99),
+              transitP99Ms: ms(quantiles(transit).p99),
               invCs,
             })
           }
