@@ -12,6 +12,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {base64Length} from '../src/feeds/yahoo/base64.js'
 import {PRICING_FIELDS, encodeFrame} from '../src/feeds/yahoo/codec.js'
 import {yahooReplay} from '../src/feeds/yahoo/replay.js'
 import {syntheticYahooTape} from '../src/feeds/yahoo/synthetic.js'
@@ -132,9 +133,13 @@ describe('Yahoo replay encoder (rows without raw)', () => {
       const enc = yahooReplay.encoder(file)
       for await (const {batch, idx} of readBatches(file)) {
         const b = new ReplayBatch(batch, idx, file, 0)
+        expect(b.hasRaw).toBe(path === mixed)
         for (let k = 0; k < b.length; k++) {
           const i = b.at(k)
-          if (b.raw(i) !== null) rawRows++
+          if (b.raw(i) !== null) {
+            rawRows++
+            expect(b.hasRaw).toBe(true)
+          }
           for (const v of [0, 1]) {
             for (const shift of [0, SHIFT_NS]) {
               let want: Buffer
@@ -160,6 +165,11 @@ describe('Yahoo replay encoder (rows without raw)', () => {
     }
     expect(rawRows).toBe(1000)
     expect(checked).toBeGreaterThan(4 * (2 * expected.size + 2000) - 20)
+  })
+
+  it('base64Length is the length of the base64 text, for every length (as Buffer writes it)', () => {
+    for (let n = 0; n < 3000; n++) expect(base64Length(n)).toBe(Buffer.alloc(n).toString('base64').length)
+    expect(base64Length(2 ** 31 - 3)).toBe(Math.ceil((2 ** 31 - 3) / 3) * 4)
   })
 
   it('over a 1M-row recording (20 batches), every frame is encodeFrame of its row, byte for byte, and stays so after later frames', async () => {

@@ -154,7 +154,7 @@ class YahooRowEncoder implements RowEncoder<YahooFrame> {
    * encodeFrame of the row's fields).
    */
   private planFor(b: ReplayBatch, i: number, env: YahooEnvelope, shiftNs: number): PricingRowEncoder | null {
-    if (shiftNs === 0) {
+    if (shiftNs === 0 && b.hasRaw) {
       const raw = b.raw(i)
       if (raw !== null) {
         if (env === this.recorded) return this.make(raw)
