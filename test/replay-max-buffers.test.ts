@@ -13,8 +13,10 @@ import {join} from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, it, vi} from 'vitest'
 import {WebSocket} from 'ws'
 
-import {encodeFrame} from '../src/feeds/yahoo/codec.js'
+import {decodeFrame, encodeFrame} from '../src/feeds/yahoo/codec.js'
+import {yahooReplay} from '../src/feeds/yahoo/replay.js'
 import {syntheticSymbols, syntheticYahooTape} from '../src/feeds/yahoo/synthetic.js'
+import type {PricingData} from '../src/feeds/yahoo/types.js'
 import {replay, type ReplayHandle} from '../src/replay/engine.js'
 import {createYahooWriter} from './helpers/recording.js'
 
@@ -24,6 +26,7 @@ let dir = ''
 let rawPath = ''
 let encPath = ''
 let expected: string[] = []
+let messages: PricingData[] = []
 const symbols = syntheticSymbols({seed: SEED, symbols: 20}).map((s) => s.id)
 const open: ReplayHandle[] = []
 
@@ -39,6 +42,7 @@ beforeAll(async () => {
     const {id, time, ...fields} = f.data
     const text = encodeFrame(f.data, 'v2')
     expected.push(text)
+    messages.push(f.data)
     const row = {recv_ts: f.recv_ts, exch_ts: time ?? null, symbol: id ?? '', kind: 'tick' as const, info: null, fields}
     raw.append({...row, raw: Buffer.from(text)})
     enc.append({...row, raw: null})
@@ -54,14 +58,15 @@ afterEach(async () => {
 
 afterAll(() => {
   expected = []
+  messages = []
   if (dir) rmSync(dir, {recursive: true, force: true})
 })
 
-/** Replay `path` at 'max' to one v2 client subscribed to every symbol; returns its frames. `stallMs`: it stops reading that long after the first frame. */
-async function playMax(path: string, stallMs = 0): Promise<string[]> {
-  const h = await replay(path, {port: 0, speed: 'max', atEnd: 'close', settleMs: 0})
+/** Replay `path` at 'max' to one client (v2, or `version`) subscribed to every symbol; returns its frames. `stallMs`: it stops reading that long after the first frame. */
+async function playMax(path: string, stallMs = 0, loop = 0, version = 'v2'): Promise<string[]> {
+  const h = await replay(path, {port: 0, speed: 'max', atEnd: 'close', settleMs: 0, loop})
   open.push(h)
-  const ws = new WebSocket(h.url, {perMessageDeflate: false})
+  const ws = new WebSocket(h.urlFor(version), {perMessageDeflate: false})
   const frames: string[] = []
   await new Promise<void>((resolve, reject) => {
     ws.on('open', () => ws.send(JSON.stringify({subscribe: symbols})))
@@ -111,4 +116,35 @@ describe("replay at 'max': frame buffers", () => {
       sameFrames(await playMax(path(), 300))
     }, 60_000)
   }
+
+  it('re-encoded, to one client: written in place (RowEncoder.writer), every frame is encodeFrame of its row, v1 and v2, and with the loop shift', async () => {
+    let writes = 0
+    const encoder = yahooReplay.encoder.bind(yahooReplay)
+    vi.spyOn(yahooReplay, 'encoder').mockImplementation((file) => {
+      const enc = encoder(file)
+      const writer = enc.writer!.bind(enc)
+      enc.writer = (b, i, v, shift) => {
+        writes++
+        return writer(b, i, v, shift)
+      }
+      return enc
+    })
+    for (const env of ['v1', 'v2'] as const) {
+      writes = 0
+      const got = await playMax(encPath, 0, 1, env)
+      expect(got.length).toBe(2 * ROWS)
+      // the first row may have been encoded before the client subscribed (Target.prepare): every other frame was written in place
+      expect(writes).toBeGreaterThanOrEqual(2 * ROWS - 1)
+      const first = decodeFrame(got[ROWS], env)
+      if (!first.ok) throw new Error(first.error.message)
+      const period = first.value.data.time! - messages[0].time!
+      expect(period > 0n).toBe(true)
+      let bad = -1
+      for (let k = 0; k < got.length && bad < 0; k++) {
+        const m = messages[k % ROWS]
+        if (got[k] !== encodeFrame(k < ROWS ? m : {...m, time: m.time! + period}, env)) bad = k
+      }
+      expect(bad, `${env}: frame ${bad} differs`).toBe(-1)
+    }
+  }, 60_000)
 })

@@ -12,6 +12,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
+import {base64Length} from '../src/feeds/yahoo/base64.js'
 import {PRICING_FIELDS, encodeFrame} from '../src/feeds/yahoo/codec.js'
 import {yahooReplay} from '../src/feeds/yahoo/replay.js'
 import {syntheticYahooTape} from '../src/feeds/yahoo/synthetic.js'
@@ -110,6 +111,65 @@ describe('Yahoo replay encoder (rows without raw)', () => {
       expect(rows).toBe(expected.size)
       if (path.endsWith('streamed.arrow')) expect(batches).toBeGreaterThan(50)
     }
+  })
+
+  it('writes in place (writer) exactly the frame encode returns: both envelopes, with and without a time shift, rows with and without raw', async () => {
+    const SHIFT_NS = 86_400_123_456_789
+    // rows that keep their recorded v2 frame as raw (every other one), sent as is to v2 and re-wrapped for v1
+    const mixed = join(dir, 'mixed.arrow')
+    const w = createYahooWriter(mixed, {flushRows: 256, compactOnClose: false}, {feedOptions: {envelope: 'v2'}})
+    let k = 0
+    for (const f of syntheticYahooTape({frames: 2000, symbols: 20, seed: 6, meanGapMs: 1})) {
+      const {id, time, ...fields} = f.data
+      const raw = k++ % 2 === 0 ? Buffer.from(encodeFrame(f.data, 'v2')) : null
+      w.append({recv_ts: f.recv_ts, exch_ts: time ?? null, symbol: id ?? '', kind: 'tick', raw, info: null, fields: fields as Record<string, unknown>})
+    }
+    await w.close()
+    const bytesOf = (f: Uint8Array | string) => (typeof f === 'string' ? Buffer.from(f) : Buffer.from(f.buffer, f.byteOffset, f.byteLength))
+    let checked = 0
+    let rawRows = 0
+    for (const path of [...files, mixed]) {
+      const file = await openRecording(path)
+      const enc = yahooReplay.encoder(file)
+      for await (const {batch, idx} of readBatches(file)) {
+        const b = new ReplayBatch(batch, idx, file, 0)
+        expect(b.hasRaw).toBe(path === mixed)
+        for (let k = 0; k < b.length; k++) {
+          const i = b.at(k)
+          if (b.raw(i) !== null) {
+            rawRows++
+            expect(b.hasRaw).toBe(true)
+          }
+          for (const v of [0, 1]) {
+            for (const shift of [0, SHIFT_NS]) {
+              let want: Buffer
+              try {
+                want = Buffer.from(bytesOf(enc.encode(b, i, v, shift)))
+              } catch (err) {
+                expect(err).toBeInstanceOf(RangeError)
+                expect(() => enc.writer!(b, i, v, shift)).toThrow(RangeError)
+                continue
+              }
+              const wr = enc.writer!(b, i, v, shift)
+              // written at an offset into a larger buffer: exactly its byteLength bytes, nothing around them
+              const dst = Buffer.alloc(wr.byteLength + 10, 0xee)
+              wr.writeTo(dst, 5)
+              const got = dst.subarray(5, 5 + wr.byteLength)
+              if (!got.equals(want)) expect({path, row: i, v, shift, got: got.toString('latin1')}).toEqual({path, row: i, v, shift, got: want.toString('latin1')})
+              expect(dst.subarray(0, 5).every((x) => x === 0xee) && dst.subarray(5 + wr.byteLength).every((x) => x === 0xee)).toBe(true)
+              checked++
+            }
+          }
+        }
+      }
+    }
+    expect(rawRows).toBe(1000)
+    expect(checked).toBeGreaterThan(4 * (2 * expected.size + 2000) - 20)
+  })
+
+  it('base64Length is the length of the base64 text, for every length (as Buffer writes it)', () => {
+    for (let n = 0; n < 3000; n++) expect(base64Length(n)).toBe(Buffer.alloc(n).toString('base64').length)
+    expect(base64Length(2 ** 31 - 3)).toBe(Math.ceil((2 ** 31 - 3) / 3) * 4)
   })
 
   it('over a 1M-row recording (20 batches), every frame is encodeFrame of its row, byte for byte, and stays so after later frames', async () => {

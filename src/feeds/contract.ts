@@ -230,6 +230,13 @@ export interface Emulator<F = unknown> extends EventEmitter {
    * client, nothing to send, closed, dropped, or just disconnected as too slow).
    */
   send(client: EmulatorClient, frame: F, cb?: () => void): boolean
+  /**
+   * Optional, with {@link RowEncoder.writer}: send the payload `payload`
+   * writes, as {@link send} sends a frame of that payload (same routing,
+   * policy, callback and bytes on the wire), written straight into the
+   * socket's buffer where the emulator can. Its size is `payload.byteLength`.
+   */
+  sendWritten?(client: EmulatorClient, payload: PayloadWriter, cb?: () => void): boolean
   /** The size `frame` counts for in the replay's byte counts and backpressure: its payload's length (UTF-16 units for a string, bytes otherwise; 0 when it sends nothing). */
   size(frame: F): number
   closeClient(client: EmulatorClient, code: number, reason: string): void
@@ -246,6 +253,26 @@ export interface RowEncoder<F = unknown> {
    * payload must then be byte-identical to what the feed sent.
    */
   encode(batch: ReplayBatch, i: number, variant: number, shiftNs: number): F
+  /**
+   * Optional, for a feed whose frame is its payload alone and whose emulator
+   * has {@link Emulator.sendWritten}: the payload of `encode(batch, i,
+   * variant, shiftNs)`, to be written in place rather than made and copied
+   * (the engine uses it for a frame it sends to one client and neither caches
+   * nor shares). Throws what `encode` throws. The writer is valid until the
+   * encoder's next call.
+   */
+  writer?(batch: ReplayBatch, i: number, variant: number, shiftNs: number): PayloadWriter
+}
+
+/**
+ * A payload written straight into the buffer it goes out from (a socket's
+ * burst), instead of made and then copied there: `byteLength` bytes, which
+ * `writeTo(dst, at)` writes into `dst[at, at + byteLength)`. `writeTo`
+ * never throws (whatever can fail is done before the writer is handed out).
+ */
+export interface PayloadWriter {
+  readonly byteLength: number
+  writeTo(dst: Buffer, at: number): void
 }
 
 /**

@@ -9,7 +9,8 @@
 import {EventEmitter} from 'node:events'
 import type {WebSocket} from 'ws'
 
-import type {Emulator, EmulatorClient, EmulatorOptions} from './contract.js'
+import type {Emulator, EmulatorClient, EmulatorOptions, PayloadWriter} from './contract.js'
+import type {Payload} from './emulator.js'
 
 /** What the engine reads of a feed server's client. */
 export interface ServerClient {
@@ -136,14 +137,15 @@ export abstract class EmulatorAdapter<SC extends ServerClient, F> extends EventE
   protected abstract deliver(sc: SC, frame: F, cb?: () => void): boolean
 }
 
-/** A server whose `send` writes a payload to one client under the slow-client policy (Yahoo, generic, KIS). */
+/** A server whose `send` writes a payload to one client under the slow-client policy (Yahoo, generic). */
 interface SendingServer<SC> extends FeedServerLike<SC> {
-  send(client: SC, payload: string | Uint8Array, cb?: () => void): boolean
+  send(client: SC, payload: Payload, cb?: () => void): boolean
 }
 
 /**
  * The emulator of a feed whose frame is its payload alone, routed by the
  * row's symbol (the engine asks {@link EmulatorClient.wants}): Yahoo, generic.
+ * A payload may come as a {@link PayloadWriter} too ({@link sendWritten}).
  */
 export class PayloadAdapter<SC extends ServerClient> extends EmulatorAdapter<SC, string | Uint8Array> {
   constructor(
@@ -157,6 +159,9 @@ export class PayloadAdapter<SC extends ServerClient> extends EmulatorAdapter<SC,
   }
   protected deliver(sc: SC, frame: string | Uint8Array, cb?: () => void): boolean {
     return this.server.send(sc, frame, cb)
+  }
+  sendWritten(client: EmulatorClient, payload: PayloadWriter, cb?: () => void): boolean {
+    return this.server.send((client as AdaptedClient<SC>).sc, payload, cb)
   }
 }
 

@@ -10,6 +10,8 @@ import {createServer, type IncomingMessage, type Server, type ServerResponse} fr
 import type {AddressInfo} from 'node:net'
 import {WebSocket, WebSocketServer, type RawData} from 'ws'
 
+import type {PayloadWriter} from './contract.js'
+
 export interface SlowClientPolicy {
   /** Per-client send buffer limit before the policy applies (bytes). */
   maxBufferedBytes: number
@@ -27,6 +29,9 @@ export interface PolicedClient {
 const TEXT_FRAME = {binary: false}
 const BINARY_FRAME = {binary: true}
 
+/** What a frame carries: text, bytes, or bytes its producer writes in place ({@link PayloadWriter}: into a burst's buffer, no copy). */
+export type Payload = string | Uint8Array | PayloadWriter
+
 /**
  * Send one frame (text or binary, as the feed speaks) applying the slow-client
  * policy: a client whose unsent data passes the limit has the frame dropped,
@@ -37,7 +42,7 @@ export function sendPoliced(
   server: EventEmitter,
   policy: SlowClientPolicy,
   client: PolicedClient,
-  payload: string | Uint8Array,
+  payload: Payload,
   binary: boolean,
   cb?: (err?: Error) => void,
 ): boolean {
@@ -59,8 +64,15 @@ export function sendPoliced(
   }
   if (burst && burst.add(ws, payload, binary, cb)) return true
   if (!binary && typeof payload === 'string' && cb === undefined) ws.send(payload)
-  else ws.send(payload, binary ? BINARY_FRAME : TEXT_FRAME, cb)
+  else ws.send(typeof payload === 'string' || ArrayBuffer.isView(payload) ? payload : writtenBytes(payload), binary ? BINARY_FRAME : TEXT_FRAME, cb)
   return true
+}
+
+/** The bytes a writer writes, in a buffer of their own (a frame sent through ws). */
+function writtenBytes(w: PayloadWriter): Buffer {
+  const b = Buffer.allocUnsafe(w.byteLength)
+  w.writeTo(b, 0)
+  return b
 }
 
 /** The burst frames go to while one is open (see {@link FrameBurst.open}). */
@@ -169,8 +181,12 @@ export class FrameBurst {
     return h && h.burst === this ? h.bytes : 0
   }
 
-  /** Queue one frame; false when the socket cannot be written to directly (the caller sends it through ws). */
-  add(ws: WebSocket, payload: string | Uint8Array, binary: boolean, cb?: (err?: Error) => void): boolean {
+  /**
+   * Queue one frame; false when the socket cannot be written to directly (the
+   * caller sends it through ws). A {@link PayloadWriter} writes its payload
+   * straight into the buffer after the frame's header.
+   */
+  add(ws: WebSocket, payload: Payload, binary: boolean, cb?: (err?: Error) => void): boolean {
     const b = ws as BurstSocket
     let h = b[HELD]
     if (h === undefined) {
@@ -208,7 +224,8 @@ export class FrameBurst {
     }
     if (typeof payload === 'string') o += buf.write(payload, o, 'utf8')
     else {
-      buf.set(payload, o)
+      if (ArrayBuffer.isView(payload)) buf.set(payload, o)
+      else payload.writeTo(buf, o)
       o += n
     }
     h.fill = o

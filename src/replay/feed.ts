@@ -5,5 +5,5 @@
  * (`replayFeed(name)`: the replay side of a feed, or an error naming the
  * feeds that have one); re-exported here for the engine and existing imports.
  */
-export type {Emulator, EmulatorClient, EmulatorOptions, ReplayFeed, RowEncoder} from '../feeds/contract.js'
+export type {Emulator, EmulatorClient, EmulatorOptions, PayloadWriter, ReplayFeed, RowEncoder} from '../feeds/contract.js'
 export {replayFeed} from '../feeds/registry.js'

@@ -233,14 +233,13 @@ export class Replayer {
    * for every timeline that plays the same (cached) batch with the same loop
    * shift, kept with the batch (for the last {@link MEMO_SHIFTS} shifts) and
    * freed with it. Without the cache (shared clock: one timeline), or while
-   * only one timeline runs, it is simply encoded.
+   * only one timeline runs ({@link sharesFrames} false), it is simply encoded.
    */
   encodeShared(b: ReplayBatch, i: number, variant: number, shiftNs: number): unknown {
     const enc = this.encoders[b.fileIndex]
-    // One timeline: nobody to share with, and keeping a payload per row (a view of the recorded
-    // bytes, or a string) until the batch goes would fill the old generation: at 'max' the
-    // garbage collector then cost more than the sending (measured: 0.93 s of GC per 500k frames).
-    if (this.batchCache === null || this.timelines.size <= 1) return enc.encode(b, i, variant, shiftNs)
+    // One timeline: nobody to share with, and a payload kept per row (a view of the recorded bytes, or a string) until the
+    // batch goes would fill the old generation: at 'max' the garbage collector then cost more than the sending (0.93 s per 500k frames).
+    if (!this.sharesFrames) return enc.encode(b, i, variant, shiftNs)
     const memo = (b.memo ??= new Map())
     let byVariant = memo.get(shiftNs)
     if (byVariant === undefined) {
@@ -252,6 +251,11 @@ export class Replayer {
     let p = rows[i]
     if (p === undefined) p = rows[i] = enc.encode(b, i, variant, shiftNs)
     return p
+  }
+
+  /** @internal Whether {@link encodeShared} keeps frames for other timelines now (else ClientTarget may have a payload written in place). */
+  get sharesFrames(): boolean {
+    return this.batchCache !== null && this.timelines.size > 1
   }
 
   /** Batches read from the files so far by the shared caches (connection clock), and the decoded bytes they hold now. */
@@ -387,12 +391,8 @@ export class Replayer {
       this.log(line)
       t.start()
     }
-    if (waitNs === 0) {
-      this.settling.delete(t)
-      go()
-      return
-    }
-    this.settling.set(t, {first, timer: setTimeout(go, Math.ceil(waitNs / 1e6))})
+    if (waitNs === 0) go()
+    else this.settling.set(t, {first, timer: setTimeout(go, Math.ceil(waitNs / 1e6))})
   }
 
   /** @internal (Timeline.) Resolves at the next subscription change, or when a timeline stops or the replay closes. */
@@ -503,8 +503,13 @@ export class Replayer {
   /** @internal (targets.) Send one frame (the feed's, as its encoder made it) to one client, with accounting and lateness; false when not sent. */
   send(c: EmulatorClient, frame: unknown, due: number, bp: Backpressure | undefined): boolean {
     const len = this.emu.size(frame)
-    const cb = bp?.callbackFor(len)
-    if (!this.emu.send(c, frame, cb)) return false
+    if (!this.emu.send(c, frame, bp?.callbackFor(len))) return false
+    this.counted(c, len, due)
+    return true
+  }
+
+  /** @internal (targets.) Count a frame of size `len` sent to `c`, and its lateness (`due`: its due time, NaN at 'max'). */
+  counted(c: EmulatorClient, len: number, due: number): void {
     this.framesSent++
     this.bytesSent += len
     if (due === due) {
@@ -512,7 +517,6 @@ export class Replayer {
       this.hist.record(late)
       this.onLateness?.(late, c.id)
     }
-    return true
   }
 
   private stats(): ReplayStats {

@@ -12,7 +12,7 @@
  */
 import {FrameBurst} from '../feeds/emulator.js'
 import type {GapInfo} from '../store/gap.js'
-import type {EmulatorClient} from './feed.js'
+import type {EmulatorClient, PayloadWriter} from './feed.js'
 import type {Replayer} from './replayer.js'
 import type {MergedSource, ReplayBatch} from './rows.js'
 import {Backpressure, nowNs} from './scheduler.js'
@@ -94,18 +94,32 @@ export class ClientTarget implements Target {
     const b = src.batch
     const i = src.row
     if (!c.wants(b.symbol(i))) return
+    const r = this.r
+    const enc = r.encoders[b.fileIndex]
     let payload: unknown
+    let w: PayloadWriter | null = null
     if (this.readyBatch === b && this.readyRow === i && this.readyShift === shiftNs && this.readyVariant === c.variant) {
       payload = this.readyPayload
       this.readyBatch = null
       this.readyPayload = undefined
-    } else payload = this.r.encodeShared(b, i, c.variant, shiftNs)
+    } else if (enc.writer !== undefined && r.emu.sendWritten !== undefined && !r.sharesFrames) {
+      // a frame for this client alone: its payload is written straight into the burst, not made and copied there
+      w = enc.writer(b, i, c.variant, shiftNs)
+    } else payload = r.encodeShared(b, i, c.variant, shiftNs)
     this.burst.open()
     try {
-      if (this.r.send(c, payload, due, this.bp)) this.sent++
+      if (w !== null ? this.sendWritten(c, w, due) : r.send(c, payload, due, this.bp)) this.sent++
     } finally {
       this.burst.close()
     }
+  }
+
+  /** {@link Replayer.send} of a payload written in place (RowEncoder.writer; the emulator has sendWritten). */
+  private sendWritten(c: EmulatorClient, w: PayloadWriter, due: number): boolean {
+    const len = w.byteLength
+    if (!this.r.emu.sendWritten!(c, w, this.bp?.callbackFor(len))) return false
+    this.r.counted(c, len, due)
+    return true
   }
 
   prepare(src: MergedSource, shiftNs: number): void {

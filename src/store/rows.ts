@@ -149,6 +149,8 @@ export class BatchRows {
   protected readonly kindName: RowKind[]
   private readonly seqData: A.Data
   private readonly rawGet: Getter
+  /** Whether any row of the batch keeps its recorded payload (false: {@link raw} is null for every row). */
+  readonly hasRaw: boolean
   private readonly infoGet: Getter
   private readonly fieldNames: string[]
   private readonly fieldGets: Getter[]
@@ -177,7 +179,9 @@ export class BatchRows {
     this.kindName = new Array<RowKind>(kindDict.length)
     for (let j = 0; j < kindDict.length; j++) this.kindName[j] = kindDict.get(j) as RowKind
     this.seqData = col(COL.seq)
-    this.rawGet = plainGetter(col(COL.raw), {type: 'binary'})
+    const raw = col(COL.raw)
+    this.rawGet = plainGetter(raw, {type: 'binary'})
+    this.hasRaw = raw.nullCount < raw.length
     this.infoGet = plainGetter(col(COL.info), {type: 'utf8'})
     // Only the columns with a value in this batch (a Yahoo equities batch has 15 of its 32 all null), each
     // with its validity bitmap checked inline in fields(): the per-frame cost of re-encoded replay.

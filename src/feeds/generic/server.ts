@@ -2,7 +2,7 @@ import type {IncomingMessage, Server, ServerResponse} from 'node:http'
 import {WebSocket, type WebSocketServer} from 'ws'
 
 import {isPlainObject, jsonType, pongFor} from './codec.js'
-import {answerClosesPromptly, FeedServer, sendPoliced, upgradeRequired} from '../emulator.js'
+import {answerClosesPromptly, FeedServer, sendPoliced, upgradeRequired, type Payload} from '../emulator.js'
 
 
 /** Close code for a binary client frame (RFC 6455 §7.4.1: "an endpoint that understands only text data MAY send this"). */
@@ -460,10 +460,11 @@ export class GenericServer extends FeedServer<GenericClient> {
   /**
    * Send one text frame to a client, applying the slow-client policy. Returns
    * false when the frame was not sent (client gone, dropped or disconnected).
-   * `text` may be the frame's UTF-8 bytes (sent as a text frame, unchanged);
+   * `text` may be the frame's UTF-8 bytes (sent as a text frame, unchanged),
+   * or a writer of them;
    * `cb` is called when the frame has been written to the socket.
    */
-  send(client: GenericClient, text: string | Uint8Array, cb?: (err?: Error) => void): boolean {
+  send(client: GenericClient, text: Payload, cb?: (err?: Error) => void): boolean {
     if (!sendPoliced(this, this.opts, client, text, false, cb)) return false
     this.counts.sent++
     return true

@@ -20,7 +20,7 @@ const PAD = 61 // '='
 
 /** Length of the base64 text of `n` bytes. */
 export function base64Length(n: number): number {
-  return Math.ceil(n / 3) * 4
+  return (((n + 2) / 3) | 0) * 4 // integer division (no float division and ceil); n < 2^31
 }
 
 /**

@@ -18,7 +18,7 @@
 import type * as A from 'apache-arrow'
 
 import {PayloadAdapter, serverOptions} from '../emulator-adapter.js'
-import type {Emulator, EmulatorOptions, ReplayFeed, RowEncoder} from '../contract.js'
+import type {Emulator, EmulatorOptions, PayloadWriter, ReplayFeed, RowEncoder} from '../contract.js'
 import type {BatchRows as ReplayBatch} from '../../store/rows.js'
 import type {RecordingFile} from '../../store/reader.js'
 import {COL, FEED_COL0} from '../../store/types.js'
@@ -84,6 +84,40 @@ function rowEncoderFor(b: ReplayBatch, file: RecordingFile): PricingRowEncoder |
   return new PricingRowEncoder(cols, unknown)
 }
 
+/**
+ * The payload of a Yahoo frame as a {@link PayloadWriter}: a row's frame
+ * encoded from its columns and written where it goes, or a frame made
+ * otherwise (the recorded bytes, a re-wrapped or fields-encoded text), copied.
+ */
+class FrameWriter implements PayloadWriter {
+  byteLength = 0
+  private plan: PricingRowEncoder | null = null
+  private held: YahooFrame = ''
+
+  /** The frame `plan.measure` just encoded, `n` bytes. */
+  encoded(plan: PricingRowEncoder, n: number): this {
+    this.plan = plan
+    this.held = ''
+    this.byteLength = n
+    return this
+  }
+
+  /** A frame already made. */
+  made(frame: YahooFrame): this {
+    this.plan = null
+    this.held = frame
+    this.byteLength = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.byteLength
+    return this
+  }
+
+  writeTo(dst: Buffer, at: number): void {
+    const f = this.held
+    if (this.plan !== null) this.plan.writeFrame(dst, at)
+    else if (typeof f === 'string') dst.write(f, at, 'utf8')
+    else dst.set(f, at)
+  }
+}
+
 class YahooRowEncoder implements RowEncoder<YahooFrame> {
   /** Per batch (shared by every timeline that plays it): its column encoder, or null. */
   private readonly plans = new WeakMap<ReplayBatch, PricingRowEncoder | null>()
@@ -91,6 +125,7 @@ class YahooRowEncoder implements RowEncoder<YahooFrame> {
   private lastPlan: PricingRowEncoder | null = null
   private lastShiftNs = 0
   private lastShift = 0n
+  private readonly out = new FrameWriter()
 
   constructor(
     private readonly recorded: YahooEnvelope,
@@ -99,15 +134,35 @@ class YahooRowEncoder implements RowEncoder<YahooFrame> {
 
   encode(b: ReplayBatch, i: number, variant: number, shiftNs: number): YahooFrame {
     const env = VARIANTS[variant]
-    if (shiftNs === 0) {
+    const plan = this.planFor(b, i, env, shiftNs)
+    return plan !== null ? plan.frame(i, env, this.lastShift) : this.made!
+  }
+
+  writer(b: ReplayBatch, i: number, variant: number, shiftNs: number): PayloadWriter {
+    const env = VARIANTS[variant]
+    const plan = this.planFor(b, i, env, shiftNs)
+    return plan !== null ? this.out.encoded(plan, plan.measure(i, env, this.lastShift)) : this.out.made(this.made!)
+  }
+
+  /** Set by {@link planFor} when it returns null: the row's frame. */
+  private made: YahooFrame | null = null
+
+  /**
+   * The column encoder that encodes row `i` for `env` (with `lastShift` set
+   * for `shiftNs`), or null when the frame is made otherwise: then it is in
+   * {@link made} (the recorded bytes, re-wrapped for the other envelope, or
+   * encodeFrame of the row's fields).
+   */
+  private planFor(b: ReplayBatch, i: number, env: YahooEnvelope, shiftNs: number): PricingRowEncoder | null {
+    if (shiftNs === 0 && b.hasRaw) {
       const raw = b.raw(i)
       if (raw !== null) {
-        if (env === this.recorded) return raw
+        if (env === this.recorded) return this.make(raw)
         const text = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8')
         const r = decodeFrame(text, this.recorded)
         if (r.ok) {
           const b64 = Buffer.from(r.value.bytes.buffer, r.value.bytes.byteOffset, r.value.bytes.byteLength).toString('base64')
-          return env === 'v1' ? b64 : V2_PREFIX + b64 + V2_SUFFIX
+          return this.make(env === 'v1' ? b64 : V2_PREFIX + b64 + V2_SUFFIX)
         }
         // An undecodable raw frame cannot be re-wrapped: fall back to the decoded columns.
       }
@@ -124,13 +179,18 @@ class YahooRowEncoder implements RowEncoder<YahooFrame> {
       this.lastBatch = b
       this.lastPlan = plan
     }
-    if (plan !== null) return plan.frame(i, env, this.lastShift)
+    if (plan !== null) return plan
     const data = b.fields(i) as PricingData
     const sym = b.symbol(i)
     if (sym !== '') data.id = sym
     const t = b.exchTs(i)
     if (t !== null) data.time = shiftNs === 0 ? t : t + this.lastShift
-    return encodeFrame(data, env)
+    return this.make(encodeFrame(data, env))
+  }
+
+  private make(frame: YahooFrame): null {
+    this.made = frame
+    return null
   }
 }
 

@@ -98,23 +98,48 @@ export class PricingRowEncoder {
     this.numericMax = FIELD_MAX * cols.length
   }
 
+  /** The message bytes of the row {@link measure} encoded last (in `w.out`), and its envelope. */
+  private n = 0
+  private envelope: YahooEnvelope = 'v1'
+
   /**
    * Row `i`'s frame in `envelope`, as its bytes: what `encodeFrame` returns
    * for the row's PricingData, with `time` moved by `timeShift` (ms; 0n: as
    * recorded). Throws a RangeError when the shifted time leaves int64.
    */
   frame(i: number, envelope: YahooEnvelope, timeShift = 0n): Uint8Array {
-    const n = this.encode(i, timeShift)
-    const out = this.w.out
-    const b64 = base64Length(n)
-    if (envelope === 'v1') return base64Into(out, n, allocBytes(b64), 0)
-    if (envelope !== 'v2') throw unknownEnvelope(envelope)
-    const r = allocBytes(V2_PREFIX_LEN + b64 + 2)
-    r.set(V2_PREFIX_BYTES)
-    base64Into(out, n, r, V2_PREFIX_LEN)
-    r[r.length - 2] = 34 // "
-    r[r.length - 1] = 125 // }
+    const r = allocBytes(this.measure(i, envelope, timeShift))
+    this.writeFrame(r, 0)
     return r
+  }
+
+  /**
+   * Encodes row `i` for {@link writeFrame} and returns the length of its
+   * frame: {@link frame} in two steps, so that the frame can be written
+   * straight where it goes. Throws what `frame` throws.
+   */
+  measure(i: number, envelope: YahooEnvelope, timeShift = 0n): number {
+    if (envelope !== 'v1' && envelope !== 'v2') throw unknownEnvelope(envelope)
+    const n = this.encode(i, timeShift)
+    this.n = n
+    this.envelope = envelope
+    const b64 = base64Length(n)
+    return envelope === 'v1' ? b64 : V2_PREFIX_LEN + b64 + 2
+  }
+
+  /** Writes the frame {@link measure} encoded last into `dst` at `at` (the length `measure` returned); never throws. */
+  writeFrame(dst: Uint8Array, at: number): void {
+    const out = this.w.out
+    const n = this.n
+    if (this.envelope === 'v1') {
+      base64Into(out, n, dst, at)
+      return
+    }
+    dst.set(V2_PREFIX_BYTES, at)
+    const end = at + V2_PREFIX_LEN + base64Length(n)
+    base64Into(out, n, dst, at + V2_PREFIX_LEN)
+    dst[end] = 34 // "
+    dst[end + 1] = 125 // }
   }
 
   /** Encodes row `i` into `w.out[0, n)` and returns n (encodeFrame's message bytes). */

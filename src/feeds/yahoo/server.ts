@@ -1,7 +1,7 @@
 import type {IncomingMessage, Server, ServerResponse} from 'node:http'
 import type {WebSocket, WebSocketServer} from 'ws'
 
-import {answerClosesPromptly, FeedServer, sendPoliced, upgradeRequired} from '../emulator.js'
+import {answerClosesPromptly, FeedServer, sendPoliced, upgradeRequired, type Payload} from '../emulator.js'
 import type {YahooEnvelope} from './types.js'
 
 
@@ -138,10 +138,11 @@ export class YahooServer extends FeedServer<YahooClient> {
   /**
    * Send one text frame to a client, applying the slow-client policy. Returns
    * false when the frame was not sent (client gone, dropped or disconnected).
-   * `text` may be the frame's UTF-8 bytes (sent as a text frame, unchanged);
+   * `text` may be the frame's UTF-8 bytes (sent as a text frame, unchanged),
+   * or a writer of them;
    * `cb` is called when the frame has been written to the socket.
    */
-  send(client: YahooClient, text: string | Uint8Array, cb?: (err?: Error) => void): boolean {
+  send(client: YahooClient, text: Payload, cb?: (err?: Error) => void): boolean {
     return sendPoliced(this, this.opts, client, text, false, cb)
   }
 
