@@ -16,7 +16,7 @@ import {kisCodec, planRegistrations} from '../src/feeds/kis/adapter.js'
 import {requestText} from '../src/feeds/kis/codec.js'
 import {KIS_PRICE_PATH, KIS_RATE_LIMIT_BODY, KIS_TOKEN_PATH} from '../src/feeds/kis/rest.js'
 import type {KisServer} from '../src/feeds/kis/server.js'
-import {kisSyntheticSymbols, syntheticKisTape} from '../src/feeds/kis/synthetic.js'
+import {KIS_DEFAULT_START_NS, kisSyntheticSymbols, syntheticKisTape, type KisTapeFrame} from '../src/feeds/kis/synthetic.js'
 import type {RowView} from '../src/feeds/types.js'
 import {record} from '../src/record/recorder.js'
 import {replay, type ReplayHandle, type ReplayOptions} from '../src/replay/engine.js'
@@ -69,7 +69,12 @@ const TE = new TextEncoder()
 let fileNo = 0
 
 /** A synthetic KIS recording of `codes` (H0STCNT0), written straight through the store. */
-async function syntheticRecording(codes: string[], frames: number, meanGapMs: number): Promise<string> {
+function syntheticRecording(codes: string[], frames: number, meanGapMs: number): Promise<string> {
+  return recordingOf(codes, syntheticKisTape({frames, symbols: codes, types: TYPES, meanGapMs, seed: 7}))
+}
+
+/** A KIS recording of `frames` (H0STCNT0 of `codes`), written straight through the store. */
+async function recordingOf(codes: string[], frames: Iterable<KisTapeFrame>): Promise<string> {
   const path = join(dir, `synthetic${fileNo++}.arrow`)
   const codec = kisCodec(TYPES)
   const w = RecordingWriter.create(
@@ -89,7 +94,7 @@ async function syntheticRecording(codes: string[], frames: number, meanGapMs: nu
     },
     {flushIntervalMs: 0},
   )
-  for (const f of syntheticKisTape({frames, symbols: codes, types: TYPES, meanGapMs, seed: 7})) {
+  for (const f of frames) {
     const d = codec.decode({data: f.text, binary: false})
     if (!d.ok) throw new Error(`${d.code}: ${d.message}`)
     const keep = d.rows.length !== 1 || !d.rows[0].exact
@@ -218,6 +223,51 @@ describe('the emulator serves the REST current price from the recording', () => 
     expect(await refused[0].text()).toBe(KIS_RATE_LIMIT_BODY)
     expect(refused[0].status).toBe(500)
   }, 30_000)
+})
+
+describe('a REST client appearing mid-play widens what the timeline passes', () => {
+  it('rows of codes nobody registered pass (and update the price) from the first REST request on, though the timeline started before it', async () => {
+    // A: rows at 0 s and 3 s; B: rows every 100 ms from 0.2 s to 2.7 s. One batch: its receivers were
+    // worked out (A only) when the timeline started, before the REST request.
+    const [a, b] = CODES.slice(0, 2)
+    const tape = [...syntheticKisTape({frames: 400, symbols: [a, b], types: TYPES, meanGapMs: 5, seed: 7, bundleShare: 0})]
+    const of = (code: string, n: number) => tape.filter((f) => f.key === code).slice(0, n)
+    const at = (f: KisTapeFrame, ms: number): KisTapeFrame => ({...f, recv_ts: KIS_DEFAULT_START_NS + BigInt(ms) * 1_000_000n})
+    const [a0, a1] = of(a, 2)
+    const frames = [at(a0, 0), ...of(b, 26).map((f, k) => at(f, 200 + k * 100)), at(a1, 3000)]
+    expect(frames.length).toBe(28)
+    const path = await recordingOf([a, b], frames)
+    const lastB = (await rowsOf(path)).filter((r) => r.symbol === b).at(-1)!
+    const s = await serve(path, {atEnd: 'idle'})
+    const base = `http://127.0.0.1:${s.h.port}`
+    const ws = new WebSocket(s.h.url)
+    cleanups.push(() => ws.terminate())
+    await new Promise((r) => ws.once('open', r))
+    const firstFrame = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no data frame within 5 s')), 5000)
+      ws.on('message', (d: Buffer) => {
+        const t = d.toString()
+        if (!t.startsWith('0|')) return
+        clearTimeout(timer)
+        resolve(t)
+      })
+    })
+    ws.send(requestText('approval', '1', 'H0STCNT0', a))
+    expect((await firstFrame).split('|')[3].split('^')[0]).toBe(a)
+    // the timeline runs (A's first row sent, the next one due at 3 s): now a REST client appears
+    const tok = await token(base)
+    await sleep(1200)
+    // B's rows due since the request have passed: B has a current price long before A's next row
+    const mid = (await (await price(base, tok, b)).json()) as {rt_cd: string; msg_cd: string}
+    expect(mid.msg_cd).toBe('MCA00000')
+    expect(mid.rt_cd).toBe('0')
+    for (let i = 0; i < 100 && s.h.stats().plays < 1; i++) await sleep(50)
+    expect(s.h.stats().plays).toBe(1)
+    // and at the end B's price is its last row
+    const end = (await (await price(base, tok, b)).json()) as {rt_cd: string; output?: Record<string, string>}
+    expect(end.rt_cd).toBe('0')
+    expect(end.output?.stck_prpr).toBe(String(lastB.fields.STCK_PRPR))
+  }, 20_000)
 })
 
 describe('record --tiering', () => {

@@ -188,7 +188,7 @@ export interface EmulatorClient {
   readonly subscriptions: number
   /** Frames dropped for this client by the 'drop' slow-client policy. */
   readonly dropped: number
-  /** Whether a row of `symbol` goes to this client now. `''` is a feed-wide row (e.g. a heartbeat): any subscribed client. */
+  /** Whether a row of `symbol` goes to this client now. `''` is a feed-wide row (e.g. a heartbeat): any subscribed client. A change of the answer comes with an event (see {@link Emulator}). */
   wants(symbol: string): boolean
 }
 
@@ -215,7 +215,13 @@ export interface EmulatorOptions {
  * side table or parses its own output again. A frame is plain data (a copy
  * of it routes the same). Events: 'connection' (client), 'subscribe'
  * (client, added symbols), 'unsubscribe' (client, removed symbols),
- * 'disconnect' (client), 'slow' (client): the slow-client policy closed it.
+ * 'interest' (no arguments): what {@link EmulatorClient.wants} answers
+ * changed for a reason other than a subscription (KIS: a REST client
+ * appeared, and rows of every code now pass), 'disconnect' (client),
+ * 'slow' (client): the slow-client policy closed it. The engine caches
+ * `wants` per batch and asks again only after one of 'subscribe',
+ * 'unsubscribe', 'interest' or 'disconnect': an emulator whose `wants`
+ * depends on anything else must emit 'interest' when that changes.
  */
 export interface Emulator<F = unknown> extends EventEmitter {
   readonly host: string

@@ -27,6 +27,8 @@ export interface FeedServerLike<SC> extends EventEmitter {
   close(code: number, reason: string): Promise<void>
   on(event: 'connection' | 'disconnect', listener: (client: SC) => void): this
   on(event: 'subscribe' | 'unsubscribe' | 'slow', listener: (client: SC, keys?: string[]) => void): this
+  /** What a client wants changed for a reason other than a subscription (see the contract's {@link Emulator} events). */
+  on(event: 'interest', listener: () => void): this
 }
 
 /** The server options every emulator takes from the engine's {@link EmulatorOptions} (address, slow-client policy, log). */
@@ -40,7 +42,7 @@ export interface ClientView<SC> {
   variant(sc: SC): number
   /** How many symbols `sc` is subscribed to. */
   subscriptions(sc: SC): number
-  /** Whether a row of `symbol` goes to `sc` now (see {@link EmulatorClient.wants}). */
+  /** Whether a row of `symbol` goes to `sc` now (see {@link EmulatorClient.wants}): when it depends on more than `sc`'s subscriptions, the server emits 'interest' as that changes. */
   wants(sc: SC, symbol: string): boolean
   /** The URL a client uses to get `variant`. */
   url(variant: number): string
@@ -97,6 +99,7 @@ export abstract class EmulatorAdapter<SC extends ServerClient, F> extends EventE
       this.emit('connection', c)
     })
     for (const event of ['subscribe', 'unsubscribe', 'slow'] as const) srv.on(event, (sc: SC, keys?: string[]) => this.forward(event, sc, keys))
+    srv.on('interest', () => this.emit('interest'))
     srv.on('disconnect', (sc: SC) => {
       this.dropped(sc)
       const c = this.byClient.get(sc)

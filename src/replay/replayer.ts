@@ -132,7 +132,7 @@ export class Replayer {
   private readonly idle = new Set<() => void>()
   /** @internal Subscription changes so far (a loop play that sent nothing waits for the next one: Timeline). */
   subscriptionChanges = 0
-  /** @internal Changes of who can receive what (subscribe, unsubscribe, disconnect, a client parked at a gap or taken back): the timelines' receiver masks are recomputed after each. */
+  /** @internal Changes of who can receive what (subscribe, unsubscribe, the emulator's 'interest', disconnect, a client parked at a gap or taken back): the timelines' receiver masks are recomputed after each. */
   wantsGen = 0
   /** @internal First and furthest receive times reached by any timeline (progress display; the timelines write them). */
   firstTs: bigint | null = null
@@ -296,12 +296,12 @@ export class Replayer {
     emu.on('connection', (c: EmulatorClient) => this.onConnection(c))
     emu.on('subscribe', (c: EmulatorClient) => this.onSubscribe(c))
     emu.on('disconnect', (c: EmulatorClient) => this.onDisconnect(c))
-    emu.on('unsubscribe', () => {
+    emu.on('unsubscribe', () => this.wantsGen++)
+    emu.on('interest', () => {
       this.wantsGen++
+      this.wakeIdle()
     })
-    emu.on('slow', () => {
-      this.slowClosed++
-    })
+    emu.on('slow', () => this.slowClosed++)
     const names = this.p.recs.map((f) => f.path).join(', ')
     this.refillSpare()
     if (this.spare) {
@@ -425,7 +425,7 @@ export class Replayer {
     })
   }
 
-  /** @internal Resolve every idle wait ({@link interest}, {@link idleUntil}, {@link untilInterestOr}): a subscription changed, a timeline stopped (Timeline), or the replay closes. */
+  /** @internal Resolve every idle wait ({@link interest}, {@link idleUntil}, {@link untilInterestOr}): a subscription (or the emulator's 'interest') changed, a timeline stopped (Timeline), or the replay closes. */
   wakeIdle(): void {
     if (this.idle.size === 0) return
     const all = [...this.idle]

@@ -103,7 +103,8 @@ class KisEmulator extends EmulatorAdapter<KisClient, KisFrame> {
       variant: () => 0,
       subscriptions: (kc) => kc.registrations.size,
       // Once a REST client is about, every row passes on the timeline (the
-      // emulator's send keeps the current-price state of the codes nobody registered).
+      // emulator's send keeps the current-price state of the codes nobody registered);
+      // the server's 'interest' at that moment has the engine ask again.
       wants: (kc, symbol) => (symbol === '' || server.restActive ? kc.registrations.size > 0 : kc.keys.has(symbol)),
       url: () => server.url(),
     })

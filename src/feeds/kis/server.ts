@@ -140,7 +140,8 @@ const TR_KEY = /^[\x21-\x7e]{1,32}$/
  * Registration), 'refuse' (client, {trId, trKey, msgCd}), 'subscribe'
  * (client, tr_keys added: after `subscribeSettleMs`), 'unsubscribe' (client,
  * tr_keys), 'disconnect' (client), 'slow' (client), 'approval' (app key of a
- * granted approval request).
+ * granted approval request), 'interest' (the first token or price request:
+ * {@link restActive} turned true).
  */
 export class KisServer extends FeedServer<KisClient> {
   /** Approval keys issued → the app key they were issued for. */
@@ -153,7 +154,7 @@ export class KisServer extends FeedServer<KisClient> {
    * side updates it as rows pass on the timeline ({@link updatePrice}).
    */
   readonly prices = new Map<string, Record<string, string>>()
-  /** Whether a client has asked for an access token or a price: the replay side then tracks every code's state. */
+  /** Whether a client has asked for an access token or a price: the replay side then tracks every code's state (set by {@link restSeen}). */
   restActive = false
   /** Current-price requests answered, and refused with KIS's rate-limit error. */
   readonly rest = {served: 0, rateLimited: 0}
@@ -256,7 +257,7 @@ export class KisServer extends FeedServer<KisClient> {
         return json(403, {error_code: 'EGW00103', error_description: '유효하지 않은 AppKey입니다.'})
       }
       if (path === KIS_TOKEN_PATH) {
-        this.restActive = true
+        this.restSeen()
         // KIS's tokens are JWTs of a few hundred characters; any opaque text serves a client
         const token = `mdrec.${randomText(40)}`
         if (this.tokens.size >= this.o.maxApprovals) this.tokens.delete(this.tokens.keys().next().value!)
@@ -272,6 +273,13 @@ export class KisServer extends FeedServer<KisClient> {
     })
   }
 
+  /** A REST client is about: from now on every row passes on the timeline ('interest': what clients want changed). */
+  private restSeen(): void {
+    if (this.restActive) return
+    this.restActive = true
+    this.emit('interest')
+  }
+
   /**
    * `GET inquire-price?FID_COND_MRKT_DIV_CODE=J&FID_INPUT_ISCD=<code>` with
    * `authorization: Bearer <token from /oauth2/tokenP>` and `tr_id:
@@ -280,7 +288,7 @@ export class KisServer extends FeedServer<KisClient> {
    */
   private onPrice(req: IncomingMessage, res: ServerResponse, json: (status: number, body: unknown) => void): void {
     req.resume()
-    this.restActive = true
+    this.restSeen()
     const raw = (status: number, text: string) => {
       res.writeHead(status, {'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text)})
       res.end(text)
