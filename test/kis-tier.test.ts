@@ -270,6 +270,35 @@ describe('a REST client appearing mid-play widens what the timeline passes', () 
   }, 20_000)
 })
 
+describe('a REST client appearing while a loop play that handed its receivers nothing waits', () => {
+  it('starts the next play: rows of codes nobody registered then pass and set the price', async () => {
+    // The recording holds B only; the client registers A (absent): the first play hands the client
+    // nothing, and such a play waits for a change of who can receive what before the next one. Then the
+    // REST client's rows of B are taken into the REST state (no frame is sent): the plays go on.
+    const [a, b] = CODES.slice(0, 2)
+    const frames = [...syntheticKisTape({frames: 200, symbols: [b], types: TYPES, meanGapMs: 5, seed: 8, bundleShare: 0})]
+    const path = await recordingOf([b], frames)
+    const lastB = (await rowsOf(path)).filter((r) => r.symbol === b).at(-1)!
+    const s = await serve(path, {speed: 'max', loop: 3, settleMs: 0})
+    const base = `http://127.0.0.1:${s.h.port}`
+    const ws = new WebSocket(s.h.url)
+    cleanups.push(() => ws.terminate())
+    await new Promise((r) => ws.once('open', r))
+    ws.send(requestText('approval', '1', 'H0STCNT0', a))
+    for (let i = 0; i < 100 && s.h.stats().plays < 1; i++) await sleep(50)
+    expect(s.h.stats().plays).toBe(1)
+    await sleep(300)
+    expect(s.h.stats().plays).toBe(1) // waiting, not spinning through empty plays
+    // a REST client appears: B's rows now pass (REST state), so the plays go on
+    const tok = await token(base)
+    for (let i = 0; i < 100 && s.h.stats().plays < 4; i++) await sleep(50)
+    expect(s.h.stats().plays).toBe(4)
+    const end = (await (await price(base, tok, b)).json()) as {rt_cd: string; output?: Record<string, string>}
+    expect(end.rt_cd).toBe('0')
+    expect(end.output?.stck_prpr).toBe(String(lastB.fields.STCK_PRPR))
+  }, 20_000)
+})
+
 describe('record --tiering', () => {
   it('records 120 codes: ≤ 41 registrations at every moment, every code has rows, promotions, record → replay → record keeps the rows', async () => {
     const path = await syntheticRecording(CODES, 40_000, 20)

@@ -42,7 +42,8 @@
  * each batch's symbol set is computed once, with the batch, and shared by
  * every timeline through the decoded batch cache), then sleeps on a plain
  * timer until the next row someone can receive (or the last row of the
- * batches read), waking early when a subscription changes. So a replay
+ * batches read), waking early when a subscription (or an emulator's
+ * 'interest') changes. So a replay
  * nobody can receive anything from costs one wake-up per record batch, plus
  * reading the file (its batches are still read and decompressed in time).
  * A subscription that arrives during such a sleep joins at the current
@@ -50,8 +51,10 @@
  * no subscribed client waits for a subscription (so a shared timeline whose
  * clients have all gone plays on, and `done` resolves, only once someone
  * subscribes again). At every speed, a `loop`
- * play that sent nothing waits for a subscription change before the next
- * play (it would send nothing again), which then starts at once.
+ * play that handed its receivers no row waits for a change of who can
+ * receive what (a subscription, or an emulator's 'interest', as KIS's first
+ * REST request) before the next play (it would hand them nothing again),
+ * which then starts at once.
  *
  * ## Rows
  * Data rows (`tick`, `status`, and other feeds' data kinds) are sent. `reject`

@@ -130,9 +130,7 @@ export class Replayer {
   private readonly settling = new Map<Timeline, {first: number; timer: NodeJS.Timeout}>()
   /** Idle timelines waiting for a subscription change (see Idle). */
   private readonly idle = new Set<() => void>()
-  /** @internal Subscription changes so far (a loop play that sent nothing waits for the next one: Timeline). */
-  subscriptionChanges = 0
-  /** @internal Changes of who can receive what (subscribe, unsubscribe, the emulator's 'interest', disconnect, a client parked at a gap or taken back): the timelines' receiver masks are recomputed after each. */
+  /** @internal Changes of who can receive what (subscribe, unsubscribe, the emulator's 'interest', disconnect, a client parked at a gap or taken back): the timelines' receiver masks are recomputed after each, and a loop play that handed its receivers no row waits for one (Timeline). */
   wantsGen = 0
   /** @internal First and furthest receive times reached by any timeline (progress display; the timelines write them). */
   firstTs: bigint | null = null
@@ -342,7 +340,6 @@ export class Replayer {
 
   private onSubscribe(c: EmulatorClient): void {
     if (this.closed) return
-    this.subscriptionChanges++
     this.wantsGen++
     this.wakeIdle()
     if (c.subscriptions === 0) return

@@ -231,8 +231,9 @@ export class Timeline<T extends Target = Target> {
         }
         const shift = play * period
         let first = true
-        const sentBefore = target.sent
-        const changesBefore = r.subscriptionChanges
+        /** Rows handed to the target in this play (a feed's receivers may take a row without sending a frame: KIS's REST state). */
+        let delivered = 0
+        const genBefore = r.wantsGen
         let rows = 0
         let lastTs = firstTs
         while (ok && !this.stopped) {
@@ -353,6 +354,7 @@ export class Timeline<T extends Target = Target> {
             target.gap(parseGapInfo(b.info(i)))
           } else {
             target.deliver(src, shift, due)
+            delivered++
           }
           // On a timed schedule the frames on time (see onTimeDue) are written before a row due after them
           // is handled; a catch-up burst (frames already late) goes out every CATCHUP_FLUSH rows, not
@@ -384,10 +386,10 @@ export class Timeline<T extends Target = Target> {
           const meanGap = rows > 1 ? span / (rows - 1) : 1e9
           period = Math.max(1e6, Math.ceil((span + meanGap) / 1e6) * 1e6)
         }
-        if (play + 1 < r.plays && target.sent === sentBefore && r.subscriptionChanges === changesBefore) {
-          // A play that sent nothing would send nothing again: wait for a subscription change (see Idle),
-          // then go on with the next play from now.
-          while (r.subscriptionChanges === changesBefore && !this.stopped) await r.interest()
+        if (play + 1 < r.plays && delivered === 0 && r.wantsGen === genBefore) {
+          // A play that delivered nothing would deliver nothing again: wait for a change of who can receive what
+          // (a subscription, the emulator's 'interest'; see Idle), then go on with the next play from now.
+          while (r.wantsGen === genBefore && !this.stopped) await r.interest()
           if (this.stopped) break
           if (timed) t0 = nowNs() - ((play + 1) * period) / rate
         }
