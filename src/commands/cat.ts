@@ -13,7 +13,7 @@ import {
   type OutputFormat,
   TableFormatter,
 } from '../store/format.js'
-import {assertOneFeed, openInputs, resolveRange, SymbolsSeen, whyNoRows} from '../store/inputs.js'
+import {assertOneFeed, openInputs, resolveRange, SymbolsSeen, missingSymbolsNote, whyNoRows} from '../store/inputs.js'
 import {mergeBatches} from '../store/merge.js'
 import type {RecordingFile} from '../store/reader.js'
 import type {StoreColumn} from '../store/schema.js'
@@ -27,7 +27,7 @@ export default class Cat extends BaseCommand<typeof Cat> {
   static override summary = 'Print the rows of a recording as a table, NDJSON or CSV.'
   static override description =
     'Streams the file: works on recordings larger than memory, and exits quietly when the reader closes the pipe (`| head`). Times are ISO-8601 UTC with ns; 64-bit integers print exactly; raw payloads print as base64.\n\n' +
-    'Several files, a directory or a glob (quoted or not) print as one timeline, merged by receive time: the rotated parts of a run one after the other (by mdrec.run_id and mdrec.part), other files row by row (equal times in the order of the files, by start time). They must be of one feed. --from/--to offsets count from the earliest start among the files (a run\'s first part). A symbol of several given (-s) that has no row is named on stderr.\n\n' +
+    'Several files, a directory or a glob (quoted or not) print as one timeline, merged by receive time: the rotated parts of a run one after the other (by mdrec.run_id and mdrec.part), other files row by row (equal times in the order of the files, by start time). They must be of one feed. --from/--to offsets count from the earliest start among the files (a run\'s first part). A symbol of several given (-s) that has no row is named on stderr (`note: no rows for ZZZ: …`).\n\n' +
     'A damaged or cut file: every intact row is printed, then a one-line error names the file and byte offset, and the exit code is 1.\n\n' +
     'When nothing matches, cat prints no row (table and CSV: the header only), says why in one line on stderr (`note: no rows: …`: the range is before or after the recording, whose span it gives; a symbol is not in it, with close matches such as AAPL for aapl) and exits 0: an empty selection is an answer, not an error. --from not before --to is a usage error (exit 2).'
   static override examples = [
@@ -109,7 +109,7 @@ export default class Cat extends BaseCommand<typeof Cat> {
       process.stderr.write(`note: no rows: ${await whyNoRows(files, {from, to, symbols: this.flags.symbol})}\n`)
     } else if (n < limit && seen.missing().length > 0) {
       // some symbols printed, others not (a misspelling among several): say so for those (cut short by --limit, nothing is known)
-      process.stderr.write(`note: no rows: ${await whyNoRows(files, {from, to, symbols: seen.missing()})}\n`)
+      process.stderr.write(`note: ${await missingSymbolsNote(files, {from, to}, seen.missing())}\n`)
     }
   }
 }

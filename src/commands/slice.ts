@@ -4,7 +4,7 @@ import {BaseCommand} from '../cli/base.js'
 import {receiveRangeFlags, recordingsArg} from '../cli/flags.js'
 import {plural} from '../util/units.js'
 import {isMdrecError, MdrecError} from '../errors.js'
-import {assertOneFeed, openInputs, resolveRange, whyNoRows} from '../store/inputs.js'
+import {assertOneFeed, openInputs, resolveRange, missingSymbolsNote, whyNoRows} from '../store/inputs.js'
 import {sliceRecording, type SliceResult} from '../store/slice.js'
 
 export default class Slice extends BaseCommand<typeof Slice> {
@@ -46,7 +46,7 @@ export default class Slice extends BaseCommand<typeof Slice> {
     }
     if (!this.jsonEnabled()) this.log(`wrote ${plural(r.rows, 'row')} (${plural(r.bytes, 'byte')}) to ${r.out}`)
     // rows of some symbols but none of others (a misspelling among several): name those, as cat does
-    if (r.missing.length > 0 && r.rows > 0) process.stderr.write(`note: no rows: ${await whyNoRows(files, {...filter, symbols: r.missing})}\n`)
+    if (r.missing.length > 0 && r.rows > 0) process.stderr.write(`note: ${await missingSymbolsNote(files, filter, r.missing)}\n`)
     return r
   }
 }

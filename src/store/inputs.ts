@@ -322,6 +322,16 @@ export function closeSymbols(want: string, have: Iterable<string>): string[] {
 }
 
 /**
+ * The note for a selection where some of the symbols asked for have rows and
+ * others have none (a misspelling among several): `no rows for ZZZ: symbol ZZZ
+ * is not in the recording (…)`, naming only those, so it does not read as if
+ * nothing was selected. `missing` are the symbols without a row.
+ */
+export async function missingSymbolsNote(files: readonly RecordingFile[], filter: RowFilter, missing: readonly string[]): Promise<string> {
+  return `no rows for ${missing.join(', ')}: ${await whyNoRows(files, {...filter, symbols: [...missing]})}`
+}
+
+/**
  * Why `filter` selects no row of `files`, as one line for stderr: the
  * recording is empty; a symbol is not in it (with close matches: `aapl` →
  * `did you mean AAPL?`); the range is after or before the recording's span,
