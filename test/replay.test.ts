@@ -508,6 +508,26 @@ describe('replay: shared clock', () => {
   })
 })
 
+describe('replay: shared clock log', () => {
+  it('a client that subscribes after the shared timeline started is logged once, with where it joins', async () => {
+    const path = await writeRecording(tape(400, {meanGapMs: 5}).map((f) => canonical(f, 'v2')), 'v2', 100)
+    const lines: string[] = []
+    const h = await start(path, {speed: 1, clock: 'shared', settleMs: 0, log: (l) => lines.push(l)})
+    const a = await connect(h.url)
+    a.send({subscribe: SYMS})
+    await waitFor(() => a.frames.length > 0, 5000, "the first client's first frame")
+    const b = await connect(h.url)
+    b.send({subscribe: SYMS.slice(0, 1)})
+    b.send({subscribe: SYMS.slice(1)})
+    await waitFor(() => lines.some((l) => l.startsWith('client 2 subscribed')), 5000, "the second client's line")
+    await new Promise((r) => setTimeout(r, 100))
+    const joined = lines.filter((l) => l.startsWith('client 2 subscribed'))
+    expect(joined).toHaveLength(1)
+    expect(joined[0]).toMatch(/^client 2 subscribed: joins the shared timeline at \d{4}-\d\d-\d\dT[\d:.]+Z$/)
+    expect(lines.filter((l) => l.startsWith('client 1 subscribed'))).toEqual(['client 1 subscribed: the shared timeline starts'])
+  })
+})
+
 describe('replay: options and errors', () => {
   it('rejects bad input with MdrecErrors', async () => {
     const path = await writeRecording(tape(3).map((f) => canonical(f, 'v2')), 'v2')

@@ -105,6 +105,8 @@ export class Replayer {
   /** @internal Connection clock: timelines whose client was closed at a gap, waiting for a reconnect (ClientTarget.gap adds them). */
   readonly parked: Timeline<ClientTarget>[] = []
   private shared: Timeline | null = null
+  /** Shared clock: clients whose first subscription has been logged. */
+  private readonly joinedShared = new WeakSet<EmulatorClient>()
   private readonly errors: string[] = []
   private closing: Promise<ReplaySummary> | null = null
   private closed = false
@@ -348,7 +350,8 @@ export class Replayer {
       if (!t.begun) {
         t.prepareFirst()
         this.startWhenSettled(t, `client ${c.id} subscribed: the shared timeline starts`)
-      }
+      } else if (!this.joinedShared.has(c)) this.log(`client ${c.id} subscribed: joins the shared timeline at ${this.furthestTs === null ? 'its start' : nsToIso(this.furthestTs)}`)
+      this.joinedShared.add(c)
       return
     }
     const own = this.byClient.get(c)
