@@ -241,7 +241,7 @@ describe('a repeatable --symbol among the file arguments', () => {
     expect(greedy).toEqual([])
     const r = await runCli(['cat'])
     expect(r.code).toBe(2)
-    expect(oneErrorLine(r.stderr)).toBe('Error: Missing 1 required arg: file  recording(s) to print: files, a directory or a glob (see mdrec cat --help)')
+    expect(oneErrorLine(r.stderr)).toBe('Error: Missing 1 required arg: file — recording(s) to print: files, a directory or a glob (see mdrec cat --help)')
   })
 
   it('-s takes a comma list, as --columns and --types do', async () => {

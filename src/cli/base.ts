@@ -92,6 +92,10 @@ export function oneLine(message: string, help: string): string {
     .replace(/\s*Note: --[\w-]+ allows multiple values\.[\s\S]*?the beginning of arguments\./, '')
     .replace(/^\s*The following errors? occurred:\s*/, '')
     .replace(/^Parsing (--?[\w-]+)\s*\n\s*/, '$1: ')
+    // oclif lists each missing argument as `name  description` on a line of its own: `name — description`
+    .replace(/^(Missing \d+ required args?:)\s*\n([\s\S]*)$/, (_, head: string, rest: string) =>
+      [head, rest.split('\n').map((l) => l.trim().replace(/^(\S+)\s{2,}(\S.*)$/, '$1 — $2')).filter(Boolean).join('; ')].join(' '),
+    )
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean)
