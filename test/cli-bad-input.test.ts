@@ -114,6 +114,19 @@ describe('a negative number on the command line', () => {
     expect(() => prepareArgv(['--loop', '-0.5'], valued, optional)).toThrow('--loop -0.5: N ≥ 0')
     // a number that is not whole is the flag's too, not a file
     expect(() => prepareArgv(['--loop', '1.5', 'f'], valued, optional)).toThrow('--loop 1.5: N ≥ 0')
+    // after a bare optional flag: a number is its value, an input that exists (a file, a directory, a glob that matches) a file, anything else a bad value
+    const exists = (t: string) => t === 'f' || t === 'd/*.arrow'
+    expect(prepareArgv(['--loop', 'f'], valued, optional, exists)).toEqual(['--loop', 'forever', 'f'])
+    expect(prepareArgv(['--loop', 'd/*.arrow'], valued, optional, exists)).toEqual(['--loop', 'forever', 'd/*.arrow'])
+    expect(() => prepareArgv(['f', '--loop', 'abc'], valued, optional, exists)).toThrow('--loop abc: N ≥ 0 (abc is no file, directory or matching glob either)')
+  })
+
+  it('a bare optional flag followed by a word that is neither a number nor an input is a usage error about the flag (exit 2), not a missing file', async () => {
+    const r = await runCli(['replay', YAHOO, '--loop', 'abc', '--port', '0'])
+    expect(r.code, r.stderr).toBe(2)
+    expect(errorLine(r.stderr)).toBe(
+      'Error: --loop abc: the count of further plays must be a whole number, 0 or more (--loop alone: for ever) (abc is no file, directory or matching glob either)',
+    )
   })
 })
 

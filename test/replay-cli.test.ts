@@ -96,3 +96,29 @@ describe('+offset times with several recordings', () => {
     expect(replay.stderr()).not.toMatch(/no rows/)
   })
 })
+
+describe('mdrec replay inputs: files, a directory or a glob, as every other command', () => {
+  it('resolves a directory and a glob through the shared resolver (same errors for no match); a bare --loop before one leaves it a file', {timeout: 90_000}, async () => {
+    const {copyFileSync, mkdirSync, mkdtempSync} = await import('node:fs')
+    const {tmpdir} = await import('node:os')
+    const {join} = await import('node:path')
+    const {runCli} = await import('./helpers/cli.js')
+    const dir = mkdtempSync(join(tmpdir(), 'mdrec-replay-inputs-'))
+    const one = join(dir, 'onedir')
+    mkdirSync(one)
+    copyFileSync(fixture('yahoo-us-equities.arrow'), join(one, 'y.arrow'))
+    mkdirSync(join(dir, 'empty'))
+    // --from +2m holds no row: the files were found and opened, then refused before listening (exit 1, no URL)
+    for (const args of [[one], [join(one, '*.arrow')], ['--loop', one], ['--loop', join(one, '*.arrow')]]) {
+      const r = await runCli(['replay', ...args, '--from', '+2m', '--port', '0'], {timeoutMs: 30_000})
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(1)
+      expect(r.stderr).toMatch(/no rows to replay: --from \S+ is after the recording's last row/)
+    }
+    const none = await runCli(['replay', join(dir, 'none-*.arrow'), '--port', '0'], {timeoutMs: 30_000})
+    expect(none.code).toBe(1)
+    expect(none.stderr.trim()).toBe(`Error: ${join(dir, 'none-*.arrow')}: the pattern matches no file`)
+    const empty = await runCli(['replay', join(dir, 'empty'), '--port', '0'], {timeoutMs: 30_000})
+    expect(empty.code).toBe(1)
+    expect(empty.stderr.trim()).toBe(`Error: ${join(dir, 'empty')}: is a directory with no .arrow recording in it; give .arrow files, a directory holding them, or a glob`)
+  })
+})

@@ -32,6 +32,9 @@
  */
 import {Command, Errors, type Interfaces, ux} from '@oclif/core'
 import {distance} from 'fastest-levenshtein'
+import {existsSync} from 'node:fs'
+import {isAbsolute} from 'node:path'
+import {globSync, isDynamicPattern} from 'tinyglobby'
 
 import {MdrecError, isMdrecError, type MdrecErrorCode} from '../errors.js'
 
@@ -186,16 +189,33 @@ export function jsonFlagHint(message: string, id: string, formats: readonly stri
 const NEGATIVE = /^-\d+(\.\d+)?$/
 
 /**
+ * Whether `token` names an input (store/inputs.ts `expandInputs`): a path
+ * that exists (file or directory) or a glob that matches a file.
+ */
+export function namesInput(token: string): boolean {
+  if (existsSync(token)) return true
+  return isDynamicPattern(token) && globSync(token, {onlyFiles: true, expandDirectories: false, absolute: isAbsolute(token)}).length > 0
+}
+
+/**
  * Check the command line before oclif parses it, and give each flag of
  * `optional` (a flag whose value may be left out: `--loop [N]`) the value it
  * means when it is: `argv` with `optional[name]` inserted after a bare
- * `--name` (the next token is absent, a flag or not a whole number). Throws
- * E_USAGE for a negative number oclif would take as a positional: after a
- * flag of `optional` (`--loop -1`), or where no flag takes it (`cat f -5`).
+ * `--name` (the next token is absent, a flag, or an input: `isInput`, a
+ * file, directory or matching glob). The token after such a flag that is
+ * neither a whole number nor an input is a bad value for the flag (E_USAGE,
+ * not a missing file). Throws E_USAGE too for a negative number oclif would
+ * take as a positional: after a flag of `optional` (`--loop -1`), or where
+ * no flag takes it (`cat f -5`).
  * `valued`: the names (`--name`, `-c`) of the flags that take a value (the
  * token after them is theirs, negative or not; their parse checks it).
  */
-export function prepareArgv(argv: readonly string[], valued: ReadonlySet<string>, optional: Readonly<Record<string, {bare: string; expects: string}>>): string[] {
+export function prepareArgv(
+  argv: readonly string[],
+  valued: ReadonlySet<string>,
+  optional: Readonly<Record<string, {bare: string; expects: string}>>,
+  isInput: (token: string) => boolean = namesInput,
+): string[] {
   const out: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const t = argv[i]
@@ -209,7 +229,11 @@ export function prepareArgv(argv: readonly string[], valued: ReadonlySet<string>
       const next = argv[i + 1]
       // a number that is not a whole one (-1, 1.5) would be taken as a file: it was meant for the flag
       if (next !== undefined && (NEGATIVE.test(next) || /^\d*\.\d+$/.test(next))) throw new MdrecError('E_USAGE', `${t} ${next}: ${opt.expects}`)
-      if (next === undefined || !/^\d+$/.test(next)) out.push(opt.bare)
+      if (next !== undefined && /^\d+$/.test(next)) continue
+      if (next !== undefined && !next.startsWith('-') && !isInput(next)) {
+        throw new MdrecError('E_USAGE', `${t} ${next}: ${opt.expects} (${next} is no file, directory or matching glob either)`)
+      }
+      out.push(opt.bare)
       continue
     }
     if (valued.has(t)) {

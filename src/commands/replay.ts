@@ -6,7 +6,7 @@ import {MdrecError} from '../errors.js'
 import {flagValue, replayFeed, replayFlags, replayHelp, replayOptionValues} from '../feeds/registry.js'
 import {replay, type ReplayStats, type ReplaySummary} from '../replay/engine.js'
 import {DEFAULT_SETTLE_MS, SETTLE_CAP_FACTOR} from '../replay/scheduler.js'
-import {assertOneFeed, resolveRange, whyNoRows} from '../store/inputs.js'
+import {assertOneFeed, expandInputs, resolveRange, whyNoRows} from '../store/inputs.js'
 import {openRecording, readBatches, type RecordingFile} from '../store/reader.js'
 import {formatDuration, plural} from '../util/units.js'
 
@@ -24,7 +24,7 @@ export default class Replay extends BaseCommand<typeof Replay> {
 
 --json: stdout holds exactly one JSON document, printed at exit: the summary with the URL in it ({"url":…,"framesSent":…}); the URL is also logged on stderr (first line) unless --quiet.
 
-Several FILEs are merged by receive time. Runs until Ctrl-C/SIGTERM, which closes clients with code 1000.
+Several files, a directory or a glob (quoted or not) are merged by receive time (one file named twice is served once). Runs until Ctrl-C/SIGTERM, which closes clients with code 1000.
 
 A --from/--to range that holds no row is refused before listening (exit 1, saying why: the recording's span, the range); --from not before --to is a usage error (exit 2).
 
@@ -39,13 +39,13 @@ ${replayHelp().join('\n\n')}`
     '<%= config.bin %> replay fixtures/upbit-krw.arrow --no-rate-limits',
   ]
   static override strict = false
-  static override args = recordingsArg('recording(s) to serve')
+  static override args = recordingsArg('recording(s) to serve: files, a directory or a glob')
   static override flags = {
     speed: speed({description: 'pace: 1x, 10x, 0.25x, or max (as fast as the client reads)', default: 1, defaultHelp: async () => '1x'}),
     port: Flags.integer({char: 'p', description: 'TCP port; 0 picks a free one', default: 8765, min: 0, max: 65_535}),
     host: Flags.string({description: 'interface to listen on', default: '127.0.0.1'}),
     loop: Flags.string({
-      description: 'play again from the start N more times, or forever without N (times shifted so they keep increasing)',
+      description: 'play again from the start N more times, or forever without N (times shifted so they keep increasing); the word after a bare --loop is N when a number, else a file',
       helpValue: '[N]',
     }),
     ...receiveRangeFlags(),
@@ -72,7 +72,6 @@ ${replayHelp().join('\n\n')}`
 
   public async run(): Promise<ReplaySummary & {url: string; published?: number}> {
     const {argv} = await this.parse(Replay)
-    const files = argv as string[]
     const f = this.flags
     let loop: number | true | undefined
     if (f.loop !== undefined) {
@@ -80,6 +79,8 @@ ${replayHelp().join('\n\n')}`
       else if (/^\d+$/.test(f.loop)) loop = Number(f.loop)
       else throw new MdrecError('E_USAGE', `--loop ${f.loop}: ${LOOP_EXPECTS}`)
     }
+    // files, directories and globs, as every command takes them (one file named twice is served once)
+    const files = await expandInputs(argv as string[])
     const opened = await Promise.all(files.map((p) => openRecording(p)))
     assertOneFeed(opened, 'replay') // before the engine would refuse them as a usage error: bad input is exit 1
     const first = opened[0]
