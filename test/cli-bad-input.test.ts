@@ -3,11 +3,12 @@
  * lives: a clear one-line error naming the input and what to do, no stack,
  * exit 2 for usage and 1 otherwise, nothing half written.
  */
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {execFileSync} from 'node:child_process'
+import {chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {prepareArgv} from '../src/cli/base.js'
 import {parseDurationOrZero} from '../src/util/units.js'
@@ -75,7 +76,7 @@ describe('a recording with no recoverable row', () => {
     const r = await runCli(['cat', partly, '-f', 'ndjson'])
     expect(errorLine(r.stderr)).toMatch(/\d+ rows? in \d+ complete batch(?:es)? before it\. Run `mdrec verify --repair .*partly\.arrow` to write a readable copy$/)
     const v = await runCli(['verify', '--repair', partly])
-    expect(v.stdout).toMatch(/repaired: wrote [\d,]+ rows in \d+ batches to .*partly\.repaired\.arrow/)
+    expect(v.stdout).toMatch(/repaired: wrote [\d,]+ rows in \d+ batch(?:es)? to .*partly\.repaired\.arrow/)
   })
 
   it('info shows no time span, per-row figure or compression ratio for it', async () => {
@@ -241,6 +242,75 @@ describe('an output path that cannot be written', () => {
     mkdirSync(d)
     expect(() => partialPath(d)).toThrow(`${d}: is a directory; give --out a file name`)
     expect(readdirSync(d)).toEqual([])
+  })
+})
+
+/**
+ * A directory no file can be made in: a read-only tmpfs where mounting is
+ * permitted (root ignores chmod), else a chmod 555 directory (not root); null
+ * where neither works.
+ */
+function readOnlyDir(): string | null {
+  const d = mkdtempSync(join(tmpdir(), 'mdrec-ro-'))
+  if (process.getuid?.() !== 0) {
+    chmodSync(d, 0o555)
+    return d
+  }
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', d], {stdio: 'ignore'})
+    roMounts.push(d)
+    return d
+  } catch {
+    return null
+  }
+}
+const roMounts: string[] = []
+afterAll(() => {
+  for (const d of roMounts) execFileSync('umount', ['-l', d])
+})
+
+describe('an output directory that cannot be written (read-only)', () => {
+  const ro = readOnlyDir()
+  it.skipIf(ro === null)('the error names the path given, never its temporary (slice, verify --repair, the shared atomic write)', async () => {
+    const out = join(ro!, 'x.arrow')
+    for (const args of [['slice', YAHOO, '-o', out], ['verify', '--repair', partly, '-o', out]]) {
+      const r = await runCli(args)
+      expect(r.code, `${args[0]}: ${r.stderr}`).toBe(1)
+      expect(r.stderr).not.toMatch(/mdrec-partial/)
+      expect(errorLine(r.stderr)).toMatch(new RegExp(`^Error: ${out.replace(/[.]/g, '\\.')}: (?:permission denied|read-only file system) \\(creating the recording\\)`))
+    }
+    expect(() => writeAtomically(out, 'x', 'writing a dataset file', {overwrite: true})).toThrow(new RegExp(`^${out.replace(/[.]/g, '\\.')}: `))
+    expect(readdirSync(ro!)).toEqual([])
+  })
+
+  it.skipIf(ro === null)('verify --repair prints the damage report first (text and --json), then the repair error, exit 1', async () => {
+    const out = join(ro!, 'fixed.arrow')
+    const r = await runCli(['verify', partly, '--repair', '--out', out])
+    expect(r.code).toBe(1)
+    expect(r.stdout).toMatch(/partly\.arrow: DAMAGED: [\d,]+ rows in \d+ complete batches/)
+    expect(r.stdout).not.toMatch(/repaired:/)
+    expect(errorLine(r.stderr)).toMatch(/fixed\.arrow: (?:permission denied|read-only file system)/)
+    const j = await runCli(['verify', partly, '--repair', '--out', out, '--json'])
+    expect(j.code).toBe(1)
+    const report = JSON.parse(j.stdout)
+    expect(report).toMatchObject({ok: false, path: partly})
+    expect(report.rowsIntact).toBeGreaterThan(0)
+    expect(report.out).toBeUndefined()
+  })
+})
+
+describe('verify --repair\'s summary', () => {
+  it('says what the copy holds, as verify of the copy counts it', async () => {
+    const out = join(dir, 'summary.repaired.arrow')
+    const r = await runCli(['verify', partly, '--repair', '--out', out])
+    expect(r.code).toBe(1)
+    const said = /repaired: wrote ([\d,]+) rows? in ([\d,]+) batch(?:es)? to /.exec(r.stdout)
+    expect(said, r.stdout).not.toBeNull()
+    const v = JSON.parse((await runCli(['verify', out, '--json'])).stdout)
+    expect(v.ok).toBe(true)
+    expect([Number(said![1].replace(/,/g, '')), Number(said![2].replace(/,/g, ''))]).toEqual([v.rowsIntact, v.batches])
+    const j = JSON.parse((await runCli(['verify', partly, '--repair', '--out', join(dir, 'summary2.arrow'), '--json'])).stdout)
+    expect(j.written).toMatchObject({rows: v.rowsIntact, batches: v.batches})
   })
 })
 

@@ -7,10 +7,10 @@ import {MdrecError} from '../errors.js'
 import {stalePartials} from '../store/atomic.js'
 import {expandInputs, unreadableLine, unreadableOf, type Unreadable} from '../store/inputs.js'
 import {badFilesError} from '../store/info.js'
-import {defaultRepairPath, repairRecording, verifyRecording, type VerifyResult} from '../store/verify.js'
+import {defaultRepairPath, repairRecording, verifyRecording, type VerifyResult, type Written} from '../store/verify.js'
 
 /** A file's report; `unreadable`: not a recording mdrec can read at all (not Arrow, no mdrec metadata, a newer format), so nothing to repair. */
-export type VerifyReport = VerifyResult & {out?: string; stalePartials: string[]; unreadable?: Unreadable}
+export type VerifyReport = VerifyResult & {out?: string; written?: Written; stalePartials: string[]; unreadable?: Unreadable}
 
 /** verifyRecording, or for a file that is not a readable recording a report that says so (the next files are still checked). */
 async function check(path: string): Promise<VerifyReport> {
@@ -62,14 +62,23 @@ export default class Verify extends BaseCommand<typeof Verify> {
       throw new MdrecError('E_USAGE', `--out names one repaired copy, but ${paths.length} files were given; leave --out out to write <name>.repaired.arrow beside each`)
     }
     const reports: VerifyReport[] = []
+    const resultOf = (): VerifyReport | VerifyReport[] => (paths.length === 1 && this.positional.length === 1 ? reports[0] : reports)
     for (const path of paths) {
-      let r = await check(path)
-      if ((!r.ok || !r.complete) && this.flags.repair && !r.unreadable) r = {...(await repairRecording(path, this.flags.out ?? defaultRepairPath(path))), stalePartials: r.stalePartials}
+      const r = await check(path)
       reports.push(r)
+      // the report comes first: a repair that fails (its error follows) must not hide the damage
       // a lone unreadable file: its error line says it all
       if (!this.jsonEnabled() && !(r.unreadable && paths.length === 1)) this.log(describe(r, this.flags.repair))
+      if ((r.ok && r.complete) || !this.flags.repair || r.unreadable) continue
+      try {
+        reports[reports.length - 1] = {...(await repairRecording(path, this.flags.out ?? defaultRepairPath(path), r)), stalePartials: r.stalePartials}
+      } catch (error) {
+        this.failAfterJson(resultOf(), error as Error)
+      }
+      const done = reports.at(-1)!
+      if (!this.jsonEnabled() && done.out && done.written) this.log(repairedLine(done.out, done.written))
     }
-    const result = paths.length === 1 && this.positional.length === 1 ? reports[0] : reports
+    const result = resultOf()
     const bad = reports.filter((r) => !r.ok).map((r) => ({path: r.path, error: problemOf(r, this.flags.repair)}))
     const problem = badFilesError(bad, reports.length)
     if (problem) this.failAfterJson(result, problem)
@@ -97,9 +106,13 @@ function describe(r: VerifyReport, repair: boolean): string {
   if (!r.complete && !r.problem && !r.unreadable) lines.push('  no end-of-stream marker: still being written, or the recorder stopped abruptly (every batch is readable)')
   if (r.trailingBytes) lines.push(`  ${plural(r.trailingBytes, 'byte')} after the end-of-stream marker are ignored`)
   for (const p of r.stalePartials) lines.push(`  a temporary from a killed run: ${p}; delete it`)
-  if (r.out) lines.push(`repaired: wrote ${plural(r.rowsIntact, 'row')} in ${plural(r.batches, 'batch')} to ${r.out}`)
-  else if (repair && r.rowsIntact === 0 && !r.unreadable && !(r.ok && r.complete)) {
+  if (repair && r.rowsIntact === 0 && !r.unreadable && !(r.ok && r.complete)) {
     lines.push(`not repaired: no complete batch${r.ok ? ' was written yet' : ' survived'}, so there is nothing to recover and no copy was written${r.ok ? '' : '. A closed file keeps its rows in a few large batches, so a cut inside the first loses them all'}`)
   }
   return lines.join('\n')
+}
+
+/** What a repair wrote, as `mdrec verify` of the copy counts it (the copy is rewritten as a few large batches). */
+function repairedLine(out: string, w: Written): string {
+  return `repaired: wrote ${plural(w.rows, 'row')} in ${plural(w.batches, 'batch')} to ${out}`
 }

@@ -180,6 +180,7 @@ export async function rewrite(spec: RewriteSpec): Promise<RewriteResult> {
       closedFile: true,
       cluster: spec.cluster,
       dictionaries,
+      name: out, // an error names the file the user gave, not its temporary
     },
   )
   try {

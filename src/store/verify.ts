@@ -83,11 +83,20 @@ export function defaultRepairPath(path: string): string {
  * (E_EXISTS; a directory: E_IS_DIRECTORY) and its directory must (E_NOT_FOUND).
  * When no row is intact there is nothing to recover: no copy is written
  * (a 0-row file would only look like a recording), and the result has no `out`.
+ * `checked`: the verifyRecording result of `path`, when the caller has it
+ * (verify prints its report before repairing). `written`: what the copy holds.
  */
-export async function repairRecording(path: string, out = defaultRepairPath(path)): Promise<VerifyResult & {out?: string}> {
-  const v = await verifyRecording(path)
+export async function repairRecording(path: string, out = defaultRepairPath(path), checked?: VerifyResult): Promise<VerifyResult & {out?: string; written?: Written}> {
+  const v = checked ?? (await verifyRecording(path))
   if (v.rowsIntact === 0) return v
   checkDestination(out, {flag: '--out'})
-  await rewriteRecording(path, out, {overwrite: false, tolerant: true, flag: '--out'})
-  return {...v, out}
+  const w = await rewriteRecording(path, out, {overwrite: false, tolerant: true, flag: '--out'})
+  return {...v, out, written: {rows: w.rows, batches: w.batches, bytes: w.bytes}}
+}
+
+/** What a repair wrote: the copy's rows, batches (it is rewritten as a few large batches) and size. */
+export interface Written {
+  rows: number
+  batches: number
+  bytes: number
 }

@@ -103,6 +103,12 @@ export interface WriterOptions {
   onError?: (error: unknown) => void
   /** Status lines (stale temporaries removed by compaction). */
   log?: (line: string) => void
+  /**
+   * The path errors name (default: the path written). The rewrite path writes
+   * a temporary (store/atomic.ts partialPath) and names the final file, the
+   * one the user gave.
+   */
+  name?: string
 }
 
 export interface WriterStats {
@@ -148,6 +154,8 @@ const COLUMN_SLACK_BYTES = 16
  */
 export class RecordingWriter {
   readonly path: string
+  /** The path errors name (WriterOptions.name). */
+  private readonly name: string
   readonly columns: StoreColumn[]
   readonly schema: A.Schema
   private readonly accs: Accumulator[]
@@ -170,7 +178,7 @@ export class RecordingWriter {
   /** Batch bytes of the pending rows (see pendingBytes). */
   private bufferedBytes = 0
   private timer: NodeJS.Timeout | null = null
-  private readonly opts: Required<Omit<WriterOptions, 'onError' | 'log' | 'dictionaries'>> & Pick<WriterOptions, 'onError' | 'log'>
+  private readonly opts: Required<Omit<WriterOptions, 'onError' | 'log' | 'dictionaries' | 'name'>> & Pick<WriterOptions, 'onError' | 'log'>
   private readonly meta: RecordingMeta
   /** The smallest and largest receive time appended (the file's span: docs/FORMAT.md), the last one, and whether they never decreased. */
   private minRecv: bigint | null = null
@@ -188,6 +196,7 @@ export class RecordingWriter {
 
   private constructor(path: string, init: WriterInit, options: WriterOptions) {
     this.path = path
+    this.name = options.name ?? path
     this.opts = {
       flushIntervalMs: options.flushIntervalMs ?? 1000,
       flushRows: options.flushRows ?? 65_536,
@@ -248,9 +257,9 @@ export class RecordingWriter {
       this.fd = openSync(path, 'wx')
     } catch (error) {
       const e = error as NodeJS.ErrnoException
-      if (e.code === 'EEXIST') throw new MdrecError('E_EXISTS', `${path}: already exists; mdrec never overwrites a file. Choose another --out path`)
-      if (e.code === 'ENOENT') throw new MdrecError('E_NOT_FOUND', `${path}: the directory ${dirname(path)} does not exist; create it or choose another --out path`)
-      throw fsError(error, path, 'creating the recording')
+      if (e.code === 'EEXIST') throw new MdrecError('E_EXISTS', `${this.name}: already exists; mdrec never overwrites a file. Choose another --out path`)
+      if (e.code === 'ENOENT') throw new MdrecError('E_NOT_FOUND', `${this.name}: the directory ${dirname(this.name)} does not exist; create it or choose another --out path`)
+      throw fsError(error, this.name, 'creating the recording')
     }
     this.writeParts([this.encoder.begin(this.schema)])
     if (this.opts.flushIntervalMs > 0 && Number.isFinite(this.opts.flushIntervalMs)) {
@@ -293,13 +302,13 @@ export class RecordingWriter {
    * (nothing of that row is written).
    */
   append(row: RowInput): void {
-    if (this.closed) throw new MdrecError('E_INTERNAL', `${this.path}: append after close`)
+    if (this.closed) throw new MdrecError('E_INTERNAL', `${this.name}: append after close`)
     const rawLen = row.raw ? row.raw.length : 0
     const infoLen = row.info ? row.info.length : 0
     if (rawLen > MAX_FRAME_BYTES || infoLen > MAX_FRAME_BYTES) {
       throw new MdrecError(
         'E_USAGE',
-        `${this.path}: a row value of ${Math.max(rawLen, infoLen)} bytes is larger than the largest value mdrec stores (${MAX_FRAME_BYTES} bytes); the row was not written`,
+        `${this.name}: a row value of ${Math.max(rawLen, infoLen)} bytes is larger than the largest value mdrec stores (${MAX_FRAME_BYTES} bytes); the row was not written`,
       )
     }
     // A payload of half the byte bound or more is a batch of its own, written
@@ -485,7 +494,7 @@ export class RecordingWriter {
       } catch {
         // the file keeps a partial tail; `mdrec verify --repair` cuts it
       }
-      throw fsError(error, this.path, 'writing the recording')
+      throw fsError(error, this.name, 'writing the recording')
     }
   }
 
