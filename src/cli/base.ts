@@ -33,10 +33,10 @@
 import {Command, Errors, type Interfaces, ux} from '@oclif/core'
 import {distance} from 'fastest-levenshtein'
 import {existsSync} from 'node:fs'
-import {isAbsolute} from 'node:path'
 import {globSync, isDynamicPattern} from 'tinyglobby'
 
 import {MdrecError, isMdrecError, type MdrecErrorCode} from '../errors.js'
+import {inputGlobOptions} from '../util/glob.js'
 
 export type Flags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
 export type Args<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
@@ -194,7 +194,7 @@ const NEGATIVE = /^-\d+(\.\d+)?$/
  */
 export function namesInput(token: string): boolean {
   if (existsSync(token)) return true
-  return isDynamicPattern(token) && globSync(token, {onlyFiles: true, expandDirectories: false, absolute: isAbsolute(token)}).length > 0
+  return isDynamicPattern(token) && globSync(token, inputGlobOptions(token)).length > 0
 }
 
 /**

@@ -10,10 +10,11 @@
 import {distance} from 'fastest-levenshtein'
 import type * as A from 'apache-arrow'
 import {readdirSync, realpathSync, statSync} from 'node:fs'
-import {isAbsolute, join, resolve} from 'node:path'
+import {join, resolve} from 'node:path'
 import {glob, isDynamicPattern} from 'tinyglobby'
 
 import {MdrecError, type MdrecErrorCode} from '../errors.js'
+import {inputGlobOptions} from '../util/glob.js'
 import {nsToIso} from '../util/time.js'
 import {type TimeSpec, plural, resolveTimeSpec} from '../util/units.js'
 import {batchTimeRange} from './order.js'
@@ -59,7 +60,7 @@ export async function expandInputs(inputs: readonly string[]): Promise<string[]>
       continue
     }
     if (!st && isDynamicPattern(input)) {
-      const found = (await glob(input, {onlyFiles: true, expandDirectories: false, absolute: isAbsolute(input)})).sort()
+      const found = (await glob(input, inputGlobOptions(input))).sort()
       if (found.length === 0) throw new MdrecError('E_NOT_FOUND', `${input}: the pattern matches no file`)
       for (const p of found) add(p)
       continue
