@@ -4,7 +4,7 @@ import {BaseCommand} from '../cli/base.js'
 import {durationOrZero, feedFlag, size, speed, receiveRangeFlags, recordingsArg} from '../cli/flags.js'
 import {MdrecError} from '../errors.js'
 import {flagValue, replayFeed, replayFlags, replayHelp, replayOptionValues} from '../feeds/registry.js'
-import {replay, type ReplayStats, type ReplaySummary} from '../replay/engine.js'
+import {CLOSE_GRACE_MS, replay, type ReplayStats, type ReplaySummary} from '../replay/engine.js'
 import {DEFAULT_SETTLE_MS, SETTLE_CAP_FACTOR} from '../replay/scheduler.js'
 import {assertOneFeed, expandInputs, resolveRange, whyNoRows} from '../store/inputs.js'
 import {openRecording, readBatches, type RecordingFile} from '../store/reader.js'
@@ -14,6 +14,8 @@ import {formatDuration, plural} from '../util/units.js'
 const FEED_FLAGS = replayFlags()
 
 /** What --loop takes (its usage error). */
+/** After Ctrl-C, a close still running this long is waiting for a client that does not answer: say so (ms). */
+const SLOW_STOP_NOTE_MS = 300
 const LOOP_EXPECTS = 'the count of further plays must be a whole number, 0 or more (--loop alone: for ever)'
 
 export default class Replay extends BaseCommand<typeof Replay> {
@@ -24,7 +26,7 @@ export default class Replay extends BaseCommand<typeof Replay> {
 
 --json: stdout holds exactly one JSON document, printed at exit: the summary with the URL in it ({"url":…,"framesSent":…}); the URL is also logged on stderr (first line) unless --quiet.
 
-Several files, a directory or a glob (quoted or not) are merged by receive time (one file named twice is served once). Runs until Ctrl-C/SIGTERM, which closes clients with code 1000.
+Several files, a directory or a glob (quoted or not) are merged by receive time (one file named twice is served once). Runs until Ctrl-C/SIGTERM, which closes clients with code 1000; a client that does not answer within 2 s is cut off (said on stderr), and a second Ctrl-C exits at once.
 
 A --from/--to range that holds no row is refused before listening (exit 1, saying why: the recording's span, the range); --from not before --to is a usage error (exit 2).
 
@@ -163,7 +165,17 @@ ${replayHelp().join('\n\n')}`
     const stop = () => {
       if (stopping) process.exit(130)
       stopping = true
-      void handle.close()
+      const clients = handle.stats().connected
+      const closing = handle.close()
+      // every client is sent a close frame and answers at once, but one that stopped reading holds the
+      // close until it is cut off: say so rather than seem to hang
+      const slow = setTimeout(
+        () => say(`stopping: waiting up to ${CLOSE_GRACE_MS / 1000} s for ${clients === 1 ? 'a client' : 'clients'} to answer the close (Ctrl-C again to quit now)`),
+        SLOW_STOP_NOTE_MS,
+      )
+      slow.unref()
+      const done = () => clearTimeout(slow)
+      closing.then(done, done)
     }
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)

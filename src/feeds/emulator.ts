@@ -285,6 +285,9 @@ export class FrameBurst {
   }
 }
 
+/** How long {@link EmulatorServer.close} (a replay's close, Ctrl-C) waits for a client to answer its close frame before cutting it off (ms). */
+export const CLOSE_GRACE_MS = 2000
+
 /** How long a client closed for being slow has to read up to our 1013 close frame before its connection is reset (ms). */
 export const SLOW_CLOSE_MS = 1000
 
@@ -581,7 +584,7 @@ export abstract class FeedServer<C extends PolicedClient> extends EventEmitter {
    * connections are gone. Clients that do not finish the close handshake
    * within `graceMs` (e.g. one that stopped reading) are cut off.
    */
-  async close(code = 1001, reason = 'server shutting down', graceMs = 2000): Promise<void> {
+  async close(code = 1001, reason = 'server shutting down', graceMs = CLOSE_GRACE_MS): Promise<void> {
     this.stopTimers()
     await closeGracefully(this.http, this.wss, this.clients, code, reason, graceMs)
   }

@@ -114,6 +114,8 @@ import {prepare, type ReplayOptions} from './options.js'
 import {Replayer, type ReplayHandle} from './replayer.js'
 
 export type {ReplayOptions} from './options.js'
+/** How long closing a replay (ReplayHandle.close, Ctrl-C) waits for a client to answer its close frame before cutting it off (ms). */
+export {CLOSE_GRACE_MS} from '../feeds/emulator.js'
 export type {ReplayHandle, ReplayStats, ReplaySummary} from './replayer.js'
 
 /**
