@@ -29,11 +29,14 @@
  *               (settle 0, so its timeline starts at the subscription) and a
  *               plain paced `ws` server (a timer to ~1 ms before each due
  *               time, then a spin) send the same frames to the same client
- *               in the same run, alternately (twice each, or
- *               MDREC_BENCH_TIMING_ROUNDS times, in both orders, each after a
- *               full GC, after one untimed run of each so that neither pays
- *               the process's first compilation of ws and of its own send
- *               path; the best round of each), at 1x and 10x, over a busy
+ *               in the same run. Each is one server per recording and speed,
+ *               and each round a new client of it (as clients connect to a
+ *               running `mdrec replay` one after another), alternately
+ *               (twice each, or MDREC_BENCH_TIMING_ROUNDS times, in both
+ *               orders, each after a full GC, after one untimed client of
+ *               each server so that neither pays its first compilation of ws
+ *               and of its own send path; the best round of each), at 1x and
+ *               10x, over a busy
  *               (5k frames/s: one batch, and again in 5,000-row batches, so
  *               the next batch is read and decoded while one plays) and a
  *               quiet (50 frames/s) recording. Figures:
@@ -273,17 +276,19 @@ function fullGc() {
 }
 
 /**
- * A plain paced `ws` server, the yardstick for timing: on the first
- * subscribe, frame i goes out at (that moment + sched[i] ns): a timer to
+ * A plain paced `ws` server, the yardstick for timing: on a client's first
+ * message, frame i goes out at (that moment + sched[i] ns): a timer to
  * about 1 ms before its due time, then a spin on process.hrtime. Closes with
- * 1000 after the last frame. Each frame's lateness (once its send call has
- * returned − due, ns, as the replay's onLateness) goes into `late`.
+ * 1000 after the last frame. Before each client, `arm(late)`: each frame's
+ * lateness (once its send call has returned − due, ns, as the replay's
+ * onLateness) goes into `late`.
  */
-async function pacedServer(frames, sched, late) {
+async function pacedServer(frames, sched) {
   const {WebSocketServer} = await import('ws')
   const wss = new WebSocketServer({port: 0, host: '127.0.0.1', perMessageDeflate: false})
   await new Promise((r) => wss.once('listening', r))
   const hr = () => Number(process.hrtime.bigint())
+  let late = new Float64Array(0)
   let t0 = 0
   let sent = 0
   wss.on('connection', (ws) => {
@@ -303,7 +308,12 @@ async function pacedServer(frames, sched, late) {
   return {
     url: `ws://127.0.0.1:${wss.address().port}/`,
     close: () => new Promise((r) => wss.close(r)),
-    /** When its timeline started (hrtime ns), and how many frames it sent. */
+    arm(into) {
+      late = into
+      t0 = 0
+      sent = 0
+    },
+    /** When the last client's timeline started (hrtime ns), and how many frames it was sent. */
     t0: () => t0,
     sends: () => sent,
   }
@@ -509,7 +519,6 @@ const CASES = {
       const l = loadavg()
       return l.map((x) => +x.toFixed(2))
     }
-    let warm = false
     // One lateness hook for every mdrec run, as a user passes one long-lived callback. A hook made per
     // run is inlined into the replay's send path; once the run is over and collected, V8 drops every
     // piece of optimized code that embeds it (at the full GC before the next run), so each run paid for
@@ -538,55 +547,47 @@ const CASES = {
       for (const speed of speeds) {
         const sched = offsets.map((o) => o / speed)
         const sides = {}
-        // The first runs of this process pay V8's first compilation of the code they run: of ws (client
-        // handling, sending) for whichever server goes first, of the replay's send path for mdrec. One
-        // untimed run of each side before the first measured round, so neither side's figures hold it.
-        const warmUp = warm ? [] : [[-1, ['mdrec', 'plain']]]
-        warm = true
-        // alternate the two servers, in both orders, so the machine's load falls on both alike
-        for (const [round, order] of [...warmUp, ...Array.from({length: rounds}, (_, k) => [k, k % 2 === 0 ? ['mdrec', 'plain'] : ['plain', 'mdrec']])]) {
-          for (const side of order) {
-            let url
-            let close
-            // the server's side of the play: its timeline start t0 (hrtime ns) and each send's lateness (ns)
-            const late = new Float64Array(frames.length)
-            let sends = 0
-            let t0 = 0
-            if (side === 'mdrec') {
-              const h = await lib.replay(path, {
-                port: 0,
-                speed,
-                atEnd: 'close',
-                settleMs: 0,
-                onLateness: sink.onLateness,
-              })
+        // A server's first client pays V8's first compilation of the code it runs: of ws (client handling,
+        // sending), and of the replay's send path for mdrec. One untimed client of each server before the
+        // first measured round, so neither side's figures hold it.
+        const warmUp = [[-1, ['mdrec', 'plain']]]
+        // Each side is one server, up for every round, and each round is a new client of it: as a user
+        // runs `mdrec replay` and connects a test's client to it, one after another (each on its own
+        // timeline). A replay started per round pays V8's compilation of its send path again in its play:
+        // its per-replay objects (the emulator's callbacks, the replay's own state) are new to the code
+        // optimized for the last one.
+        const mdrecReplay = await lib.replay(path, {port: 0, speed, atEnd: 'close', settleMs: 0, onLateness: sink.onLateness})
+        const plainServer = await pacedServer(frames, sched)
+        const servers = {
+          mdrec: {
+            url: mdrecReplay.url,
+            arm(late) {
               sink.late = late
               sink.sends = 0
               sink.t0 = 0
-              t0 = () => sink.t0
-              sends = () => sink.sends
-              url = h.url
-              close = () => h.close()
-            } else {
-              const srv = await pacedServer(frames, sched, late)
-              url = srv.url
-              close = srv.close
-              t0 = () => srv.t0()
-              sends = () => srv.sends()
-            }
-            // a server is up well before its clients in real use: let it finish starting; and collect the
-            // garbage of what came before (writing the recording, the previous run) so neither side pays for it
+            },
+            t0: () => sink.t0,
+            sends: () => sink.sends,
+          },
+          plain: plainServer,
+        }
+        // alternate the two servers, in both orders, so the machine's load falls on both alike
+        for (const [round, order] of [...warmUp, ...Array.from({length: rounds}, (_, k) => [k, k % 2 === 0 ? ['mdrec', 'plain'] : ['plain', 'mdrec']])]) {
+          for (const side of order) {
+            const srv = servers[side]
+            // the server's side of the play: its timeline start t0 (hrtime ns) and each send's lateness (ns)
+            const late = new Float64Array(frames.length)
+            srv.arm(late)
+            // collect the garbage of what came before (writing the recording, the previous run) so neither
+            // side pays for it, and let the machine settle before the client connects
             fullGc()
             await new Promise((resolve) => setTimeout(resolve, 300))
-            await clients.connect(url, 1, frames.length)
+            await clients.connect(srv.url, 1, frames.length)
             const cs0 = process.resourceUsage().involuntaryContextSwitches
             const r = await clients.run(syms)
             const invCs = process.resourceUsage().involuntaryContextSwitches - cs0
-            await close()
-            if (typeof t0 === 'function') {
-              t0 = t0()
-              sends = sends()
-            }
+            const t0 = srv.t0()
+            const sends = srv.sends()
             if (r.stamps.length !== frames.length) throw new Error(`client-timing ${side}: ${r.stamps.length} of ${frames.length} frames`)
             const err = new Float64Array(frames.length)
             for (let i = 0; i < err.length; i++) err[i] = r.stamps[i] - r.sentAt - sched[i]
@@ -613,6 +614,8 @@ const CASES = {
             })
           }
         }
+        await mdrecReplay.close()
+        await plainServer.close()
         // the best round for each side (the others absorbed more of the machine's load)
         const best = (side) => sides[side].reduce((a, b) => (b.p99Ms < a.p99Ms ? b : a))
         const m = best('mdrec')

@@ -81,12 +81,24 @@ const NAP_CELL = new Int32Array(new SharedArrayBuffer(4))
  * Where the remaining tail comes from (`perf sched` on this 2-core VM,
  * Linux 6.18): a socket write wakes the client with a sync wakeup, which
  * the kernel places on the writer's CPU; the client then preempts this
- * thread, which waits on that run queue while the other CPU is idle (3,400
- * such preemptions per 3 s play at 5k frames/s; waits p90 0.4-0.5 ms, p99
- * 1.7-2.2 ms). A V8 compiler thread woken the same way, at a play's start,
- * held the thread off its CPU for 1-3.7 ms before its first row. Only CPU
- * affinity or the thread's scheduling attributes (sched_setattr) would
- * change that, and Node has neither without a native addon.
+ * thread (some 4,000 times per 3 s play at 5k frames/s), but almost always
+ * briefly: over four plays, 17 of those waits passed 0.5 ms (25 ms in all).
+ * The long waits are V8's own threads: ~220 preemptions, 59 waits over
+ * 0.5 ms (147 ms in all, up to 6 ms), which make the late episodes (some 50
+ * a play, 8-10 frames each, up to 4-5 ms late; the first row's too). They
+ * are TurboFan compiling this send path again: V8 drops optimized code
+ * that embeds an object once that object is collected (`--trace-deopt`:
+ * "weak objects" at a full GC), and a play's batches, sockets and targets
+ * die with it, so a replay's next play after a full GC recompiles (60-140
+ * functions on V8's threads during the play). Tried, no better: those
+ * threads at nice 19 (a 14 ms stall: the thread waited on a starved GC
+ * helper), this thread at nice -10 (10,000 involuntary switches per play
+ * down to 2,500, lateness the same), `--retain-maps-for-n-gc=1000` (the
+ * same recompiles), V8's pool cut to one thread (`--v8-pool-size=1`:
+ * p99 2.2-2.5 ms against the plain server's 1.8-2.0 in two runs, 5.0
+ * against 3.8 in a third; within this VM's run-to-run noise). Only CPU affinity or the thread's scheduling attributes
+ * (sched_setattr) would keep the V8 threads and the client off this CPU,
+ * and Node has neither without a native addon.
  */
 function nap(ns: number): void {
   Atomics.wait(NAP_CELL, 0, 0, ns / 1e6)
