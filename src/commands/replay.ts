@@ -26,7 +26,7 @@ export default class Replay extends BaseCommand<typeof Replay> {
 
 --json: stdout holds exactly one JSON document, printed at exit: the summary with the URL in it ({"url":…,"framesSent":…}); the URL is also logged on stderr (first line) unless --quiet.
 
-Several files, a directory or a glob (quoted or not) are merged by receive time (one file named twice is served once). Runs until Ctrl-C/SIGTERM, which closes clients with code 1000; a client that does not answer within 2 s is cut off (said on stderr), and a second Ctrl-C exits at once.
+Several files, a directory or a glob (quoted or not) are merged by receive time (one file named twice is served once). Runs until Ctrl-C/SIGTERM, which closes clients with code 1000; one that does not answer is waited for (saying so on stderr) for at most 2 s, then cut off; a second Ctrl-C exits at once.
 
 A --from/--to range that holds no row is refused before listening (exit 1, saying why: the recording's span, the range); --from not before --to is a usage error (exit 2).
 
