@@ -13,9 +13,9 @@ import {formatDuration, plural} from '../util/units.js'
 /** The feed flags, made once at load from the feeds' declared replay options (src/feeds/registry.ts: `replayFlags`), each in its feed's help group. */
 const FEED_FLAGS = replayFlags()
 
-/** What --loop takes (its usage error). */
 /** After Ctrl-C, a close still running this long is waiting for a client that does not answer: say so (ms). */
 const SLOW_STOP_NOTE_MS = 300
+/** What --loop takes (its usage error). */
 const LOOP_EXPECTS = 'the count of further plays must be a whole number, 0 or more (--loop alone: for ever)'
 
 export default class Replay extends BaseCommand<typeof Replay> {

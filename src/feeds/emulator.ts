@@ -285,7 +285,7 @@ export class FrameBurst {
   }
 }
 
-/** How long {@link EmulatorServer.close} (a replay's close, Ctrl-C) waits for a client to answer its close frame before cutting it off (ms). */
+/** How long {@link FeedServer.close} (a replay's close, Ctrl-C) waits for a client to answer its close frame before cutting it off (ms). */
 export const CLOSE_GRACE_MS = 2000
 
 /** How long a client closed for being slow has to read up to our 1013 close frame before its connection is reset (ms). */
