@@ -6,12 +6,12 @@
  * connection end, not our close frame).
  */
 import {execFileSync, spawn} from 'node:child_process'
-import type {Socket} from 'node:net'
+import {createServer, connect, type Socket} from 'node:net'
 import {fileURLToPath} from 'node:url'
 import {afterEach, describe, expect, it} from 'vitest'
 import {WebSocket} from 'ws'
 
-import {CLOSE_ANSWER_MS, CLOSE_DRAIN_MAX_MS, CLOSE_STALL_MS} from '../src/feeds/emulator.js'
+import {CLOSE_ANSWER_MS, CLOSE_DRAIN_MAX_MS, CLOSE_STALL_MS, kernelQueue} from '../src/feeds/emulator.js'
 import {replay, type ReplayHandle, type ReplayOptions} from '../src/replay/engine.js'
 import {CASES} from './replay-clients.js'
 
@@ -24,6 +24,12 @@ const PY_CLOSE_TIMEOUT_S = 2
 const SLOW_READ_EVERY_MS = 2 * CLOSE_ANSWER_MS
 /** For how long it reads each time (ms): a process that gets the CPU a fifth of the time. */
 const SLOW_READ_FOR_MS = 20
+/**
+ * How long the slow reader stops reading before it closes (ms): long enough for
+ * a `--speed max` burst to fill the kernel's buffers (here up to 4 MiB sent,
+ * 32 MiB received) and leave frames queued in the replay.
+ */
+const SLOW_PAUSE_MS = 600
 /** Slack for a loaded machine on top of what the protocol needs. */
 const SLACK_MS = 400
 
@@ -82,13 +88,16 @@ async function nodeClose(url: string, messages: string[], n: number): Promise<{m
 /**
  * Node ws client that reads slowly once it has closed, as on a loaded
  * machine: it reads its socket for {@link SLOW_READ_FOR_MS} ms every
- * {@link SLOW_READ_EVERY_MS} ms, after a pause that lets the burst fill the
- * socket's buffers. The replay
- * sees it drain what was queued before our close frame, so the handshake
- * completes (1000) instead of the connection being reset; the code and ms
- * from close() to the 'close' event.
+ * {@link SLOW_READ_EVERY_MS} ms, after a pause of {@link SLOW_PAUSE_MS} that
+ * lets the burst fill the kernel's buffers and the replay's own, so frames
+ * are still queued in the replay when our close frame is. The replay must
+ * see it drain them, so the handshake completes (1000) instead of the
+ * connection being reset. With `stallMs`, this process (the replay's and the
+ * client's: a GC pause, a busy machine) runs nothing for that long once the
+ * replay has the close frame. The code and ms from close() to the 'close'
+ * event.
  */
-async function slowReaderClose(url: string, messages: string[], n: number): Promise<{ms: number; code: number}> {
+async function slowReaderClose(url: string, messages: string[], n: number, stallMs = 0): Promise<{ms: number; code: number}> {
   const ws = new WebSocket(url)
   let got = 0
   let resolveRead!: () => void
@@ -105,7 +114,7 @@ async function slowReaderClose(url: string, messages: string[], n: number): Prom
   const sock = (ws as unknown as {_socket: Socket})._socket
   sock.pause()
   // the burst fills the socket's buffers meanwhile
-  await new Promise((r) => setTimeout(r, 200))
+  await new Promise((r) => setTimeout(r, SLOW_PAUSE_MS))
   const t0 = performance.now()
   const reads = setInterval(() => {
     sock.resume()
@@ -115,6 +124,11 @@ async function slowReaderClose(url: string, messages: string[], n: number): Prom
     const code = await new Promise<number>((resolve) => {
       ws.once('close', (c) => resolve(c))
       ws.close(1000, 'done')
+      if (stallMs > 0)
+        setTimeout(() => {
+          const until = performance.now() + stallMs
+          while (performance.now() < until);
+        }, 20)
     })
     return {ms: performance.now() - t0, code}
   } finally {
@@ -163,6 +177,35 @@ function pyClose(
   })
 }
 
+describe('the kernel send queue a closing connection is watched by', () => {
+  it.skipIf(process.platform !== 'linux')('counts what a paused client has not read, and goes down as soon as it reads some (Linux)', {timeout: 20_000}, async () => {
+    const server = createServer()
+    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve))
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    const client = connect((server.address() as {port: number}).port, '127.0.0.1')
+    client.pause()
+    const sock = await accepted
+    try {
+      sock.write(Buffer.alloc(16 << 20))
+      await new Promise((r) => setTimeout(r, 200))
+      const full = await kernelQueue(sock)
+      expect(full).toBeGreaterThan(0)
+      expect(full).toBeLessThan(Infinity)
+      // read a little: the kernel's count goes down well before Node's own buffer moves
+      const read = new Promise<void>((r) => client.once('data', () => r()))
+      client.resume()
+      await read
+      client.pause()
+      await new Promise((r) => setTimeout(r, 100))
+      expect(await kernelQueue(sock)).toBeLessThan(full)
+    } finally {
+      client.destroy()
+      sock.destroy()
+      server.close()
+    }
+  })
+})
+
 describe('prompt closes', () => {
   for (const c of CASES) {
     describe(c.feed, () => {
@@ -181,6 +224,13 @@ describe('prompt closes', () => {
       it('Node ws client that reads slowly once it has closed (a loaded machine): still gets our close frame', {timeout: 60_000}, async () => {
         const h = await serve(c.file, {loop: true})
         const slow = await slowReaderClose(h.url, await c.atOnce(h), READ)
+        expect(slow.code).toBe(1000)
+        expect(slow.ms).toBeLessThan(CLOSE_DRAIN_MAX_MS + SLACK_MS)
+      })
+
+      it('…and the replay process stalls meanwhile (a GC pause, a busy machine): its own lateness is not taken for the client stopping', {timeout: 60_000}, async () => {
+        const h = await serve(c.file, {loop: true})
+        const slow = await slowReaderClose(h.url, await c.atOnce(h), READ, 2 * CLOSE_STALL_MS)
         expect(slow.code).toBe(1000)
         expect(slow.ms).toBeLessThan(CLOSE_DRAIN_MAX_MS + SLACK_MS)
       })

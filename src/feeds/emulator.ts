@@ -6,6 +6,7 @@
  * otherwise say the same thing five times.
  */
 import {EventEmitter} from 'node:events'
+import {readFile} from 'node:fs/promises'
 import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {WebSocket, WebSocketServer, type RawData} from 'ws'
@@ -378,6 +379,47 @@ export const CLOSE_STALL_MS = 250
 /** How long a client that is still reading what was queued before our close frame may take to reach it (ms). */
 export const CLOSE_DRAIN_MAX_MS = 5000
 
+/** The parts of ws's socket answerClosesPromptly reads: `_handle.writeQueueSize` is libuv's count of bytes handed to the socket but not yet to the kernel (Node-internal, so read defensively). */
+interface ClosingSocket {
+  destroy(): void
+  localPort?: number
+  remotePort?: number
+  _handle?: {writeQueueSize?: unknown} | null
+}
+
+/**
+ * Bytes the kernel holds for a socket, sent but not yet acknowledged or not
+ * yet sent (`tx_queue` in Linux's /proc/net/tcp and tcp6, found by the
+ * connection's two ports); Infinity where that cannot be read (not Linux,
+ * no /proc). Node has no API for it (nor for SO_SNDBUF or TCP_INFO), and it
+ * is the only count that moves as soon as a slow client reads.
+ */
+export async function kernelQueue(socket: ClosingSocket | undefined): Promise<number> {
+  if (process.platform !== 'linux' || !socket?.localPort || !socket.remotePort) return Infinity
+  const ports = `:${hex4(socket.localPort)} `
+  const peer = `:${hex4(socket.remotePort)} `
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    const text = await readFile(table, 'latin1').catch(() => '')
+    for (const line of text.split('\n')) {
+      // "  sl  local_address rem_address   st tx_queue:rx_queue ..."; 06 is TIME_WAIT (an earlier connection)
+      const f = line.trim().split(/\s+/)
+      if (f.length < 5 || f[3] === '06' || !`${f[1]} `.endsWith(ports) || !`${f[2]} `.endsWith(peer)) continue
+      return Number.parseInt(f[4]!.split(':')[0]!, 16)
+    }
+  }
+  return Infinity
+}
+
+function hex4(port: number): string {
+  return port.toString(16).toUpperCase().padStart(4, '0')
+}
+
+/** Bytes in a socket's own write queue, or 0 where Node does not show it. */
+function handleQueue(socket: ClosingSocket | undefined): number {
+  const n = socket?._handle?.writeQueueSize
+  return typeof n === 'number' ? n : 0
+}
+
 /**
  * Answer a client's close frame promptly, whatever is still queued for it.
  *
@@ -392,9 +434,13 @@ export const CLOSE_DRAIN_MAX_MS = 5000
  * - our close frame has been handed to the kernel: the socket is closed
  *   (not reset), so the kernel still delivers what it holds, our close
  *   frame last, to a client that reads, and the replay lets go at once;
- * - the bytes queued before it went down within the last
- *   {@link CLOSE_STALL_MS} (the client is reading, only slowly: a loaded
- *   machine): check again, for at most {@link CLOSE_DRAIN_MAX_MS} in all;
+ * - the bytes queued before it went down (in ws's buffer, in the socket's
+ *   own write queue, or in the kernel's: see kernelQueue) within the last {@link CLOSE_STALL_MS} of
+ *   checks (the client is reading, only slowly: a loaded machine): check
+ *   again, for at most {@link CLOSE_DRAIN_MAX_MS} in all. Only the on-time
+ *   part of each interval counts toward the stall: when this process itself
+ *   was held up (a GC pause, a busy machine), a check made late has not
+ *   given the client more time to read;
  * - else (the client stopped reading): the connection is reset (RST), which
  *   a client sees at once as the end of the connection.
  *
@@ -409,7 +455,7 @@ export const CLOSE_DRAIN_MAX_MS = 5000
  */
 export function answerClosesPromptly(ws: WebSocket, graceMs = CLOSE_ANSWER_MS, stallMs = CLOSE_STALL_MS, drainMaxMs = CLOSE_DRAIN_MAX_MS): void {
   const close = ws.close
-  const state = ws as unknown as {_closeFrameReceived?: boolean; _closeFrameSent?: boolean; _socket?: {destroy(): void}}
+  const state = ws as unknown as {_closeFrameReceived?: boolean; _closeFrameSent?: boolean; _socket?: ClosingSocket}
   let timer: NodeJS.Timeout | null = null
   let watching = false
   ws.close = function (this: WebSocket, code?: number, data?: string | Buffer): void {
@@ -417,20 +463,36 @@ export function answerClosesPromptly(ws: WebSocket, graceMs = CLOSE_ANSWER_MS, s
     if (watching || !state._closeFrameReceived) return
     watching = true
     const t0 = performance.now()
+    let last = t0
+    let stalled = 0
     let queued = ws.bufferedAmount
-    let progressAt = t0
-    const decide = (): void => {
+    let inHandle = handleQueue(state._socket)
+    let inKernel = Infinity
+    void kernelQueue(state._socket).then((k) => (inKernel = Math.min(inKernel, k)))
+    const decide = async (): Promise<void> => {
+      const now = performance.now()
+      const buffered = ws.bufferedAmount
+      const handle = handleQueue(state._socket)
+      const kernel = await kernelQueue(state._socket)
       if (ws.readyState === WebSocket.CLOSED) return
       if (state._closeFrameSent) {
         state._socket?.destroy()
         return
       }
-      const now = performance.now()
-      if (ws.bufferedAmount < queued) {
-        queued = ws.bufferedAmount
-        progressAt = now
-      }
-      if (now - progressAt < stallMs && now - t0 < drainMaxMs) arm()
+      // progress, coarsest count first: fewer bytes queued in ws; else fewer in the socket's own write
+      // queue; else fewer in the kernel's. ws's count moves only when the kernel frees about a third of
+      // its send buffer (up to ~1.4 MB, which a slow reader on a loaded machine takes a second to read);
+      // the kernel's moves with every acknowledged segment.
+      const progressed =
+        buffered < queued || (buffered === queued && (handle < inHandle || (handle === inHandle && kernel < inKernel)))
+      queued = buffered
+      inHandle = handle
+      inKernel = kernel
+      // only the on-time part of each interval counts: a check this process made late (a GC pause,
+      // a busy machine) is not the client's lateness
+      stalled = progressed ? 0 : stalled + Math.min(now - last, graceMs)
+      last = now
+      if (stalled < stallMs && now - t0 < drainMaxMs) arm()
       else resetNow(ws)
     }
     // decided after the loop's I/O phase: a check that fires late because this process was busy
@@ -438,7 +500,7 @@ export function answerClosesPromptly(ws: WebSocket, graceMs = CLOSE_ANSWER_MS, s
     const arm = (): void => {
       timer = setTimeout(() => {
         timer = null
-        setImmediate(decide)
+        setImmediate(() => void decide())
       }, graceMs)
       timer.unref()
     }
