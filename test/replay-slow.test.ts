@@ -185,3 +185,24 @@ describe('what a client closed for being slow sees', () => {
     normal.ws.close()
   }, 60_000)
 })
+
+describe('a small send-buffer limit at --speed max', () => {
+  // Frames held in a burst, not yet handed to the socket, are no backlog of the client's: a client
+  // reading at full pace gets every frame under a limit smaller than one burst (64 KiB), whether the
+  // policy closes or drops. It was closed with 1013 before its first frame ("0 bytes buffered > 16384"),
+  // or, with 'drop', silently got 432 of 2511.
+  for (const slowClient of ['disconnect', 'drop'] as const) {
+    it(`a reading client gets the whole recording (slowClient '${slowClient}', 16 KiB)`, {timeout: 60_000}, async () => {
+      const {collect, fixture} = await import('./replay-clients.js')
+      const h = await replay(fixture('yahoo-us-equities.arrow'), {port: 0, speed: 'max', atEnd: 'close', settleMs: 0, maxBufferedBytes: 16 * 1024, slowClient})
+      try {
+        const frames = await collect(h.url, [JSON.stringify({subscribe: ['NVDA', 'TSLA', 'AAPL', 'AMD', 'AMZN', 'MSFT', 'META', 'GOOGL']})], 0, () => true, 30_000)
+        expect(frames.length).toBe(2511)
+        expect(h.stats().slowClientsClosed).toBe(0)
+        expect(h.stats().framesDropped).toBe(0)
+      } finally {
+        await h.close()
+      }
+    })
+  }
+})

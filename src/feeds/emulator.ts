@@ -52,7 +52,13 @@ export function sendPoliced(
   // frames of this socket held in a burst go out first, so a frame sent now joins them (order is kept)
   const h = (ws as BurstSocket)[HELD]
   const burst = activeBurst ?? h?.burst ?? null
-  const held = h !== undefined && h.burst === burst ? h.bytes : 0
+  let held = h !== undefined && h.burst === burst ? h.bytes : 0
+  if (held > 0 && ws.bufferedAmount + held > policy.maxBufferedBytes) {
+    // frames held in the burst are not the client's backlog yet: hand them to the socket now, and judge
+    // the client by what its socket could not take (a limit below one burst closed readers at full pace)
+    burst!.flush()
+    held = 0
+  }
   if (ws.bufferedAmount + held > policy.maxBufferedBytes) {
     if (policy.slowClient === 'drop') {
       client.dropped++
@@ -147,7 +153,8 @@ function releaseChunk(b: Buffer): void {
  * has no batched send; its `_socket` (not public API, stable across ws 6-8)
  * is written behind its back only between frames, and `bufferedAmount`
  * (socket bytes + ws's queue) still counts them once written. Frames held
- * for a socket count toward the slow-client limit; a socket that is no
+ * for a socket that would pass the slow-client limit are written first
+ * (sendPoliced), so only what the socket cannot take counts; a socket that is no
  * longer OPEN at the flush (closed with 1013 in the burst, for instance) gets
  * none of them, so nothing follows a close frame.
  */
