@@ -117,6 +117,9 @@ describe('a shared clock never waits for one client', () => {
     // the stalled one is freed soon after its 1013, not after ws's 30 s close timeout
     await until('the stalled client to be let go', () => h.stats().connected === 1, SLOW_CLOSE_MS + SLACK_MS)
     r.ws.close()
+    // the closing line says what the policy cost
+    await h.close()
+    expect(log.find((l) => l.includes('replay closed:'))).toContain('1 slow client closed (1013)')
   }, 90_000)
 
   it('--speed max: a client joining while a stalled one holds the buffer gets frames at once', async () => {
@@ -130,13 +133,18 @@ describe('a shared clock never waits for one client', () => {
   }, 60_000)
 
   it('--slow-client drop: the stalled client only loses frames; the reading client gets everything', async () => {
-    const h = await serve({loop: 1, settleMs: 300, slowClient: 'drop'})
+    const log: string[] = []
+    const h = await serve({loop: 1, settleMs: 300, slowClient: 'drop'}, log)
     await stalledClient(h.url, SUBSCRIBE)
     const r = await reader(h.url)
-    await h.done
+    const summary = await h.done
     await until('the reader to get every frame', () => r.count() === 2 * ROWS, 10_000)
-    expect(h.stats().framesDropped).toBeGreaterThan(0)
-    expect(h.stats().slowClientsClosed).toBe(0)
+    expect(summary.framesDropped).toBeGreaterThan(0)
+    expect(summary.slowClientsClosed).toBe(0)
+    // the closing line says what the policy cost, as the disconnect policy's does
+    await h.close()
+    const closing = log.find((l) => l.includes('replay closed:'))
+    expect(closing).toContain(`${summary.framesDropped} frames dropped for slow clients`)
     r.ws.close()
   }, 90_000)
 

@@ -18,6 +18,7 @@ import type {Prepared, ReplayOptions} from './options.js'
 import {MergedSource, RowClass, SHARED_BATCH_BUDGET, SharedBatches, type ReplayBatch} from './rows.js'
 import {LatencyHistogram, SETTLE_CAP_FACTOR, Waker, nowNs, type Backpressure} from './scheduler.js'
 import {ClientTarget, SharedTarget} from './targets.js'
+import {closingLine} from './summary.js'
 import {Timeline, type WarmSource} from './timeline.js'
 
 /** Close code for the clients of a timeline that failed (a damaged file, …). */
@@ -571,8 +572,7 @@ export class Replayer {
       await this.emu.close(1000, 'replay closed')
       await Promise.allSettled([...this.runs])
       const s = this.summary()
-      this.log(`replay closed: ${plural(s.framesSent, 'frame')} sent to ${plural(s.clients, 'client')}`)
-      // the same summary object: computed again, its elapsedMs could differ by a ms
+      this.log(closingLine(s)) // settled with the same summary object: computed again, its elapsedMs could differ by a ms
       this.settle(s)
       return s
     })()
