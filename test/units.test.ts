@@ -253,6 +253,19 @@ describe('parseTimeSpec / resolveTimeSpec', () => {
     expectUsage(() => parseTimeSpec('2025-11-24'), '2025-11-24', '2025-11-24T00:00:00Z')
   })
 
+  // The kind: a message that suggests a corrected form must not suggest one that is itself invalid;
+  // what is out of range is said first.
+  it.each([
+    ['2026-13-01', 'month 13 is out of range'],
+    ['2026-02-30', 'day 30 is out of range for 2026-02'],
+    ['2026-13-01T10:00', 'month 13 is out of range'],
+    ['2026-11-24T25:00:00', 'hour 25 is out of range'],
+    ['2026-11-24T14:30:61', 'second 61 is out of range'],
+  ])('names what is out of range in %j before suggesting a fuller form', (s, why) => {
+    expectUsage(() => parseTimeSpec(s), s, why)
+    expect(() => parseTimeSpec(s)).not.toThrow(/add a time of day|no time zone/)
+  })
+
   it('shows both forms for garbage', () => {
     expectUsage(() => parseTimeSpec('yesterday'), 'yesterday', '2025-11-24T14:30:00Z', '+90s', "recording's start")
   })

@@ -260,6 +260,21 @@ const TIME_FORMS =
 const ISO_RE =
   /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?$/
 
+/** Why an ISO date-time's fields (as written, two digits each; the year four) are not a real time, or null. */
+function outOfRange(ys: string, mos: string, ds: string, hs: string, mis: string, ss: string | undefined): string | null {
+  const year = Number(ys)
+  const month = Number(mos)
+  const day = Number(ds)
+  if (month < 1 || month > 12) return `month ${mos} is out of range (01-12)`
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
+  const maxDay = month === 2 ? (leap ? 29 : 28) : [31, 0, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+  if (day < 1 || day > maxDay) return `day ${ds} is out of range for ${ys}-${mos} (01-${maxDay})`
+  if (Number(hs) > 23) return `hour ${hs} is out of range (00-23)`
+  if (Number(mis) > 59) return `minute ${mis} is out of range (00-59)`
+  if (ss !== undefined && Number(ss) > 59) return `second ${ss} is out of range (00-59)`
+  return null
+}
+
 /**
  * Parse a point in time: an ISO-8601 date-time with `Z` or an offset
  * (fractional seconds up to 9 digits are kept exactly, in ns), or an offset
@@ -277,7 +292,11 @@ export function parseTimeSpec(s: string): TimeSpec {
   if (t.startsWith('-')) {
     throw bad(`offsets count forward from the recording's start, like +90s; ${TIME_FORMS}`)
   }
-  if (/^\d{4}-\d{2}-\d{2}$/.test(t)) {
+  // Fields out of range are named before a fuller form is suggested: the suggestion must itself parse.
+  const dateOnly = /^(\d{4})-(\d{2})-(\d{2})$/.exec(t)
+  if (dateOnly) {
+    const why = outOfRange(dateOnly[1], dateOnly[2], dateOnly[3], '00', '00', undefined)
+    if (why) throw bad(why)
     throw bad(`add a time of day and a zone, like ${t}T00:00:00Z; ${TIME_FORMS}`)
   }
   const m = ISO_RE.exec(t)
@@ -286,6 +305,8 @@ export function parseTimeSpec(s: string): TimeSpec {
     throw bad(TIME_FORMS)
   }
   const [, ys, mos, ds, hs, mis, ss, frac, z, sign, ohs, oms] = m
+  const why = outOfRange(ys, mos, ds, hs, mis, ss)
+  if (why) throw bad(why)
   if (!z && !sign) {
     throw bad(`no time zone; add Z for UTC (like ${t}Z) or an offset from UTC (like ${t}+09:00)`)
   }
@@ -295,13 +316,6 @@ export function parseTimeSpec(s: string): TimeSpec {
   const hour = Number(hs)
   const minute = Number(mis)
   const second = ss === undefined ? 0 : Number(ss)
-  if (month < 1 || month > 12) throw bad(`month ${mos} is out of range (01-12)`)
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0
-  const maxDay = month === 2 ? (leap ? 29 : 28) : [31, 0, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
-  if (day < 1 || day > maxDay) throw bad(`day ${ds} is out of range for ${ys}-${mos} (01-${maxDay})`)
-  if (hour > 23) throw bad(`hour ${hs} is out of range (00-23)`)
-  if (minute > 59) throw bad(`minute ${mis} is out of range (00-59)`)
-  if (second > 59) throw bad(`second ${ss} is out of range (00-59)`)
   if (frac !== undefined && frac.length > 9) throw bad('at most 9 fractional digits (nanoseconds) are supported')
   let offsetMin = 0
   if (sign) {
