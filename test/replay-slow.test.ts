@@ -141,6 +141,8 @@ describe('a shared clock never waits for one client', () => {
     await until('the reader to get every frame', () => r.count() === 2 * ROWS, 10_000)
     expect(summary.framesDropped).toBeGreaterThan(0)
     expect(summary.slowClientsClosed).toBe(0)
+    // said once, when the client's first frame is dropped (as 'disconnect' says when it closes one)
+    expect(log.filter((l) => /client \d+: stopped reading \(\d+ bytes buffered > \d+\); dropping its frames while it is behind/.test(l))).toHaveLength(1)
     // the closing line says what the policy cost, as the disconnect policy's does
     await h.close()
     const closing = log.find((l) => l.includes('replay closed:'))

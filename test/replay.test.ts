@@ -524,7 +524,21 @@ describe('replay: shared clock log', () => {
     const joined = lines.filter((l) => l.startsWith('client 2 subscribed'))
     expect(joined).toHaveLength(1)
     expect(joined[0]).toMatch(/^client 2 subscribed: joins the shared timeline at \d{4}-\d\d-\d\dT[\d:.]+Z$/)
-    expect(lines.filter((l) => l.startsWith('client 1 subscribed'))).toEqual(['client 1 subscribed: the shared timeline starts'])
+    expect(lines.filter((l) => l.startsWith('client 1 subscribed'))).toEqual(['client 1 subscribed: the shared timeline starts once subscriptions settle'])
+    expect(lines.filter((l) => l.startsWith('the shared timeline starts'))).toEqual(['the shared timeline starts (1 client subscribed)'])
+  })
+
+  it('every client that subscribes before the shared timeline starts is logged, once each, then the start', async () => {
+    const path = await writeRecording(tape(400, {meanGapMs: 5}).map((f) => canonical(f, 'v2')), 'v2', 100)
+    const lines: string[] = []
+    const h = await start(path, {speed: 1, clock: 'shared', settleMs: 300, log: (l) => lines.push(l)})
+    const clients = [await connect(h.url), await connect(h.url), await connect(h.url)]
+    for (const [k, c] of clients.entries()) c.send({subscribe: [SYMS[k]]})
+    clients[0].send({subscribe: SYMS.slice(1)})
+    await waitFor(() => lines.some((l) => l.startsWith('the shared timeline starts')), 5000, 'the start line')
+    const subscribed = lines.filter((l) => /^client \d+ subscribed/.test(l))
+    expect(subscribed).toEqual([1, 2, 3].map((id) => `client ${id} subscribed: the shared timeline starts once subscriptions settle`))
+    expect(lines.filter((l) => l.startsWith('the shared timeline starts'))).toEqual(['the shared timeline starts (3 clients subscribed)'])
   })
 })
 

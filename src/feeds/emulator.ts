@@ -61,7 +61,7 @@ export function sendPoliced(
   }
   if (ws.bufferedAmount + held > policy.maxBufferedBytes) {
     if (policy.slowClient === 'drop') {
-      client.dropped++
+      if (client.dropped++ === 0) policy.log?.(`client ${client.id}: stopped reading (${ws.bufferedAmount} bytes buffered > ${policy.maxBufferedBytes}); dropping its frames while it is behind`)
       return false
     }
     policy.log?.(`client ${client.id}: stopped reading (${ws.bufferedAmount} bytes buffered > ${policy.maxBufferedBytes}); closing with 1013`)

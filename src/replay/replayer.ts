@@ -106,8 +106,9 @@ export class Replayer {
   /** @internal Connection clock: timelines whose client was closed at a gap, waiting for a reconnect (ClientTarget.gap adds them). */
   readonly parked: Timeline<ClientTarget>[] = []
   private shared: Timeline | null = null
-  /** Shared clock: clients whose first subscription has been logged. */
+  /** Shared clock: clients whose first subscription has been logged, and how many of them subscribed before it started. */
   private readonly joinedShared = new WeakSet<EmulatorClient>()
+  private earlyShared = 0
   private readonly errors: string[] = []
   private closing: Promise<ReplaySummary> | null = null
   private closed = false
@@ -309,10 +310,7 @@ export class Replayer {
       this.warmEncoders(this.spare)
       // The first client's timeline can start the moment it subscribes: its first batch is read and
       // prepared before replay() resolves (a read error still surfaces when a timeline runs).
-      await this.spare.first.then(
-        () => {},
-        () => {},
-      )
+      await this.spare.first.catch(() => undefined)
     }
     if (this.p.clock === 'shared') {
       const t = new Timeline(this, new SharedTarget(this))
@@ -348,11 +346,13 @@ export class Replayer {
     if (c.subscriptions === 0) return
     if (this.p.clock === 'shared') {
       const t = this.shared!
+      const first = !this.joinedShared.has(c)
+      this.joinedShared.add(c)
       if (!t.begun) {
         t.prepareFirst()
-        this.startWhenSettled(t, `client ${c.id} subscribed: the shared timeline starts`)
-      } else if (!this.joinedShared.has(c)) this.log(`client ${c.id} subscribed: joins the shared timeline at ${this.furthestTs === null ? 'its start' : nsToIso(this.furthestTs)}`)
-      this.joinedShared.add(c)
+        if (first) this.log(`client ${c.id} subscribed: the shared timeline starts once subscriptions settle`)
+        this.startWhenSettled(t, `the shared timeline starts (${plural((this.earlyShared += first ? 1 : 0), 'client')} subscribed)`)
+      } else if (first) this.log(`client ${c.id} subscribed: joins the shared timeline at ${this.furthestTs === null ? 'its start' : nsToIso(this.furthestTs)}`)
       return
     }
     const own = this.byClient.get(c)
