@@ -150,6 +150,22 @@ describe('what a second new user found', () => {
     expect(errorLine(loop.stderr)).toBe('Error: --loop 1.5: the count of further plays must be a whole number, 0 or more (--loop alone: for ever)')
   })
 
+  it('--settle out of its range names the flag and the value as typed: negative (0 is allowed), over a minute', async () => {
+    expect(() => parseDurationOrZero('-1s')).toThrow('invalid duration "-1s": must be 0 or more')
+    expect(() => parseDurationOrZero('61s', 60_000)).toThrow('invalid duration "61s": at most 1m')
+    expect(parseDurationOrZero('1m', 60_000)).toBe(60_000)
+    for (const [settle, why] of [
+      ['1h', 'Error: --settle: invalid duration "1h": at most 1m'],
+      ['60001ms', 'Error: --settle: invalid duration "60001ms": at most 1m'],
+      ['-1s', 'Error: --settle: invalid duration "-1s": must be 0 or more'],
+    ]) {
+      const r = await runCli(['replay', YAHOO, '--port', '0', '--settle', settle])
+      expect(r.code, r.stderr).toBe(2)
+      expect(errorLine(r.stderr)).toContain(why)
+      expect(errorLine(r.stderr)).toContain('(see mdrec replay --help)')
+    }
+  })
+
   it('one file named twice, however spelled, is read once; a merge keeps every input\'s subscriptions', async () => {
     const a = join(dir, 'sub-a.arrow')
     const m = join(dir, 'sub-m.arrow')

@@ -123,41 +123,63 @@ describe('mdrec replay inputs: files, a directory or a glob, as every other comm
   })
 })
 
+/** `mdrec replay` of the Yahoo fixture at max, in a loop, with a client that read its first frame and then stopped reading (its socket paused, never answering a close). */
+async function replayWithStalledClient(extra: string[]) {
+  const {WebSocket} = await import('ws')
+  const child = spawn(process.execPath, [BIN, 'replay', fixture('yahoo-us-equities.arrow'), '--port', '0', '--speed', 'max', '--loop', ...extra], {stdio: ['ignore', 'pipe', 'pipe']})
+  const io = {out: '', stderr: ''}
+  child.stdout.on('data', (d) => (io.out += d))
+  child.stderr.on('data', (d) => (io.stderr += d))
+  onTestFinished(() => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  })
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+  const end = Date.now() + 20_000
+  let m: RegExpExecArray | null = null
+  while (!(m = /ws:\/\/\S+/.exec(io.out + io.stderr)) && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
+  expect(m, `no URL: ${io.out}${io.stderr}`).not.toBeNull()
+  const ws = new WebSocket(m![0], {perMessageDeflate: false})
+  onTestFinished(() => ws.terminate())
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve)
+    ws.once('error', reject)
+  })
+  const first = new Promise((resolve) => ws.once('message', resolve))
+  ws.send(JSON.stringify({subscribe: ['NVDA', 'TSLA', 'AAPL', 'MSFT']}))
+  await first
+  ;(ws as unknown as {_socket: {pause(): void}})._socket.pause()
+  await new Promise((r) => setTimeout(r, 500))
+  return {child, io, exited}
+}
+
 describe('mdrec replay stopped with Ctrl-C while a client has stopped reading', () => {
   it('says what it waits for (at most 2 s), then exits 0', {timeout: 60_000}, async () => {
-    const {WebSocket} = await import('ws')
-    const child = spawn(process.execPath, [BIN, 'replay', fixture('yahoo-us-equities.arrow'), '--port', '0', '--speed', 'max', '--loop'], {stdio: ['ignore', 'pipe', 'pipe']})
-    let out = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    onTestFinished(() => {
-      if (child.exitCode === null) child.kill('SIGKILL')
-    })
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
-    const end = Date.now() + 20_000
-    let m: RegExpExecArray | null = null
-    while (!(m = /ws:\/\/\S+/.exec(out)) && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
-    expect(m, `no URL: ${out}${stderr}`).not.toBeNull()
-    const ws = new WebSocket(m![0], {perMessageDeflate: false})
-    onTestFinished(() => ws.terminate())
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve)
-      ws.once('error', reject)
-    })
-    // a client that reads its first frame, then stops reading (its socket paused) and never answers a close
-    const first = new Promise((resolve) => ws.once('message', resolve))
-    ws.send(JSON.stringify({subscribe: ['NVDA', 'TSLA', 'AAPL', 'MSFT']}))
-    await first
-    ;(ws as unknown as {_socket: {pause(): void}})._socket.pause()
-    await new Promise((r) => setTimeout(r, 500))
+    const {child, io, exited} = await replayWithStalledClient([])
     const t0 = Date.now()
     child.kill('SIGINT')
     const code = await exited
     const took = Date.now() - t0
     expect(code).toBe(0)
-    expect(stderr).toMatch(/stopping: waiting up to 2 s for a client to answer the close \(Ctrl-C again to quit now\)/)
+    expect(io.stderr).toMatch(/stopping: waiting up to 2 s for a client to answer the close \(Ctrl-C again to quit now\)/)
     // the close gives up on the client after its grace (2 s), with room for a loaded machine
     expect(took).toBeLessThan(10_000)
+  })
+
+  // A second Ctrl-C quits at once (130), but what was served is still told: the summary line, and with
+  // --json the one JSON document stdout promises (the URL and the counts so far, marked interrupted).
+  it('a second Ctrl-C quits at once with exit 130, and still prints the summary (with --json: one JSON document)', {timeout: 60_000}, async () => {
+    for (const json of [false, true]) {
+      const {child, io, exited} = await replayWithStalledClient(json ? ['--json'] : [])
+      child.kill('SIGINT')
+      await new Promise((r) => setTimeout(r, 400))
+      child.kill('SIGINT')
+      expect(await exited).toBe(130)
+      if (json) {
+        const doc = JSON.parse(io.out)
+        expect(doc.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+/)
+        expect(doc.framesSent).toBeGreaterThan(0)
+        expect(doc.interrupted).toBe(true)
+      } else expect(io.stderr).toMatch(/replay stopped at once \(second Ctrl-C\): \d+ frames sent to 1 client/)
+    }
   })
 })

@@ -55,4 +55,54 @@ describe('replay on a terminal', () => {
     expect(statuses.length, lines.join('\n')).toBe(1) // redrawn in place: one status line on the screen
     for (const l of lines) expect(l.length).toBeLessThanOrEqual(cols)
   }, 60_000)
+
+  // The status line drawn again under an event line is read afresh, not the one drawn up to a second
+  // before (which said '0 clients' under 'client 1 connected'); after the closing line nothing is drawn.
+  it('the status under an event line has the counts after the event, and nothing is drawn after the closing line', async () => {
+    const cols = 120
+    const child = spawnInPty([process.execPath, BIN, 'replay', 'fixtures/yahoo-us-equities.arrow', '--port', '0', '--speed', '1x', '--loop'], {
+      cols,
+      rows: 30,
+      env: {...process.env, NO_COLOR: '1'},
+    })
+    let raw = ''
+    child.stdout!.setEncoding('utf8')
+    child.stdout!.on('data', (d: string) => (raw += d))
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+    const kill = setTimeout(() => child.kill('SIGKILL'), 60_000)
+    cleanups.push(() => {
+      clearTimeout(kill)
+      if (child.exitCode === null) child.kill('SIGKILL')
+    })
+    const waitFor = async (re: RegExp) => {
+      const t0 = Date.now()
+      while (!re.test(raw)) {
+        if (Date.now() - t0 > 20_000) throw new Error(`timed out waiting for ${re}:\n${raw}`)
+        await sleep(20)
+      }
+    }
+    await waitFor(/waiting for a subscription/)
+    const url = /ws:\/\/127\.0\.0\.1:\d+\/?/.exec(raw)![0]
+    const ws = new WebSocket(url)
+    await new Promise((r) => ws.once('open', r))
+    // what is written with an event line: the line, then the status drawn under it (same write)
+    const under = (event: RegExp) => {
+      const m = new RegExp(`${event.source}\\r?\\n([^\\r\\n]*)`).exec(raw)
+      return m?.[1] ?? null
+    }
+    await waitFor(/client 1 connected[^\n]*\n[^\r\n]*so far/)
+    expect(under(/client 1 connected[^\n]*/)).toMatch(/ 1 client \(1 so far\)/)
+    ws.send(JSON.stringify({subscribe: ['NVDA']}))
+    await sleep(1200)
+    ws.close()
+    await waitFor(/client 1 disconnected[^\n]*\n[^\r\n]*so far/)
+    expect(under(/client 1 disconnected/)).toMatch(/ 0 clients \(1 so far\)/)
+    child.stdin!.write('\x03')
+    expect(await exited).toBe(0)
+    const closing = raw.lastIndexOf('replay closed:')
+    expect(closing, raw).toBeGreaterThan(0)
+    // the closing line ends the output: no status drawn after it
+    expect(raw.slice(closing)).not.toMatch(/so far/)
+    expect(raw.slice(closing).trimEnd()).toMatch(/^replay closed: \d+ frames? sent to 1 client$/)
+  }, 60_000)
 })

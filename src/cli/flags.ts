@@ -52,8 +52,8 @@ type SingleFlag<T> = Interfaces.FlagDefinition<T, Interfaces.CustomOptions, {mul
 /** A duration such as `90s`, `30m`, `1h30m`, `2d`; the value is in ms. */
 export const duration = parsedFlag<number>('<duration>', parseDuration)
 
-/** A duration that may be zero (`0` or `0ms`: no wait); the value is in ms. */
-export const durationOrZero = parsedFlag<number>('<duration>', parseDurationOrZero)
+/** A duration that may be zero (`0` or `0ms`: no wait), at most `maxMs`; the value is in ms. */
+export const durationOrZero = (maxMs = Number.POSITIVE_INFINITY) => parsedFlag<number>('<duration>', (s) => parseDurationOrZero(s, maxMs))
 
 /** A size such as `256MiB`, `1GiB`, `500MB`; the value is in bytes. */
 export const size = parsedFlag<number>('<size>', parseSize)

@@ -1,11 +1,11 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../cli/base.js'
+import {BaseCommand, jsonText} from '../cli/base.js'
 import {durationOrZero, feedFlag, size, speed, receiveRangeFlags, recordingsArg} from '../cli/flags.js'
 import {MdrecError} from '../errors.js'
 import {flagValue, replayFeed, replayFlags, replayHelp, replayOptionValues} from '../feeds/registry.js'
 import {CLOSE_GRACE_MS, replay, type ReplayStats, type ReplaySummary} from '../replay/engine.js'
-import {DEFAULT_SETTLE_MS, SETTLE_CAP_FACTOR} from '../replay/scheduler.js'
+import {DEFAULT_SETTLE_MS, MAX_SETTLE_MS, SETTLE_CAP_FACTOR} from '../replay/scheduler.js'
 import {assertOneFeed, expandInputs, resolveRange, whyNoRows} from '../store/inputs.js'
 import {openRecording, readBatches, type RecordingFile} from '../store/reader.js'
 import {formatDuration, plural} from '../util/units.js'
@@ -26,7 +26,7 @@ export default class Replay extends BaseCommand<typeof Replay> {
 
 --json: stdout holds exactly one JSON document, printed at exit: the summary with the URL in it ({"url":…,"framesSent":…}); the URL is also logged on stderr (first line) unless --quiet.
 
-Several files, a directory or a glob (quoted or not) are merged by receive time (one file named twice is served once). Runs until Ctrl-C/SIGTERM, which closes clients with code 1000; one that does not answer is waited for (saying so on stderr) for at most 2 s, then cut off; a second Ctrl-C exits at once.
+Several files, a directory or a glob (quoted or not) are merged by receive time (one file named twice is served once). Runs until Ctrl-C/SIGTERM, which closes clients with code 1000; one that does not answer is waited for (saying so on stderr) for at most 2 s, then cut off; a second Ctrl-C exits at once (130), printing the counts so far (--json: the one document, with "interrupted": true).
 
 A --from/--to range that holds no row is refused before listening (exit 1, saying why: the recording's span, the range); --from not before --to is a usage error (exit 2).
 
@@ -58,7 +58,7 @@ ${replayHelp().join('\n\n')}`
     gaps: Flags.string({description: 'at a recorded gap: go silent for its duration, or close the connections (1012)', options: ['silent', 'disconnect'], default: 'silent'}),
     'slow-client': Flags.string({description: 'a client that stops reading: close it with 1013, or drop its frames', options: ['disconnect', 'drop'], default: 'disconnect'}),
     'max-buffer': size({description: 'per-client send buffer limit before --slow-client applies', default: 8 * 1024 * 1024, defaultHelp: async () => '8MiB'}),
-    settle: durationOrZero({
+    settle: durationOrZero(MAX_SETTLE_MS)({
       description: `start a timeline once its subscriptions have been quiet this long (at most ${SETTLE_CAP_FACTOR}× after the first); 0 starts at the first subscription`,
       default: DEFAULT_SETTLE_MS,
       defaultHelp: async () => `${DEFAULT_SETTLE_MS}ms`,
@@ -91,10 +91,15 @@ ${replayHelp().join('\n\n')}`
     // On a terminal the status line is redrawn in place: an event line first
     // erases it, takes its own line, and the status is drawn again below it.
     let status = ''
+    /** The running replay, once it listens: the status under an event line is read from it afresh. */
+    let live: {stats(): ReplayStats} | null = null
     const say = (line: string) => {
       if (quiet) return
-      if (tty && status) process.stderr.write(`\r\u001B[K${line}\n${status}`)
-      else process.stderr.write(`${line}\n`)
+      if (tty && status) {
+        // the counts after the event, not those drawn up to a second ago
+        if (live) status = fit(statusLine(live.stats()))
+        process.stderr.write(`\r\u001B[K${line}\n${status}`)
+      } else process.stderr.write(`${line}\n`)
     }
     const fit = (line: string) => {
       const width = process.stderr.columns ?? 0
@@ -161,10 +166,25 @@ ${replayHelp().join('\n\n')}`
       tty ? 1000 : 10_000,
     )
     progress.unref()
+    live = handle
+    // Stopping: the status line is erased and not drawn again; what follows (the closing line) ends the output.
+    const endStatus = () => {
+      clearInterval(progress)
+      live = null
+      if (tty && status) process.stderr.write('\r\u001B[K')
+      status = ''
+    }
     let stopping = false
     const stop = () => {
-      if (stopping) process.exit(130)
+      if (stopping) {
+        // quit now, but tell what was served: the summary so far (with --json, the one document stdout promises)
+        const now = {url: handle.url, ...handle.stats(), interrupted: true}
+        if (this.jsonEnabled()) process.stdout.write(jsonText(now))
+        else say(`replay stopped at once (second Ctrl-C): ${plural(now.framesSent, 'frame')} sent to ${plural(now.clients, 'client')}`)
+        process.exit(130)
+      }
       stopping = true
+      endStatus()
       const clients = handle.stats().connected
       const closing = handle.close()
       // every client is sent a close frame and answers at once, but one that stopped reading holds the
@@ -182,9 +202,7 @@ ${replayHelp().join('\n\n')}`
     try {
       await handle.done
     } finally {
-      clearInterval(progress)
-      if (tty && status) process.stderr.write('\n')
-      status = ''
+      endStatus()
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
     }

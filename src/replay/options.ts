@@ -12,7 +12,7 @@ import {messageStream, openRecording, streamError, type RecordingFile, type Stre
 import {resolveRange} from '../store/inputs.js'
 import {parseSpeed, parseTimeSpec, type TimeSpec} from '../util/units.js'
 import {replayFeed} from './feed.js'
-import {DEFAULT_SETTLE_MS, SETTLE_CAP_FACTOR} from './scheduler.js'
+import {DEFAULT_SETTLE_MS, MAX_SETTLE_MS, SETTLE_CAP_FACTOR} from './scheduler.js'
 
 /** Default per-client send buffer limit, in bytes (`maxBufferedBytes`). */
 const DEFAULT_MAX_BUFFERED = 8 * 1024 * 1024
@@ -128,8 +128,8 @@ export async function prepare(files: string | string[], o: ReplayOptions) {
   const slowClient = oneOf('slowClient', o.slowClient, ['disconnect', 'drop'], 'disconnect')
   const atEnd = oneOf('atEnd', o.atEnd, ['idle', 'close'], 'idle')
   const settleMs = o.settleMs ?? DEFAULT_SETTLE_MS
-  if (!(Number.isFinite(settleMs) && settleMs >= 0 && settleMs <= 60_000)) {
-    throw new MdrecError('E_USAGE', `invalid settle ${String(settleMs)}: use a number of ms from 0 to 60000 (0 starts a timeline at the first subscription)`)
+  if (!(Number.isFinite(settleMs) && settleMs >= 0 && settleMs <= MAX_SETTLE_MS)) {
+    throw new MdrecError('E_USAGE', `invalid settleMs ${String(settleMs)}: use a number of ms from 0 to ${MAX_SETTLE_MS} (0 starts a timeline at the first subscription)`)
   }
   const maxBufferedBytes = o.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED
   if (!(Number.isFinite(maxBufferedBytes) && maxBufferedBytes > 0)) {

@@ -33,6 +33,8 @@ export function nowNs(): number {
  * first row is due. Each subscribe message restarts the window.
  */
 export const DEFAULT_SETTLE_MS = 100
+/** The longest settle window (ms) a replay takes. */
+export const MAX_SETTLE_MS = 60_000
 /** A timeline starts at most this many settle windows after its first subscription, however chatty the client. */
 export const SETTLE_CAP_FACTOR = 10
 

@@ -75,11 +75,16 @@ export function parseDuration(s: string): number {
 
 /**
  * {@link parseDuration} for a wait that may be none (`--settle 0`): zero is
- * accepted, bare (`0`, which means the same in every unit) or with a unit.
+ * accepted, bare (`0`, which means the same in every unit) or with a unit;
+ * more than `maxMs` is refused (the message gives the bound as a duration).
  */
-export function parseDurationOrZero(s: string): number {
+export function parseDurationOrZero(s: string, maxMs = Number.POSITIVE_INFINITY): number {
   if (/^\s*0+(?:\.0+)?(?:ms|s|m|h|d)?\s*$/.test(s)) return 0
-  return parseDuration(s)
+  if (s.trim().startsWith('-')) throw usage(`invalid duration ${q(s)}: must be 0 or more; ${DURATION_FORMS}`)
+  const ms = durationMs(s, 'duration')
+  if (typeof ms === 'string') throw usage(ms)
+  if (ms > maxMs) throw usage(`invalid duration ${q(s)}: at most ${formatDurationSpec(maxMs)}`)
+  return ms
 }
 
 /**
