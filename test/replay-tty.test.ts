@@ -14,23 +14,29 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c()
 })
 
+/** `mdrec replay` of the Yahoo fixture at 1x, looping, on a pseudo-terminal `cols` wide (30 rows); `raw()` is all it wrote so far. */
+function replayOnTerminal(cols: number) {
+  const child = spawnInPty([process.execPath, BIN, 'replay', 'fixtures/yahoo-us-equities.arrow', '--port', '0', '--speed', '1x', '--loop'], {
+    cols,
+    rows: 30,
+    env: {...process.env, NO_COLOR: '1'},
+  })
+  let raw = ''
+  child.stdout!.setEncoding('utf8')
+  child.stdout!.on('data', (d: string) => (raw += d))
+  const kill = setTimeout(() => child.kill('SIGKILL'), 60_000)
+  cleanups.push(() => {
+    clearTimeout(kill)
+    if (child.exitCode === null) child.kill('SIGKILL')
+  })
+  return {child, raw: () => raw}
+}
+
 describe('replay on a terminal', () => {
   it('prints event lines on their own lines above the status line, and the status line fits the width', async () => {
     const cols = 100
-    const child = spawnInPty([process.execPath, BIN, 'replay', 'fixtures/yahoo-us-equities.arrow', '--port', '0', '--speed', '1x', '--loop'], {
-      cols,
-      rows: 30,
-      env: {...process.env, NO_COLOR: '1'},
-    })
-    let raw = ''
-    child.stdout!.setEncoding('utf8')
-    child.stdout!.on('data', (d: string) => (raw += d))
-    const kill = setTimeout(() => child.kill('SIGKILL'), 60_000)
-    cleanups.push(() => {
-      clearTimeout(kill)
-      if (child.exitCode === null) child.kill('SIGKILL')
-    })
-    const screen = () => new ScreenModel(cols, 30).write(raw).lines()
+    const t = replayOnTerminal(cols)
+    const screen = () => new ScreenModel(cols, 30).write(t.raw()).lines()
     const waitFor = async (re: RegExp) => {
       const t0 = Date.now()
       while (!re.test(screen().join('\n'))) {
@@ -39,7 +45,7 @@ describe('replay on a terminal', () => {
       }
     }
     await waitFor(/waiting for a subscription/) // the URL is out and the status line is up
-    const url = /ws:\/\/127\.0\.0\.1:\d+\/?/.exec(raw)![0]
+    const url = /ws:\/\/127\.0\.0\.1:\d+\/?/.exec(t.raw())![0]
     const ws = new WebSocket(url)
     await new Promise((r) => ws.once('open', r))
     ws.send(JSON.stringify({subscribe: ['NVDA']}))
@@ -60,34 +66,22 @@ describe('replay on a terminal', () => {
   // before (which said '0 clients' under 'client 1 connected'); after the closing line nothing is drawn.
   it('the status under an event line has the counts after the event, and nothing is drawn after the closing line', async () => {
     const cols = 120
-    const child = spawnInPty([process.execPath, BIN, 'replay', 'fixtures/yahoo-us-equities.arrow', '--port', '0', '--speed', '1x', '--loop'], {
-      cols,
-      rows: 30,
-      env: {...process.env, NO_COLOR: '1'},
-    })
-    let raw = ''
-    child.stdout!.setEncoding('utf8')
-    child.stdout!.on('data', (d: string) => (raw += d))
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
-    const kill = setTimeout(() => child.kill('SIGKILL'), 60_000)
-    cleanups.push(() => {
-      clearTimeout(kill)
-      if (child.exitCode === null) child.kill('SIGKILL')
-    })
+    const t = replayOnTerminal(cols)
+    const exited = new Promise<number | null>((resolve) => t.child.on('close', resolve))
     const waitFor = async (re: RegExp) => {
       const t0 = Date.now()
-      while (!re.test(raw)) {
-        if (Date.now() - t0 > 20_000) throw new Error(`timed out waiting for ${re}:\n${raw}`)
+      while (!re.test(t.raw())) {
+        if (Date.now() - t0 > 20_000) throw new Error(`timed out waiting for ${re}:\n${t.raw()}`)
         await sleep(20)
       }
     }
     await waitFor(/waiting for a subscription/)
-    const url = /ws:\/\/127\.0\.0\.1:\d+\/?/.exec(raw)![0]
+    const url = /ws:\/\/127\.0\.0\.1:\d+\/?/.exec(t.raw())![0]
     const ws = new WebSocket(url)
     await new Promise((r) => ws.once('open', r))
     // what is written with an event line: the line, then the status drawn under it (same write)
     const under = (event: RegExp) => {
-      const m = new RegExp(`${event.source}\\r?\\n([^\\r\\n]*)`).exec(raw)
+      const m = new RegExp(`${event.source}\\r?\\n([^\\r\\n]*)`).exec(t.raw())
       return m?.[1] ?? null
     }
     await waitFor(/client 1 connected[^\n]*\n[^\r\n]*so far/)
@@ -97,12 +91,12 @@ describe('replay on a terminal', () => {
     ws.close()
     await waitFor(/client 1 disconnected[^\n]*\n[^\r\n]*so far/)
     expect(under(/client 1 disconnected/)).toMatch(/ 0 clients \(1 so far\)/)
-    child.stdin!.write('\x03')
+    t.child.stdin!.write('\x03')
     expect(await exited).toBe(0)
-    const closing = raw.lastIndexOf('replay closed:')
-    expect(closing, raw).toBeGreaterThan(0)
+    const closing = t.raw().lastIndexOf('replay closed:')
+    expect(closing, t.raw()).toBeGreaterThan(0)
     // the closing line ends the output: no status drawn after it
-    expect(raw.slice(closing)).not.toMatch(/so far/)
-    expect(raw.slice(closing).trimEnd()).toMatch(/^replay closed: \d+ frames? sent to 1 client$/)
+    expect(t.raw().slice(closing)).not.toMatch(/so far/)
+    expect(t.raw().slice(closing).trimEnd()).toMatch(/^replay closed: \d+ frames? sent to 1 client$/)
   }, 60_000)
 })
