@@ -120,6 +120,23 @@ describe('kis replay', () => {
     expect(notices(a)[0]).not.toBe(wire(frames.find((f) => f.trId === 'H0STCNI0')!))
   })
 
+  // A CI fixture compares whole streams: the session's key/iv (in every ack, and the notices' ciphertext) and
+  // the approval key are derived from what the client did, not drawn at random, so a run repeats byte for byte.
+  it('two runs of the same client flow get the same bytes, acks and encrypted notices included', async () => {
+    const path = await record(tape(400))
+    const run = async () => {
+      const h = await serve(path)
+      const c = await client(h, ALL_REGS)
+      await c.probe.until(() => c.probe.closed !== null, 15_000, 'the end of the replay')
+      await h.close()
+      return c.probe.messages
+    }
+    const [one, two] = [await run(), await run()]
+    expect(one.filter((x) => x.includes('OPSP0000'))).toHaveLength(ALL_REGS.length)
+    expect(one.some((x) => x.startsWith('1|'))).toBe(true)
+    expect(two).toEqual(one)
+  })
+
   it('sends a client only the TRs and keys it registered', async () => {
     const frames = tape(400)
     const h = await serve(await record(frames))

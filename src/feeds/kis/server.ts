@@ -1,4 +1,4 @@
-import {randomBytes, randomUUID} from 'node:crypto'
+import {createHash} from 'node:crypto'
 import type {IncomingMessage, Server, ServerResponse} from 'node:http'
 import {WebSocket, type WebSocketServer} from 'ws'
 
@@ -103,11 +103,24 @@ export interface KisServerOptions {
 }
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
-function randomText(n: number): string {
-  const b = randomBytes(n)
+/**
+ * `n` (≤ 64) letters and digits made from `seed` (SHA-512), where KIS draws
+ * them at random (a session's AES key and iv, tokens): a replay's bytes,
+ * acks included, then repeat run to run for the same client flow, as a CI
+ * fixture compares them. They protect nothing here (the key is sent in
+ * every ack).
+ */
+function seededText(seed: string, n: number): string {
+  const b = createHash('sha512').update(`mdrec-kis\0${seed}`).digest()
   let s = ''
   for (let i = 0; i < n; i++) s += ALNUM[b[i] % ALNUM.length]
   return s
+}
+
+/** A UUID-shaped approval key made from `seed` (KIS's are UUIDs; see {@link seededText} for why not random). */
+function seededUuid(seed: string): string {
+  const h = createHash('sha256').update(`mdrec-kis-approval\0${seed}`).digest('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`
 }
 
 /** Default bound on the approval keys the emulator remembers. */
@@ -148,6 +161,8 @@ export class KisServer extends FeedServer<KisClient> {
   readonly approvals = new Map<string, string>()
   /** Access tokens issued at /oauth2/tokenP → the app key they were issued for (bounded like `approvals`). */
   readonly tokens = new Map<string, string>()
+  /** Approval keys and tokens issued so far: each one's seed (seededUuid, seededText). */
+  private issued = 0
   /**
    * The current-price state of each code (inquire-price `output` fields,
    * lower-case, as strings): what `GET inquire-price` answers. The replay
@@ -259,13 +274,13 @@ export class KisServer extends FeedServer<KisClient> {
       if (path === KIS_TOKEN_PATH) {
         this.restSeen()
         // KIS's tokens are JWTs of a few hundred characters; any opaque text serves a client
-        const token = `mdrec.${randomText(40)}`
+        const token = `mdrec.${seededText(`token\0${body.appkey as string}\0${this.issued++}`, 40)}`
         if (this.tokens.size >= this.o.maxApprovals) this.tokens.delete(this.tokens.keys().next().value!)
         this.tokens.set(token, body.appkey as string)
         const expires = new Date(Date.now() + 86_400_000 + 9 * 3600_000).toISOString().replace('T', ' ').slice(0, 19)
         return json(200, {access_token: token, access_token_token_expired: expires, token_type: 'Bearer', expires_in: 86400})
       }
-      const key = randomUUID()
+      const key = seededUuid(`${body.appkey as string}\0${this.issued++}`)
       if (this.approvals.size >= this.o.maxApprovals) this.approvals.delete(this.approvals.keys().next().value!)
       this.approvals.set(key, body.appkey as string)
       this.emit('approval', body.appkey)
@@ -329,11 +344,13 @@ export class KisServer extends FeedServer<KisClient> {
 
   protected accept(ws: WebSocket, req: IncomingMessage): void {
     answerClosesPromptly(ws)
+    const id = this.nextId++
     const client: KisClient = {
-      id: this.nextId++,
+      id,
       ws,
       path: new URL(req.url ?? '/', 'http://x').pathname,
-      cipher: {key: randomText(32), iv: randomText(16)},
+      // the session's key/iv: the same for the same connection, run to run (seededText)
+      cipher: {key: seededText(`session-key\0${id}`, 32), iv: seededText(`session-iv\0${id}`, 16)},
       registrations: new Map(),
       keys: new Map(),
       appKey: null,
