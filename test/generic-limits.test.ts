@@ -205,6 +205,29 @@ describe('generic emulator options through replay', () => {
     expect(st.rejected_connections).toBe(2)
   }, 60_000)
 
+  // An origin is what a browser sends in Origin: scheme, host and port, nothing else. A value that is no
+  // origin would never match (every browser client refused); one written as a URL (a trailing slash)
+  // is taken as its origin.
+  it('--allowed-origins: a value that is no origin is a usage error naming it; https://app.example/ means https://app.example', async () => {
+    for (const [value, why] of [
+      ['not a url', '--allowed-origins "not a url": an origin is a scheme and a host (and a port), like https://app.example'],
+      ['https://app.example/x', '--allowed-origins "https://app.example/x": an origin has no path, query or fragment; use https://app.example'],
+    ]) {
+      const r = await runCli(['replay', GENERIC, '--port', '0', '--allowed-origins', value])
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr).toContain(why)
+      expect(r.stderr).not.toMatch(/\n\s+at /)
+    }
+    const p = startCli(['replay', GENERIC, '--port', '0', '--allowed-origins', 'https://App.example/,http://ok.example:8080'], cleanups)
+    await p.line(/^ws:\/\/\S+\n/)
+    const url = p.stdout().split('\n')[0]
+    const c = await open(url, {origin: 'https://app.example'})
+    c.ws.close()
+    const d = await open(url, {origin: 'http://ok.example:8080'})
+    d.ws.close()
+    await expect(open(url, {origin: 'https://other.example'})).rejects.toThrow(/403/)
+  }, 60_000)
+
   it('refuses the generic-only flags for other feeds, clearly', async () => {
     for (const flag of [['--max-connections', '3'], ['--heartbeat', '1s'], ['--client-id-path'], ['--allowed-origins', 'http://a'], ['--ping-interval', '1s'], ['--publish', 'redis://127.0.0.1:1/p']]) {
       const r = await runCli(['replay', YAHOO, '--port', '0', ...flag])
