@@ -61,10 +61,10 @@ export function sendPoliced(
   }
   if (ws.bufferedAmount + held > policy.maxBufferedBytes) {
     if (policy.slowClient === 'drop') {
-      if (client.dropped++ === 0) policy.log?.(`client ${client.id}: stopped reading (${ws.bufferedAmount} bytes buffered > ${policy.maxBufferedBytes}); dropping its frames while it is behind`)
+      if (client.dropped++ === 0) policy.log?.(stoppedLine(client, policy, 'dropping its frames while it is behind'))
       return false
     }
-    policy.log?.(`client ${client.id}: stopped reading (${ws.bufferedAmount} bytes buffered > ${policy.maxBufferedBytes}); closing with 1013`)
+    policy.log?.(stoppedLine(client, policy, 'closing with 1013'))
     closeSlowClient(ws)
     server.emit('slow', client)
     return false
@@ -73,6 +73,11 @@ export function sendPoliced(
   if (!binary && typeof payload === 'string' && cb === undefined) ws.send(payload)
   else ws.send(typeof payload === 'string' || ArrayBuffer.isView(payload) ? payload : writtenBytes(payload), binary ? BINARY_FRAME : TEXT_FRAME, cb)
   return true
+}
+
+/** The log line of a client past the slow-client limit, with what the policy does (`then`); made only when logged. */
+function stoppedLine(client: PolicedClient, policy: SlowClientPolicy, then: string): string {
+  return `client ${client.id}: stopped reading (${client.ws.bufferedAmount} bytes buffered > ${policy.maxBufferedBytes}); ${then}`
 }
 
 /** The bytes a writer writes, in a buffer of their own (a frame sent through ws). */
