@@ -109,9 +109,10 @@
  * `rows.ts` (reading and merging the batches) and `scheduler.ts` (the clock).
  */
 import {MdrecError, isMdrecError} from '../errors.js'
-import type {Emulator} from './feed.js'
+import type {Emulator, EmulatorClient} from './feed.js'
 import {prepare, type ReplayOptions} from './options.js'
 import {Replayer, type ReplayHandle} from './replayer.js'
+import {SymbolNotes} from './summary.js'
 
 export type {ReplayOptions} from './options.js'
 /** How long closing a replay (ReplayHandle.close, Ctrl-C) waits for a client to answer its close frame before cutting it off (ms). */
@@ -144,6 +145,12 @@ export async function replay(files: string | string[], options: ReplayOptions = 
   } catch (error) {
     throw listenError(error, p.host, p.port)
   }
+  // a subscription to a symbol the recording lacks gets no rows: say so (before the replayer logs its timeline's start)
+  const notes = new SymbolNotes(p.recs.flatMap((f) => f.meta.subscriptions))
+  emu.on('subscribe', (c: EmulatorClient, added?: readonly string[]) => {
+    const note = notes.line(c.id, added ?? [])
+    if (note !== null) options.log?.(note)
+  })
   const r = new Replayer(p, emu, options)
   try {
     await r.begin()

@@ -18,7 +18,7 @@ import type {Prepared, ReplayOptions} from './options.js'
 import {MergedSource, RowClass, SHARED_BATCH_BUDGET, SharedBatches, type ReplayBatch} from './rows.js'
 import {LatencyHistogram, SETTLE_CAP_FACTOR, Waker, nowNs, type Backpressure} from './scheduler.js'
 import {ClientTarget, SharedTarget} from './targets.js'
-import {closingLine} from './summary.js'
+import {closingLine, startLine} from './summary.js'
 import {Timeline, type WarmSource} from './timeline.js'
 
 /** Close code for the clients of a timeline that failed (a damaged file, …). */
@@ -304,7 +304,6 @@ export class Replayer {
       this.wakeIdle()
     })
     emu.on('slow', () => this.slowClosed++)
-    const names = this.p.recs.map((f) => f.path).join(', ')
     this.refillSpare()
     if (this.spare) {
       this.warmEncoders(this.spare)
@@ -319,9 +318,7 @@ export class Replayer {
       await t.prefetch()
       this.launch(t)
     }
-    this.log(
-      `replaying ${names} (${this.feed.name}, speed ${this.speed === 'max' ? 'max' : `${this.speed}x`}, clock ${this.p.clock}) on ${this.url(this.feed.recordedVariant(this.p.recs[0]))}`,
-    )
+    this.log(startLine({...this.p, feed: this.feed.name, url: this.url(this.feed.recordedVariant(this.p.recs[0]))}))
   }
 
   private url(variant: number): string {
