@@ -64,6 +64,25 @@ describe('generic emulator: limits', () => {
     expect(st.total_connections).toBe(3)
   })
 
+  // The same rule for every way origins reach the server: the flag (below), replay()'s emulator options, the server's own.
+  it('takes allowedOrigins as origins whoever passes them: https://App.example/ allows https://app.example; no origin is a usage error', async () => {
+    const s = await server({allowedOrigins: ['https://App.example/']})
+    const c = await open(s.url(), {origin: 'https://app.example'})
+    c.ws.close()
+    const h = await replay(GENERIC, {port: 0, emulator: {allowedOrigins: ['http://OK.example:80/', 'https://x.example:8443']}})
+    cleanups.push(() => h.close())
+    const d = await open(h.url, {origin: 'http://ok.example'})
+    d.ws.close()
+    const e = await open(h.url, {origin: 'https://x.example:8443'})
+    e.ws.close()
+    await expect(open(h.url, {origin: 'https://other.example'})).rejects.toThrow(/403/)
+    await expect(server({allowedOrigins: ['not a url']})).rejects.toThrow('allowedOrigins "not a url": an origin is a scheme and a host')
+    await expect(replay(GENERIC, {port: 0, emulator: {allowedOrigins: ['https://app.example/x']}})).rejects.toMatchObject({
+      code: 'E_USAGE',
+      message: expect.stringContaining('allowedOrigins "https://app.example/x": an origin has no path, query or fragment; use https://app.example'),
+    })
+  })
+
   it('sends {"type":"heartbeat","timestamp":ms} to every client at the heartbeat interval', async () => {
     const s = await server({heartbeatMs: 100})
     const c = await open(s.url()) // no subscription needed

@@ -10,6 +10,7 @@ import {MdrecError} from '../../errors.js'
 import {plural} from '../../util/units.js'
 import type {FeedOption, ReplayCompanion} from '../contract.js'
 import {RedisPublisher, parseRedisTarget, recordedChannels, type RedisTarget} from './redis.js'
+import {originOf} from './server.js'
 
 /** `mdrec replay`'s options for generic recordings (flags in the GENERIC help group). */
 export const GENERIC_REPLAY_OPTIONS: readonly FeedOption[] = [
@@ -51,28 +52,6 @@ export function genericEmulatorFlags(given: Readonly<Record<string, unknown>>): 
   }
   for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k]
   return o
-}
-
-/**
- * An origin as a browser sends it in `Origin` (RFC 6454: scheme, host and
- * port; WHATWG URL's `origin` serialization, so `https://App.example/` is
- * `https://app.example` and a default port is dropped), or a usage error
- * naming `flag` and the value: a value that is no origin would match no
- * client. `null` (what a sandboxed page sends) is kept as it is.
- */
-export function originOf(value: string, flag: string): string {
-  if (value === 'null') return value
-  let url: URL | null = null
-  try {
-    url = new URL(value)
-  } catch {}
-  if (url === null || url.host === '' || url.origin === 'null') {
-    throw new MdrecError('E_USAGE', `${flag} ${JSON.stringify(value)}: an origin is a scheme and a host (and a port), like https://app.example`)
-  }
-  if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-    throw new MdrecError('E_USAGE', `${flag} ${JSON.stringify(value)}: an origin has no path, query or fragment; use ${url.origin}`)
-  }
-  return url.origin
 }
 
 /** --publish: the Redis fan-out of the shared timeline, or undefined without --publish (a bad URL: usage error naming --publish). */

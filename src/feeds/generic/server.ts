@@ -1,6 +1,7 @@
 import type {IncomingMessage, Server, ServerResponse} from 'node:http'
 import {WebSocket, type WebSocketServer} from 'ws'
 
+import {MdrecError} from '../../errors.js'
 import {isPlainObject, jsonType, pongFor} from './codec.js'
 import {answerClosesPromptly, FeedServer, sendPoliced, upgradeRequired, type Payload} from '../emulator.js'
 
@@ -101,10 +102,12 @@ export interface GenericServerOptions {
    */
   maxConnections?: number
   /**
-   * Origins allowed to connect (exact `scheme://host[:port]`, as browsers send
-   * the Origin header); a handshake with another Origin is refused with HTTP
-   * 403. A handshake without an Origin (a non-browser client) is allowed.
-   * Default: every origin.
+   * Origins allowed to connect (`scheme://host[:port]`, as browsers send
+   * the Origin header; each is taken as its origin, so `https://App.example/`
+   * is `https://app.example`, and one that is no origin throws
+   * MdrecError('E_USAGE') naming it); a handshake with another Origin is
+   * refused with HTTP 403. A handshake without an Origin (a non-browser
+   * client) is allowed. Default: every origin.
    */
   allowedOrigins?: readonly string[]
   /** Send `{"type":"heartbeat","timestamp":<ms>}` to every client this often (ms). Default 0: never. */
@@ -227,7 +230,8 @@ export class GenericServer extends FeedServer<GenericClient> {
         maxBufferedBytes: options.maxBufferedBytes ?? 8 * 1024 * 1024,
         slowClient: options.slowClient ?? 'disconnect',
         maxConnections: options.maxConnections ?? 0,
-        allowedOrigins: options.allowedOrigins && options.allowedOrigins.length > 0 ? new Set(options.allowedOrigins) : null,
+        // as a browser sends them, whoever gave them (the flag, replay()'s emulator options, this server's caller)
+        allowedOrigins: options.allowedOrigins && options.allowedOrigins.length > 0 ? new Set(options.allowedOrigins.map((x) => originOf(x, 'allowedOrigins'))) : null,
         heartbeatMs: options.heartbeatMs ?? 0,
         pingIntervalMs,
         pongTimeoutMs: options.pongTimeoutMs ?? pingIntervalMs,
@@ -496,4 +500,26 @@ export function clientIdOf(url: string | undefined): string | null {
   } catch {
     return null
   }
+}
+
+/**
+ * An origin as a browser sends it in `Origin` (RFC 6454: scheme, host and
+ * port; WHATWG URL's `origin` serialization, so `https://App.example/` is
+ * `https://app.example` and a default port is dropped), or a usage error
+ * naming `flag` and the value: a value that is no origin would match no
+ * client. `null` (what a sandboxed page sends) is kept as it is.
+ */
+export function originOf(value: string, flag: string): string {
+  if (value === 'null') return value
+  let url: URL | null = null
+  try {
+    url = new URL(value)
+  } catch {}
+  if (url === null || url.host === '' || url.origin === 'null') {
+    throw new MdrecError('E_USAGE', `${flag} ${JSON.stringify(value)}: an origin is a scheme and a host (and a port), like https://app.example`)
+  }
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    throw new MdrecError('E_USAGE', `${flag} ${JSON.stringify(value)}: an origin has no path, query or fragment; use ${url.origin}`)
+  }
+  return url.origin
 }
