@@ -43,7 +43,10 @@
  *               the first frame's error, then p50/p99/max of the error after
  *               removing one constant offset (the smallest error: the
  *               delivery latency at best). Targets: p99 ≤ 1.2 × plain and
- *               ≤ 2 ms, p50 ≤ 0.3 ms, first frame ≤ 1 ms. Where the time
+ *               ≤ 2 ms, p50 ≤ 0.3 ms, first frame ≤ 1 ms after the
+ *               timeline starts (firstAfterStartMs; firstMs, the first
+ *               frame's error from the subscribe sent, adds the subscribe's
+ *               trip and the server's handling of it). Where the time
  *               goes, per round and side: startMs (subscribe sent → the
  *               server's timeline start t0, on the same monotonic clock: the
  *               subscribe's trip and the server waking for it),
@@ -630,8 +633,15 @@ const CASES = {
           plain: p,
           rounds: sides,
           p99VsPlain: +(m.p99Ms / p.p99Ms).toFixed(2),
-          target: 'p99 <= 1.2x plain and <= 2 ms, p50 <= 0.3 ms, first <= 1 ms',
-          meets: m.p99Ms <= 1.2 * p.p99Ms && m.p99Ms <= 2 && m.p50Ms <= 0.3 && m.firstMs <= 1,
+          target: 'p99 <= 1.2x plain and <= 2 ms, p50 <= 0.3 ms, first <= 1 ms after the timeline starts',
+          meets: m.p99Ms <= 1.2 * p.p99Ms && m.p99Ms <= 2 && m.p50Ms <= 0.3 && m.firstAfterStartMs <= 1,
+          // which of the targets mdrec misses, and whether the plain server (same frames, same client, same run) meets that absolute one
+          misses: [
+            m.p99Ms > 1.2 * p.p99Ms ? `p99 ${m.p99Ms} ms > 1.2x plain's ${p.p99Ms}` : null,
+            m.p99Ms > 2 ? `p99 ${m.p99Ms} ms > 2 ms (plain: ${p.p99Ms})` : null,
+            m.p50Ms > 0.3 ? `p50 ${m.p50Ms} ms > 0.3 ms (plain: ${p.p50Ms})` : null,
+            m.firstAfterStartMs > 1 ? `first ${m.firstAfterStartMs} ms after the start > 1 ms (plain: ${p.firstAfterStartMs})` : null,
+          ].filter(Boolean),
           loadavg: load(),
         }
         log(JSON.stringify(row))
