@@ -189,6 +189,13 @@ describe('what a second new user found', () => {
     writeFileSync(nofoot, whole.subarray(0, whole.length - 200))
     const r = await runCli(['info', nofoot])
     expect(r.stderr).toMatch(/282 rows in 1 complete batch before it/)
+    // it was closed: not "live, or the recorder stopped abruptly", which sends the user looking for a recorder
+    expect(r.stdout).toMatch(/^ {2}format {8}.*, a closed file cut short or damaged since \(see DAMAGED below\)$/m)
+    expect(r.stdout).not.toMatch(/live/)
+    expect(JSON.parse((await runCli(['info', nofoot, '--json'])).stdout)[0]).toMatchObject({closedFile: true, problem: expect.objectContaining({offset: expect.any(Number)})})
+    // a recorder's stream cut inside a batch: not closed, and damaged
+    const p = await runCli(['info', partly])
+    expect(p.stdout).toMatch(/^ {2}format {8}.*, not closed, and damaged \(see DAMAGED below\): the recorder stopped abruptly, or the file was cut$/m)
   })
 })
 

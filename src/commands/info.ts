@@ -58,6 +58,14 @@ function top(rec: Record<string, number>, n: number): string {
   return shown.join(', ')
 }
 
+/** How the file ends, for the format line: nothing when closed and sound; a closed file cut or damaged since is not called live. */
+function closedState(i: RecordingInfo): string {
+  if (i.closedFile && (i.problem || !i.complete)) return ', a closed file cut short or damaged since (see DAMAGED below)'
+  if (i.complete) return ''
+  if (i.problem) return ', not closed, and damaged (see DAMAGED below): the recorder stopped abruptly, or the file was cut'
+  return ', not closed (no end-of-stream marker: live, or the recorder stopped abruptly)'
+}
+
 /** The text report of one recording or run (a recording with no rows says so: `time span none (no rows)`, `rows 0`). */
 function render(i: RecordingInfo): string {
   // rows with no symbol (gaps, status rows) are counted by kind, not as a symbol
@@ -67,7 +75,7 @@ function render(i: RecordingInfo): string {
     i.parts ? `run ${i.runId ?? '?'}: ${plural(i.parts.length, 'file')}` : `${i.path}`,
     `  feed          ${i.feed}  ${i.endpoint}`,
     `  subscriptions ${i.subscriptions.join(' ') || '(none)'}`,
-    `  format        version ${i.formatVersion}, written by mdrec ${i.toolVersion}, raw ${i.rawMode}${i.complete ? '' : ', not closed (no end-of-stream marker: live, or the recorder stopped abruptly)'}`,
+    `  format        version ${i.formatVersion}, written by mdrec ${i.toolVersion}, raw ${i.rawMode}${closedState(i)}`,
     `  started       ${i.startTime} (--from/--to +offsets count from here)`,
     `  time span     ${i.firstRow === null || i.lastRow === null ? 'none (no rows)' : `${i.firstRow} → ${i.lastRow} (${formatDuration(i.durationMs ?? 0)})`}`,
     `  rows          ${i.rows}${i.rows ? ` (${top(i.rowsByKind, 8)})` : ''}`,

@@ -43,6 +43,8 @@ export interface RecordingInfo {
   compressionRatio: number | null
   /** The end-of-stream marker is present (closed by the recorder). */
   complete: boolean
+  /** The file begins with the IPC file magic (`ARROW1`): it was closed (compacted) once, so one without `complete`, or with a `problem`, was cut or damaged after, not left open by a recorder. */
+  closedFile: boolean
   columns: string[]
   /** Where the file is damaged or cut (the summary counts the rows before it); absent when sound. */
   problem?: NonNullable<StreamEnd['problem']> & {path: string}
@@ -133,6 +135,7 @@ export async function recordingInfo(file: RecordingFile): Promise<RecordingInfo>
     uncompressedBytes: uncompressed,
     compressionRatio: hasData(rows, byKind.get('gap') ?? 0) && headerAndBodies > 0 ? uncompressed / headerAndBodies : null,
     complete: e?.eos ?? false,
+    closedFile: file.ipcFile,
     columns: file.columns.map((c) => c.name),
     ...(e?.problem ? {problem: {path: file.path, ...e.problem}} : {}),
     ...(meta.runId === undefined ? {} : {runId: meta.runId}),
