@@ -6,8 +6,9 @@ import {BIN} from './helpers/cli.js'
 import {collect, fixture} from './replay-clients.js'
 
 describe('mdrec replay --json', () => {
-  it('prints one JSON document (with the URL) on stdout; the URL goes to stderr for clients', {timeout: 60_000}, async () => {
-    const child = spawn(process.execPath, [BIN, 'replay', fixture('yahoo-us-equities.arrow'), '--json', '--port', '0', '--speed', 'max', '--clock', 'shared', '--settle', '20ms'], {
+  // with --quiet too: the URL is where clients connect, not progress output, and --port 0 leaves no other way to learn it
+  it.each([[[]], [['--quiet']]])('prints one JSON document (with the URL) on stdout; the URL goes to stderr for clients (%j)', {timeout: 60_000}, async (extra: string[]) => {
+    const child = spawn(process.execPath, [BIN, 'replay', fixture('yahoo-us-equities.arrow'), '--json', ...extra, '--port', '0', '--speed', 'max', '--clock', 'shared', '--settle', '20ms'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''
@@ -181,5 +182,42 @@ describe('mdrec replay stopped with Ctrl-C while a client has stopped reading', 
         expect(doc.interrupted).toBe(true)
       } else expect(io.stderr).toMatch(/replay stopped at once \(second Ctrl-C\): \d+ frames sent to 1 client/)
     }
+  })
+})
+
+// GNU timeout signals its command, then its own process group, which holds the command: two SIGINTs within a
+// ms. That is one request to stop (a clean close, exit 0), not a second Ctrl-C (exit 130, "stopped at once").
+describe('mdrec replay under `timeout -s INT`', () => {
+  it('closes cleanly: the same signal delivered twice is one Ctrl-C', {timeout: 60_000}, async () => {
+    const child = spawn('timeout', ['--preserve-status', '-s', 'INT', '3', process.execPath, BIN, 'replay', fixture('yahoo-us-equities.arrow'), '--port', '0', '--loop'], {stdio: ['ignore', 'pipe', 'pipe']})
+    const io = {out: '', stderr: ''}
+    child.stdout.on('data', (d) => (io.out += d))
+    child.stderr.on('data', (d) => (io.stderr += d))
+    onTestFinished(() => {
+      if (child.exitCode === null) child.kill('SIGKILL')
+    })
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+    const end = Date.now() + 20_000
+    let m: RegExpExecArray | null = null
+    while (!(m = /ws:\/\/\S+/.exec(io.out)) && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
+    expect(m, `no URL: ${io.out}${io.stderr}`).not.toBeNull()
+    // a client that reads until the replay closes it
+    const frames = collect(m![0], [JSON.stringify({subscribe: ['NVDA', 'TSLA']})], 0, () => true, 30_000)
+    expect(await exited, io.stderr).toBe(0)
+    expect((await frames).length).toBeGreaterThan(0)
+    expect(io.stderr).toMatch(/^replay closed: \d+ frames sent to 1 client$/m)
+    expect(io.stderr).not.toMatch(/second Ctrl-C/)
+  })
+
+  // The kernel merges the two when both arrive before the process runs (then the test above shows nothing);
+  // delivered apart, as `timeout`'s two often are, they must still be one request.
+  it('two SIGINTs 30 ms apart are one request to stop: a clean close, exit 0', {timeout: 60_000}, async () => {
+    const {child, io, exited} = await replayWithStalledClient([])
+    child.kill('SIGINT')
+    await new Promise((r) => setTimeout(r, 30))
+    child.kill('SIGINT')
+    expect(await exited, io.stderr).toBe(0)
+    expect(io.stderr).toMatch(/^replay closed: \d+ frames sent to 1 client/m)
+    expect(io.stderr).not.toMatch(/second Ctrl-C/)
   })
 })

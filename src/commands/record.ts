@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import cliProgress from 'cli-progress'
 
 import {BaseCommand} from '../cli/base.js'
+import {onStopSignals} from '../cli/signals.js'
 import {MdrecError} from '../errors.js'
 import {duration, feedFlag, feedUrl, rotate} from '../cli/flags.js'
 import {FEED_NAMES, checkUrlScheme, feedEnvHelp, feedFlags, feedsHelp, flagValue, getFeed} from '../feeds/registry.js'
@@ -90,21 +91,18 @@ ${feedEnvHelp()}`
       log,
     })
 
-    let interrupts = 0
-    const onSignal = (sig: NodeJS.Signals) => {
-      interrupts++
-      if (interrupts === 1) {
+    const offSignals = onStopSignals(
+      (sig) => {
         log(`${sig}: finishing: flushing and closing the file (Ctrl-C again: exit at once)`)
         void recorder.stop().catch(() => {})
-      } else {
+      },
+      () => {
         recorder.abort()
         bar?.stop(recorder.stats())
         process.stderr.write('exiting at once; rows flushed so far are readable\n')
         process.exit(130)
-      }
-    }
-    process.on('SIGINT', onSignal)
-    process.on('SIGTERM', onSignal)
+      },
+    )
 
     if (tty) bar = new StatusBar(recorder)
     const lines = !tty && !quiet ? startStatusLines(recorder, say) : null
@@ -116,8 +114,7 @@ ${feedEnvHelp()}`
       bar?.stop(recorder.stats())
       bar = null
       lines?.stop()
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
+      offSignals()
     }
     if (!this.jsonEnabled()) {
       const written = summary.bytesWritten === summary.bytes ? '' : ` (after compaction; ${formatBytes(summary.bytesWritten)} written while recording)`

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand, jsonText} from '../cli/base.js'
 import {durationOrZero, feedFlag, size, speed, receiveRangeFlags, recordingsArg} from '../cli/flags.js'
+import {onStopSignals} from '../cli/signals.js'
 import {MdrecError} from '../errors.js'
 import {flagValue, replayFeed, replayFlags, replayHelp, replayOptionValues} from '../feeds/registry.js'
 import {CLOSE_GRACE_MS, replay, type ReplayStats, type ReplaySummary} from '../replay/engine.js'
@@ -24,7 +25,7 @@ export default class Replay extends BaseCommand<typeof Replay> {
 
 --clock connection (default): every connection gets the recording from its start, its timeline starting once its subscriptions have settled (no subscribe message for --settle, at most ${SETTLE_CAP_FACTOR}× that after the first) — the same frames the same way on every run, also for clients that subscribe one symbol per message. A subscription after the start joins at the current position. --clock shared: one timeline for all, like a live market, started when the first subscriptions have settled; the server exits when it ends (after --loop plays).
 
---json: stdout holds exactly one JSON document, printed at exit: the summary with the URL in it ({"url":…,"framesSent":…}); the URL is also logged on stderr (first line) unless --quiet.
+--json: stdout holds exactly one JSON document, printed at exit: the summary with the URL in it ({"url":…,"framesSent":…}); the URL is also written on stderr as its first line, even with --quiet (it is where clients connect, not progress output), so a script can connect before the replay ends.
 
 Several files, a directory or a glob (quoted or not) are merged by receive time (one file named twice is served once). Runs until Ctrl-C/SIGTERM, which closes clients with code 1000; one that does not answer is waited for (saying so on stderr) for at most 2 s, then cut off; a second Ctrl-C exits at once (130), printing the counts so far (--json: the one document, with "interrupted": true).
 
@@ -153,7 +154,7 @@ ${replayHelp().join('\n\n')}`
     }
     // The first line on stdout: where clients connect. With --json stdout holds only the final document (which has the URL).
     if (this.jsonEnabled()) {
-      if (!f.quiet) process.stderr.write(`${handle.url}\n`)
+      process.stderr.write(`${handle.url}\n`)
     } else process.stdout.write(`${handle.url}\n`)
 
     const progress = setInterval(
@@ -174,16 +175,14 @@ ${replayHelp().join('\n\n')}`
       if (tty && status) process.stderr.write('\r\u001B[K')
       status = ''
     }
-    let stopping = false
+    const quitNow = () => {
+      // quit now, but tell what was served: the summary so far (with --json, the one document stdout promises)
+      const now = {url: handle.url, ...handle.stats(), interrupted: true}
+      if (this.jsonEnabled()) process.stdout.write(jsonText(now))
+      else say(`replay stopped at once (second Ctrl-C): ${plural(now.framesSent, 'frame')} sent to ${plural(now.clients, 'client')}`)
+      process.exit(130)
+    }
     const stop = () => {
-      if (stopping) {
-        // quit now, but tell what was served: the summary so far (with --json, the one document stdout promises)
-        const now = {url: handle.url, ...handle.stats(), interrupted: true}
-        if (this.jsonEnabled()) process.stdout.write(jsonText(now))
-        else say(`replay stopped at once (second Ctrl-C): ${plural(now.framesSent, 'frame')} sent to ${plural(now.clients, 'client')}`)
-        process.exit(130)
-      }
-      stopping = true
       endStatus()
       const clients = handle.stats().connected
       const closing = handle.close()
@@ -197,14 +196,12 @@ ${replayHelp().join('\n\n')}`
       const done = () => clearTimeout(slow)
       closing.then(done, done)
     }
-    process.on('SIGINT', stop)
-    process.on('SIGTERM', stop)
+    const offSignals = onStopSignals(stop, quitNow)
     try {
       await handle.done
     } finally {
       endStatus()
-      process.off('SIGINT', stop)
-      process.off('SIGTERM', stop)
+      offSignals()
     }
     const summary = await handle.close()
     if (!companion) return {url: handle.url, ...summary}
