@@ -124,10 +124,9 @@ describe('mdrec replay inputs: files, a directory or a glob, as every other comm
   })
 })
 
-/** `mdrec replay` of the Yahoo fixture at max, in a loop, with a client that read its first frame and then stopped reading (its socket paused, never answering a close). */
-async function replayWithStalledClient(extra: string[]) {
-  const {WebSocket} = await import('ws')
-  const child = spawn(process.execPath, [BIN, 'replay', fixture('yahoo-us-equities.arrow'), '--port', '0', '--speed', 'max', '--loop', ...extra], {stdio: ['ignore', 'pipe', 'pipe']})
+/** Start `command args` (a replay, or a tool running one), killed when the test ends; resolves once a ws:// URL is on its stdout or stderr. */
+async function startReplay(command: string, args: string[]) {
+  const child = spawn(command, args, {stdio: ['ignore', 'pipe', 'pipe']})
   const io = {out: '', stderr: ''}
   child.stdout.on('data', (d) => (io.out += d))
   child.stderr.on('data', (d) => (io.stderr += d))
@@ -139,7 +138,14 @@ async function replayWithStalledClient(extra: string[]) {
   let m: RegExpExecArray | null = null
   while (!(m = /ws:\/\/\S+/.exec(io.out + io.stderr)) && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
   expect(m, `no URL: ${io.out}${io.stderr}`).not.toBeNull()
-  const ws = new WebSocket(m![0], {perMessageDeflate: false})
+  return {child, io, exited, url: m![0]}
+}
+
+/** `mdrec replay` of the Yahoo fixture at max, in a loop, with a client that read its first frame and then stopped reading (its socket paused, never answering a close). */
+async function replayWithStalledClient(extra: string[]) {
+  const {WebSocket} = await import('ws')
+  const {child, io, exited, url} = await startReplay(process.execPath, [BIN, 'replay', fixture('yahoo-us-equities.arrow'), '--port', '0', '--speed', 'max', '--loop', ...extra])
+  const ws = new WebSocket(url, {perMessageDeflate: false})
   onTestFinished(() => ws.terminate())
   await new Promise((resolve, reject) => {
     ws.once('open', resolve)
@@ -189,20 +195,9 @@ describe('mdrec replay stopped with Ctrl-C while a client has stopped reading', 
 // ms. That is one request to stop (a clean close, exit 0), not a second Ctrl-C (exit 130, "stopped at once").
 describe('mdrec replay under `timeout -s INT`', () => {
   it('closes cleanly: the same signal delivered twice is one Ctrl-C', {timeout: 60_000}, async () => {
-    const child = spawn('timeout', ['--preserve-status', '-s', 'INT', '3', process.execPath, BIN, 'replay', fixture('yahoo-us-equities.arrow'), '--port', '0', '--loop'], {stdio: ['ignore', 'pipe', 'pipe']})
-    const io = {out: '', stderr: ''}
-    child.stdout.on('data', (d) => (io.out += d))
-    child.stderr.on('data', (d) => (io.stderr += d))
-    onTestFinished(() => {
-      if (child.exitCode === null) child.kill('SIGKILL')
-    })
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
-    const end = Date.now() + 20_000
-    let m: RegExpExecArray | null = null
-    while (!(m = /ws:\/\/\S+/.exec(io.out)) && Date.now() < end) await new Promise((r) => setTimeout(r, 20))
-    expect(m, `no URL: ${io.out}${io.stderr}`).not.toBeNull()
+    const {io, exited, url} = await startReplay('timeout', ['--preserve-status', '-s', 'INT', '3', process.execPath, BIN, 'replay', fixture('yahoo-us-equities.arrow'), '--port', '0', '--loop'])
     // a client that reads until the replay closes it
-    const frames = collect(m![0], [JSON.stringify({subscribe: ['NVDA', 'TSLA']})], 0, () => true, 30_000)
+    const frames = collect(url, [JSON.stringify({subscribe: ['NVDA', 'TSLA']})], 0, () => true, 30_000)
     expect(await exited, io.stderr).toBe(0)
     expect((await frames).length).toBeGreaterThan(0)
     expect(io.stderr).toMatch(/^replay closed: \d+ frames sent to 1 client$/m)
