@@ -4,13 +4,15 @@
  * not hold is logged (with close matches) instead of silently sending
  * nothing, for every feed.
  */
-import {afterEach, describe, expect, it} from 'vitest'
+import {afterEach, describe, expect, it, onTestFinished} from 'vitest'
 
 import {requestText} from '../src/feeds/kis/codec.js'
 import {postApproval} from '../src/feeds/kis/probe.js'
 import {replay, type ReplayHandle} from '../src/replay/engine.js'
 import {SymbolNotes} from '../src/replay/summary.js'
-import {CASES, collect, fixture} from './replay-clients.js'
+import {WebSocket} from 'ws'
+
+import {CASES, collect, fixture, until} from './replay-clients.js'
 
 const open: ReplayHandle[] = []
 afterEach(async () => {
@@ -82,5 +84,28 @@ describe('replay start line', () => {
     const once = await replay(fixture('yahoo-us-equities.arrow'), {port: 0, loop: 2, log: (l) => lines.push(l)})
     open.push(once)
     expect(lines.at(-1)).toMatch(/\(yahoo, speed 1x, clock connection, 3 plays, settle 100ms\)/)
+  })
+})
+
+describe('the end of a connection\'s timeline', () => {
+  it('is logged with what it sent: the connection stays open (atEnd idle), or is closed (atEnd close)', {timeout: 30_000}, async () => {
+    const lines: string[] = []
+    const h = await replay(fixture('yahoo-us-equities.arrow'), {port: 0, speed: 'max', settleMs: 0, log: (l) => lines.push(l)})
+    open.push(h)
+    const ws = new WebSocket(h.url)
+    onTestFinished(() => ws.terminate())
+    let got = 0
+    ws.on('message', () => got++)
+    ws.on('open', () => ws.send(JSON.stringify({subscribe: ['NVDA']})))
+    await until('the end of the timeline to be logged', () => lines.some((l) => /has played everything/.test(l)), 20_000)
+    // timeline ids count up in this process, across replays
+    expect(lines.join('\n')).toMatch(/^client 1: its timeline \d+ has played everything \(989 frames sent\); the connection stays open$/m)
+    expect(ws.readyState).toBe(WebSocket.OPEN)
+    expect(got).toBe(989)
+    const closing: string[] = []
+    const c = await replay(fixture('yahoo-us-equities.arrow'), {port: 0, speed: 'max', settleMs: 0, atEnd: 'close', loop: 1, log: (l) => closing.push(l)})
+    open.push(c)
+    await collect(c.url, [JSON.stringify({subscribe: ['NVDA']})], 0, () => true)
+    expect(closing.join('\n')).toMatch(/^client 1: its timeline \d+ has played everything \(1978 frames sent\); closing it \(1000\)$/m)
   })
 })

@@ -18,7 +18,7 @@ import type {Prepared, ReplayOptions} from './options.js'
 import {MergedSource, RowClass, SHARED_BATCH_BUDGET, SharedBatches, type ReplayBatch} from './rows.js'
 import {LatencyHistogram, SETTLE_CAP_FACTOR, Waker, nowNs, type Backpressure} from './scheduler.js'
 import {ClientTarget, SharedTarget} from './targets.js'
-import {closingLine, startLine} from './summary.js'
+import {closingLine, playedLine, startLine} from './summary.js'
 import {Timeline, type WarmSource} from './timeline.js'
 
 /** Close code for the clients of a timeline that failed (a damaged file, …). */
@@ -462,6 +462,8 @@ export class Replayer {
     this.releaseIfIdle()
     this.unpark(t)
     if (t.stopped) return
+    const c = t === this.shared ? null : (t.target as ClientTarget).client
+    if (c) this.log(playedLine(c.id, t.id, t.target.sent, this.p.atEnd))
     t.target.end()
     if (t === this.shared) {
       this.log(`the shared timeline has played everything (${plural(this.framesSent, 'frame')} sent)`)

@@ -57,6 +57,16 @@ export function startLine(s: StartFacts): string {
   return `replaying ${s.recs.map((f) => f.path).join(', ')} (${parts.join(', ')}) on ${s.url}`
 }
 
+/**
+ * The line for a connection's timeline that has played everything (loops
+ * included): `client 3: its timeline 3 has played everything (438 frames
+ * sent); the connection stays open`, or `; closing it (1000)` under
+ * `atEnd: 'close'`. Without it a client's silence at the end reads as a stall.
+ */
+export function playedLine(client: number, timeline: number, sent: number, atEnd: 'idle' | 'close'): string {
+  return `client ${client}: its timeline ${timeline} has played everything (${plural(sent, 'frame')} sent); ${atEnd === 'close' ? 'closing it (1000)' : 'the connection stays open'}`
+}
+
 /** Names a client sent, shown at most this many per line. */
 const NAMES_SHOWN = 10
 
