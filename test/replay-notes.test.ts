@@ -109,3 +109,61 @@ describe('the end of a connection\'s timeline', () => {
     expect(closing.join('\n')).toMatch(/^client 1: its timeline \d+ has played everything \(1978 frames sent\); closing it \(1000\)$/m)
   })
 })
+
+/** Per feed: a request its emulator refuses (the feed's own error reply) or ignores, and the log line it gets. */
+const BAD: Record<string, {messages: (h: ReplayHandle) => Promise<string[]>; line: RegExp}> = {
+  yahoo: {messages: async () => ['{"subscribe":"AAPL"}'], line: /^client \d+: ignored a message with no "subscribe" or "unsubscribe" list/},
+  upbit: {messages: async () => [JSON.stringify([{ticket: 't'}, {type: 'candle', codes: ['KRW-BTC']}])], line: /^client \d+: request refused: INVALID_PARAM: type candle is not supported\.$/},
+  // KIS answers a message that is not JSON with its own error (OPSP8xxx), and the connection goes on
+  kis: {messages: async () => ['{not json'], line: /^client \d+: request refused \(OPSP\d+\): .+$/},
+  generic: {messages: async () => [JSON.stringify({type: 'subscribe'})], line: /^client \d+: request refused: .+/},
+  binance: {messages: async () => [JSON.stringify({method: 'SUBSCRIBE', params: ['btcusdt@trade', 'ethusdt@bookticker'], id: 7})], line: /^client \d+: request refused \(error 2\): Invalid request: invalid stream name "ethusdt@bookticker"$/},
+}
+
+describe('a request the emulator refuses or ignores is logged, not only answered', () => {
+  for (const c of CASES) {
+    it(`${c.feed}: one line naming the client and why; at most 5 per client, then one saying the rest are not logged`, {timeout: 30_000}, async () => {
+      const lines: string[] = []
+      const h = await replay(c.file, {port: 0, speed: 'max', settleMs: 20, log: (l) => lines.push(l)})
+      open.push(h)
+      const bad = BAD[c.feed]
+      const one = await bad.messages(h)
+      const ws = new WebSocket(h.url)
+      onTestFinished(() => ws.terminate())
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve)
+        ws.once('error', reject)
+      })
+      ws.send(one[0])
+      await until('the refusal to be logged', () => lines.some((l) => bad.line.test(l)), 10_000)
+      for (let i = 0; i < 7 && ws.readyState === WebSocket.OPEN; i++) ws.send(one[0])
+      await until('the cap line', () => lines.some((l) => /more requests refused or ignored; not logged$/.test(l)) || ws.readyState !== WebSocket.OPEN, 10_000)
+      if (ws.readyState === WebSocket.OPEN) expect(lines.filter((l) => bad.line.test(l))).toHaveLength(5)
+    })
+  }
+
+  it('generic --client-id-path: a second connection with an id in use is logged as refused', {timeout: 30_000}, async () => {
+    const lines: string[] = []
+    const h = await replay(fixture('generic-channels.arrow'), {port: 0, emulator: {clientIdPath: true}, log: (l) => lines.push(l)})
+    open.push(h)
+    const url = `ws://127.0.0.1:${h.port}/ws/abc`
+    const a = new WebSocket(url)
+    onTestFinished(() => a.terminate())
+    await new Promise((resolve) => a.once('open', resolve))
+    const b = new WebSocket(url)
+    onTestFinished(() => b.terminate())
+    const code = await new Promise((resolve) => b.once('close', resolve))
+    expect(code).toBe(1008)
+    expect(lines).toContain('refused a connection: client id "abc" is in use; closing with 1008')
+  })
+
+  it('cuts a long reason and escapes control characters', async () => {
+    const {noteRefusal} = await import('../src/feeds/emulator.js')
+    const lines: string[] = []
+    const client = {id: 9}
+    noteRefusal((l) => lines.push(l), client, `bad ${'x'.repeat(300)}`)
+    noteRefusal((l) => lines.push(l), client, 'bad \u001b[2J name')
+    expect(lines[0]).toBe(`client 9: bad ${'x'.repeat(196)}…`)
+    expect(lines[1]).toBe('client 9: bad \\u001b[2J name')
+  })
+})

@@ -80,6 +80,32 @@ function stoppedLine(client: PolicedClient, policy: SlowClientPolicy, then: stri
   return `client ${client.id}: stopped reading (${client.ws.bufferedAmount} bytes buffered > ${policy.maxBufferedBytes}); ${then}`
 }
 
+/** A client's refused or ignored requests logged by {@link noteRefusal}; the rest are counted, and one line says so. */
+export const REFUSALS_LOGGED = 5
+const refusals = new WeakMap<object, number>()
+
+/**
+ * Log a request of `client` that its emulator refused (the feed's own error
+ * reply went to the client) or ignored (as the feed does), as `client 3:
+ * <what>`: without it a client's mistake (a bad stream name, a subscribe that
+ * is not a list) shows on the replay's side only as silence. At most
+ * {@link REFUSALS_LOGGED} per client, then one line saying the rest are not
+ * logged (a client looping on a bad request cannot flood the log). `what` is
+ * cut to 200 characters with control characters escaped, since it may echo
+ * what the client sent; it must hold no secret (the feeds' error texts hold
+ * none: no key, token or signature is echoed).
+ */
+export function noteRefusal(log: ((line: string) => void) | undefined, client: {readonly id: number}, what: string): void {
+  if (!log) return
+  const n = (refusals.get(client) ?? 0) + 1
+  refusals.set(client, n)
+  if (n > REFUSALS_LOGGED + 1) return
+  if (n === REFUSALS_LOGGED + 1) return log(`client ${client.id}: more requests refused or ignored; not logged`)
+  // eslint-disable-next-line no-control-regex
+  const shown = (what.length > 200 ? `${what.slice(0, 200)}…` : what).replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1))
+  log(`client ${client.id}: ${shown}`)
+}
+
 /** The bytes a writer writes, in a buffer of their own (a frame sent through ws). */
 function writtenBytes(w: PayloadWriter): Buffer {
   const b = Buffer.allocUnsafe(w.byteLength)

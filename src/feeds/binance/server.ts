@@ -46,7 +46,7 @@ import type {IncomingMessage, Server, ServerResponse} from 'node:http'
 import type {WebSocket, WebSocketServer} from 'ws'
 
 import {parseJson, type JNode} from '../json.js'
-import {answerClosesPromptly, FeedServer, sendPoliced, upgradeRequired} from '../emulator.js'
+import {answerClosesPromptly, FeedServer, noteRefusal, sendPoliced, upgradeRequired} from '../emulator.js'
 import {BINANCE_MAX_STREAMS} from './adapter.js'
 import {wrap} from './codec.js'
 import {parseStream} from './streams.js'
@@ -311,6 +311,7 @@ export class BinanceServer extends FeedServer<BinanceClient> {
   }
 
   private error(client: BinanceClient, code: number, msg: string, id: string): void {
+    noteRefusal(this.o.log, client, `request refused (error ${code}): ${msg}`)
     this.reply(client, `{"error":{"code":${code},"msg":${JSON.stringify(msg)}},"id":${id}}`)
   }
 

@@ -3,7 +3,7 @@ import {WebSocket, type WebSocketServer} from 'ws'
 
 import {MdrecError} from '../../errors.js'
 import {isPlainObject, jsonType, pongFor} from './codec.js'
-import {answerClosesPromptly, FeedServer, sendPoliced, upgradeRequired, type Payload} from '../emulator.js'
+import {answerClosesPromptly, FeedServer, noteRefusal, sendPoliced, upgradeRequired, type Payload} from '../emulator.js'
 
 
 /** Close code for a binary client frame (RFC 6455 §7.4.1: "an endpoint that understands only text data MAY send this"). */
@@ -326,7 +326,9 @@ export class GenericServer extends FeedServer<GenericClient> {
     if (clientId !== null && this.byClientId.has(clientId)) {
       this.counts.rejected++
       // the reason echoes at most 60 characters of the id (a close reason holds 123 bytes)
-      ws.close(CLOSE_POLICY, `client id ${JSON.stringify(clientId.slice(0, 60))} is in use`)
+      const why = `client id ${JSON.stringify(clientId.slice(0, 60))} is in use`
+      this.opts.log?.(`refused a connection: ${why}; closing with ${CLOSE_POLICY}`)
+      ws.close(CLOSE_POLICY, why)
       return
     }
     this.counts.total++
@@ -346,6 +348,7 @@ export class GenericServer extends FeedServer<GenericClient> {
 
   private error(client: GenericClient, message: string): void {
     this.counts.errors++
+    noteRefusal(this.opts.log, client, `request refused: ${message}`)
     this.reply(client, {type: 'error', message})
   }
 
@@ -406,6 +409,7 @@ export class GenericServer extends FeedServer<GenericClient> {
             this.counts.errors++
             // a refused name is not echoed whole: the reply stays small whatever the client sent
             this.reply(client, {type: 'subscription_result', channel: channel.slice(0, GENERIC_MAX_CHANNEL_LENGTH), success: false, message: refused})
+            noteRefusal(this.opts.log, client, `subscription to ${JSON.stringify(channel.slice(0, GENERIC_MAX_CHANNEL_LENGTH))} refused: ${refused}`)
             return
           }
           const added = client.channels.has(channel) ? [] : [channel]

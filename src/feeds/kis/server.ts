@@ -6,7 +6,7 @@ import {KIS_APPROVAL_PATH, KIS_MAX_REGISTRATIONS} from './adapter.js'
 import {ackText, encryptPayload, frameText, pingpongText, type CipherKey} from './codec.js'
 import {TR_BY_ID} from './layouts.js'
 import {KIS_BAD_TOKEN_BODY, KIS_PRICE_PATH, KIS_PRICE_TR, KIS_RATE_LIMIT_BODY, KIS_REST_RATE, KIS_TOKEN_PATH, SlidingWindowLimit} from './rest.js'
-import {answerClosesPromptly, FeedServer, sendPoliced, upgradeRequired} from '../emulator.js'
+import {answerClosesPromptly, FeedServer, noteRefusal, sendPoliced, upgradeRequired} from '../emulator.js'
 
 
 /**
@@ -373,7 +373,10 @@ export class KisServer extends FeedServer<KisClient> {
   private ack(client: KisClient, trId: string, trKey: string, a: Ack): void {
     const [rtCd, msgCd, msg1] = a
     this.send(client, ackText({trId, trKey, encrypt: TR_BY_ID.get(trId)?.encrypted ?? false, rtCd, msgCd, msg1, iv: client.cipher.iv, key: client.cipher.key}))
-    if (rtCd !== '0') this.emit('refuse', client, {trId, trKey, msgCd})
+    if (rtCd !== '0') {
+      noteRefusal(this.o.log, client, `request refused (${msgCd}): ${msg1}${trId ? ` (${trId} ${trKey})` : ''}`)
+      this.emit('refuse', client, {trId, trKey, msgCd})
+    }
   }
 
   private onRequest(client: KisClient, text: string): void {

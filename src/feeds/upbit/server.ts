@@ -58,7 +58,7 @@ import {authErrorBody, checkUpbitToken} from './auth.js'
 import {decodeUpbitFrame, encodeMessage, encodeWithLayout, layoutOf, type Unit, type UpbitRow} from './codec.js'
 import {DEFAULT_DEPTH, FORMATS, ORDERBOOK_DEPTHS, PRIVATE_TYPES, QUOTATION_TYPES, type UpbitFormat} from './fields.js'
 import {KeyedLimits, SlidingLimit, UPBIT_CONNECT_LIMITS, UPBIT_MESSAGE_LIMITS, UPBIT_ORIGIN_LIMITS} from './limits.js'
-import {answerClosesPromptly, FeedServer, sendPoliced, upgradeRequired} from '../emulator.js'
+import {answerClosesPromptly, FeedServer, noteRefusal, sendPoliced, upgradeRequired} from '../emulator.js'
 
 /** Default bound on one connection's subscribed (type, code) pairs (Upbit lists ~600 markets, 4 quotation types). */
 export const UPBIT_MAX_PAIRS = 5000
@@ -458,6 +458,11 @@ export class UpbitServer extends FeedServer<UpbitClient> {
 
   /** Send a control reply (error, status, subscription list) as a binary frame, under the slow-client policy like data: a client that sends requests and never reads cannot pile replies up. */
   private reply(client: UpbitClient, text: string): void {
+    // an error reply (errorFrame: the only replies that start so) is logged too
+    if (text.startsWith('{"error":')) {
+      const e = (JSON.parse(text) as {error: {name: string; message: string}}).error
+      noteRefusal(this.o.log, client, `request refused: ${e.name}: ${e.message}`)
+    }
     this.write(client, text)
   }
 

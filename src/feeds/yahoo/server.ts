@@ -1,7 +1,7 @@
 import type {IncomingMessage, Server, ServerResponse} from 'node:http'
 import type {WebSocket, WebSocketServer} from 'ws'
 
-import {answerClosesPromptly, FeedServer, sendPoliced, upgradeRequired, type Payload} from '../emulator.js'
+import {answerClosesPromptly, FeedServer, noteRefusal, sendPoliced, upgradeRequired, type Payload} from '../emulator.js'
 import type {YahooEnvelope} from './types.js'
 
 
@@ -104,11 +104,15 @@ export class YahooServer extends FeedServer<YahooClient> {
     try {
       msg = JSON.parse(text)
     } catch {
+      noteRefusal(this.opts.log, client, `ignored a message that is not JSON${this.opts.closeOnBadJson ? '; closing with 1003' : ''}`)
       if (this.opts.closeOnBadJson) client.ws.close(1003, 'bad JSON')
       return
     }
-    if (!msg || typeof msg !== 'object') return
-    const m = msg as {subscribe?: unknown; unsubscribe?: unknown}
+    const m = (msg ?? {}) as {subscribe?: unknown; unsubscribe?: unknown}
+    if (typeof msg !== 'object' || !(Array.isArray(m.subscribe) || Array.isArray(m.unsubscribe))) {
+      // as Yahoo's streamer does; a subscribe is {"subscribe": ["AAPL", …]}
+      return noteRefusal(this.opts.log, client, 'ignored a message with no "subscribe" or "unsubscribe" list (Yahoo takes {"subscribe": ["AAPL", …]})')
+    }
     if (Array.isArray(m.subscribe)) {
       const added: string[] = []
       for (const s of m.subscribe) {
