@@ -186,6 +186,8 @@ describe('mdrec replay stopped with Ctrl-C while a client has stopped reading', 
         expect(doc.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+/)
         expect(doc.framesSent).toBeGreaterThan(0)
         expect(doc.interrupted).toBe(true)
+        // the shape of the document a normal exit prints (errors included), plus "interrupted"
+        expect(doc.errors).toEqual([])
       } else expect(io.stderr).toMatch(/replay stopped at once \(second Ctrl-C\): \d+ frames sent to 1 client/)
     }
   })

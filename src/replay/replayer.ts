@@ -58,12 +58,12 @@ export interface ReplayStats {
   p99LagMs: number | null
   maxLagMs: number | null
   elapsedMs: number
-}
-
-export interface ReplaySummary extends ReplayStats {
-  /** Errors that ended a timeline early (a damaged file, …). */
+  /** Errors that ended a timeline early (a damaged file, …), so far. */
   errors: string[]
 }
+
+/** What a replay did, when it closed: its {@link ReplayStats} at the end. */
+export type ReplaySummary = ReplayStats
 
 export interface ReplayHandle {
   /** URL for clients: the recording's own wire variant (Yahoo: `?version=2` when recorded from v2). */
@@ -547,11 +547,12 @@ export class Replayer {
       p99LagMs: q(this.hist.quantileNs(0.99)),
       maxLagMs: this.hist.count === 0 ? null : q(this.hist.maxNs),
       elapsedMs: Math.round((nowNs() - this.started) / 1e6),
+      errors: [...this.errors],
     }
   }
 
   private summary(): ReplaySummary {
-    return {...this.stats(), errors: [...this.errors]}
+    return this.stats()
   }
 
   close(): Promise<ReplaySummary> {
