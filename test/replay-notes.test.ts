@@ -51,6 +51,7 @@ describe('replay notes a subscription the recording cannot serve', () => {
       // Binance's stream names are lower case (dogeeur@trade): the note names the symbol, upper case, as recorded
       expect(text).toContain(m.absent)
       expect(text).toContain(`${m.near}: did you mean ${m.held}`)
+      expect(text).toContain(c.feed === 'generic' ? '(channels match exactly;' : '(symbols match exactly;')
       expect(text).not.toMatch(new RegExp(`subscribed to [^:]*\\b${m.held}\\b,`))
     })
   }

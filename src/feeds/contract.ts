@@ -292,6 +292,8 @@ export interface PayloadWriter {
  */
 export interface ReplayFeed<F = unknown> {
   readonly name: string
+  /** What the feed calls the values of the `symbol` column, in replay's messages (generic: 'channel'); 'symbol' when absent. */
+  readonly symbolNoun?: string
   /** Wire variants the emulator serves (Yahoo: ['v1', 'v2']). */
   readonly variants: readonly string[]
   /** Names of the feed-specific emulator options it takes (`EmulatorOptions.feed`); none when absent. */

@@ -146,7 +146,7 @@ export async function replay(files: string | string[], options: ReplayOptions = 
     throw listenError(error, p.host, p.port)
   }
   // a subscription to a symbol the recording lacks gets no rows: say so (before the replayer logs its timeline's start)
-  const notes = new SymbolNotes(p.recs.flatMap((f) => f.meta.subscriptions))
+  const notes = new SymbolNotes(p.recs.flatMap((f) => f.meta.subscriptions), p.feed.symbolNoun)
   emu.on('subscribe', (c: EmulatorClient, added?: readonly string[]) => {
     const note = notes.line(c.id, added ?? [])
     if (note !== null) options.log?.(note)

@@ -85,7 +85,11 @@ function shown(name: string): string {
 export class SymbolNotes {
   private readonly known: ReadonlySet<string>
 
-  constructor(subscriptions: readonly string[]) {
+  /** `noun`: what the feed calls its symbols (generic: 'channel'). */
+  constructor(
+    subscriptions: readonly string[],
+    private readonly noun = 'symbol',
+  ) {
     this.known = new Set(subscriptions.filter((s) => s !== ''))
   }
 
@@ -106,7 +110,7 @@ export class SymbolNotes {
     const hint =
       near.length > 0
         ? near.map((x) => `${shown(x.s)}: did you mean ${x.near.join(' or ')}?`).join('; ')
-        : `it has ${plural(all.length, 'symbol')}: ${all.slice(0, NAMES_SHOWN).join(', ')}${all.length > NAMES_SHOWN ? ', …' : ''}`
-    return `client ${client} subscribed to ${names}, not in this recording: no rows of ${unknown.length === 1 ? 'it' : 'them'} are sent (symbols match exactly; ${hint})`
+        : `it has ${plural(all.length, this.noun)}: ${all.slice(0, NAMES_SHOWN).join(', ')}${all.length > NAMES_SHOWN ? ', …' : ''}`
+    return `client ${client} subscribed to ${names}, not in this recording: no rows of ${unknown.length === 1 ? 'it' : 'them'} are sent (${this.noun}s match exactly; ${hint})`
   }
 }

@@ -71,6 +71,7 @@ class GenericRowEncoder implements RowEncoder<GenericFrame> {
 
 export const genericReplay: ReplayFeed<GenericFrame> = {
   name: 'generic',
+  symbolNoun: 'channel',
   variants: VARIANTS,
   emulatorOptions: GENERIC_EMULATOR_OPTIONS,
   options: GENERIC_REPLAY_OPTIONS,
