@@ -40,7 +40,9 @@ async function idleBytes(): Promise<number> {
   const c = new SharedBatches(await openRecording(file), 0, {})
   await c.get(0)
   await c.get(1)
-  return c.heldBytes
+  const bytes = c.heldBytes
+  c.reset() // closes its reader (and the file), as the replay does with no timeline left
+  return bytes
 }
 
 /** A client that subscribes to everything and hashes every frame until `n` have arrived. */
