@@ -235,7 +235,7 @@ describe('a repeatable --symbol among the file arguments', () => {
     const cmds = readdirSync(fileURLToPath(new URL('../src/commands', import.meta.url))).filter((f) => f.endsWith('.ts'))
     const greedy: string[] = []
     for (const f of cmds) {
-      const C = (await import(`../src/commands/${f}`)).default as {flags?: Record<string, {multiple?: boolean; multipleNonGreedy?: boolean}>}
+      const C = (await import(`../src/commands/${f.slice(0, -'.ts'.length)}.ts`)).default as {flags?: Record<string, {multiple?: boolean; multipleNonGreedy?: boolean}>}
       for (const [name, fl] of Object.entries(C.flags ?? {})) if (fl.multiple && !fl.multipleNonGreedy) greedy.push(`${f} --${name}`)
     }
     expect(greedy).toEqual([])
