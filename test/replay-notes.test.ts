@@ -101,8 +101,10 @@ describe('the end of a connection\'s timeline', () => {
     await until('the end of the timeline to be logged', () => lines.some((l) => /has played everything/.test(l)), 20_000)
     // timeline ids count up in this process, across replays
     expect(lines.join('\n')).toMatch(/^client 1: its timeline \d+ has played everything \(989 frames sent\); the connection stays open$/m)
-    expect(ws.readyState).toBe(WebSocket.OPEN)
+    // the line comes once the frames are handed to the socket: the client may still be reading them
+    await until('every frame to arrive', () => got >= 989, 10_000)
     expect(got).toBe(989)
+    expect(ws.readyState).toBe(WebSocket.OPEN)
     const closing: string[] = []
     const c = await replay(fixture('yahoo-us-equities.arrow'), {port: 0, speed: 'max', settleMs: 0, atEnd: 'close', loop: 1, log: (l) => closing.push(l)})
     open.push(c)
