@@ -25,7 +25,7 @@ export default class Replay extends BaseCommand<typeof Replay> {
 
 --clock connection (default): every connection gets the recording from its start, its timeline starting once its subscriptions have settled (no subscribe message for --settle, at most ${SETTLE_CAP_FACTOR}× that after the first) — the same frames the same way on every run, also for clients that subscribe one symbol per message. A subscription after the start joins at the current position. --clock shared: one timeline for all, like a live market, started when the first subscriptions have settled; the server exits when it ends (after --loop plays).
 
---json: stdout holds exactly one JSON document, printed at exit: the summary with the URL in it ({"url":…,"framesSent":…}); the URL is also written on stderr as its first line, even with --quiet (it is where clients connect, not progress output), so a script can connect before the replay ends.
+--json: stdout holds exactly one JSON document, printed at exit: the summary with the URL in it ({"url":…,"framesSent":…}); stderr holds the URL as its first line (so a script can connect before the replay ends), then errors only: --json is quiet, as --quiet is, so the log lines (clients, subscriptions a recording lacks, refused requests) need a run without --json.
 
 Several files, a directory or a glob (quoted or not) are merged by receive time (one file named twice is served once). Runs until Ctrl-C/SIGTERM, which closes clients with code 1000; one that does not answer is waited for (saying so on stderr) for at most 2 s, then cut off; a second Ctrl-C exits at once (130), printing the counts so far (--json: the one document, with "interrupted": true).
 
