@@ -60,7 +60,8 @@ describe('record batches are prepared when read', () => {
         return orig.call(this)
       })
       const rec = await openRecording(batched)
-      const src = new MergedSource([rec], shared ? {shared: [new SharedBatches(rec, 0, {})]} : {})
+      const cache = shared ? [new SharedBatches(rec, 0, {})] : undefined
+      const src = new MergedSource([rec], {shared: cache})
       try {
         expect(await src.next()).toBe(true)
         const first = src.batch
@@ -71,6 +72,7 @@ describe('record batches are prepared when read', () => {
         expect(src.row).toBe(first.at(0))
       } finally {
         await src.close()
+        cache?.[0].reset() // a cache's reader (and file) is closed by its owner, as the replay does
       }
     })
   }
@@ -82,7 +84,8 @@ describe('record batches are decompressed a buffer at a time, giving the event l
       const coop = vi.spyOn(BatchDecoder.prototype, 'recordCooperative')
       const oneGo = vi.spyOn(BatchDecoder.prototype, 'record')
       const rec = await openRecording(batched)
-      const src = new MergedSource([rec], shared ? {shared: [new SharedBatches(rec, 0, {})]} : {})
+      const cache = shared ? [new SharedBatches(rec, 0, {})] : undefined
+      const src = new MergedSource([rec], {shared: cache})
       try {
         let rows = 0
         while (await src.next()) rows++
@@ -91,6 +94,7 @@ describe('record batches are decompressed a buffer at a time, giving the event l
         expect(oneGo).not.toHaveBeenCalled()
       } finally {
         await src.close()
+        cache?.[0].reset() // a cache's reader (and file) is closed by its owner, as the replay does
       }
     })
   }
