@@ -1,5 +1,5 @@
 /** The lines a replay logs of itself: when it listens, when a client subscribes to what the recording lacks, and when it closes. */
-import {closeSymbols} from '../store/inputs.js'
+import {closeSymbols, heldSymbolsText} from '../store/inputs.js'
 import {nsToIso} from '../util/time.js'
 import {formatDuration, plural} from '../util/units.js'
 
@@ -106,11 +106,7 @@ export class SymbolNotes {
     const some = unknown.slice(0, NAMES_SHOWN)
     const names = `${some.map(shown).join(', ')}${unknown.length > some.length ? `, … (${unknown.length} in all)` : ''}`
     const near = some.map((s) => ({s, near: closeSymbols(s, this.known)})).filter((x) => x.near.length > 0)
-    const all = [...this.known].sort()
-    const hint =
-      near.length > 0
-        ? near.map((x) => `${shown(x.s)}: did you mean ${x.near.join(' or ')}?`).join('; ')
-        : `it has ${plural(all.length, this.noun)}: ${all.slice(0, NAMES_SHOWN).join(', ')}${all.length > NAMES_SHOWN ? ', …' : ''}`
+    const hint = near.length > 0 ? near.map((x) => `${shown(x.s)}: did you mean ${x.near.join(' or ')}?`).join('; ') : heldSymbolsText(this.known, this.noun)
     return `client ${client} subscribed to ${names}, not in this recording: no rows of ${unknown.length === 1 ? 'it' : 'them'} are sent (${this.noun}s match exactly; ${hint})`
   }
 }

@@ -322,6 +322,12 @@ export function closeSymbols(want: string, have: Iterable<string>): string[] {
   return near.slice(0, 3).map((x) => x.s)
 }
 
+/** `it has 8 symbols: AAPL, AMD, …`: the first ten of `have` in order, for a note on a symbol not found (`noun`: the feed's word for a symbol). */
+export function heldSymbolsText(have: Iterable<string>, noun = 'symbol'): string {
+  const all = [...have].filter((s) => s !== '').sort()
+  return `it has ${plural(all.length, noun)}: ${all.slice(0, 10).join(', ')}${all.length > 10 ? ', …' : ''}`
+}
+
 /**
  * The note for a selection where some of the symbols asked for have rows and
  * others have none (a misspelling among several): `no rows for ZZZ: symbol ZZZ
@@ -350,7 +356,7 @@ export async function whyNoRows(files: readonly RecordingFile[], filter: RowFilt
     const near = closeSymbols(s, span.symbols)
     const hint = near.length
       ? `did you mean ${near.join(' or ')}?`
-      : `it has ${plural(span.symbols.size, 'symbol')}: ${[...span.symbols].sort().slice(0, 10).join(', ')}${span.symbols.size > 10 ? ', …' : ''}`
+      : heldSymbolsText(span.symbols)
     reasons.push(`symbol ${s} is not in the recording (symbols match exactly; ${hint})`)
   }
   if (!wanted || present.length) {

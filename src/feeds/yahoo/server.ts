@@ -108,8 +108,8 @@ export class YahooServer extends FeedServer<YahooClient> {
       if (this.opts.closeOnBadJson) client.ws.close(1003, 'bad JSON')
       return
     }
-    const m = (msg ?? {}) as {subscribe?: unknown; unsubscribe?: unknown}
-    if (typeof msg !== 'object' || !(Array.isArray(m.subscribe) || Array.isArray(m.unsubscribe))) {
+    const m = (typeof msg === 'object' && msg !== null ? msg : {}) as {subscribe?: unknown; unsubscribe?: unknown}
+    if (!Array.isArray(m.subscribe) && !Array.isArray(m.unsubscribe)) {
       // as Yahoo's streamer does; a subscribe is {"subscribe": ["AAPL", …]}
       return noteRefusal(this.opts.log, client, 'ignored a message with no "subscribe" or "unsubscribe" list (Yahoo takes {"subscribe": ["AAPL", …]})')
     }
